@@ -1,0 +1,41 @@
+"""Options and error printing shared by every subcommand (DESIGN §7: same option, same meaning).
+
+Side effects: writes to stderr in `fail`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default=choices[0],
+        help=f"output format (default {choices[0]})",
+    )
+
+
+def add_cluster(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--cluster",
+        required=required,
+        metavar="sim:FILE|kube[:CONTEXT]",
+        help="the cluster: a simulated cluster state file, or Kubernetes from KUBECONFIG",
+    )
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    """Print one clear error line and return the exit code."""
+    print(f"gitops-edge: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,48 @@
+"""The `Cluster` protocol every backend implements, and the errors backends raise.
+
+No side effects of its own. Backends are used as context managers: the simulated cluster holds
+its file lock and saves its state once, atomically, when the block exits without an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gitops_edge.observed import Condition, Observed
+
+
+class ClusterError(Exception):
+    """A cluster operation failed for this object; the rest of the pass goes on."""
+
+
+class TransientClusterError(ClusterError):
+    """Worth retrying with backoff (unreachable, 429, 5xx, conflicts)."""
+
+
+class NotFoundError(ClusterError):
+    """The object does not exist (or no longer has the expected uid)."""
+
+
+class Cluster(Protocol):
+    """What the reconciler needs from a cluster."""
+
+    def observe(self) -> Observed:
+        """List nodes, DaemonSets (with newest revision hash), pods and jobs."""
+        ...
+
+    def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
+        """Create or update (server-side apply) a DaemonSet from a full apps/v1 manifest."""
+        ...
+
+    def delete_daemonset(self, namespace: str, name: str) -> None:
+        """Delete a DaemonSet (its pods go with it)."""
+        ...
+
+    def delete_pod(self, namespace: str, name: str, uid: str) -> None:
+        """Delete a pod if and only if it still has `uid` (else NotFoundError)."""
+        ...
+
+    def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
+        """Add or replace the condition of `condition.type` on the pod, leaving others alone."""
+        ...

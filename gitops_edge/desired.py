@@ -1,0 +1,141 @@
+"""The desired model: what the repository asks for, as frozen values.
+
+Built from validated documents by `gitops_edge.render`; read by the planner. No side effects.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Labels and annotations gitops-edge puts on what it renders. Only objects carrying
+# MANAGED_BY_LABEL=MANAGED_BY_VALUE are ever pruned.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "gitops-edge"
+WORKLOAD_LABEL = "gitops-edge.io/workload"
+GROUP_LABEL = "gitops-edge.io/group"
+REVISION_ANNOTATION = "gitops-edge.io/git-revision"
+SPEC_HASH_ANNOTATION = "gitops-edge.io/spec-hash"
+SOURCE_ANNOTATION = "gitops-edge.io/source"
+
+# OpenYurt annotations (DESIGN §2).
+OPENYURT_STRATEGY_ANNOTATION = "apps.openyurt.io/update-strategy"
+OPENYURT_MAX_UNAVAILABLE_ANNOTATION = "apps.openyurt.io/max-unavailable"
+
+
+class UpdateModel(enum.Enum):
+    """How pods of a DaemonSet move to a new revision."""
+
+    ADVANCED_ROLLING_UPDATE = "AdvancedRollingUpdate"  # we delete pods, budgeted, NotReady skipped
+    OTA = "OTA"  # we mark PodNeedUpgrade; the node triggers the upgrade
+    ROLLING_UPDATE = "RollingUpdate"  # the DaemonSet controller does it (stalls on NotReady)
+    ON_DELETE = "OnDelete"  # plain OnDelete without OpenYurt annotations: nobody deletes pods
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a desired object came from: repository-relative file and 1-based line."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequirement:
+    key: str
+    operator: str  # In | NotIn | Exists | DoesNotExist
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.operator == "In":
+            return labels.get(self.key) in self.values
+        if self.operator == "NotIn":
+            return self.key not in labels or labels[self.key] not in self.values
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    """A Kubernetes LabelSelector. An empty selector matches every node."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[LabelRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match_labels) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGroup:
+    """Nodes matching `selector` OR named in `nodes` (at least one of the two is set)."""
+
+    name: str
+    selector: LabelSelector | None
+    nodes: tuple[str, ...]
+    source: SourceRef
+
+    def contains(self, node_name: str, labels: Mapping[str, str]) -> bool:
+        if node_name in self.nodes:
+            return True
+        return self.selector is not None and self.selector.matches(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredDaemonSet:
+    """One DaemonSet to exist in the cluster: rendered from an EdgeDaemonSet group or plain."""
+
+    namespace: str
+    name: str
+    workload: str  # EdgeDaemonSet name, or the DaemonSet's own name when plain
+    group: str | None  # NodeGroup name; None for a plain DaemonSet
+    model: UpdateModel
+    max_unavailable: int | str  # as written (validated): 3, "30%"; 0/"0%" mean the 10% default
+    min_ready_seconds: int
+    manifest_json: str  # canonical JSON (sorted keys) of the rendered apps/v1 DaemonSet
+    spec_hash: str  # sha256 prefix of manifest_json, also in SPEC_HASH_ANNOTATION
+    source: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredJob:
+    """A KubeEdge node job (NodeUpgradeJob / ImagePrePullJob) as written in the repository."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest_json: str
+    spec_hash: str
+    source: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class RepoConfig:
+    """The repository's RepositoryConfig (defaults applied)."""
+
+    cloud_version: str | None = None
+    default_namespace: str = "default"
+    default_max_unavailable: int | str = "10%"
+    status_path: str = "status"
+    status_branch: str = ""
+    prune_workloads: bool = True
+    prune_jobs: bool = False
+    jobs_api_version: str = "auto"
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything one revision of the repository asks for."""
+
+    revision: str  # git commit, or "worktree" for a local path
+    config: RepoConfig
+    groups: tuple[NodeGroup, ...]
+    daemonsets: tuple[DesiredDaemonSet, ...]
+    jobs: tuple[DesiredJob, ...] = ()

@@ -1,0 +1,98 @@
+"""Diagnostics: one problem found in the repository, with where it is and how to fix it.
+
+Pure values plus their renderings (text, JSON, GitHub annotations). No side effects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem at file:line:col (1-based), at a JSON path inside the document."""
+
+    file: str  # repository-relative path with forward slashes
+    line: int
+    col: int
+    path: str  # JSON path of the offending value, e.g. "spec.imagePrePullTemplate.nodes"
+    message: str
+    hint: str = ""
+    rule: str = ""  # short identifier, e.g. "schema", "openyurt-ondelete"
+    severity: str = ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.col, self.path, self.message)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == ERROR for d in diagnostics)
+
+
+def format_path(parts: Sequence[str | int]) -> str:
+    """JSON path as `spec.containers[0].image` ("" for the document root)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def render_text(diagnostics: Sequence[Diagnostic]) -> str:
+    lines = []
+    for d in diagnostics:
+        where = f"{d.path}: " if d.path else ""
+        sev = "" if d.severity == ERROR else f"{d.severity}: "
+        line = f"{d.file}:{d.line}:{d.col}: {sev}{where}{d.message}"
+        if d.hint:
+            line += f" (hint: {d.hint})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def to_dict(d: Diagnostic) -> dict[str, object]:
+    return {
+        "file": d.file,
+        "line": d.line,
+        "col": d.col,
+        "path": d.path,
+        "message": d.message,
+        "hint": d.hint or None,
+        "rule": d.rule,
+        "severity": d.severity,
+    }
+
+
+def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps([to_dict(d) for d in diagnostics], indent=2)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Sequence[Diagnostic], *, root_prefix: str = "") -> str:
+    """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`."""
+    lines = []
+    for d in diagnostics:
+        file = f"{root_prefix}{d.file}" if root_prefix else d.file
+        message = f"{d.path}: {d.message}" if d.path else d.message
+        if d.hint:
+            message += f" (hint: {d.hint})"
+        props = (
+            f"file={_escape_property(file)},line={d.line},col={d.col},"
+            f"title={_escape_property('gitops-edge ' + (d.rule or d.severity))}"
+        )
+        lines.append(f"::{d.severity} {props}::{_escape_data(message)}")
+    return "\n".join(lines)

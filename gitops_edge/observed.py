@@ -1,0 +1,112 @@
+"""The observed model: what a cluster looks like, as frozen values.
+
+Built by a `Cluster` implementation (simulated or Kubernetes) and read by the pure planner.
+Holds only the fields the planner and the reports need; no raw API objects. No side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Label and condition names shared with Kubernetes and OpenYurt.
+REVISION_HASH_LABEL = "controller-revision-hash"
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+POD_NEED_UPGRADE = "PodNeedUpgrade"
+POD_IMAGE_READY = "PodImageReady"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A pod condition. Times are seconds on the cluster's clock (epoch seconds, or the sim's)."""
+
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str = ""
+    message: str = ""
+    last_transition_time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node: its labels, its Ready condition and since when, and its edge runtime version."""
+
+    name: str
+    labels: Mapping[str, str]
+    ready: bool
+    ready_since: float = 0.0  # time of the last Ready transition
+    edge_version: str = ""  # KubeEdge edgecore version (status.nodeInfo.kubeletVersion on edge)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSetObs:
+    """A DaemonSet as observed, with the hash of its newest ControllerRevision."""
+
+    namespace: str
+    name: str
+    uid: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    update_strategy: str  # "OnDelete" | "RollingUpdate"
+    rolling_max_unavailable: int | str | None  # spec.updateStrategy.rollingUpdate.maxUnavailable
+    min_ready_seconds: int
+    template_generation: int  # metadata.generation of the template (pod-template-generation)
+    current_revision: str  # controller-revision-hash of the newest ControllerRevision ("" if none)
+
+
+@dataclass(frozen=True, slots=True)
+class PodObs:
+    """A pod: owner, node, revision labels, readiness and since when, conditions."""
+
+    namespace: str
+    name: str
+    uid: str
+    node: str
+    owner_kind: str  # "" when the pod has no controller ownerReference
+    owner_name: str
+    revision_hash: str  # controller-revision-hash label ("" if absent)
+    template_generation: int | None  # pod-template-generation label, if present
+    ready: bool
+    ready_since: float | None  # when the Ready condition last became True
+    deleting: bool = False  # metadata.deletionTimestamp is set
+    conditions: tuple[Condition, ...] = ()
+
+    def condition(self, type_: str) -> Condition | None:
+        for cond in self.conditions:
+            if cond.type == type_:
+                return cond
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeJobStatus:
+    """One node's state in a KubeEdge node job."""
+
+    node: str
+    state: str
+    reason: str = ""
+    time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobObs:
+    """A KubeEdge NodeUpgradeJob or ImagePrePullJob as observed."""
+
+    api_version: str
+    kind: str
+    name: str
+    spec_hash: str  # gitops-edge.io/spec-hash annotation ("" if not created by us)
+    state: str = ""
+    reason: str = ""
+    nodes: tuple[NodeJobStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything one pass observed, at time `now` on the cluster's clock."""
+
+    now: float
+    nodes: tuple[Node, ...]
+    daemonsets: tuple[DaemonSetObs, ...]
+    pods: tuple[PodObs, ...]
+    jobs: tuple[JobObs, ...] = field(default=())

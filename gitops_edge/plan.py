@@ -1,0 +1,124 @@
+"""The Plan value: what one reconcile pass will do, and why. Pure data, no behaviour with effects.
+
+Produced by `gitops_edge.planner.plan()`, rendered by `gitops_edge.plan_format`, carried out by
+`gitops_edge.apply`. `plan`, `diff` and `reconcile` all share it, so a preview and a run agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gitops_edge.desired import UpdateModel
+from gitops_edge.observed import Condition
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyDaemonSet:
+    """Create or update a DaemonSet to the rendered manifest."""
+
+    namespace: str
+    name: str
+    manifest_json: str
+    create: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePod:
+    """Delete one pod (precondition: its uid) so the DaemonSet controller recreates it."""
+
+    namespace: str
+    name: str
+    uid: str
+    node: str
+    outside_budget: bool  # an old pod that was not available anyway
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPodCondition:
+    """Set (add or replace) one condition on a pod's status, leaving the others alone."""
+
+    namespace: str
+    name: str
+    uid: str
+    node: str
+    condition: Condition
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PruneDaemonSet:
+    """Delete a DaemonSet this tool created whose source left the repository."""
+
+    namespace: str
+    name: str
+    reason: str
+
+
+Action = ApplyDaemonSet | DeletePod | SetPodCondition | PruneDaemonSet
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """A node left alone this pass, and why (e.g. "NotReady since 12:03")."""
+
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where one DaemonSet stands, in nodes."""
+
+    nodes: int  # nodes hosting a pod of this DaemonSet (N, NotReady included)
+    current: int  # nodes whose only pod is current and available
+    outdated: int  # nodes still running an old pod
+    unavailable: int  # Ready nodes counted unavailable (DESIGN §2)
+    deferred: int  # NotReady nodes (not touched, not counted)
+    ota_pending: int = 0  # OTA pods marked PodNeedUpgrade=True
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """AdvancedRollingUpdate budget of one pass."""
+
+    max_unavailable: int  # resolved over N
+    unavailable: int  # before this pass's deletions
+    deletions: int  # deletions within the budget this pass (outside-budget ones excluded)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSetPlan:
+    """The plan for one (workload, group) DaemonSet."""
+
+    namespace: str
+    name: str
+    workload: str
+    group: str | None
+    model: UpdateModel
+    revision: str  # the DaemonSet's current revision hash ("" before it exists)
+    actions: tuple[Action, ...]
+    deferred: tuple[Deferral, ...]
+    progress: Progress
+    budget: Budget | None  # only for AdvancedRollingUpdate
+    errors: tuple[str, ...] = ()  # plan errors: nothing is done for this DaemonSet
+    notes: tuple[str, ...] = ()  # explanations (e.g. "waiting for the DaemonSet update")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The whole pass: one entry per desired DaemonSet, plus prunes."""
+
+    revision: str
+    now: float
+    daemonsets: tuple[DaemonSetPlan, ...]
+    prunes: tuple[PruneDaemonSet, ...] = ()
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        out: list[Action] = []
+        for ds in self.daemonsets:
+            out.extend(ds.actions)
+        out.extend(self.prunes)
+        return tuple(out)

@@ -1,0 +1,55 @@
+"""OpenYurt annotation semantics (DESIGN §2): strategy names, max-unavailable parsing/rounding."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_edge.desired import UpdateModel
+from gitops_edge.openyurt import (
+    parse_max_unavailable,
+    parse_update_strategy,
+    resolve_max_unavailable,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "model"),
+    [
+        ("AdvancedRollingUpdate", UpdateModel.ADVANCED_ROLLING_UPDATE),
+        ("advancedrollingupdate", UpdateModel.ADVANCED_ROLLING_UPDATE),
+        ("auto", UpdateModel.ADVANCED_ROLLING_UPDATE),
+        ("OTA", UpdateModel.OTA),
+        ("ota", UpdateModel.OTA),
+    ],
+)
+def test_strategy_names(text: str, model: UpdateModel) -> None:
+    assert parse_update_strategy(text) is model
+
+
+def test_unknown_strategy_says_what_to_write() -> None:
+    with pytest.raises(ValueError, match="AdvancedRollingUpdate or OTA"):
+        parse_update_strategy("Canary")
+
+
+@pytest.mark.parametrize(
+    ("value", "nodes", "budget"),
+    [
+        ("95%", 10, 10),  # rounds up
+        ("30%", 10, 3),
+        ("30%", 7, 3),  # 2.1 → 3
+        ("0%", 10, 1),  # 0% means the 10% default
+        (0, 25, 3),  # 0 means 10%, rounded up
+        (None, 9, 1),  # absent means 10%
+        ("3", 100, 3),
+        (5, 3, 5),
+        ("100%", 0, 0),
+    ],
+)
+def test_resolve(value: int | str | None, nodes: int, budget: int) -> None:
+    assert resolve_max_unavailable(value, nodes) == budget
+
+
+@pytest.mark.parametrize("bad", ["30 percent", "-1", "1.5", "%", "abc", -2])
+def test_invalid_values(bad: int | str) -> None:
+    with pytest.raises(ValueError):
+        parse_max_unavailable(bad)
