@@ -15,8 +15,8 @@ _STRATEGIES = {
     "auto": UpdateModel.ADVANCED_ROLLING_UPDATE,  # legacy spelling
     "ota": UpdateModel.OTA,
 }
-_PERCENT = re.compile(r"^([0-9]+)%$")
-_INT = re.compile(r"^[0-9]+$")
+_PERCENT = re.compile(r"([0-9]+)%")
+_INT = re.compile(r"[0-9]+")
 
 
 def parse_update_strategy(value: str) -> UpdateModel:
@@ -41,10 +41,10 @@ def parse_max_unavailable(value: int | str) -> int | str:
         if value < 0:
             raise ValueError(f"max-unavailable {value} is negative: use 0 or more (0 means 10%)")
         return value
-    text = value.strip()
-    if _INT.match(text):
+    text = value  # no stripping: upstream (intstr + Atoi) rejects surrounding spaces too
+    if _INT.fullmatch(text):
         return int(text)
-    m = _PERCENT.match(text)
+    m = _PERCENT.fullmatch(text)
     if m:
         return f"{int(m.group(1))}%"
     raise ValueError(

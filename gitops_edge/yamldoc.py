@@ -130,7 +130,9 @@ class _Builder:
         try:
             if isinstance(node, SequenceNode):
                 return [self.build(item) for item in node.value]
-            return self._mapping(node)
+            if isinstance(node, MappingNode):
+                return self._mapping(node)
+            raise _BuildError(node, "unsupported YAML node", "use plain maps, lists and scalars")
         finally:
             self.active.discard(id(node))
 

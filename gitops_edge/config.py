@@ -1,0 +1,44 @@
+"""The repository configuration (`gitops-edge.yaml`): plain data → `RepoConfig` with defaults.
+
+Pure. The schema has already checked types; a value of the wrong type falls back to the default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_edge.desired import RepoConfig
+from gitops_edge.docpath import dict_at
+
+_DEFAULT = RepoConfig()
+
+
+def _str(source: dict[str, Any], key: str, default: str) -> str:
+    value = source.get(key)
+    return value if isinstance(value, str) else default
+
+
+def _bool(source: dict[str, Any], key: str, default: bool) -> bool:
+    value = source.get(key)
+    return value if isinstance(value, bool) else default
+
+
+def repo_config_from(data: Any) -> RepoConfig:
+    spec = dict_at(data, "spec")
+    status, prune, jobs = dict_at(spec, "status"), dict_at(spec, "prune"), dict_at(spec, "jobs")
+    max_unavailable = dict_at(spec, "defaults").get("maxUnavailable")
+    cloud = spec.get("cloudVersion")
+    ignore = spec.get("ignore")
+    return RepoConfig(
+        cloud_version=cloud if isinstance(cloud, str) else None,
+        default_namespace=_str(spec, "defaultNamespace", _DEFAULT.default_namespace),
+        default_max_unavailable=max_unavailable
+        if isinstance(max_unavailable, int | str) and not isinstance(max_unavailable, bool)
+        else _DEFAULT.default_max_unavailable,
+        status_path=_str(status, "path", _DEFAULT.status_path).strip("/"),
+        status_branch=_str(status, "branch", _DEFAULT.status_branch),
+        prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
+        prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),
+        jobs_api_version=_str(jobs, "apiVersion", _DEFAULT.jobs_api_version),
+        ignore=tuple(p for p in ignore if isinstance(p, str)) if isinstance(ignore, list) else (),
+    )

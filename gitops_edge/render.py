@@ -1,0 +1,311 @@
+"""Rendering: validated documents → the `DesiredState` (one DaemonSet per workload and group).
+
+Owns how an EdgeDaemonSet group becomes an apps/v1 DaemonSet: name `<workload>-<group>`, pinned
+to the group's nodes (nodeSelector for plain label groups, nodeAffinity otherwise), group
+overrides applied, owner labels and source annotations added. Plain DaemonSets render as
+written plus those labels. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gitops_edge.desired import (
+    GROUP_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    OPENYURT_MAX_UNAVAILABLE_ANNOTATION,
+    OPENYURT_STRATEGY_ANNOTATION,
+    REVISION_ANNOTATION,
+    SOURCE_ANNOTATION,
+    SPEC_HASH_ANNOTATION,
+    WORKLOAD_LABEL,
+    DesiredDaemonSet,
+    DesiredJob,
+    DesiredState,
+    LabelRequirement,
+    LabelSelector,
+    NodeGroup,
+    RepoConfig,
+    SourceRef,
+    UpdateModel,
+)
+from gitops_edge.docpath import dict_at, dig, list_at
+from gitops_edge.kinds import JOB_KINDS
+from gitops_edge.openyurt import parse_update_strategy
+from gitops_edge.rules_repo import TypedDocument
+
+MODEL_ANNOTATION = "gitops-edge.io/update-model"
+MAX_UNAVAILABLE_ANNOTATION = "gitops-edge.io/max-unavailable"
+_UNHASHED = (REVISION_ANNOTATION, SPEC_HASH_ANNOTATION, SOURCE_ANNOTATION)
+NATIVE_DEFAULT_MAX_UNAVAILABLE = 1  # Kubernetes' default for RollingUpdate
+
+
+def spec_hash(manifest: dict[str, Any]) -> str:
+    """Hash of what matters in a manifest: not the revision/source bookkeeping annotations."""
+    trimmed = copy.deepcopy(manifest)
+    annotations = trimmed.get("metadata", {}).get("annotations", {})
+    for key in _UNHASHED:
+        annotations.pop(key, None)
+    blob = json.dumps(trimmed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _finish(manifest: dict[str, Any], *, revision: str, source: SourceRef) -> tuple[str, str]:
+    digest = spec_hash(manifest)
+    annotations = manifest["metadata"].setdefault("annotations", {})
+    annotations[REVISION_ANNOTATION] = revision
+    annotations[SOURCE_ANNOTATION] = f"{source.file}:{source.line}"
+    annotations[SPEC_HASH_ANNOTATION] = digest
+    return json.dumps(manifest, sort_keys=True, separators=(",", ":")), digest
+
+
+def _source(td: TypedDocument) -> SourceRef:
+    return SourceRef(file=td.doc.file, line=td.doc.locate([])[0])
+
+
+def node_group_from(td: TypedDocument) -> NodeGroup:
+    spec = dict_at(td.doc.data, "spec")
+    raw_selector = spec.get("selector")
+    selector = None
+    if isinstance(raw_selector, dict):
+        selector = LabelSelector(
+            match_labels=tuple(sorted(dict_at(raw_selector, "matchLabels").items())),
+            match_expressions=tuple(
+                LabelRequirement(
+                    key=e["key"], operator=e["operator"], values=tuple(e.get("values") or ())
+                )
+                for e in list_at(raw_selector, "matchExpressions")
+            ),
+        )
+    return NodeGroup(
+        name=td.doc.data["metadata"]["name"],
+        selector=selector,
+        nodes=tuple(spec.get("nodes") or ()),
+        source=_source(td),
+    )
+
+
+def _pin_to_group(pod_spec: dict[str, Any], group: NodeGroup) -> None:
+    """Restrict the pod template to the group's nodes (selector OR listed nodes)."""
+    selector = group.selector or LabelSelector()
+    if not group.nodes and not selector.match_expressions:
+        node_selector = pod_spec.setdefault("nodeSelector", {})
+        node_selector.update(dict(selector.match_labels))
+        return
+    terms: list[dict[str, Any]] = []
+    if group.selector is not None:
+        expressions = [
+            {"key": k, "operator": "In", "values": [v]} for k, v in selector.match_labels
+        ] + [
+            {
+                "key": r.key,
+                "operator": r.operator,
+                **({"values": list(r.values)} if r.values else {}),
+            }
+            for r in selector.match_expressions
+        ]
+        terms.append({"matchExpressions": expressions})
+    if group.nodes:
+        terms.append(
+            {
+                "matchFields": [
+                    {"key": "metadata.name", "operator": "In", "values": sorted(group.nodes)}
+                ]
+            }
+        )
+    required = (
+        pod_spec.setdefault("affinity", {})
+        .setdefault("nodeAffinity", {})
+        .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    )
+    existing = required.get("nodeSelectorTerms") or []
+    if existing:  # AND with the template's own terms: every combination of one of each
+        terms = [
+            {
+                key: (ours.get(key, []) + theirs.get(key, []))
+                for key in ("matchExpressions", "matchFields")
+                if ours.get(key) or theirs.get(key)
+            }
+            for ours in terms
+            for theirs in existing
+        ]
+    required["nodeSelectorTerms"] = terms
+
+
+def _override_container(container: dict[str, Any], override: dict[str, Any]) -> None:
+    if "image" in override:
+        container["image"] = override["image"]
+    for key in ("command", "args", "resources"):
+        if key in override:
+            container[key] = copy.deepcopy(override[key])
+    if "env" in override:
+        env = [e for e in container.get("env", []) if isinstance(e, dict)]
+        names = {e.get("name") for e in override["env"]}
+        container["env"] = [e for e in env if e.get("name") not in names] + copy.deepcopy(
+            override["env"]
+        )
+
+
+def _apply_overrides(pod_spec: dict[str, Any], group_entry: dict[str, Any]) -> None:
+    containers = pod_spec.get("containers", [])
+    if containers:
+        _override_container(containers[0], group_entry)
+    for name, override in dict_at(group_entry, "containers").items():
+        for container in containers:
+            if container.get("name") == name:
+                _override_container(container, override)
+
+
+def _edge_daemonsets(
+    td: TypedDocument, *, groups: dict[str, NodeGroup], config: RepoConfig, revision: str
+) -> list[DesiredDaemonSet]:
+    data = td.doc.data
+    meta, spec = data["metadata"], data["spec"]
+    workload = meta["name"]
+    namespace = meta.get("namespace") or config.default_namespace
+    strategy = spec["strategy"]
+    model = UpdateModel(strategy["type"])
+    max_unavailable = strategy.get("maxUnavailable", config.default_max_unavailable)
+    min_ready = int(spec.get("minReadySeconds", 0))
+    out = []
+    for entry in spec["groups"]:
+        group = groups[entry["name"]]
+        name = f"{workload}-{group.name}"
+        own_labels = {WORKLOAD_LABEL: workload, GROUP_LABEL: group.name}
+        template = copy.deepcopy(spec["template"])
+        template.setdefault("metadata", {}).setdefault("labels", {}).update(own_labels)
+        _apply_overrides(template["spec"], entry)
+        _pin_to_group(template["spec"], group)
+        annotations = dict(meta.get("annotations") or {})
+        if model is UpdateModel.ROLLING_UPDATE:
+            update_strategy: dict[str, Any] = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": max_unavailable},
+            }
+        else:
+            update_strategy = {"type": "OnDelete"}
+            annotations[MODEL_ANNOTATION] = model.value
+            if model is UpdateModel.ADVANCED_ROLLING_UPDATE:
+                annotations[MAX_UNAVAILABLE_ANNOTATION] = str(max_unavailable)
+        manifest: dict[str, Any] = {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {
+                    **(meta.get("labels") or {}),
+                    MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+                    **own_labels,
+                },
+                "annotations": annotations,
+            },
+            "spec": {
+                "selector": {"matchLabels": own_labels},
+                "updateStrategy": update_strategy,
+                "minReadySeconds": min_ready,
+                "template": template,
+            },
+        }
+        source = SourceRef(file=td.doc.file, line=td.doc.locate(["spec", "groups"])[0])
+        manifest_json, digest = _finish(manifest, revision=revision, source=source)
+        out.append(
+            DesiredDaemonSet(
+                namespace=namespace,
+                name=name,
+                workload=workload,
+                group=group.name,
+                model=model,
+                max_unavailable=max_unavailable,
+                min_ready_seconds=min_ready,
+                manifest_json=manifest_json,
+                spec_hash=digest,
+                source=source,
+            )
+        )
+    return out
+
+
+def plain_model(manifest: dict[str, Any]) -> tuple[UpdateModel, int | str]:
+    """The update model and max-unavailable of a plain DaemonSet as written."""
+    annotations = dict_at(manifest, "metadata", "annotations")
+    strategy = annotations.get(OPENYURT_STRATEGY_ANNOTATION)
+    if isinstance(strategy, str):
+        return parse_update_strategy(strategy), annotations.get(
+            OPENYURT_MAX_UNAVAILABLE_ANNOTATION, "10%"
+        )
+    if dig(manifest, "spec", "updateStrategy", "type") == "OnDelete":
+        return UpdateModel.ON_DELETE, 0
+    native = dig(manifest, "spec", "updateStrategy", "rollingUpdate", "maxUnavailable")
+    return (
+        UpdateModel.ROLLING_UPDATE,
+        native if native is not None else NATIVE_DEFAULT_MAX_UNAVAILABLE,
+    )
+
+
+def _plain_daemonset(td: TypedDocument, *, config: RepoConfig, revision: str) -> DesiredDaemonSet:
+    manifest = copy.deepcopy(td.doc.data)
+    meta = manifest["metadata"]
+    meta.setdefault("namespace", config.default_namespace)
+    name = meta["name"]
+    meta.setdefault("labels", {}).update({MANAGED_BY_LABEL: MANAGED_BY_VALUE, WORKLOAD_LABEL: name})
+    model, max_unavailable = plain_model(manifest)
+    source = _source(td)
+    manifest_json, digest = _finish(manifest, revision=revision, source=source)
+    return DesiredDaemonSet(
+        namespace=meta["namespace"],
+        name=name,
+        workload=name,
+        group=None,
+        model=model,
+        max_unavailable=max_unavailable,
+        min_ready_seconds=int(dig(manifest, "spec", "minReadySeconds") or 0),
+        manifest_json=manifest_json,
+        spec_hash=digest,
+        source=source,
+    )
+
+
+def _job(td: TypedDocument, *, revision: str) -> DesiredJob:
+    manifest = copy.deepcopy(td.doc.data)
+    manifest["metadata"].setdefault("labels", {})[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+    source = _source(td)
+    manifest_json, digest = _finish(manifest, revision=revision, source=source)
+    return DesiredJob(
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        name=manifest["metadata"]["name"],
+        manifest_json=manifest_json,
+        spec_hash=digest,
+        source=source,
+    )
+
+
+def render(
+    documents: Sequence[TypedDocument], *, config: RepoConfig, revision: str
+) -> DesiredState:
+    """Build the desired state from documents that validated without errors."""
+    groups = {
+        g.name: g for g in (node_group_from(td) for td in documents if td.kind.kind == "NodeGroup")
+    }
+    daemonsets: list[DesiredDaemonSet] = []
+    jobs: list[DesiredJob] = []
+    for td in documents:
+        if td.kind.kind == "EdgeDaemonSet":
+            daemonsets.extend(_edge_daemonsets(td, groups=groups, config=config, revision=revision))
+        elif td.kind.kind == "DaemonSet":
+            daemonsets.append(_plain_daemonset(td, config=config, revision=revision))
+        elif td.kind.kind in JOB_KINDS:
+            jobs.append(_job(td, revision=revision))
+    return DesiredState(
+        revision=revision,
+        config=config,
+        groups=tuple(sorted(groups.values(), key=lambda g: g.name)),
+        daemonsets=tuple(sorted(daemonsets, key=lambda d: (d.namespace, d.name))),
+        jobs=tuple(sorted(jobs, key=lambda j: (j.kind, j.name))),
+    )

@@ -1,0 +1,88 @@
+"""Validating a desired-state folder: load → kind → schema → semantic rules → cross-document rules.
+
+Owns the order of the checks and the `ValidatedRepo` result that rendering consumes. One bad
+file never stops the others being checked. Side effects: reads files under the root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_edge.config import repo_config_from
+from gitops_edge.desired import RepoConfig
+from gitops_edge.diagnostics import Diagnostic, has_errors
+from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file
+from gitops_edge.rules_jobs import check_image_prepull_job, check_node_upgrade_job
+from gitops_edge.rules_repo import TypedDocument, check_repository
+from gitops_edge.rules_workloads import check_daemonset, check_edge_daemonset
+from gitops_edge.schema_check import check_schema, kind_of
+from gitops_edge.yamldoc import Document
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRepo:
+    """The outcome of validating one folder."""
+
+    root: Path
+    config: RepoConfig
+    documents: tuple[TypedDocument, ...]
+    diagnostics: tuple[Diagnostic, ...]  # sorted by file, line, column
+    files: int
+
+    @property
+    def valid(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def _read_config(root: Path) -> tuple[RepoConfig, list[Document], list[Diagnostic]]:
+    path = root / CONFIG_FILE
+    if not root.is_dir() or not path.is_file():
+        return RepoConfig(), [], []
+    docs, diags = read_yaml_file(CONFIG_FILE, path)
+    configs = [
+        d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == "RepositoryConfig"
+    ]
+    config = repo_config_from(configs[0].data) if configs else RepoConfig()
+    return config, docs, diags
+
+
+def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagnostic]] | None:
+    if kind == "DaemonSet":
+        return check_daemonset
+    if kind == "EdgeDaemonSet":
+        return check_edge_daemonset
+    if kind == "NodeUpgradeJob":
+        return lambda doc: check_node_upgrade_job(doc, cloud_version=config.cloud_version)
+    if kind == "ImagePrePullJob":
+        return check_image_prepull_job
+    return None
+
+
+def validate_repository(root: Path) -> ValidatedRepo:
+    """Validate every YAML file under root (or the single file root)."""
+    config, config_docs, diagnostics = _read_config(root)
+    skip = (config.status_path,) if config.status_path else ()
+    tree = load_tree(root, skip_dirs=skip, ignore=(*config.ignore, CONFIG_FILE))
+    diagnostics.extend(tree.diagnostics)
+    typed: list[TypedDocument] = []
+    for doc in (*config_docs, *tree.documents):
+        kind, problems = kind_of(doc)
+        diagnostics.extend(problems)
+        if kind is None:
+            continue
+        diagnostics.extend(check_schema(doc, kind))
+        rules = _rules_for(kind.kind, config)
+        if rules is not None:
+            diagnostics.extend(rules(doc))
+        typed.append(TypedDocument(doc=doc, kind=kind))
+    diagnostics.extend(check_repository(typed, default_namespace=config.default_namespace))
+    files = tree.files + (1 if config_docs or (root / CONFIG_FILE).is_file() else 0)
+    return ValidatedRepo(
+        root=tree.root,
+        config=config,
+        documents=tuple(typed),
+        diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
+        files=files,
+    )
