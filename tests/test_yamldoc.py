@@ -69,3 +69,11 @@ def test_alias_bomb_rejected() -> None:
 def test_scalars_follow_yaml_core_schema() -> None:
     docs, _ = load_documents("s.yaml", "i: 0x10\nf: 1.5\nb: true\nn: ~\np: 30%\nt: 2024-01-23\n")
     assert docs[0].data == {"i": 16, "f": 1.5, "b": True, "n": None, "p": "30%", "t": "2024-01-23"}
+
+
+def test_flow_sequence_with_colon_in_plain_scalar_is_valid_yaml_1_2() -> None:
+    # libyaml (the fast path) refuses this; the pure parser must take over and accept it.
+    docs, diags = load_documents("a.yaml", "images: [docker.io/library/nginx:1.25]\nn: 1\n")
+    assert diags == []
+    assert docs[0].data == {"images": ["docker.io/library/nginx:1.25"], "n": 1}
+    assert docs[0].locate(["n"])[0] == 2
