@@ -1,0 +1,248 @@
+"""Rendering a Plan for people (text, Markdown for pull requests) and scripts (JSON).
+
+`plan_to_dict` is the stable JSON shape (documented in the README, "Plan JSON"):
+`{revision, now, summary: {daemonsets, actions, deletions, marks, applies, prunes, deferred,
+errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
+current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
+deletions} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
+reason}], errors: [...], notes: [...]}], prunes: [{type, namespace, name, reason}]}`.
+Pure: returns strings, prints nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gitops_edge.plan import (
+    Action,
+    ApplyDaemonSet,
+    DaemonSetPlan,
+    DeletePod,
+    Plan,
+    PruneDaemonSet,
+    SetPodCondition,
+)
+from gitops_edge.planner.words import rfc3339, short
+
+FORMATS = ("text", "json", "markdown")
+SHOWN_DEFERRED = 5
+BAR_WIDTH = 10
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    if isinstance(action, ApplyDaemonSet):
+        return {
+            "type": "create" if action.create else "update",
+            "namespace": action.namespace,
+            "name": action.name,
+            "reason": action.reason,
+        }
+    if isinstance(action, DeletePod):
+        return {
+            "type": "deletePod",
+            "namespace": action.namespace,
+            "name": action.name,
+            "uid": action.uid,
+            "node": action.node,
+            "outsideBudget": action.outside_budget,
+            "reason": action.reason,
+        }
+    if isinstance(action, SetPodCondition):
+        return {
+            "type": "setPodCondition",
+            "namespace": action.namespace,
+            "name": action.name,
+            "uid": action.uid,
+            "node": action.node,
+            "condition": {
+                "type": action.condition.type,
+                "status": action.condition.status,
+                "message": action.condition.message,
+                "lastTransitionTime": rfc3339(action.condition.last_transition_time),
+            },
+            "reason": action.reason,
+        }
+    return {
+        "type": "prune",
+        "namespace": action.namespace,
+        "name": action.name,
+        "reason": action.reason,
+    }
+
+
+def _summary(plan: Plan) -> dict[str, int]:
+    actions = plan.actions
+    return {
+        "daemonsets": len(plan.daemonsets),
+        "actions": len(actions),
+        "applies": sum(isinstance(a, ApplyDaemonSet) for a in actions),
+        "deletions": sum(isinstance(a, DeletePod) for a in actions),
+        "marks": sum(isinstance(a, SetPodCondition) for a in actions),
+        "prunes": sum(isinstance(a, PruneDaemonSet) for a in actions),
+        "deferred": sum(len(ds.deferred) for ds in plan.daemonsets),
+        "errors": sum(len(ds.errors) for ds in plan.daemonsets),
+    }
+
+
+def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
+    p = ds.progress
+    return {
+        "namespace": ds.namespace,
+        "name": ds.name,
+        "workload": ds.workload,
+        "group": ds.group,
+        "model": ds.model.value,
+        "revision": ds.revision,
+        "progress": {
+            "nodes": p.nodes,
+            "current": p.current,
+            "outdated": p.outdated,
+            "unavailable": p.unavailable,
+            "deferred": p.deferred,
+            "otaPending": p.ota_pending,
+        },
+        "budget": None
+        if ds.budget is None
+        else {
+            "maxUnavailable": ds.budget.max_unavailable,
+            "unavailable": ds.budget.unavailable,
+            "deletions": ds.budget.deletions,
+        },
+        "actions": [action_to_dict(a) for a in ds.actions],
+        "deferred": [{"node": d.node, "reason": d.reason} for d in ds.deferred],
+        "errors": list(ds.errors),
+        "notes": list(ds.notes),
+    }
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "revision": plan.revision,
+        "now": rfc3339(plan.now),
+        "summary": _summary(plan),
+        "daemonsets": [daemonset_to_dict(ds) for ds in plan.daemonsets],
+        "prunes": [action_to_dict(p) for p in plan.prunes],
+    }
+
+
+def progress_bar(current: int, total: int) -> str:
+    filled = round(BAR_WIDTH * current / total) if total else 0
+    return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + f"] {current}/{total} current"
+
+
+def _budget_line(ds: DaemonSetPlan) -> str | None:
+    if ds.budget is None:
+        return None
+    b = ds.budget
+    return (
+        f"budget {b.max_unavailable} of {ds.progress.nodes} nodes: {b.unavailable} unavailable, "
+        f"{b.deletions} deletions this pass"
+    )
+
+
+def _status_words(ds: DaemonSetPlan) -> str:
+    p = ds.progress
+    parts = [progress_bar(p.current, p.nodes)]
+    if p.outdated:
+        parts.append(f"{p.outdated} outdated")
+    if p.unavailable:
+        parts.append(f"{p.unavailable} unavailable")
+    if p.deferred:
+        parts.append(f"{p.deferred} deferred (NotReady)")
+    if p.ota_pending:
+        parts.append(f"{p.ota_pending} PodNeedUpgrade=True")
+    return ", ".join(parts)
+
+
+def _text_block(ds: DaemonSetPlan) -> list[str]:
+    group = f"group {ds.group}" if ds.group else "plain DaemonSet"
+    lines = [
+        f"{ds.namespace}/{ds.name}  ({ds.workload}, {group}, {ds.model.value}, "
+        f"revision {short(ds.revision)})",
+        f"  {_status_words(ds)}",
+    ]
+    budget = _budget_line(ds)
+    if budget:
+        lines.append(f"  {budget}")
+    lines += [f"  ERROR: {e}" for e in ds.errors]
+    lines += [f"  - {a.reason}" for a in ds.actions]
+    for d in ds.deferred[:SHOWN_DEFERRED]:
+        lines.append(f"  deferred {d.node}: {d.reason}")
+    if len(ds.deferred) > SHOWN_DEFERRED:
+        lines.append(f"  deferred: +{len(ds.deferred) - SHOWN_DEFERRED} more NotReady nodes")
+    lines += [f"  note: {n}" for n in ds.notes]
+    return lines
+
+
+def _summary_line(plan: Plan) -> str:
+    s = _summary(plan)
+    return (
+        f"plan for revision {plan.revision} at {rfc3339(plan.now)}: {s['daemonsets']} "
+        f"DaemonSets, {s['applies']} to create/update, {s['deletions']} pod deletions, "
+        f"{s['marks']} OTA marks, {s['prunes']} prunes, {s['deferred']} nodes deferred, "
+        f"{s['errors']} errors"
+    )
+
+
+def render_text(plan: Plan) -> str:
+    lines: list[str] = []
+    for ds in plan.daemonsets:
+        lines += _text_block(ds)
+        lines.append("")
+    for prune in plan.prunes:
+        lines.append(f"- {prune.reason}")
+    if plan.prunes:
+        lines.append("")
+    lines.append(_summary_line(plan))
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: a summary table, then the actions of each DaemonSet."""
+    lines = [
+        f"### gitops-edge plan for `{plan.revision}`",
+        "",
+        _summary_line(plan),
+        "",
+        "| DaemonSet | workload | group | model | progress | actions | deferred |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for ds in plan.daemonsets:
+        p = ds.progress
+        actions = f"{len(ds.actions)}" + (" ⚠ error" if ds.errors else "")
+        lines.append(
+            f"| `{ds.namespace}/{ds.name}` | {_cell(ds.workload)} | {ds.group or '—'} | "
+            f"{ds.model.value} | {p.current}/{p.nodes} current | {actions} | {p.deferred} |"
+        )
+    for ds in plan.daemonsets:
+        if not (ds.actions or ds.errors or ds.deferred or ds.notes):
+            continue
+        lines += ["", f"<details><summary><code>{ds.namespace}/{ds.name}</code>: "]
+        lines[-1] += f"{_cell(_status_words(ds))}</summary>"
+        lines.append("")
+        budget = _budget_line(ds)
+        if budget:
+            lines.append(f"- {budget}")
+        lines += [f"- **error**: {_cell(e)}" for e in ds.errors]
+        lines += [f"- {_cell(a.reason)}" for a in ds.actions]
+        lines += [f"- deferred `{d.node}`: {_cell(d.reason)}" for d in ds.deferred]
+        lines += [f"- note: {_cell(n)}" for n in ds.notes]
+        lines += ["", "</details>"]
+    if plan.prunes:
+        lines += ["", "**Prunes**", ""] + [f"- {_cell(p.reason)}" for p in plan.prunes]
+    return "\n".join(lines)
+
+
+def render(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(plan_to_dict(plan), indent=2)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    if fmt == "text":
+        return render_text(plan)
+    raise ValueError(f"unknown plan format {fmt!r}: use one of {', '.join(FORMATS)}")

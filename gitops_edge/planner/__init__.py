@@ -1,0 +1,39 @@
+"""The planner: `plan(desired, observed)` → `Plan`, pure and deterministic (DESIGN §2, §3, §5).
+
+Per desired DaemonSet: create or update it; AdvancedRollingUpdate pod deletions; OTA
+`PodNeedUpgrade` marks; RollingUpdate left to the DaemonSet controller (with a note when it
+stalls). Then pruning of DaemonSets this tool created that left the repository. The time of
+the pass is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
+so a pull-request preview and the real pass agree.
+"""
+
+from __future__ import annotations
+
+from gitops_edge.desired import DesiredState
+from gitops_edge.observed import Observed
+from gitops_edge.plan import Plan
+from gitops_edge.planner.daemonset import plan_daemonset
+from gitops_edge.planner.groups import overlap_errors
+from gitops_edge.planner.index import group_members, index_observed
+from gitops_edge.planner.prune import plan_prunes
+
+__all__ = ["plan"]
+
+
+def plan(desired: DesiredState, observed: Observed) -> Plan:
+    index = index_observed(observed)
+    used = {ds.group for ds in desired.daemonsets if ds.group is not None}
+    members = group_members((g for g in desired.groups if g.name in used), observed.nodes)
+    errors = overlap_errors(desired.daemonsets, members=members)
+    daemonsets = tuple(
+        plan_daemonset(
+            ds, index=index, now=observed.now, errors=errors.get((ds.namespace, ds.name), ())
+        )
+        for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
+    )
+    prunes = (
+        plan_prunes(observed.daemonsets, desired={(d.namespace, d.name) for d in daemonsets})
+        if desired.config.prune_workloads
+        else ()
+    )
+    return Plan(revision=desired.revision, now=observed.now, daemonsets=daemonsets, prunes=prunes)

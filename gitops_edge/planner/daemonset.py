@@ -1,0 +1,185 @@
+"""The plan for one desired DaemonSet: create or update it, or move its pods by its model.
+
+A DaemonSet whose observed spec hash differs from the desired one is updated first, and its
+pods are planned in a later round, against the new revision (never against the old one).
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
+from gitops_edge.observed import DaemonSetObs, Node, PodObs
+from gitops_edge.plan import Action, ApplyDaemonSet, Budget, DaemonSetPlan, Deferral, Progress
+from gitops_edge.planner.advanced import UNAVAILABLE_STATES, plan_advanced
+from gitops_edge.planner.classify import NodeState, NodeView, classify
+from gitops_edge.planner.index import FleetIndex, pods_by_node
+from gitops_edge.planner.ota import plan_ota
+from gitops_edge.planner.words import short
+
+
+def node_views(
+    pods: Sequence[PodObs], *, ds: DaemonSetObs, nodes: Mapping[str, Node], now: float
+) -> list[NodeView]:
+    views = []
+    for node_name, on_node in pods_by_node(pods).items():
+        node = nodes.get(node_name)
+        views.append(
+            NodeView(
+                node=node_name,
+                ready=node is not None and node.ready,
+                ready_since=node.ready_since if node is not None else 0.0,
+                state=classify(on_node, ds, now=now),
+                live=tuple(p for p in on_node if not p.deleting),
+            )
+        )
+    return views
+
+
+def _progress(views: Sequence[NodeView], *, deferred: int = 0, ota_pending: int = 0) -> Progress:
+    return Progress(
+        nodes=len(views),
+        current=sum(v.state is NodeState.CURRENT for v in views),
+        outdated=sum(v.outdated for v in views),
+        unavailable=sum(v.ready and v.state in UNAVAILABLE_STATES for v in views),
+        deferred=deferred,
+        ota_pending=ota_pending,
+    )
+
+
+def native_max_unavailable(value: int | str, nodes: int) -> int:
+    """Kubernetes' RollingUpdate maxUnavailable: an int, or a percentage rounded up."""
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.endswith("%") and text[:-1].isdigit():
+        return -(-int(text[:-1]) * nodes // 100)
+    return int(text) if text.isdigit() else 1
+
+
+def _origin(desired: DesiredDaemonSet) -> str:
+    group = f", group {desired.group}" if desired.group else ""
+    return f"(workload {desired.workload}{group}) from {desired.source.file}:{desired.source.line}"
+
+
+def _result(
+    desired: DesiredDaemonSet,
+    *,
+    revision: str,
+    actions: tuple[Action, ...],
+    deferred: tuple[Deferral, ...],
+    progress: Progress,
+    budget: Budget | None,
+    errors: tuple[str, ...],
+    notes: tuple[str, ...],
+) -> DaemonSetPlan:
+    return DaemonSetPlan(
+        namespace=desired.namespace,
+        name=desired.name,
+        workload=desired.workload,
+        group=desired.group,
+        model=desired.model,
+        revision=revision,
+        actions=actions,
+        deferred=deferred,
+        progress=progress,
+        budget=budget,
+        errors=errors,
+        notes=notes,
+    )
+
+
+def plan_daemonset(
+    desired: DesiredDaemonSet, *, index: FleetIndex, now: float, errors: tuple[str, ...] = ()
+) -> DaemonSetPlan:
+    key = (desired.namespace, desired.name)
+    ds = index.daemonsets.get(key)
+    ident = f"{desired.namespace}/{desired.name}"
+    if ds is None:
+        apply = ApplyDaemonSet(
+            namespace=desired.namespace,
+            name=desired.name,
+            manifest_json=desired.manifest_json,
+            create=True,
+            reason=f"create DaemonSet {ident} {_origin(desired)}",
+        )
+        return _result(
+            desired,
+            revision="",
+            actions=() if errors else (apply,),
+            deferred=(),
+            progress=Progress(nodes=0, current=0, outdated=0, unavailable=0, deferred=0),
+            budget=None,
+            errors=errors,
+            notes=(),
+        )
+    views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
+    observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
+    if observed_hash != desired.spec_hash:
+        apply = ApplyDaemonSet(
+            namespace=desired.namespace,
+            name=desired.name,
+            manifest_json=desired.manifest_json,
+            create=False,
+            reason=f"update DaemonSet {ident} {_origin(desired)}: spec "
+            f"{observed_hash[:10] or '(not ours)'} → {desired.spec_hash[:10]}",
+        )
+        return _result(
+            desired,
+            revision=ds.current_revision,
+            actions=() if errors else (apply,),
+            deferred=(),
+            progress=_progress(views),
+            budget=None,
+            errors=errors,
+            notes=("pods are planned after the DaemonSet update, against its new revision",),
+        )
+    actions: tuple[Action, ...] = ()
+    deferred: tuple[Deferral, ...] = ()
+    budget: Budget | None = None
+    notes: tuple[str, ...] = ()
+    ota_pending = 0
+    if desired.model is UpdateModel.ADVANCED_ROLLING_UPDATE:
+        advanced = plan_advanced(views, ds=ds, desired=desired)
+        actions, deferred, budget = advanced.deletions, advanced.deferred, advanced.budget
+    elif desired.model is UpdateModel.OTA:
+        ota = plan_ota(views, ds=ds, now=now)
+        actions, ota_pending = ota.marks, ota.pending
+    elif desired.model is UpdateModel.ROLLING_UPDATE:
+        notes = _rolling_update_notes(views, desired=desired, ds=ds)
+    elif any(v.outdated for v in views):
+        notes = (
+            "OnDelete without OpenYurt annotations: outdated pods move only when someone "
+            "deletes them; add apps.openyurt.io/update-strategy to let gitops-edge do it",
+        )
+    return _result(
+        desired,
+        revision=ds.current_revision,
+        actions=() if errors else actions,
+        deferred=deferred,
+        progress=_progress(views, deferred=len(deferred), ota_pending=ota_pending),
+        budget=budget,
+        errors=errors,
+        notes=notes,
+    )
+
+
+def _rolling_update_notes(
+    views: Sequence[NodeView], *, desired: DesiredDaemonSet, ds: DaemonSetObs
+) -> tuple[str, ...]:
+    outdated = sum(v.outdated for v in views)
+    if not outdated:
+        return ()
+    limit = native_max_unavailable(desired.max_unavailable, len(views))
+    offline = sum(not v.ready for v in views)
+    if offline and offline >= limit:
+        return (
+            f"native RollingUpdate is stalled: {offline} NotReady nodes use up maxUnavailable "
+            f"{limit}, so the DaemonSet controller replaces no more pods ({outdated} outdated, "
+            f"revision {short(ds.current_revision)}); switch to AdvancedRollingUpdate to skip "
+            "offline nodes",
+        )
+    return (
+        f"the DaemonSet controller is rolling {outdated} outdated pods (maxUnavailable {limit})",
+    )

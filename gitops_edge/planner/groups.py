@@ -1,0 +1,51 @@
+"""Node groups of one workload must not overlap (DESIGN §3): an overlap seen in the cluster is
+a plan error for every DaemonSet of that workload whose group holds an overlapping node.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from gitops_edge.desired import DesiredDaemonSet
+
+Key = tuple[str, str]
+SHOWN = 3  # overlapping nodes named in one error
+
+
+def overlap_errors(
+    daemonsets: Sequence[DesiredDaemonSet], *, members: Mapping[str, frozenset[str]]
+) -> dict[Key, tuple[str, ...]]:
+    """(namespace, name) → errors, for DaemonSets whose group shares nodes with another group of
+    the same workload."""
+    by_workload: dict[tuple[str, str], list[DesiredDaemonSet]] = defaultdict(list)
+    for ds in daemonsets:
+        if ds.group is not None:
+            by_workload[(ds.namespace, ds.workload)].append(ds)
+    out: dict[Key, tuple[str, ...]] = {}
+    for (_, workload), rendered in sorted(by_workload.items()):
+        if len(rendered) < 2:
+            continue
+        groups_of: dict[str, list[str]] = defaultdict(list)
+        for ds in rendered:
+            for node in members.get(ds.group or "", frozenset()):
+                groups_of[node].append(ds.group or "")
+        shared = {node: sorted(gs) for node, gs in groups_of.items() if len(gs) > 1}
+        if not shared:
+            continue
+        for ds in rendered:
+            mine = sorted(n for n, gs in shared.items() if ds.group in gs)
+            if not mine:
+                continue
+            named = "; ".join(
+                f"node {n} is in groups {' and '.join(shared[n])}" for n in mine[:SHOWN]
+            )
+            more = f" (+{len(mine) - SHOWN} more nodes)" if len(mine) > SHOWN else ""
+            out[(ds.namespace, ds.name)] = (
+                f"{named}{more} of workload {workload}: node groups of one workload must not "
+                "overlap; nothing is done for this DaemonSet until the NodeGroup selectors or "
+                "node labels are fixed",
+            )
+    return out
