@@ -1,0 +1,50 @@
+"""Carrying out a Plan's actions on a Cluster, one by one; a failed action never stops the rest.
+
+Side effects: writes to the cluster through the `Cluster` protocol only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitops_edge.cluster.base import Cluster, ClusterError, NotFoundError
+from gitops_edge.plan import Action, ApplyDaemonSet, DeletePod, PruneDaemonSet, SetPodCondition
+
+DONE = "done"
+SKIPPED = "skipped"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: Action
+    outcome: str  # DONE | SKIPPED | FAILED
+    detail: str = ""
+
+
+def _apply_one(action: Action, cluster: Cluster) -> None:
+    if isinstance(action, ApplyDaemonSet):
+        cluster.apply_daemonset(json.loads(action.manifest_json))
+    elif isinstance(action, DeletePod):
+        cluster.delete_pod(action.namespace, action.name, action.uid)
+    elif isinstance(action, SetPodCondition):
+        cluster.set_pod_condition(action.namespace, action.name, action.uid, action.condition)
+    elif isinstance(action, PruneDaemonSet):
+        cluster.delete_daemonset(action.namespace, action.name)
+
+
+def apply_actions(actions: Iterable[Action], cluster: Cluster) -> tuple[ActionResult, ...]:
+    """Apply each action; a pod or object that is already gone is skipped, errors recorded."""
+    results = []
+    for action in actions:
+        try:
+            _apply_one(action, cluster)
+        except NotFoundError as exc:
+            results.append(ActionResult(action, SKIPPED, f"already gone: {exc}"))
+        except ClusterError as exc:
+            results.append(ActionResult(action, FAILED, str(exc)))
+        else:
+            results.append(ActionResult(action, DONE))
+    return tuple(results)

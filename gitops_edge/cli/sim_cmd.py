@@ -1,0 +1,188 @@
+"""`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
+
+Subcommands: init, node, tick, image, show. Side effects: read and write the state file (under
+its lock); print to stdout, errors to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from gitops_edge.cli.common import EXIT_OK, fail
+from gitops_edge.cluster.base import NotFoundError
+from gitops_edge.cluster.sim import POOL_LABEL, SimCluster
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def parse_groups(text: str) -> list[tuple[str, int]]:
+    """`hangzhou=6,shanghai=4` → [("hangzhou", 6), ("shanghai", 4)]; ValueError says what to fix."""
+    out: list[tuple[str, int]] = []
+    for part in text.split(","):
+        name, sep, count = part.strip().partition("=")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"--groups: {part.strip()!r} is not NAME=COUNT (e.g. hangzhou=6)")
+        if not _DNS_LABEL.fullmatch(name) or len(name) > 50:
+            raise ValueError(
+                f"--groups: group name {name!r} must be a DNS label: lowercase letters, digits "
+                "and '-', at most 50 characters"
+            )
+        if int(count) < 1:
+            raise ValueError(f"--groups: group {name} needs at least 1 node")
+        if any(name == seen for seen, _ in out):
+            raise ValueError(f"--groups: group {name} is listed twice")
+        out.append((name, int(count)))
+    return out
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser(
+        "sim",
+        help="create and drive a simulated edge cluster (a JSON state file)",
+        description="A simulated edge cluster for demos and tests: nodes with readiness, a "
+        "DaemonSet controller, pods that turn Ready over a logical clock.",
+    )
+    commands = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND", required=True)
+
+    init = commands.add_parser("init", help="create a fleet of nodes in groups")
+    init.add_argument("file", type=Path, help="state file to create")
+    init.add_argument(
+        "--groups", required=True, metavar="NAME=COUNT[,NAME=COUNT…]", help="node groups"
+    )
+    init.add_argument("--not-ready", type=int, default=0, metavar="N", help="N NotReady nodes")
+    init.add_argument("--seed", type=int, default=0, help="seed for names and NotReady picks")
+    init.add_argument(
+        "--ready-delay", type=float, default=5.0, metavar="SECONDS", help="pod start-up time"
+    )
+    init.add_argument(
+        "--group-label",
+        action="append",
+        metavar="KEY",
+        help=f"label key set to the group name on each node (repeatable; default {POOL_LABEL})",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(func=run_init)
+
+    node = commands.add_parser("node", help="set a node Ready or NotReady")
+    node.add_argument("file", type=Path)
+    node.add_argument("node")
+    state = node.add_mutually_exclusive_group(required=True)
+    state.add_argument("--ready", dest="ready", action="store_true")
+    state.add_argument("--not-ready", dest="ready", action="store_false")
+    node.set_defaults(func=run_node)
+
+    tick = commands.add_parser("tick", help="advance the clock; controllers run")
+    tick.add_argument("file", type=Path)
+    tick.add_argument("--seconds", type=float, default=10.0, help="default 10")
+    tick.set_defaults(func=run_tick)
+
+    image = commands.add_parser("image", help="mark an image broken (never Ready) or ok")
+    image.add_argument("file", type=Path)
+    image.add_argument("image")
+    mark = image.add_mutually_exclusive_group(required=True)
+    mark.add_argument("--broken", dest="broken", action="store_true")
+    mark.add_argument("--ok", dest="broken", action="store_false")
+    image.set_defaults(func=run_image)
+
+    show = commands.add_parser("show", help="print nodes, DaemonSets and pods")
+    show.add_argument("file", type=Path)
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(func=run_show)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    try:
+        groups = parse_groups(args.groups)
+        cluster = SimCluster.create(
+            groups=groups,
+            not_ready=args.not_ready,
+            seed=args.seed,
+            ready_delay=args.ready_delay,
+            group_label_keys=tuple(args.group_label or (POOL_LABEL,)),
+        )
+        SimCluster.init_file(args.file, cluster, force=args.force)
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    total = sum(count for _, count in groups)
+    print(f"{args.file}: {total} nodes in {len(groups)} groups, {args.not_ready} NotReady")
+    return EXIT_OK
+
+
+def _mutate(args: argparse.Namespace, what: str) -> int:
+    try:
+        with SimCluster.open(args.file) as cluster:
+            if what == "node":
+                cluster.set_node_ready(args.node, args.ready)
+                done = f"{args.node} is {'Ready' if args.ready else 'NotReady'}"
+            elif what == "tick":
+                cluster.tick(args.seconds)
+                done = f"clock advanced {args.seconds:g} s"
+            else:
+                cluster.set_image_broken(args.image, args.broken)
+                done = f"{args.image} is {'broken' if args.broken else 'ok'}"
+    except NotFoundError as exc:
+        return fail(str(exc))
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    print(f"{args.file}: {done}")
+    return EXIT_OK
+
+
+def run_node(args: argparse.Namespace) -> int:
+    return _mutate(args, "node")
+
+
+def run_tick(args: argparse.Namespace) -> int:
+    return _mutate(args, "tick")
+
+
+def run_image(args: argparse.Namespace) -> int:
+    return _mutate(args, "image")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    try:
+        with SimCluster.locked(args.file):
+            snapshot = SimCluster.load(args.file).snapshot()
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    if args.format == "json":
+        print(json.dumps(snapshot, indent=2))
+    else:
+        print(render_snapshot(snapshot))
+    return EXIT_OK
+
+
+def render_snapshot(snapshot: dict[str, object]) -> str:
+    nodes = snapshot["nodes"]
+    daemonsets = snapshot["daemonsets"]
+    pods = snapshot["pods"]
+    assert isinstance(nodes, list) and isinstance(daemonsets, list) and isinstance(pods, list)
+    groups: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for node in nodes:
+        labels = node["labels"]
+        group = next((v for k, v in labels.items() if k == POOL_LABEL), None) or "(no pool)"
+        groups[group].append(node)
+    lines = [f"time {snapshot['now']}", "", f"{'GROUP':16} {'NODES':>5} {'READY':>5}  NOT READY"]
+    for group, members in sorted(groups.items()):
+        down = [str(n["name"]) for n in members if not n["ready"]]
+        ready = len(members) - len(down)
+        lines.append(f"{group:16} {len(members):>5} {ready:>5}  {', '.join(down)}")
+    if daemonsets:
+        lines += [
+            "",
+            f"{'DAEMONSET':40} {'REVISION':10} {'DESIRED':>7} {'READY':>5} {'UPDATED':>7}",
+        ]
+        for ds in daemonsets:
+            name = f"{ds['namespace']}/{ds['name']}"
+            lines.append(
+                f"{name:40} {ds['currentRevision']:10} {ds['desired']:>7} {ds['ready']:>5} "
+                f"{ds['updated']:>7}"
+            )
+    terminating = sum(1 for p in pods if p["deleting"])
+    lines += ["", f"{len(pods)} pods, {terminating} Terminating"]
+    return "\n".join(lines)

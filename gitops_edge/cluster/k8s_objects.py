@@ -1,0 +1,174 @@
+"""Kubernetes-shaped objects (plain dicts, as the API returns them) → the observed model.
+
+Owns the mapping of Node, DaemonSet, ControllerRevision and Pod fields onto `observed` values and
+the RFC 3339 time format. Shared by the simulated cluster and the Kubernetes adapter, so both
+are observed the same way. Pure functions, no side effects.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from gitops_edge.observed import (
+    REVISION_HASH_LABEL,
+    TEMPLATE_GENERATION_LABEL,
+    Condition,
+    DaemonSetObs,
+    Node,
+    Observed,
+    PodObs,
+)
+
+Obj = Mapping[str, Any]
+_EMPTY: Mapping[str, Any] = {}
+
+
+@lru_cache(maxsize=65536)
+def parse_time(text: str) -> float:
+    """RFC 3339 (`2026-01-01T00:00:05Z`, fractions allowed) → epoch seconds. Cached: a fleet's
+    objects share few distinct timestamps."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def format_time(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, UTC)
+    if seconds == int(seconds):
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(value: Any) -> float:
+    return parse_time(value) if isinstance(value, str) and value else 0.0
+
+
+def condition_from(raw: Obj) -> Condition:
+    return Condition(
+        type=str(raw.get("type", "")),
+        status=str(raw.get("status", "Unknown")),
+        reason=str(raw.get("reason") or ""),
+        message=str(raw.get("message") or ""),
+        last_transition_time=_time(raw.get("lastTransitionTime")),
+    )
+
+
+def condition_to(condition: Condition) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": condition.type,
+        "status": condition.status,
+        "lastTransitionTime": format_time(condition.last_transition_time),
+    }
+    if condition.reason:
+        out["reason"] = condition.reason
+    if condition.message:
+        out["message"] = condition.message
+    return out
+
+
+def node_from(obj: Obj) -> Node:
+    meta, status = obj.get("metadata", _EMPTY), obj.get("status", _EMPTY)
+    ready, since = False, 0.0
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            ready, since = cond.get("status") == "True", _time(cond.get("lastTransitionTime"))
+    return Node(
+        name=meta["name"],
+        labels=dict(meta.get("labels") or {}),
+        ready=ready,
+        ready_since=since,
+        edge_version=str(status.get("nodeInfo", _EMPTY).get("kubeletVersion", "")),
+    )
+
+
+def newest_revision_hash(revisions: Iterable[Obj]) -> str:
+    """The controller-revision-hash of the ControllerRevision with the highest `.revision`."""
+    best: Obj | None = None
+    for rev in revisions:
+        if best is None or int(rev.get("revision", 0)) > int(best.get("revision", 0)):
+            best = rev
+    if best is None:
+        return ""
+    meta = best.get("metadata", _EMPTY)
+    label = (meta.get("labels") or {}).get(REVISION_HASH_LABEL)
+    return str(label) if label else str(meta.get("name", "")).rsplit("-", 1)[-1]
+
+
+def daemonset_from(obj: Obj, revisions: Sequence[Obj]) -> DaemonSetObs:
+    meta, spec = obj.get("metadata", _EMPTY), obj.get("spec", _EMPTY)
+    strategy = spec.get("updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    return DaemonSetObs(
+        namespace=meta.get("namespace", "default"),
+        name=meta["name"],
+        uid=str(meta.get("uid", "")),
+        labels=dict(meta.get("labels") or {}),
+        annotations=dict(meta.get("annotations") or {}),
+        update_strategy=str(strategy.get("type", "RollingUpdate")),
+        rolling_max_unavailable=rolling.get("maxUnavailable"),
+        min_ready_seconds=int(spec.get("minReadySeconds") or 0),
+        template_generation=int(meta.get("generation") or 0),
+        current_revision=newest_revision_hash(revisions),
+    )
+
+
+def _controller(meta: Obj) -> Obj:
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return ref  # type: ignore[no-any-return]
+    return _EMPTY
+
+
+def pod_from(obj: Obj) -> PodObs:
+    meta, status = obj.get("metadata", _EMPTY), obj.get("status", _EMPTY)
+    labels = meta.get("labels") or _EMPTY
+    owner = _controller(meta)
+    conditions = tuple(condition_from(c) for c in status.get("conditions") or ())
+    ready, since = False, None
+    for cond in conditions:
+        if cond.type == "Ready":
+            ready = cond.status == "True"
+            since = cond.last_transition_time if ready else None
+    generation = labels.get(TEMPLATE_GENERATION_LABEL)
+    return PodObs(
+        namespace=meta.get("namespace", "default"),
+        name=meta["name"],
+        uid=str(meta.get("uid", "")),
+        node=str(obj.get("spec", _EMPTY).get("nodeName") or ""),
+        owner_kind=str(owner.get("kind", "")),
+        owner_name=str(owner.get("name", "")),
+        revision_hash=str(labels.get(REVISION_HASH_LABEL, "")),
+        template_generation=int(str(generation)) if str(generation).isdigit() else None,
+        ready=ready,
+        ready_since=since,
+        deleting=bool(meta.get("deletionTimestamp")),
+        conditions=conditions,
+    )
+
+
+def build_observed(
+    *,
+    now: float,
+    nodes: Iterable[Obj],
+    daemonsets: Iterable[Obj],
+    revisions: Iterable[Obj],
+    pods: Iterable[Obj],
+) -> Observed:
+    """The observed model from listed objects; ControllerRevisions are matched to their
+    DaemonSet by the controller ownerReference's uid."""
+    by_owner: dict[str, list[Obj]] = defaultdict(list)
+    for rev in revisions:
+        uid = _controller(rev.get("metadata", _EMPTY)).get("uid")
+        if uid:
+            by_owner[str(uid)].append(rev)
+    return Observed(
+        now=now,
+        nodes=tuple(node_from(n) for n in nodes),
+        daemonsets=tuple(
+            daemonset_from(d, by_owner.get(str(d["metadata"].get("uid", "")), []))
+            for d in daemonsets
+        ),
+        pods=tuple(pod_from(p) for p in pods),
+    )

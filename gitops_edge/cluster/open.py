@@ -1,0 +1,37 @@
+"""`--cluster` values → a `Cluster` (DESIGN §7): `sim:FILE` or `kube[:CONTEXT]`.
+
+Side effects: opening a simulated cluster locks and later saves its state file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gitops_edge.cluster.base import Cluster
+from gitops_edge.cluster.sim import SimCluster
+
+
+class ClusterSpecError(ValueError):
+    """A `--cluster` value that names no usable cluster."""
+
+
+@contextmanager
+def open_cluster(spec: str) -> Iterator[Cluster]:
+    kind, _, rest = spec.partition(":")
+    if kind == "sim":
+        if not rest:
+            raise ClusterSpecError("--cluster sim: name the state file, e.g. sim:fleet.json")
+        with SimCluster.open(Path(rest)) as cluster:
+            yield cluster
+        return
+    if kind == "kube":
+        raise ClusterSpecError(
+            f"--cluster {spec}: the Kubernetes adapter is not built yet; use --cluster sim:FILE "
+            "(see the README, 'The simulated cluster')"
+        )
+    raise ClusterSpecError(
+        f"--cluster {spec!r}: use sim:FILE (a simulated cluster) or kube[:CONTEXT] (Kubernetes "
+        "from KUBECONFIG)"
+    )

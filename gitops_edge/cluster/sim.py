@@ -1,0 +1,323 @@
+"""The simulated edge cluster: the `Cluster` protocol over an in-process model, persisted to one
+JSON file (DESIGN §5). The embedded default for the demo, the tests and the benchmarks.
+
+Owns: creating a fleet, the file (atomic save, a file lock so two processes never interleave),
+the protocol operations and the simulation controls (node readiness, clock, broken images).
+The controllers live in `sim_controller`. Side effects: `open`/`save`/`init_file` read and
+write the state file and its `.lock` beside it; everything else is in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from gitops_edge.cluster import sim_controller as ctl
+from gitops_edge.cluster.base import NotFoundError
+from gitops_edge.cluster.k8s_objects import build_observed, condition_to, format_time
+from gitops_edge.cluster.sim_state import Obj, SimState, obj_key, owner_key
+from gitops_edge.observed import Condition, Observed
+
+POOL_LABEL = "apps.openyurt.io/nodepool"
+EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
+EDGE_VERSION = "v1.29.5-kubeedge-v1.16.0"
+LOCK_TIMEOUT = 30.0
+
+
+class SimCluster:
+    """A simulated cluster. Not thread-safe; one process at a time through `open`."""
+
+    def __init__(self, state: SimState) -> None:
+        self._state = state
+
+    # ── creating, loading, saving ──────────────────────────────────────────────────────────
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        groups: Sequence[tuple[str, int]],
+        not_ready: int = 0,
+        seed: int = 0,
+        ready_delay: float = 5.0,
+        group_label_keys: Sequence[str] = (POOL_LABEL,),
+    ) -> SimCluster:
+        """A fleet of `<group>-<nn>` nodes, each labelled with its group under every key of
+        `group_label_keys`; `not_ready` of them (picked with `seed`) are NotReady."""
+        cluster = cls(SimState(seed=seed, ready_delay=ready_delay))
+        for group, count in groups:
+            width = max(2, len(str(count)))
+            for i in range(1, count + 1):
+                labels = {key: group for key in group_label_keys}
+                cluster.add_node(f"{group}-{i:0{width}d}", labels)
+        names = sorted(cluster._state.nodes)
+        if not 0 <= not_ready <= len(names):
+            raise ValueError(f"--not-ready {not_ready}: the fleet has {len(names)} nodes")
+        for name in random.Random(seed).sample(names, not_ready):
+            cluster.set_node_ready(name, False)
+        return cluster
+
+    @classmethod
+    def load(cls, path: Path) -> SimCluster:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path}: no simulated cluster here; create one with "
+                f"`gitops-edge sim init {path} --groups a=6,b=4`"
+            ) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a simulated cluster state file ({exc})") from None
+        return cls(SimState.from_json(data, source=str(path)))
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically: a temporary file in the same folder, fsync, rename."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(self._state.to_json(), out, separators=(",", ":"))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    @contextmanager
+    def locked(path: Path) -> Iterator[None]:
+        lock_path = f"{path}.lock"
+        try:
+            with FileLock(lock_path, timeout=LOCK_TIMEOUT):
+                yield
+        except Timeout:
+            raise TimeoutError(
+                f"{path}: another gitops-edge process holds {lock_path} (waited "
+                f"{LOCK_TIMEOUT:.0f} s); wait for it to finish"
+            ) from None
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: Path) -> Iterator[SimCluster]:
+        """Lock, load, yield; save only when the block ends without an exception."""
+        with cls.locked(path):
+            cluster = cls.load(path)
+            yield cluster
+            cluster.save(path)
+
+    @classmethod
+    def init_file(cls, path: Path, cluster: SimCluster, *, force: bool = False) -> None:
+        with cls.locked(path):
+            if path.exists() and not force:
+                raise FileExistsError(f"{path} exists; pass --force to replace it")
+            cluster.save(path)
+
+    # ── the Cluster protocol ───────────────────────────────────────────────────────────────
+
+    def observe(self) -> Observed:
+        s = self._state
+        return build_observed(
+            now=s.now,
+            nodes=s.nodes.values(),
+            daemonsets=s.daemonsets.values(),
+            revisions=s.revisions.values(),
+            pods=s.pods.values(),
+        )
+
+    def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
+        s = self._state
+        incoming = json.loads(json.dumps(manifest))  # a private deep copy
+        meta = incoming["metadata"]
+        meta.setdefault("namespace", "default")
+        key = obj_key(incoming)
+        existing = s.daemonsets.get(key)
+        if existing is None:
+            meta.update(uid=s.new_uid(), generation=1, creationTimestamp=s.time())
+            incoming["status"] = {}
+        else:
+            old_meta = existing["metadata"]
+            changed = existing["spec"] != incoming["spec"]
+            meta.update(
+                uid=old_meta["uid"],
+                generation=old_meta["generation"] + (1 if changed else 0),
+                creationTimestamp=old_meta["creationTimestamp"],
+            )
+            incoming["status"] = existing.get("status", {})
+        s.daemonsets[key] = incoming
+        ctl.record_revision(s, key)
+        ctl.sync_daemonset(s, key)
+
+    def delete_daemonset(self, namespace: str, name: str) -> None:
+        s = self._state
+        key = (namespace, name)
+        ds = s.daemonsets.pop(key, None)
+        if ds is None:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} not found")
+        uid = ds["metadata"]["uid"]
+        for rev_key in [k for k, r in s.revisions.items() if _owner_uid(r) == uid]:
+            del s.revisions[rev_key]
+        for pod_key in sorted(s.pods_by_ds.pop(key, set())):
+            ctl.remove_pod(s, pod_key)
+        s.newest.pop(key, None)
+        s.eligible_cache.pop(key, None)
+
+    def delete_pod(self, namespace: str, name: str, uid: str) -> None:
+        s = self._state
+        pod = self._pod(namespace, name, uid)
+        ctl.remove_pod(s, (namespace, name))
+        owner = owner_key(pod)
+        if owner is not None and owner in s.daemonsets:
+            ctl.sync_daemonset(s, owner)
+
+    def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
+        pod = self._pod(namespace, name, uid)
+        conditions = [c for c in pod["status"]["conditions"] if c["type"] != condition.type]
+        pod["status"]["conditions"] = [*conditions, condition_to(condition)]
+
+    def _pod(self, namespace: str, name: str, uid: str) -> Obj:
+        pod = self._state.pods.get((namespace, name))
+        if pod is None or pod["metadata"]["uid"] != uid:
+            raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) not found")
+        return pod
+
+    # ── simulation controls ────────────────────────────────────────────────────────────────
+
+    @property
+    def now(self) -> float:
+        return self._state.now
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._state.nodes))
+
+    def add_node(self, name: str, labels: Mapping[str, str], *, ready: bool = True) -> None:
+        s = self._state
+        if name in s.nodes:
+            raise ValueError(f"node {name} already exists")
+        s.nodes[name] = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "uid": s.new_uid(),
+                "labels": {
+                    **labels,
+                    "kubernetes.io/hostname": name,
+                    EDGE_ROLE_LABEL: "",
+                },
+            },
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if ready else "False",
+                        "lastTransitionTime": s.time(),
+                    }
+                ],
+                "nodeInfo": {"kubeletVersion": EDGE_VERSION},
+            },
+        }
+        s.eligible_cache.clear()
+        ctl.sync_all(s)
+
+    def set_node_ready(self, name: str, ready: bool) -> None:
+        s = self._state
+        node = s.nodes.get(name)
+        if node is None:
+            known = ", ".join(sorted(s.nodes)[:5])
+            raise NotFoundError(f"no node {name!r} (nodes include {known}, …)")
+        was, _ = ctl.node_ready(node)
+        if was == ready:
+            return
+        for cond in node["status"]["conditions"]:
+            if cond["type"] == "Ready":
+                cond["status"] = "True" if ready else "False"
+                cond["lastTransitionTime"] = s.time()
+        on_node = [k for k, p in s.pods.items() if p["spec"]["nodeName"] == name]
+        if ready:  # the kubelet is back: Terminating pods finish
+            for key in on_node:
+                if s.pods[key]["metadata"].get("deletionTimestamp"):
+                    s.unindex_pod(key, s.pods.pop(key))
+        ctl.sync_all(s)
+
+    def tick(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._state.now += seconds
+        ctl.sync_all(self._state)
+
+    def set_image_broken(self, image: str, broken: bool) -> None:
+        (self._state.broken_images.add if broken else self._state.broken_images.discard)(image)
+        ctl.sync_all(self._state)
+
+    # ── inspection ─────────────────────────────────────────────────────────────────────────
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stable JSON of `gitops-edge sim show --format json`."""
+        observed = self.observe()
+        return {
+            "now": format_time(observed.now),
+            "nodes": [
+                {"name": n.name, "labels": dict(n.labels), "ready": n.ready}
+                for n in sorted(observed.nodes, key=lambda n: n.name)
+            ],
+            "daemonsets": [
+                {
+                    "namespace": d.namespace,
+                    "name": d.name,
+                    "currentRevision": d.current_revision,
+                    "updateStrategy": d.update_strategy,
+                    "generation": d.template_generation,
+                    **_counts(self._state.daemonsets[(d.namespace, d.name)]),
+                }
+                for d in sorted(observed.daemonsets, key=lambda d: (d.namespace, d.name))
+            ],
+            "pods": [
+                {
+                    "namespace": p.namespace,
+                    "name": p.name,
+                    "node": p.node,
+                    "owner": p.owner_name,
+                    "revision": p.revision_hash,
+                    "ready": p.ready,
+                    "deleting": p.deleting,
+                    "conditions": [
+                        {
+                            "type": c.type,
+                            "status": c.status,
+                            "message": c.message,
+                            "lastTransitionTime": format_time(c.last_transition_time),
+                        }
+                        for c in p.conditions
+                    ],
+                }
+                for p in sorted(observed.pods, key=lambda p: (p.namespace, p.name))
+            ],
+        }
+
+
+def _counts(ds: Obj) -> dict[str, int]:
+    status = ds.get("status") or {}
+    return {
+        "desired": int(status.get("desiredNumberScheduled", 0)),
+        "ready": int(status.get("numberReady", 0)),
+        "updated": int(status.get("updatedNumberScheduled", 0)),
+        "available": int(status.get("numberAvailable", 0)),
+    }
+
+
+def _owner_uid(obj: Obj) -> str:
+    for ref in obj["metadata"].get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref.get("uid", ""))
+    return ""

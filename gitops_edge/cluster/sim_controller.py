@@ -1,0 +1,330 @@
+"""The simulated cluster's controllers: DaemonSet (ControllerRevisions, scheduling onto eligible
+nodes, OnDelete and native RollingUpdate) and pod readiness over the logical clock.
+
+Models real Kubernetes where a rollout depends on it (DESIGN §8): a NotReady node gets no new
+pod (its not-ready taint), keeps its existing pod (not Ready any more), and a pod deleted there
+stays Terminating until the node is Ready again. Native RollingUpdate follows kube-controller-
+manager's `rollingUpdate` (maxSurge 0), so NotReady nodes use up maxUnavailable and stall it.
+Simplifications: pods keep only their containers' names and images; no revision history limit.
+Side effects: mutates the `SimState` it is given, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gitops_edge.cluster.k8s_objects import format_time, parse_time
+from gitops_edge.cluster.sim_state import Key, Obj, SimState
+from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+
+
+def template_hash(template: Any) -> str:
+    blob = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+# ── nodes ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def node_ready(node: Obj | None) -> tuple[bool, float]:
+    """(Ready, since when) from the node's Ready condition; a missing node is not Ready."""
+    if node is None:
+        return False, 0.0
+    for cond in node["status"]["conditions"]:
+        if cond["type"] == "Ready":
+            return cond["status"] == "True", parse_time(cond["lastTransitionTime"])
+    return False, 0.0
+
+
+def _requirement_holds(req: Mapping[str, Any], value: str | None) -> bool:
+    op, values = req.get("operator"), [str(v) for v in req.get("values") or ()]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values:
+        try:
+            left, right = int(value), int(values[0])
+        except ValueError:
+            return False
+        return left > right if op == "Gt" else left < right
+    return False
+
+
+def _term_matches(term: Mapping[str, Any], node: Obj) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    fields = {"metadata.name": node["metadata"]["name"]}
+    return all(
+        _requirement_holds(r, labels.get(r.get("key"))) for r in term.get("matchExpressions") or ()
+    ) and all(
+        _requirement_holds(r, fields.get(r.get("key"))) for r in term.get("matchFields") or ()
+    )
+
+
+def node_is_eligible(pod_spec: Mapping[str, Any], node: Obj) -> bool:
+    """nodeSelector AND (any of the required nodeAffinity terms)."""
+    labels = node["metadata"].get("labels") or {}
+    selector = pod_spec.get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        return False
+    required = (
+        (pod_spec.get("affinity") or {})
+        .get("nodeAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    terms = (required or {}).get("nodeSelectorTerms") or []
+    return not terms or any(_term_matches(t, node) for t in terms)
+
+
+def eligible_nodes(state: SimState, key: Key) -> frozenset[str]:
+    ds = state.daemonsets[key]
+    pod_spec = ds["spec"]["template"].get("spec") or {}
+    digest = template_hash(pod_spec)
+    cached = state.eligible_cache.get(key)
+    if cached is not None and cached[0] == digest:
+        return cached[1]
+    nodes = frozenset(n for n, obj in state.nodes.items() if node_is_eligible(pod_spec, obj))
+    state.eligible_cache[key] = (digest, nodes)
+    return nodes
+
+
+# ── pods ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _ready_condition(pod: Obj) -> dict[str, Any]:
+    for cond in pod["status"]["conditions"]:
+        if cond["type"] == "Ready":
+            return cond  # type: ignore[no-any-return]
+    raise ValueError(f"pod {pod['metadata']['name']} has no Ready condition")
+
+
+def _set_ready(pod: Obj, ready: bool, at: float) -> None:
+    cond = _ready_condition(pod)
+    status = "True" if ready else "False"
+    if cond["status"] != status:
+        cond["status"] = status
+        cond["lastTransitionTime"] = format_time(at)
+
+
+def create_pod(state: SimState, *, ds_key: Key, node: str) -> None:
+    ds = state.daemonsets[ds_key]
+    namespace, ds_name = ds_key
+    template = ds["spec"]["template"]
+    _, newest = state.newest[ds_key]
+    name = state.new_pod_name(namespace, ds_name)
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    labels[REVISION_HASH_LABEL] = newest
+    labels[TEMPLATE_GENERATION_LABEL] = str(ds["metadata"]["generation"])
+    containers = [
+        {"name": c.get("name", ""), "image": c.get("image", "")}
+        for c in (template.get("spec") or {}).get("containers") or ()
+    ]
+    pod: Obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": state.new_uid(),
+            "labels": labels,
+            "creationTimestamp": state.time(),
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "DaemonSet",
+                    "name": ds_name,
+                    "uid": ds["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"nodeName": node, "containers": containers},
+        "status": {
+            "startTime": state.time(),
+            "conditions": [
+                {"type": "Ready", "status": "False", "lastTransitionTime": state.time()}
+            ],
+        },
+    }
+    key = (namespace, name)
+    state.pods[key] = pod
+    state.index_pod(key, pod)
+
+
+def remove_pod(state: SimState, key: Key) -> None:
+    """Delete a pod: gone at once on a Ready node; Terminating on a NotReady one."""
+    pod = state.pods[key]
+    ready, _ = node_ready(state.nodes.get(pod["spec"]["nodeName"]))
+    if ready:
+        del state.pods[key]
+        state.unindex_pod(key, pod)
+    else:
+        pod["metadata"].setdefault("deletionTimestamp", state.time())
+
+
+def refresh_readiness(state: SimState, pods: Iterable[Key] | None = None) -> None:
+    """Pods on NotReady nodes are not Ready; others turn Ready `ready_delay` seconds after they
+    started or their node came back, unless an image is broken."""
+    for key in state.pods if pods is None else pods:
+        pod = state.pods[key]
+        ready, since = node_ready(state.nodes.get(pod["spec"]["nodeName"]))
+        if not ready:
+            _set_ready(pod, False, since)
+            continue
+        if _ready_condition(pod)["status"] == "True" or pod["metadata"].get("deletionTimestamp"):
+            continue
+        if any(c["image"] in state.broken_images for c in pod["spec"]["containers"]):
+            continue
+        at = max(parse_time(pod["status"]["startTime"]), since) + state.ready_delay
+        if at <= state.now:
+            _set_ready(pod, True, at)
+
+
+def _available(pod: Obj, *, min_ready: int, now: float) -> bool:
+    cond = _ready_condition(pod)
+    return bool(
+        cond["status"] == "True" and parse_time(cond["lastTransitionTime"]) + min_ready <= now
+    )
+
+
+# ── DaemonSets ────────────────────────────────────────────────────────────────────────────────
+
+
+def _pods_by_node(state: SimState, key: Key) -> dict[str, list[Key]]:
+    out: dict[str, list[Key]] = defaultdict(list)
+    for pod_key in sorted(state.pods_by_ds.get(key, ())):
+        out[state.pods[pod_key]["spec"]["nodeName"]].append(pod_key)
+    return out
+
+
+def _is_new(pod: Obj, *, newest: str, generation: int) -> bool:
+    labels: dict[str, str] = pod["metadata"]["labels"]
+    return labels.get(REVISION_HASH_LABEL) == newest or labels.get(
+        TEMPLATE_GENERATION_LABEL
+    ) == str(generation)
+
+
+def _max_unavailable(ds: Obj, desired: int) -> int:
+    value = ((ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}).get(
+        "maxUnavailable", 1
+    )
+    if isinstance(value, str) and value.endswith("%"):
+        return -(-int(value[:-1]) * desired // 100)
+    return int(value)
+
+
+def _rolling_update(state: SimState, key: Key, *, desired: int) -> None:
+    """kube-controller-manager's DaemonSet rollingUpdate, maxSurge 0."""
+    ds = state.daemonsets[key]
+    _, newest = state.newest[key]
+    generation = int(ds["metadata"]["generation"])
+    min_ready = int(ds["spec"].get("minReadySeconds") or 0)
+    unavailable, delete, candidates = 0, [], []
+    for _, pod_keys in sorted(_pods_by_node(state, key).items()):
+        live = [k for k in pod_keys if not state.pods[k]["metadata"].get("deletionTimestamp")]
+        new = [k for k in live if _is_new(state.pods[k], newest=newest, generation=generation)]
+        old = [k for k in live if k not in new]
+        if len(new) > 1 or len(old) > 1 or not live or (new and old):
+            unavailable += 1
+        elif new:
+            if not _available(state.pods[new[0]], min_ready=min_ready, now=state.now):
+                unavailable += 1
+        elif not _available(state.pods[old[0]], min_ready=min_ready, now=state.now):
+            delete.append(old[0])
+        else:
+            candidates.append(old[0])
+    room = max(0, _max_unavailable(ds, desired) - unavailable)
+    for pod_key in [*delete, *candidates[:room]]:
+        remove_pod(state, pod_key)
+
+
+def sync_daemonset(state: SimState, key: Key) -> None:
+    ds = state.daemonsets[key]
+    eligible = eligible_nodes(state, key)
+    for node, pod_keys in _pods_by_node(state, key).items():
+        if node not in eligible:
+            for pod_key in pod_keys:
+                remove_pod(state, pod_key)
+    ready_eligible = [n for n in sorted(eligible) if node_ready(state.nodes[n])[0]]
+    if (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
+        _rolling_update(state, key, desired=len(ready_eligible))
+    hosting = _pods_by_node(state, key)
+    for node in ready_eligible:
+        if node not in hosting:
+            create_pod(state, ds_key=key, node=node)
+    refresh_readiness(state, sorted(state.pods_by_ds.get(key, ())))
+    _update_status(state, key, desired=len(ready_eligible))
+
+
+def _update_status(state: SimState, key: Key, *, desired: int) -> None:
+    ds = state.daemonsets[key]
+    _, newest = state.newest[key]
+    generation = int(ds["metadata"]["generation"])
+    min_ready = int(ds["spec"].get("minReadySeconds") or 0)
+    pods = [state.pods[k] for k in state.pods_by_ds.get(key, ())]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    ready = [p for p in live if _ready_condition(p)["status"] == "True"]
+    available = [p for p in live if _available(p, min_ready=min_ready, now=state.now)]
+    ds["status"] = {
+        "observedGeneration": generation,
+        "desiredNumberScheduled": desired,
+        "currentNumberScheduled": len({p["spec"]["nodeName"] for p in live}),
+        "numberReady": len(ready),
+        "numberAvailable": len(available),
+        "numberUnavailable": max(0, desired - len(available)),
+        "updatedNumberScheduled": sum(
+            _is_new(p, newest=newest, generation=generation) for p in live
+        ),
+    }
+
+
+def sync_all(state: SimState) -> None:
+    refresh_readiness(state)
+    for key in sorted(state.daemonsets):
+        sync_daemonset(state, key)
+
+
+def record_revision(state: SimState, key: Key) -> None:
+    """The ControllerRevision for the DaemonSet's template: reused (and made newest again) when
+    the template returns to an earlier one (rollback), else created."""
+    ds = state.daemonsets[key]
+    namespace, name = key
+    digest = template_hash(ds["spec"]["template"])
+    newest_number, newest_hash = state.newest.get(key, (0, ""))
+    if digest == newest_hash:
+        return
+    number = newest_number + 1
+    rev_key = (namespace, f"{name}-{digest}")
+    if rev_key in state.revisions:
+        state.revisions[rev_key]["revision"] = number
+    else:
+        state.revisions[rev_key] = {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {
+                "name": rev_key[1],
+                "namespace": namespace,
+                "uid": state.new_uid(),
+                "labels": {REVISION_HASH_LABEL: digest},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "DaemonSet",
+                        "name": name,
+                        "uid": ds["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "data": {"spec": {"template": ds["spec"]["template"]}},
+            "revision": number,
+        }
+    state.newest[key] = (number, digest)

@@ -1,0 +1,128 @@
+"""The simulated cluster's state: Kubernetes-shaped objects in dicts, plus the clock, and the
+indexes that keep the controller linear at fleet scale. Serialises to and from one JSON value.
+
+Owns the state's shape and its (de)serialisation; no behaviour of the controller. No I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_edge.cluster.k8s_objects import format_time
+
+FORMAT = "gitops-edge-sim/v1"
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+Key = tuple[str, str]  # (namespace, name)
+Obj = dict[str, Any]
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' generated names
+
+
+@dataclass
+class SimState:
+    """Mutable on purpose: the simulated API server's storage. Only the sim modules touch it."""
+
+    now: float = START
+    seed: int = 0
+    ready_delay: float = 5.0
+    counter: int = 0
+    broken_images: set[str] = field(default_factory=set)
+    nodes: dict[str, Obj] = field(default_factory=dict)
+    daemonsets: dict[Key, Obj] = field(default_factory=dict)
+    revisions: dict[Key, Obj] = field(default_factory=dict)
+    pods: dict[Key, Obj] = field(default_factory=dict)
+    # Indexes, rebuilt on load, never saved.
+    pods_by_ds: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    eligible_cache: dict[Key, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    newest: dict[Key, tuple[int, str]] = field(default_factory=dict)  # DS → (revision, hash)
+
+    def next_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def new_uid(self) -> str:
+        digest = hashlib.sha256(f"{self.seed}:uid:{self.next_id()}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
+
+    def new_pod_name(self, namespace: str, prefix: str) -> str:
+        while True:
+            digest = hashlib.sha256(f"{self.seed}:name:{self.next_id()}".encode()).digest()
+            suffix = "".join(_NAME_ALPHABET[b % len(_NAME_ALPHABET)] for b in digest[:5])
+            name = f"{prefix}-{suffix}"
+            if (namespace, name) not in self.pods:
+                return name
+
+    def time(self) -> str:
+        return format_time(self.now)
+
+    def index_pod(self, key: Key, pod: Obj) -> None:
+        owner = owner_key(pod)
+        if owner is not None:
+            self.pods_by_ds[owner].add(key)
+
+    def unindex_pod(self, key: Key, pod: Obj) -> None:
+        owner = owner_key(pod)
+        if owner is not None:
+            self.pods_by_ds[owner].discard(key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "now": self.now,
+            "seed": self.seed,
+            "readyDelay": self.ready_delay,
+            "counter": self.counter,
+            "brokenImages": sorted(self.broken_images),
+            "nodes": [self.nodes[k] for k in sorted(self.nodes)],
+            "daemonsets": [self.daemonsets[k] for k in sorted(self.daemonsets)],
+            "controllerrevisions": [self.revisions[k] for k in sorted(self.revisions)],
+            "pods": [self.pods[k] for k in sorted(self.pods)],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str) -> SimState:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(
+                f"{source}: not a gitops-edge simulated cluster (format {found!r}, expected "
+                f"{FORMAT!r}); create one with `gitops-edge sim init {source} --groups a=6`"
+            )
+        try:
+            state = cls(
+                now=float(data["now"]),
+                seed=int(data["seed"]),
+                ready_delay=float(data["readyDelay"]),
+                counter=int(data["counter"]),
+                broken_images=set(data["brokenImages"]),
+                nodes={n["metadata"]["name"]: n for n in data["nodes"]},
+                daemonsets={obj_key(d): d for d in data["daemonsets"]},
+                revisions={obj_key(r): r for r in data["controllerrevisions"]},
+                pods={obj_key(p): p for p in data["pods"]},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: damaged simulated cluster state ({exc!r})") from None
+        for key, pod in state.pods.items():
+            state.index_pod(key, pod)
+        for rev in state.revisions.values():
+            owner = owner_key(rev)
+            number = int(rev["revision"])
+            if owner is not None and number > state.newest.get(owner, (0, ""))[0]:
+                digest = rev["metadata"]["labels"]["controller-revision-hash"]
+                state.newest[owner] = (number, digest)
+        return state
+
+
+def obj_key(obj: Obj) -> Key:
+    meta = obj["metadata"]
+    return (meta.get("namespace", "default"), meta["name"])
+
+
+def owner_key(pod: Obj) -> Key | None:
+    meta = pod["metadata"]
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") and ref.get("kind") == "DaemonSet":
+            return (meta.get("namespace", "default"), ref["name"])
+    return None

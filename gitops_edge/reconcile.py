@@ -1,0 +1,64 @@
+"""One reconcile pass: validate → render → observe → plan → apply (→ observe → plan → apply).
+
+A revision with any validation error is never applied, not even partly. When a pass updates
+DaemonSets, it observes again and plans the pod upgrades against the new revisions in the same
+pass. Side effects: reads the source folder; writes to the cluster through `apply_actions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_edge.apply import ActionResult, apply_actions
+from gitops_edge.cluster.base import Cluster
+from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.plan import ApplyDaemonSet, Plan
+from gitops_edge.planner import plan as make_plan
+from gitops_edge.render import render
+from gitops_edge.validation import validate_repository
+
+MAX_ROUNDS = 2  # objects first, then pod upgrades against the new revisions
+
+
+class InvalidRevisionError(Exception):
+    """The desired state has validation errors; nothing was applied."""
+
+    def __init__(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+        super().__init__(f"{len(diagnostics)} validation problems")
+        self.diagnostics = diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    plans: tuple[Plan, ...]  # one per round
+    results: tuple[ActionResult, ...]
+
+    @property
+    def last_plan(self) -> Plan:
+        return self.plans[-1]
+
+
+def load_desired(root: Path, *, revision: str) -> DesiredState:
+    """Validate and render; raises InvalidRevisionError when any error was found."""
+    validated = validate_repository(root)
+    if not validated.valid:
+        raise InvalidRevisionError(validated.diagnostics)
+    return render(validated.documents, config=validated.config, revision=revision)
+
+
+def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
+    return make_plan(desired, cluster.observe())
+
+
+def reconcile_once(desired: DesiredState, cluster: Cluster) -> PassResult:
+    plans: list[Plan] = []
+    results: list[ActionResult] = []
+    for _ in range(MAX_ROUNDS):
+        current = plan_once(desired, cluster)
+        plans.append(current)
+        results.extend(apply_actions(current.actions, cluster))
+        if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
+            break
+    return PassResult(plans=tuple(plans), results=tuple(results))
