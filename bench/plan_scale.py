@@ -20,6 +20,7 @@ Usage: python bench/plan_scale.py [--nodes 10000] [--groups 100] [--workloads 20
 from __future__ import annotations
 
 import argparse
+import random
 import resource
 import sys
 import tempfile
@@ -112,14 +113,13 @@ def main() -> int:
     parser.add_argument("--groups", type=int, default=100)
     parser.add_argument("--workloads", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of plan()")
     args = parser.parse_args()
 
     per_group = args.nodes // args.groups
     groups = [f"g{i:03d}" for i in range(args.groups)]
     t0 = time.perf_counter()
-    cluster = SimCluster.create(
-        groups=[(g, per_group) for g in groups], not_ready=args.nodes // 20, seed=1
-    )
+    cluster = SimCluster.create(groups=[(g, per_group) for g in groups], seed=1)
     with tempfile.TemporaryDirectory(prefix="gitops-edge-bench-") as tmp:
         write_repo(Path(tmp) / "v1", groups=groups, workloads=args.workloads, version="1.0.0")
         write_repo(Path(tmp) / "v2", groups=groups, workloads=args.workloads, version="1.1.0")
@@ -127,6 +127,8 @@ def main() -> int:
         desired = load_desired(Path(tmp) / "v2", revision="v2")
     reconcile_once(before, cluster)
     cluster.tick(60)
+    for name in random.Random(2).sample(cluster.node_names, args.nodes // 20):
+        cluster.set_node_ready(name, False)  # 5% lose their link, keeping their old pods
     reconcile_once(desired, cluster)  # DaemonSet updates + first pod deletions
     cluster.tick(60)
     print(f"setup: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -135,6 +137,10 @@ def main() -> int:
     plan_s, result = best_time(lambda: plan(desired, observed), args.repeat)
     observe_peak = peak_alloc(cluster.observe)
     plan_peak = peak_alloc(lambda: plan(desired, observed))
+    if args.profile:
+        import cProfile
+
+        cProfile.runctx("plan(desired, observed)", globals(), locals(), sort="tottime")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
     actions = len(result.actions)

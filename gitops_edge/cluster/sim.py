@@ -243,12 +243,18 @@ class SimCluster:
             if cond["type"] == "Ready":
                 cond["status"] = "True" if ready else "False"
                 cond["lastTransitionTime"] = s.time()
-        on_node = [k for k, p in s.pods.items() if p["spec"]["nodeName"] == name]
+        on_node = sorted(s.pods_by_node.get(name, ()))
         if ready:  # the kubelet is back: Terminating pods finish
             for key in on_node:
                 if s.pods[key]["metadata"].get("deletionTimestamp"):
                     s.unindex_pod(key, s.pods.pop(key))
-        ctl.sync_all(s)
+        ctl.refresh_readiness(s, sorted(s.pods_by_node.get(name, ())))
+        # Only DaemonSets with pods there, or that may schedule there, are affected.
+        affected = {owner_key(s.pods[k]) for k in on_node if k in s.pods} | {
+            key for key in s.daemonsets if name in ctl.eligible_nodes(s, key)
+        }
+        for key in sorted(k for k in affected if k is not None and k in s.daemonsets):
+            ctl.sync_daemonset(s, key)
 
     def tick(self, seconds: float) -> None:
         if seconds < 0:

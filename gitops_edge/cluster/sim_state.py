@@ -36,6 +36,7 @@ class SimState:
     pods: dict[Key, Obj] = field(default_factory=dict)
     # Indexes, rebuilt on load, never saved.
     pods_by_ds: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    pods_by_node: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
     eligible_cache: dict[Key, tuple[str, frozenset[str]]] = field(default_factory=dict)
     newest: dict[Key, tuple[int, str]] = field(default_factory=dict)  # DS → (revision, hash)
 
@@ -62,11 +63,13 @@ class SimState:
         owner = owner_key(pod)
         if owner is not None:
             self.pods_by_ds[owner].add(key)
+        self.pods_by_node[pod["spec"]["nodeName"]].add(key)
 
     def unindex_pod(self, key: Key, pod: Obj) -> None:
         owner = owner_key(pod)
         if owner is not None:
             self.pods_by_ds[owner].discard(key)
+        self.pods_by_node[pod["spec"]["nodeName"]].discard(key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,10 +79,11 @@ class SimState:
             "readyDelay": self.ready_delay,
             "counter": self.counter,
             "brokenImages": sorted(self.broken_images),
-            "nodes": [self.nodes[k] for k in sorted(self.nodes)],
-            "daemonsets": [self.daemonsets[k] for k in sorted(self.daemonsets)],
-            "controllerrevisions": [self.revisions[k] for k in sorted(self.revisions)],
-            "pods": [self.pods[k] for k in sorted(self.pods)],
+            # Insertion order: a saved and reloaded cluster observes exactly the same.
+            "nodes": list(self.nodes.values()),
+            "daemonsets": list(self.daemonsets.values()),
+            "controllerrevisions": list(self.revisions.values()),
+            "pods": list(self.pods.values()),
         }
 
     @classmethod
