@@ -228,6 +228,7 @@ class SimCluster:
             },
         }
         s.eligible_cache.clear()
+        s.label_index = None
         ctl.sync_all(s)
 
     def set_node_ready(self, name: str, ready: bool) -> None:

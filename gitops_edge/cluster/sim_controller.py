@@ -85,15 +85,32 @@ def node_is_eligible(pod_spec: Mapping[str, Any], node: Obj) -> bool:
 
 
 def eligible_nodes(state: SimState, key: Key) -> frozenset[str]:
+    """Nodes the DaemonSet may run on; cached per template. A plain nodeSelector (the common
+    case: rendered per-group DaemonSets) is answered from a (label, value) index."""
     ds = state.daemonsets[key]
     pod_spec = ds["spec"]["template"].get("spec") or {}
     digest = template_hash(pod_spec)
     cached = state.eligible_cache.get(key)
     if cached is not None and cached[0] == digest:
         return cached[1]
-    nodes = frozenset(n for n, obj in state.nodes.items() if node_is_eligible(pod_spec, obj))
+    selector = pod_spec.get("nodeSelector") or {}
+    if selector and not pod_spec.get("affinity"):
+        index = _label_index(state)
+        nodes = frozenset(set.intersection(*(index.get(item, set()) for item in selector.items())))
+    else:
+        nodes = frozenset(n for n, obj in state.nodes.items() if node_is_eligible(pod_spec, obj))
     state.eligible_cache[key] = (digest, nodes)
     return nodes
+
+
+def _label_index(state: SimState) -> dict[tuple[str, str], set[str]]:
+    if state.label_index is None:
+        index: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for name, node in state.nodes.items():
+            for item in (node["metadata"].get("labels") or {}).items():
+                index[item].add(name)
+        state.label_index = index
+    return state.label_index
 
 
 # ── pods ──────────────────────────────────────────────────────────────────────────────────────

@@ -39,6 +39,7 @@ class SimState:
     pods_by_node: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
     eligible_cache: dict[Key, tuple[str, frozenset[str]]] = field(default_factory=dict)
     newest: dict[Key, tuple[int, str]] = field(default_factory=dict)  # DS → (revision, hash)
+    label_index: dict[tuple[str, str], set[str]] | None = None  # (label, value) → node names
 
     def next_id(self) -> int:
         self.counter += 1

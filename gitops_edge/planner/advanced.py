@@ -22,7 +22,9 @@ from gitops_edge.planner.classify import NodeState, NodeView
 from gitops_edge.planner.words import rfc3339, short
 
 MAX_DELETIONS_PER_PASS = 250  # upstream BurstReplicas
-UNAVAILABLE_STATES = (NodeState.CONFLICT, NodeState.NO_LIVE_POD, NodeState.NEW_NOT_AVAILABLE)
+UNAVAILABLE_STATES = frozenset(
+    (NodeState.CONFLICT, NodeState.NO_LIVE_POD, NodeState.NEW_NOT_AVAILABLE)
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ Pure functions. No side effects.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
+from typing import NamedTuple
 
-from gitops_edge.observed import DaemonSetObs, PodObs
+from gitops_edge.observed import DaemonSetObs, Node, PodObs
 
 
 class NodeState(enum.Enum):
@@ -22,21 +23,21 @@ class NodeState(enum.Enum):
     NO_LIVE_POD = "no-live-pod"  # only terminating pods → unavailable
 
 
-@dataclass(frozen=True, slots=True)
-class NodeView:
-    """One node hosting pods of one DaemonSet."""
+OUTDATED_STATES = frozenset(
+    (NodeState.OLD_AVAILABLE, NodeState.OLD_NOT_AVAILABLE, NodeState.CONFLICT)
+)
+
+
+class NodeView(NamedTuple):
+    """One node hosting pods of one DaemonSet. A NamedTuple rather than a frozen dataclass: the
+    planner makes one per pod (200,000 at fleet scale) and tuples are three times cheaper."""
 
     node: str
     ready: bool
     ready_since: float
     state: NodeState
     live: tuple[PodObs, ...]  # pods not being deleted, in name order
-
-    @property
-    def outdated(self) -> bool:
-        return self.state in (NodeState.OLD_AVAILABLE, NodeState.OLD_NOT_AVAILABLE) or (
-            self.state is NodeState.CONFLICT
-        )
+    outdated: bool  # runs an old pod (alone, or beside others)
 
 
 def is_current(pod: PodObs, ds: DaemonSetObs) -> bool:
@@ -53,8 +54,8 @@ def is_available(pod: PodObs, *, min_ready_seconds: int, now: float) -> bool:
     return min_ready_seconds <= 0 or pod.ready_since + min_ready_seconds <= now
 
 
-def classify(pods: Sequence[PodObs], ds: DaemonSetObs, *, now: float) -> NodeState:
-    live = [p for p in pods if not p.deleting]
+def classify(live: Sequence[PodObs], ds: DaemonSetObs, *, now: float) -> NodeState:
+    """The state of a node from its live (not terminating) pods."""
     if not live:
         return NodeState.NO_LIVE_POD
     if len(live) > 1:
@@ -64,3 +65,40 @@ def classify(pods: Sequence[PodObs], ds: DaemonSetObs, *, now: float) -> NodeSta
     if is_current(pod, ds):
         return NodeState.CURRENT if available else NodeState.NEW_NOT_AVAILABLE
     return NodeState.OLD_AVAILABLE if available else NodeState.OLD_NOT_AVAILABLE
+
+
+def node_views(
+    pods: Iterable[PodObs], *, ds: DaemonSetObs, nodes: Mapping[str, Node], now: float
+) -> list[NodeView]:
+    """One view per node hosting pods of `ds`, in node-name order (pods in name order)."""
+    by_node: dict[str, list[PodObs]] = {}
+    for pod in pods:
+        on_node = by_node.get(pod.node)
+        if on_node is None:
+            by_node[pod.node] = [pod]
+        else:
+            on_node.append(pod)
+    views = []
+    for name in sorted(by_node):
+        on_node = by_node[name]
+        if len(on_node) == 1 and not on_node[0].deleting:
+            live: tuple[PodObs, ...] = (on_node[0],)
+        else:
+            on_node.sort(key=_BY_NAME)
+            live = tuple(p for p in on_node if not p.deleting)
+        state = classify(live, ds, now=now)
+        node = nodes.get(name)
+        views.append(
+            NodeView(
+                name,
+                node is not None and node.ready,
+                node.ready_since if node is not None else 0.0,
+                state,
+                live,
+                state in OUTDATED_STATES,
+            )
+        )
+    return views
+
+
+_BY_NAME = attrgetter("name")

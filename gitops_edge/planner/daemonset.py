@@ -7,42 +7,29 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
-from gitops_edge.observed import DaemonSetObs, Node, PodObs
+from gitops_edge.observed import DaemonSetObs
 from gitops_edge.plan import Action, ApplyDaemonSet, Budget, DaemonSetPlan, Deferral, Progress
 from gitops_edge.planner.advanced import UNAVAILABLE_STATES, plan_advanced
-from gitops_edge.planner.classify import NodeState, NodeView, classify
-from gitops_edge.planner.index import FleetIndex, pods_by_node
+from gitops_edge.planner.classify import NodeState, NodeView, node_views
+from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
 from gitops_edge.planner.words import short
 
 
-def node_views(
-    pods: Sequence[PodObs], *, ds: DaemonSetObs, nodes: Mapping[str, Node], now: float
-) -> list[NodeView]:
-    views = []
-    for node_name, on_node in pods_by_node(pods).items():
-        node = nodes.get(node_name)
-        views.append(
-            NodeView(
-                node=node_name,
-                ready=node is not None and node.ready,
-                ready_since=node.ready_since if node is not None else 0.0,
-                state=classify(on_node, ds, now=now),
-                live=tuple(p for p in on_node if not p.deleting),
-            )
-        )
-    return views
-
-
 def _progress(views: Sequence[NodeView], *, deferred: int = 0, ota_pending: int = 0) -> Progress:
+    current = outdated = unavailable = 0
+    for view in views:
+        current += view.state is NodeState.CURRENT
+        outdated += view.outdated
+        unavailable += view.ready and view.state in UNAVAILABLE_STATES
     return Progress(
         nodes=len(views),
-        current=sum(v.state is NodeState.CURRENT for v in views),
-        outdated=sum(v.outdated for v in views),
-        unavailable=sum(v.ready and v.state in UNAVAILABLE_STATES for v in views),
+        current=current,
+        outdated=outdated,
+        unavailable=unavailable,
         deferred=deferred,
         ota_pending=ota_pending,
     )

@@ -37,14 +37,6 @@ def index_observed(observed: Observed) -> FleetIndex:
     )
 
 
-def pods_by_node(pods: Iterable[PodObs]) -> dict[str, list[PodObs]]:
-    """The pods of one DaemonSet, per node, nodes and pods in name order (deterministic)."""
-    out: dict[str, list[PodObs]] = defaultdict(list)
-    for pod in pods:
-        out[pod.node].append(pod)
-    return {node: sorted(out[node], key=lambda p: p.name) for node in sorted(out)}
-
-
 def group_members(groups: Iterable[NodeGroup], nodes: Iterable[Node]) -> dict[str, frozenset[str]]:
     """Node names in each group. Selectors of plain matchLabels use a (key, value) index, so
     100 groups over 10,000 nodes cost one pass over the labels, not 100."""
