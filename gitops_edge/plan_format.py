@@ -155,7 +155,13 @@ def _status_words(ds: DaemonSetPlan) -> str:
     return ", ".join(parts)
 
 
-def _text_block(ds: DaemonSetPlan) -> list[str]:
+def _quiet(ds: DaemonSetPlan) -> bool:
+    """Nothing to say: up to date everywhere, no action, note, deferral or error."""
+    p = ds.progress
+    return not (ds.actions or ds.errors or ds.notes or ds.deferred) and p.current == p.nodes
+
+
+def _text_block(ds: DaemonSetPlan, *, verbose: bool) -> list[str]:
     group = f"group {ds.group}" if ds.group else "plain DaemonSet"
     lines = [
         f"{ds.namespace}/{ds.name}  ({ds.workload}, {group}, {ds.model.value}, "
@@ -167,9 +173,10 @@ def _text_block(ds: DaemonSetPlan) -> list[str]:
         lines.append(f"  {budget}")
     lines += [f"  ERROR: {e}" for e in ds.errors]
     lines += [f"  - {a.reason}" for a in ds.actions]
-    for d in ds.deferred[:SHOWN_DEFERRED]:
+    shown = ds.deferred if verbose else ds.deferred[:SHOWN_DEFERRED]
+    for d in shown:
         lines.append(f"  deferred {d.node}: {d.reason}")
-    if len(ds.deferred) > SHOWN_DEFERRED:
+    if len(ds.deferred) > len(shown):
         lines.append(f"  deferred: +{len(ds.deferred) - SHOWN_DEFERRED} more NotReady nodes")
     lines += [f"  note: {n}" for n in ds.notes]
     return lines
@@ -185,11 +192,18 @@ def _summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan) -> str:
+def render_text(plan: Plan, *, verbose: bool = False) -> str:
+    """One block per DaemonSet; without `verbose`, DaemonSets with nothing to report share one
+    line and long deferral lists are cut after five nodes."""
     lines: list[str] = []
+    quiet = [ds for ds in plan.daemonsets if _quiet(ds) and not verbose]
     for ds in plan.daemonsets:
-        lines += _text_block(ds)
-        lines.append("")
+        if ds not in quiet:
+            lines += _text_block(ds, verbose=verbose)
+            lines.append("")
+    if quiet:
+        names = ", ".join(f"{ds.namespace}/{ds.name}" for ds in quiet)
+        lines += [f"up to date, nothing to do: {names}", ""]
     for prune in plan.prunes:
         lines.append(f"- {prune.reason}")
     if plan.prunes:
@@ -238,11 +252,11 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render(plan: Plan, fmt: str) -> str:
+def render(plan: Plan, fmt: str, *, verbose: bool = False) -> str:
     if fmt == "json":
         return json.dumps(plan_to_dict(plan), indent=2)
     if fmt == "markdown":
         return render_markdown(plan)
     if fmt == "text":
-        return render_text(plan)
+        return render_text(plan, verbose=verbose)
     raise ValueError(f"unknown plan format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -136,3 +136,42 @@ def test_missing_path_is_a_usage_error(sim: Path, capsys: pytest.CaptureFixture[
     code, _, err = run(capsys, "plan", "/nonexistent/repo", "--cluster", f"sim:{sim}")
     assert code == 2
     assert "no such file" in err
+
+
+def test_workload_that_left_the_repository_is_pruned_foreign_objects_never(
+    repo: Path, sim: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_edge.cluster.sim import SimCluster
+
+    run(capsys, "reconcile", str(repo), "--cluster", f"sim:{sim}", "--once")
+    with SimCluster.open(sim) as cluster:  # someone else's DaemonSet, not labelled as ours
+        cluster.apply_daemonset(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": {"name": "node-exporter-legacy", "namespace": "monitoring"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "legacy"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "legacy"}},
+                        "spec": {"containers": [{"name": "x", "image": "x/y:1"}]},
+                    },
+                },
+            }
+        )
+    (repo / "workloads" / "node-exporter.yaml").unlink()
+    code, out, _ = run(capsys, "reconcile", str(repo), "--cluster", f"sim:{sim}", "--once")
+    assert code == 0
+    assert "ok   prune DaemonSet monitoring/node-exporter-hangzhou: created by gitops-edge" in out
+    _, shown, _ = run(capsys, "sim", "show", str(sim), "--format", "json")
+    left = {d["name"] for d in json.loads(shown)["daemonsets"] if d["namespace"] == "monitoring"}
+    assert left == {"node-exporter-legacy"}
+
+
+def test_verbose_reconcile_prints_each_round(
+    repo: Path, sim: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code, out, _ = run(capsys, "reconcile", str(repo), "--cluster", f"sim:{sim}", "--once", "-v")
+    assert code == 0
+    assert "round 1 plan:" in out and "round 2 plan:" in out

@@ -31,8 +31,8 @@ def add_cluster(parser: argparse.ArgumentParser, *, required: bool = True) -> No
     )
 
 
-def add_verbose(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
+def add_verbose(parser: argparse.ArgumentParser, help_text: str = "more detail") -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help=help_text)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:

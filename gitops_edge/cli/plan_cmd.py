@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan.add_argument("path", help="desired-state folder")
     add_cluster(plan)
     add_format(plan, ("text", "json", "markdown"))
-    add_verbose(plan)
+    add_verbose(plan, "show every DaemonSet and every deferred node")
     plan.set_defaults(func=run_plan)
 
     reconcile = sub.add_parser(
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--once", action="store_true", required=True, help="run one pass and exit (required)"
     )
     add_format(reconcile, ("text", "json"))
-    add_verbose(reconcile)
+    add_verbose(reconcile, "also print the plan of each round")
     reconcile.set_defaults(func=run_reconcile)
 
 
@@ -82,7 +82,7 @@ def run_plan(args: argparse.Namespace) -> int:
             plan = plan_once(desired, cluster)
     except (ClusterSpecError, FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
-    print(plan_format.render(plan, args.format))
+    print(plan_format.render(plan, args.format, verbose=args.verbose))
     return EXIT_INVALID if any(ds.errors for ds in plan.daemonsets) else EXIT_OK
 
 
@@ -116,6 +116,11 @@ def run_reconcile(args: argparse.Namespace) -> int:
             )
         )
     else:
+        if args.verbose:
+            for number, round_plan in enumerate(outcome.plans, 1):
+                print(f"round {number} plan:")
+                print(plan_format.render_text(round_plan, verbose=True))
+                print()
         for result in outcome.results:
             print(_result_line(result))
         done = sum(r.outcome == DONE for r in outcome.results)
