@@ -51,11 +51,11 @@ def test_plan_changes_nothing_and_lists_creations(
     repo: Path, sim: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    before = sim.read_bytes()
+    before = (sim.read_bytes(), sim.stat().st_mtime_ns)
     code, out, _ = run(capsys, "plan", str(repo), "--cluster", f"sim:{sim}")
     assert code == 0
     assert "create DaemonSet edge-system/log-agent-hangzhou" in out
-    assert sim.read_bytes() == before
+    assert (sim.read_bytes(), sim.stat().st_mtime_ns) == before  # not even rewritten
 
 
 def test_plan_json_and_markdown(repo: Path, sim: Path, capsys: pytest.CaptureFixture[str]) -> None:

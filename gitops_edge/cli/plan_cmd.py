@@ -78,9 +78,9 @@ def run_plan(args: argparse.Namespace) -> int:
     if isinstance(desired, int):
         return desired
     try:
-        with open_cluster(args.cluster) as cluster:
+        with open_cluster(args.cluster, read_only=True) as cluster:
             plan = plan_once(desired, cluster)
-    except (ClusterSpecError, FileNotFoundError, ValueError) as exc:
+    except (ClusterSpecError, OSError, ValueError) as exc:
         return fail(str(exc))
     print(plan_format.render(plan, args.format, verbose=args.verbose))
     return EXIT_INVALID if any(ds.errors for ds in plan.daemonsets) else EXIT_OK
@@ -99,7 +99,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     try:
         with open_cluster(args.cluster) as cluster:
             outcome = reconcile_once(desired, cluster)
-    except (ClusterSpecError, FileNotFoundError, ValueError) as exc:
+    except (ClusterSpecError, OSError, ValueError) as exc:
         return fail(str(exc))
     failed = [r for r in outcome.results if r.outcome == FAILED]
     if args.format == "json":

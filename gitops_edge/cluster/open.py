@@ -18,12 +18,14 @@ class ClusterSpecError(ValueError):
 
 
 @contextmanager
-def open_cluster(spec: str) -> Iterator[Cluster]:
+def open_cluster(spec: str, *, read_only: bool = False) -> Iterator[Cluster]:
+    """The cluster `spec` names; `read_only` promises no writes (`plan`): a simulated cluster's
+    file is then not rewritten."""
     kind, _, rest = spec.partition(":")
     if kind == "sim":
         if not rest:
             raise ClusterSpecError("--cluster sim: name the state file, e.g. sim:fleet.json")
-        with SimCluster.open(Path(rest)) as cluster:
+        with SimCluster.open(Path(rest), read_only=read_only) as cluster:
             yield cluster
         return
     if kind == "kube":

@@ -108,12 +108,14 @@ class SimCluster:
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path) -> Iterator[SimCluster]:
-        """Lock, load, yield; save only when the block ends without an exception."""
+    def open(cls, path: Path, *, read_only: bool = False) -> Iterator[SimCluster]:
+        """Lock, load, yield; save only when the block ends without an exception (and never
+        when `read_only`: changes made in the block are then dropped)."""
         with cls.locked(path):
             cluster = cls.load(path)
             yield cluster
-            cluster.save(path)
+            if not read_only:
+                cluster.save(path)
 
     @classmethod
     def init_file(cls, path: Path, cluster: SimCluster, *, force: bool = False) -> None:
