@@ -1,4 +1,5 @@
-"""The `Cluster` protocol every backend implements, and the errors backends raise.
+"""The `Cluster` protocol every backend implements, the node-scoped `NodeClient` the edge agent
+uses, and the errors backends raise.
 
 No side effects of its own. Backends are used as context managers: the simulated cluster holds
 its file lock and saves its state once, atomically, when the block exits without an exception.
@@ -46,3 +47,29 @@ class Cluster(Protocol):
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         """Add or replace the condition of `condition.type` on the pod, leaving others alone."""
         ...
+
+
+class CloudUnreachableError(TransientClusterError):
+    """The API server cannot be reached from this node (its link to the cloud is down)."""
+
+
+class NodeClient(Protocol):
+    """What the edge agent of one node needs from the cloud: its own pods, as API objects."""
+
+    def list_pods(self) -> list[dict[str, Any]]:
+        """The v1 Pod objects bound to this node (CloudUnreachableError when offline)."""
+        ...
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        """One pod (NotFoundError when it does not exist)."""
+        ...
+
+    def now(self) -> float:
+        """The cluster's clock (epoch seconds; the simulated cluster's logical clock)."""
+        ...
+
+    def delete_pod(self, namespace: str, name: str, uid: str) -> None: ...
+
+    def set_pod_condition(
+        self, namespace: str, name: str, uid: str, condition: Condition
+    ) -> None: ...

@@ -192,6 +192,23 @@ class SimCluster:
             raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) not found")
         return pod
 
+    # ── node-scoped reads (the edge agent) ──────────────────────────────────────────────────
+
+    def node_pods(self, node: str) -> list[dict[str, Any]]:
+        """Copies of the v1 Pod objects bound to `node`, in name order."""
+        keys = sorted(self._state.pods_by_node.get(node, ()))
+        return [json.loads(json.dumps(self._state.pods[k])) for k in keys]
+
+    def raw_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        pod = self._state.pods.get((namespace, name))
+        if pod is None:
+            raise NotFoundError(f"pod {namespace}/{name} not found")
+        copied: dict[str, Any] = json.loads(json.dumps(pod))
+        return copied
+
+    def node_is_ready(self, node: str) -> bool:
+        return ctl.node_ready(self._state.nodes.get(node))[0]
+
     # ── simulation controls ────────────────────────────────────────────────────────────────
 
     @property

@@ -18,13 +18,10 @@ from gitops_edge.desired import DesiredDaemonSet
 from gitops_edge.observed import DaemonSetObs
 from gitops_edge.openyurt import resolve_max_unavailable
 from gitops_edge.plan import Budget, Deferral, DeletePod
-from gitops_edge.planner.classify import NodeState, NodeView
+from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView
 from gitops_edge.planner.words import rfc3339, short
 
 MAX_DELETIONS_PER_PASS = 250  # upstream BurstReplicas
-UNAVAILABLE_STATES = frozenset(
-    (NodeState.CONFLICT, NodeState.NO_LIVE_POD, NodeState.NEW_NOT_AVAILABLE)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +45,15 @@ def plan_advanced(
         if not view.ready:
             if view.outdated:
                 pods = ", ".join(f"{p.namespace}/{p.name}" for p in view.live)
+                why = (
+                    f"NotReady since {rfc3339(view.ready_since)}"
+                    if view.known
+                    else "node not found in the cluster"
+                )
                 deferred.append(
                     Deferral(
                         node=view.node,
-                        reason=f"NotReady since {rfc3339(view.ready_since)}; "
-                        f"outdated pod {pods} deferred until the node is Ready",
+                        reason=f"{why}; outdated pod {pods} deferred until the node is Ready",
                     )
                 )
             continue

@@ -14,17 +14,19 @@ from typing import NamedTuple
 from gitops_edge.observed import DaemonSetObs, Node, PodObs
 
 
-class NodeState(enum.Enum):
-    CURRENT = "current"  # only a new pod, available
-    NEW_NOT_AVAILABLE = "new-not-available"  # only a new pod, not yet available → unavailable
-    OLD_AVAILABLE = "old-available"  # only an old, available pod → candidate
-    OLD_NOT_AVAILABLE = "old-not-available"  # only an old pod, not available → delete freely
-    CONFLICT = "conflict"  # more than one live pod, or an old and a new one → unavailable
-    NO_LIVE_POD = "no-live-pod"  # only terminating pods → unavailable
+class NodeState(enum.IntEnum):
+    """An IntEnum so that set membership hashes in C (200,000 lookups a pass at fleet scale)."""
+
+    CURRENT = 0  # only a new pod, available
+    NEW_NOT_AVAILABLE = 1  # only a new pod, not yet available → unavailable
+    OLD_AVAILABLE = 2  # only an old, available pod → candidate
+    OLD_NOT_AVAILABLE = 3  # only an old pod, not available → delete outside the budget
+    CONFLICT = 4  # more than one live pod, or an old and a new one → unavailable
+    NO_LIVE_POD = 5  # only terminating pods → unavailable
 
 
-OUTDATED_STATES = frozenset(
-    (NodeState.OLD_AVAILABLE, NodeState.OLD_NOT_AVAILABLE, NodeState.CONFLICT)
+UNAVAILABLE_STATES = frozenset(
+    (NodeState.CONFLICT, NodeState.NO_LIVE_POD, NodeState.NEW_NOT_AVAILABLE)
 )
 
 
@@ -37,7 +39,8 @@ class NodeView(NamedTuple):
     ready_since: float
     state: NodeState
     live: tuple[PodObs, ...]  # pods not being deleted, in name order
-    outdated: bool  # runs an old pod (alone, or beside others)
+    outdated: bool  # runs an old live pod (alone, or beside others)
+    known: bool  # the node exists in the observation (a pod may outlive its node object)
 
 
 def is_current(pod: PodObs, ds: DaemonSetObs) -> bool:
@@ -70,35 +73,43 @@ def classify(live: Sequence[PodObs], ds: DaemonSetObs, *, now: float) -> NodeSta
 def node_views(
     pods: Iterable[PodObs], *, ds: DaemonSetObs, nodes: Mapping[str, Node], now: float
 ) -> list[NodeView]:
-    """One view per node hosting pods of `ds`, in node-name order (pods in name order)."""
-    by_node: dict[str, list[PodObs]] = {}
-    for pod in pods:
-        on_node = by_node.get(pod.node)
-        if on_node is None:
-            by_node[pod.node] = [pod]
-        else:
-            on_node.append(pod)
-    views = []
-    for name in sorted(by_node):
-        on_node = by_node[name]
-        if len(on_node) == 1 and not on_node[0].deleting:
-            live: tuple[PodObs, ...] = (on_node[0],)
-        else:
-            on_node.sort(key=_BY_NAME)
-            live = tuple(p for p in on_node if not p.deleting)
-        state = classify(live, ds, now=now)
-        node = nodes.get(name)
-        views.append(
-            NodeView(
-                name,
-                node is not None and node.ready,
-                node.ready_since if node is not None else 0.0,
-                state,
-                live,
-                state in OUTDATED_STATES,
+    """One view per node hosting pods of `ds` (terminating pods count for hosting), in
+    node-name order, live pods in name order. The single-live-pod case, nearly every node, is
+    classified inline: this loop runs once per pod of the fleet."""
+    revision, generation = ds.current_revision, ds.template_generation
+    min_ready, deadline = ds.min_ready_seconds, now - ds.min_ready_seconds
+    views: list[NodeView] = []
+    ordered = sorted(pods, key=_BY_NODE_AND_NAME)
+    i, count = 0, len(ordered)
+    while i < count:
+        pod = ordered[i]
+        name = pod.node
+        j = i + 1
+        while j < count and ordered[j].node == name:
+            j += 1
+        if j == i + 1 and not pod.deleting:
+            live: tuple[PodObs, ...] = (pod,)
+            current = (bool(revision) and pod.revision_hash == revision) or (
+                pod.template_generation == generation
             )
-        )
+            since = pod.ready_since
+            available = pod.ready and since is not None and (min_ready <= 0 or since <= deadline)
+            if current:
+                state = NodeState.CURRENT if available else NodeState.NEW_NOT_AVAILABLE
+            else:
+                state = NodeState.OLD_AVAILABLE if available else NodeState.OLD_NOT_AVAILABLE
+            outdated = not current
+        else:
+            live = tuple(p for p in ordered[i:j] if not p.deleting)
+            state = classify(live, ds, now=now)
+            outdated = not all(is_current(p, ds) for p in live)
+        node = nodes.get(name)
+        if node is None:
+            views.append(NodeView(name, False, 0.0, state, live, outdated, False))
+        else:
+            views.append(NodeView(name, node.ready, node.ready_since, state, live, outdated, True))
+        i = j
     return views
 
 
-_BY_NAME = attrgetter("name")
+_BY_NODE_AND_NAME = attrgetter("node", "name")

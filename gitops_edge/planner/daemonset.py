@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
 from gitops_edge.observed import DaemonSetObs
 from gitops_edge.plan import Action, ApplyDaemonSet, Budget, DaemonSetPlan, Deferral, Progress
-from gitops_edge.planner.advanced import UNAVAILABLE_STATES, plan_advanced
-from gitops_edge.planner.classify import NodeState, NodeView, node_views
+from gitops_edge.planner.advanced import plan_advanced
+from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, node_views
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
 from gitops_edge.planner.words import short

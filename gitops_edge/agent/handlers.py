@@ -1,0 +1,144 @@
+"""What the agent does for each route (DESIGN §2), in the documented order of checks.
+
+`upgrade`: cloud unreachable → 503; pod not found → 404 (clearer than upstream's 500; any
+other failure to fetch → 500); pod being deleted, on another node, `PodNeedUpgrade` not True, or
+a pre-pull for another revision / not yet successful → 403; no ownerReferences → 400; owner not
+a DaemonSet → 400; delete fails → 500; else 200 `Start updating pod {ns}/{pod}`.
+`imagepull`: the same 503/404/500/403/400 checks (without the pre-pull one), then the pod is
+marked `PodImageReady=False`, message `controllerrevision: <hash>`; 200
+`Start pulling images for pod {ns}/{pod}`. `GET /pods`: a v1 PodList of this node's pods from
+the cloud, saved to the local cache; from the cache while the cloud is unreachable.
+Side effects: calls the NodeClient (cloud) and the PodCache (disk).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_edge.agent.cache import PodCache
+from gitops_edge.agent.routes import Op, Response, Route, text
+from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient, NotFoundError
+from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition
+
+REVISION_PREFIX = "controllerrevision: "
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    node: str
+    cloud: NodeClient
+    cache: PodCache
+
+
+def handle(agent: Agent, target: Route) -> Response:
+    if target.op is Op.LIST:
+        return _list(agent)
+    return _pod_action(agent, target)
+
+
+def _pod_list(items: list[dict[str, Any]], source: str) -> Response:
+    body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+    return Response(
+        status=200,
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+        headers=(("X-Gitops-Edge-Source", source),),
+    )
+
+
+def _list(agent: Agent) -> Response:
+    try:
+        pods = agent.cloud.list_pods()
+    except CloudUnreachableError:
+        cached = agent.cache.load()
+        if cached is None:
+            return text(503, "the cloud is unreachable and no pods are cached yet")
+        return _pod_list(cached, "cache")
+    except ClusterError as exc:
+        return text(500, f"cannot list pods: {exc}")
+    agent.cache.save(pods)
+    return _pod_list(pods, "cloud")
+
+
+def _condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for cond in (pod.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == type_:
+            return dict(cond)
+    return None
+
+
+def _pod_action(agent: Agent, target: Route) -> Response:
+    ident = f"{target.namespace}/{target.pod}"
+    try:
+        pod = agent.cloud.get_pod(target.namespace, target.pod)
+    except CloudUnreachableError:
+        return text(503, "the cloud is unreachable: try again when the node is back online")
+    except NotFoundError:
+        return text(404, f"pod {ident} not found")
+    except ClusterError as exc:
+        return text(500, f"cannot get pod {ident}: {exc}")
+    meta = pod.get("metadata") or {}
+    if meta.get("deletionTimestamp"):
+        return text(403, f"pod {ident} is being deleted")
+    if (pod.get("spec") or {}).get("nodeName") != agent.node:
+        return text(403, f"pod {ident} is not on this node ({agent.node})")
+    need = _condition(pod, POD_NEED_UPGRADE)
+    if need is None or need.get("status") != "True":
+        return text(403, f"pod {ident} does not need an upgrade (PodNeedUpgrade is not True)")
+    revision = str(need.get("message", "")).removeprefix(REVISION_PREFIX)
+    if target.op is Op.UPGRADE:
+        refused = _prepull_refusal(pod, revision)
+        if refused:
+            return text(403, f"pod {ident}: {refused}")
+    owners = meta.get("ownerReferences") or []
+    if not owners:
+        return text(400, f"pod {ident} has no owner: only DaemonSet pods can be upgraded")
+    if not any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners):
+        kinds = ", ".join(str(o.get("kind")) for o in owners)
+        return text(400, f"pod {ident} is owned by {kinds}, not a DaemonSet")
+    if target.op is Op.UPGRADE:
+        return _delete(agent, target, uid=str(meta.get("uid", "")))
+    return _mark_pull(agent, target, uid=str(meta.get("uid", "")), revision=revision)
+
+
+def _prepull_refusal(pod: dict[str, Any], revision: str) -> str:
+    image = _condition(pod, POD_IMAGE_READY)
+    if image is None:
+        return ""
+    named = str(image.get("message", "")).removeprefix(REVISION_PREFIX)
+    if named != revision:
+        return f"images were pre-pulled for revision {named}, not {revision}: pull again first"
+    if image.get("status") != "True":
+        state = "failed" if image.get("reason") == "PullImageFail" else "is still running"
+        return f"the image pre-pull for revision {revision} {state}"
+    return ""
+
+
+def _delete(agent: Agent, target: Route, *, uid: str) -> Response:
+    ident = f"{target.namespace}/{target.pod}"
+    try:
+        agent.cloud.delete_pod(target.namespace, target.pod, uid)
+    except CloudUnreachableError:
+        return text(503, "the cloud is unreachable: try again when the node is back online")
+    except ClusterError as exc:
+        return text(500, f"cannot delete pod {ident}: {exc}")
+    return text(200, f"Start updating pod {ident}")
+
+
+def _mark_pull(agent: Agent, target: Route, *, uid: str, revision: str) -> Response:
+    ident = f"{target.namespace}/{target.pod}"
+    try:
+        condition = Condition(
+            type=POD_IMAGE_READY,
+            status="False",
+            message=f"{REVISION_PREFIX}{revision}",
+            last_transition_time=agent.cloud.now(),
+        )
+        agent.cloud.set_pod_condition(target.namespace, target.pod, uid, condition)
+    except CloudUnreachableError:
+        return text(503, "the cloud is unreachable: try again when the node is back online")
+    except ClusterError as exc:
+        return text(500, f"cannot mark pod {ident}: {exc}")
+    return text(200, f"Start pulling images for pod {ident}")

@@ -1,0 +1,121 @@
+"""`gitops-edge agent`: serve one edge node's OTA upgrade API (DESIGN §2).
+
+Side effects: listens on a socket until SIGTERM/SIGINT; reads and writes the cluster (through a
+NodeClient) and the local pod cache; logs requests to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from gitops_edge.agent.cache import PodCache
+from gitops_edge.agent.handlers import Agent
+from gitops_edge.agent.server import DEFAULT_TIMEOUT, is_loopback, make_server
+from gitops_edge.cli.common import EXIT_OK, add_cluster, fail
+from gitops_edge.cluster.base import NodeClient
+from gitops_edge.cluster.sim_node import SimNodeClient
+
+DEFAULT_LISTEN = "127.0.0.1:10267"
+_NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent = sub.add_parser(
+        "agent",
+        help="serve the node-local OTA upgrade API for one edge node",
+        description="Serve GET /pods and POST /openyurt.io/v1/namespaces/{ns}/pods/{pod}/"
+        "upgrade|imagepull for the pods of one node, on loopback by default.",
+    )
+    agent.add_argument("--node", required=True, help="this node's name")
+    add_cluster(agent)
+    agent.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"address to serve on (default {DEFAULT_LISTEN}; port 0 picks a free one)",
+    )
+    agent.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --listen address: anyone who can reach it can trigger "
+        "upgrades of this node's pods (the API has no authentication, as upstream)",
+    )
+    agent.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where the node's pods are cached for offline answers "
+        "(default $XDG_CACHE_HOME/gitops-edge/agent or ~/.cache/gitops-edge/agent)",
+    )
+    agent.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"drop a connection idle this long (default {DEFAULT_TIMEOUT:g})",
+    )
+    agent.set_defaults(func=run)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {value!r}: write HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    return host, int(port)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-edge" / "agent"
+
+
+def node_client(spec: str, node: str) -> NodeClient:
+    kind, _, rest = spec.partition(":")
+    if kind == "sim" and rest:
+        return SimNodeClient(Path(rest), node)
+    if kind == "kube":
+        raise ValueError(
+            f"--cluster {spec}: the Kubernetes adapter is not built yet; use --cluster sim:FILE"
+        )
+    raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not _NODE_NAME.fullmatch(args.node) or len(args.node) > 253:
+        return fail(f"--node {args.node!r}: not a valid node name (DNS-1123 subdomain)")
+    try:
+        host, port = parse_listen(args.listen)
+        cloud = node_client(args.cluster, args.node)
+    except ValueError as exc:
+        return fail(str(exc))
+    if not is_loopback(host) and not args.allow_remote:
+        return fail(
+            f"--listen {args.listen}: not a loopback address. Anyone who can reach it could "
+            "upgrade this node's pods; add --allow-remote if that is really intended"
+        )
+    cache = PodCache((args.cache_dir or default_cache_dir()) / f"{args.node}.pods.json")
+    try:
+        server = make_server(
+            host, port, Agent(node=args.node, cloud=cloud, cache=cache), timeout=args.timeout
+        )
+    except OSError as exc:
+        return fail(f"cannot listen on {args.listen}: {exc.strerror or exc}")
+    bound_port = server.server_address[1]
+    print(f"agent for node {args.node} listening on http://{host}:{bound_port}", flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with server:
+        server.serve_forever(poll_interval=0.2)
+    print(f"agent for node {args.node} stopped", flush=True)
+    return EXIT_OK
