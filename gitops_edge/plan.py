@@ -86,6 +86,7 @@ class Budget:
     max_unavailable: int  # resolved over N
     unavailable: int  # before this pass's deletions
     deletions: int  # deletions within the budget this pass (outside-budget ones excluded)
+    spec: str = ""  # as resolved: "30%" or "3"; "10%" when absent, 0 or 0% (the default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@
 `{revision, now, summary: {daemonsets, actions, deletions, marks, applies, prunes, deferred,
 errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
 current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
-deletions} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
+deletions, spec} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
 reason}], errors: [...], notes: [...]}], prunes: [{type, namespace, name, reason}]}`.
 Pure: returns strings, prints nothing.
 """
@@ -108,6 +108,7 @@ def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
             "maxUnavailable": ds.budget.max_unavailable,
             "unavailable": ds.budget.unavailable,
             "deletions": ds.budget.deletions,
+            "spec": ds.budget.spec,
         },
         "actions": [action_to_dict(a) for a in ds.actions],
         "deferred": [{"node": d.node, "reason": d.reason} for d in ds.deferred],
@@ -135,8 +136,10 @@ def _budget_line(ds: DaemonSetPlan) -> str | None:
     if ds.budget is None:
         return None
     b = ds.budget
+    nodes = ds.progress.nodes
+    source = f"{b.spec} of {nodes}" if b.spec.endswith("%") else f"of {nodes} nodes"
     return (
-        f"budget {b.max_unavailable} of {ds.progress.nodes} nodes: {b.unavailable} unavailable, "
+        f"budget {b.max_unavailable} ({source}): {b.unavailable} unavailable, "
         f"{b.deletions} deletions this pass"
     )
 

@@ -26,7 +26,12 @@ def test_json_shape_is_stable_and_serialisable(busy: Plan) -> None:
     assert set(data) == {"revision", "now", "summary", "daemonsets", "prunes"}
     ds = data["daemonsets"][0]
     assert ds["model"] == "AdvancedRollingUpdate"
-    assert ds["budget"] == {"maxUnavailable": 3, "unavailable": 0, "deletions": 3}
+    assert ds["budget"] == {
+        "maxUnavailable": 3,
+        "unavailable": 0,
+        "deletions": 3,
+        "spec": "30%",
+    }
     assert ds["progress"]["deferred"] == 7
     assert {a["type"] for a in ds["actions"]} == {"deletePod"}
     assert all(a["reason"].startswith("delete pod edge/") for a in ds["actions"])
@@ -38,7 +43,7 @@ def test_text_block(busy: Plan) -> None:
     text = render_text(busy)
     assert "edge/app  (app, plain DaemonSet, AdvancedRollingUpdate, revision newhash)" in text
     assert "[----------] 0/10 current, 10 outdated, 7 deferred (NotReady)" in text
-    assert "budget 3 of 10 nodes: 0 unavailable, 3 deletions this pass" in text
+    assert "budget 3 (30% of 10): 0 unavailable, 3 deletions this pass" in text
     assert "  - delete pod edge/app-n00-old on node n00" in text
     assert text.count("  deferred n0") == 5 and "+2 more NotReady nodes" in text
     assert render_text(busy, verbose=True).count("  deferred n0") == 7
@@ -73,3 +78,16 @@ def test_progress_bar_edges() -> None:
 def test_unknown_format_is_refused(busy: Plan) -> None:
     with pytest.raises(ValueError, match="use one of"):
         render(busy, "yaml")
+
+
+@pytest.mark.parametrize(
+    ("written", "line"),
+    [
+        (0, "budget 1 (10% of 10): 0 unavailable, 1 deletions this pass"),
+        ("0%", "budget 1 (10% of 10): 0 unavailable, 1 deletions this pass"),
+        (2, "budget 2 (of 10 nodes): 0 unavailable, 2 deletions this pass"),
+    ],
+)
+def test_budget_line_says_where_the_budget_comes_from(written: int | str, line: str) -> None:
+    nodes, pods = fleet(10)
+    assert line in render_text(plan(state(desired_ds(max_unavailable=written)), observed(nodes, pods)))

@@ -16,12 +16,20 @@ from dataclasses import dataclass
 
 from gitops_edge.desired import DesiredDaemonSet
 from gitops_edge.observed import DaemonSetObs
-from gitops_edge.openyurt import resolve_max_unavailable
+from gitops_edge.openyurt import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 from gitops_edge.plan import Budget, Deferral, DeletePod
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView
 from gitops_edge.planner.words import rfc3339, short
 
 MAX_DELETIONS_PER_PASS = 250  # upstream BurstReplicas
+
+
+def budget_spec(value: int | str | None) -> str:
+    """The max-unavailable value the budget was resolved from, for people: "30%", "3", or
+    "10%" for the default (absent, 0 or 0%)."""
+    if value is None or value in (0, "0", "0%"):
+        return DEFAULT_MAX_UNAVAILABLE
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,11 @@ def plan_advanced(
     return AdvancedPass(
         deletions=(*free, *budgeted),
         deferred=tuple(deferred),
-        budget=Budget(max_unavailable=limit, unavailable=unavailable, deletions=len(budgeted)),
+        budget=Budget(
+            max_unavailable=limit,
+            unavailable=unavailable,
+            deletions=len(budgeted),
+            spec=budget_spec(desired.max_unavailable),
+        ),
         unavailable=unavailable,
     )
