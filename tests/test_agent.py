@@ -484,13 +484,18 @@ def test_ota_story_end_to_end(world: World) -> None:
     [
         (["--listen", "0.0.0.0:10267"], "--allow-remote"),
         (["--listen", "nonsense"], "HOST:PORT"),
-        (["--cluster", "kube"], "Kubernetes adapter"),
+        (["--cluster", "kube"], "no usable Kubernetes configuration"),
         (["--node", "Bad_Node"], "not a valid node name"),
     ],
 )
 def test_agent_cli_refuses(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    needle: str,
 ) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     args = {"--node": "edge-01", "--cluster": f"sim:{tmp_path / 'f.json'}"}
     extra = dict(zip(argv[::2], argv[1::2], strict=True))
     args.update(extra)

@@ -122,11 +122,22 @@ def test_invalid_revision_is_never_applied(
 
 @pytest.mark.parametrize(
     ("cluster", "needle"),
-    [("kube", "Kubernetes adapter"), ("nonsense", "sim:FILE"), ("sim:/nope/x.json", "sim init")],
+    [
+        ("kube", "no usable Kubernetes configuration"),
+        ("kube:prod", "--cluster kube:prod"),
+        ("nonsense", "sim:FILE"),
+        ("sim:/nope/x.json", "sim init"),
+    ],
 )
 def test_bad_cluster_is_a_usage_error(
-    repo: Path, cluster: str, needle: str, capsys: pytest.CaptureFixture[str]
+    repo: Path,
+    cluster: str,
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     code, _, err = run(capsys, "plan", str(repo), "--cluster", cluster)
     assert code == 2
     assert needle in err

@@ -90,4 +90,6 @@ def test_unknown_format_is_refused(busy: Plan) -> None:
 )
 def test_budget_line_says_where_the_budget_comes_from(written: int | str, line: str) -> None:
     nodes, pods = fleet(10)
-    assert line in render_text(plan(state(desired_ds(max_unavailable=written)), observed(nodes, pods)))
+    assert line in render_text(
+        plan(state(desired_ds(max_unavailable=written)), observed(nodes, pods))
+    )

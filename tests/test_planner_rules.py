@@ -101,6 +101,23 @@ def test_node_with_two_pods_counts_unavailable(extra: list) -> None:  # type: ig
     assert "n00" not in {a.node for a in deletions(ds)}
 
 
+def test_node_with_two_current_pods_is_unavailable_but_not_outdated() -> None:
+    ns, pods = fleet(2, revision=NEW)
+    twin = pod("n00", revision=NEW, generation=2, name="twin")
+    ds = only(plan(state(desired_ds(max_unavailable=1)), observed(ns, (*pods, twin))))
+    assert ds.progress.unavailable == 1 and ds.progress.outdated == 0
+    assert ds.progress.current == 1 and deletions(ds) == []
+
+
+def test_pod_on_a_node_missing_from_the_cluster_is_deferred_not_touched() -> None:
+    ns, pods = fleet(3)
+    ds = only(plan(state(desired_ds(max_unavailable="100%")), observed(ns[1:], pods)))
+    assert "n00" not in {a.node for a in deletions(ds)}
+    assert ds.progress.nodes == 3
+    assert [d.node for d in ds.deferred] == ["n00"]
+    assert ds.deferred[0].reason.startswith("node not found in the cluster; outdated pod edge/")
+
+
 def test_node_with_only_a_terminating_pod_counts_unavailable() -> None:
     ns, pods = fleet(4)
     pods = (replace(pods[0], deleting=True), *pods[1:])

@@ -81,9 +81,9 @@ def node_client(spec: str, node: str) -> NodeClient:
     if kind == "sim" and rest:
         return SimNodeClient(Path(rest), node)
     if kind == "kube":
-        raise ValueError(
-            f"--cluster {spec}: the Kubernetes adapter is not built yet; use --cluster sim:FILE"
-        )
+        from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient  # imports kubernetes
+
+        return KubeNodeClient(KubeCluster.connect(rest or None), node)
     raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
 
 

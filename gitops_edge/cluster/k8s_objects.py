@@ -148,6 +148,16 @@ def pod_from(obj: Obj) -> PodObs:
     )
 
 
+def revisions_by_owner(revisions: Iterable[Obj]) -> dict[str, list[Obj]]:
+    """ControllerRevisions grouped by the uid of their controlling DaemonSet."""
+    by_owner: dict[str, list[Obj]] = defaultdict(list)
+    for rev in revisions:
+        uid = _controller(rev.get("metadata", _EMPTY)).get("uid")
+        if uid:
+            by_owner[str(uid)].append(rev)
+    return by_owner
+
+
 def build_observed(
     *,
     now: float,
@@ -158,11 +168,7 @@ def build_observed(
 ) -> Observed:
     """The observed model from listed objects; ControllerRevisions are matched to their
     DaemonSet by the controller ownerReference's uid."""
-    by_owner: dict[str, list[Obj]] = defaultdict(list)
-    for rev in revisions:
-        uid = _controller(rev.get("metadata", _EMPTY)).get("uid")
-        if uid:
-            by_owner[str(uid)].append(rev)
+    by_owner = revisions_by_owner(revisions)
     return Observed(
         now=now,
         nodes=tuple(node_from(n) for n in nodes),

@@ -29,10 +29,15 @@ def open_cluster(spec: str, *, read_only: bool = False) -> Iterator[Cluster]:
             yield cluster
         return
     if kind == "kube":
-        raise ClusterSpecError(
-            f"--cluster {spec}: the Kubernetes adapter is not built yet; use --cluster sim:FILE "
-            "(see the README, 'The simulated cluster')"
-        )
+        from gitops_edge.cluster.kube import KubeCluster, KubeConfigError  # imports kubernetes
+
+        try:
+            cluster = KubeCluster.connect(rest or None)
+        except KubeConfigError as exc:
+            raise ClusterSpecError(str(exc)) from None
+        with cluster:
+            yield cluster
+        return
     raise ClusterSpecError(
         f"--cluster {spec!r}: use sim:FILE (a simulated cluster) or kube[:CONTEXT] (Kubernetes "
         "from KUBECONFIG)"

@@ -1,0 +1,289 @@
+"""The Kubernetes backend: `Cluster` and `NodeClient` over the official `kubernetes` client.
+
+The only module that imports `kubernetes`. Reads are paginated LISTs (`limit`/`continue`) whose
+bodies are parsed straight from JSON (`_preload_content=False`) into the observed model page by
+page (`k8s_objects`), never through the client's model classes. Writes: server-side apply of
+DaemonSets (field manager `gitops-edge`), pod DELETE with a uid precondition, a strategic-merge
+patch of pods/status that replaces one condition by type. 429, 5xx and (where safe) 409 are
+retried with exponential backoff and jitter, honouring Retry-After; anything else fails that
+object only. Side effects: HTTP requests to the API server.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from gitops_edge.cluster.base import (
+    CloudUnreachableError,
+    ClusterError,
+    NotFoundError,
+    TransientClusterError,
+)
+from gitops_edge.cluster.k8s_objects import (
+    condition_to,
+    daemonset_from,
+    node_from,
+    pod_from,
+    revisions_by_owner,
+)
+from gitops_edge.observed import Condition, Observed
+
+FIELD_MANAGER = "gitops-edge"
+PAGE_SIZE = 5000
+MAX_ATTEMPTS = 5
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+Obj = dict[str, Any]
+
+
+class KubeConfigError(ValueError):
+    """No usable kubeconfig / in-cluster configuration."""
+
+
+class ConflictError(ClusterError):
+    """409: a precondition (uid) no longer holds, or a write lost a race."""
+
+
+def api_client(context: str | None) -> client.ApiClient:
+    """A client from KUBECONFIG (or ~/.kube/config), `context` selecting the context; inside a
+    pod without a kubeconfig, the service account."""
+    try:
+        made: client.ApiClient = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+        return made
+    except (ConfigException, FileNotFoundError, TypeError) as exc:
+        if context is None:
+            try:
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
+                return client.ApiClient()
+            except ConfigException:
+                pass
+        raise KubeConfigError(
+            f"--cluster kube{':' + context if context else ''}: no usable Kubernetes "
+            f"configuration ({exc}); set KUBECONFIG or run inside a cluster"
+        ) from None
+
+
+class Retrier:
+    """Calls the API, retrying what is worth retrying; maps failures to cluster errors."""
+
+    def __init__(
+        self, *, sleep: Callable[[float], None] = time.sleep, base_delay: float = 0.2
+    ) -> None:
+        self.sleep = sleep
+        self.base_delay = base_delay
+        self.requests = 0  # every HTTP request made, retries included
+
+    def __call__(self, what: str, fn: Callable[[], Any], *, retry_conflicts: bool = True) -> Any:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.requests += 1
+            try:
+                return fn()
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status == 404:
+                    raise NotFoundError(f"{what}: not found") from None
+                if status == 409 and not retry_conflicts:
+                    raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
+                if status not in RETRYABLE and status != 409:
+                    raise ClusterError(f"{what}: {status} {_reason(exc)}") from None
+                if attempt == MAX_ATTEMPTS:
+                    raise TransientClusterError(
+                        f"{what}: {status} {_reason(exc)} after {MAX_ATTEMPTS} attempts"
+                    ) from None
+                self.sleep(self._delay(attempt, exc))
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if attempt == MAX_ATTEMPTS:
+                    raise CloudUnreachableError(f"{what}: API server unreachable ({exc})") from None
+                self.sleep(self._delay(attempt, None))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, exc: ApiException | None) -> float:
+        headers = getattr(exc, "headers", None) or {}
+        retry_after = str(headers.get("Retry-After", ""))
+        if retry_after.isdigit():
+            return float(retry_after)
+        return float(self.base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "").get("message") or exc.reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)
+
+
+def _bind(lister: Callable[..., Any], params: dict[str, Any]) -> Callable[[], Any]:
+    return lambda: lister(**params, _preload_content=False)
+
+
+def _json(response: Any) -> Obj:
+    data: Obj = json.loads(response.data)
+    return data
+
+
+class KubeCluster:
+    """`Cluster` over a real API server."""
+
+    def __init__(self, api: client.ApiClient, *, retrier: Retrier | None = None) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.retry = retrier or Retrier()
+
+    @classmethod
+    def connect(cls, context: str | None) -> KubeCluster:
+        return cls(api_client(context))
+
+    def __enter__(self) -> KubeCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.api.close()  # type: ignore[no-untyped-call]
+
+    # ── reads ──────────────────────────────────────────────────────────────────────────────
+
+    def pages(self, what: str, lister: Callable[..., Any], **selectors: str) -> Iterator[list[Obj]]:
+        """Every page of a LIST, `PAGE_SIZE` objects at a time."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
+            if token:
+                params["_continue"] = token
+            body = _json(self.retry(what, _bind(lister, params)))
+            yield body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def list_all(self, what: str, lister: Callable[..., Any], **selectors: str) -> list[Obj]:
+        return [item for page in self.pages(what, lister, **selectors) for item in page]
+
+    def observe(self) -> Observed:
+        now = time.time()
+        nodes = [
+            node_from(n) for page in self.pages("list nodes", self.core.list_node) for n in page
+        ]
+        revisions = self.list_all(
+            "list controllerrevisions",
+            self.apps.list_controller_revision_for_all_namespaces,
+        )
+        owners = revisions_by_owner(revisions)
+        daemonsets = [
+            daemonset_from(d, owners.get(str(d["metadata"].get("uid", "")), []))
+            for page in self.pages("list daemonsets", self.apps.list_daemon_set_for_all_namespaces)
+            for d in page
+        ]
+        pods = [
+            pod_from(p)
+            for page in self.pages("list pods", self.core.list_pod_for_all_namespaces)
+            for p in page
+        ]
+        return Observed(now=now, nodes=tuple(nodes), daemonsets=tuple(daemonsets), pods=tuple(pods))
+
+    # ── writes ─────────────────────────────────────────────────────────────────────────────
+
+    def apply_daemonset(self, manifest: dict[str, Any]) -> None:
+        meta = manifest["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        self.retry(
+            f"apply DaemonSet {namespace}/{name}",
+            lambda: self.apps.patch_namespaced_daemon_set(
+                name,
+                namespace,
+                body=manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+            ),
+        )
+
+    def delete_daemonset(self, namespace: str, name: str) -> None:
+        self.retry(
+            f"delete DaemonSet {namespace}/{name}",
+            lambda: self.apps.delete_namespaced_daemon_set(
+                name, namespace, propagation_policy="Background", _preload_content=False
+            ),
+        )
+
+    def delete_pod(self, namespace: str, name: str, uid: str) -> None:
+        delete_pod(self, namespace, name, uid)
+
+    def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
+        set_pod_condition(self, namespace, name, uid, condition)
+
+
+def delete_pod(cluster: KubeCluster, namespace: str, name: str, uid: str) -> None:
+    """DELETE with a uid precondition: a 409 means the pod was recreated, so it is gone."""
+    options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+    try:
+        cluster.retry(
+            f"delete pod {namespace}/{name}",
+            lambda: cluster.core.delete_namespaced_pod(
+                name, namespace, body=options, _preload_content=False
+            ),
+            retry_conflicts=False,
+        )
+    except ConflictError:
+        raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
+
+
+def set_pod_condition(
+    cluster: KubeCluster, namespace: str, name: str, uid: str, condition: Condition
+) -> None:
+    """Strategic-merge patch of pods/status: conditions merge by `type`, others untouched; the
+    uid in the patch makes the API server refuse it for a recreated pod."""
+    body = {"metadata": {"uid": uid}, "status": {"conditions": [condition_to(condition)]}}
+    try:
+        cluster.retry(
+            f"patch pod {namespace}/{name} status",
+            lambda: cluster.core.patch_namespaced_pod_status(
+                name,
+                namespace,
+                body=body,
+                _content_type="application/strategic-merge-patch+json",
+                _preload_content=False,
+            ),
+            retry_conflicts=False,
+        )
+    except ConflictError:
+        raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
+
+
+class KubeNodeClient:
+    """`NodeClient` for the edge agent of one node."""
+
+    def __init__(self, cluster: KubeCluster, node: str) -> None:
+        self.cluster = cluster
+        self.node = node
+
+    def now(self) -> float:
+        return time.time()
+
+    def list_pods(self) -> list[dict[str, Any]]:
+        return self.cluster.list_all(
+            f"list pods on {self.node}",
+            self.cluster.core.list_pod_for_all_namespaces,
+            field_selector=f"spec.nodeName={self.node}",
+        )
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        response = self.cluster.retry(
+            f"get pod {namespace}/{name}",
+            lambda: self.cluster.core.read_namespaced_pod(name, namespace, _preload_content=False),
+        )
+        return _json(response)
+
+    def delete_pod(self, namespace: str, name: str, uid: str) -> None:
+        delete_pod(self.cluster, namespace, name, uid)
+
+    def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
+        set_pod_condition(self.cluster, namespace, name, uid, condition)
