@@ -32,11 +32,11 @@ def open_cluster(spec: str, *, read_only: bool = False) -> Iterator[Cluster]:
         from gitops_edge.cluster.kube import KubeCluster, KubeConfigError  # imports kubernetes
 
         try:
-            cluster = KubeCluster.connect(rest or None)
+            kube = KubeCluster.connect(rest or None)
         except KubeConfigError as exc:
             raise ClusterSpecError(str(exc)) from None
-        with cluster:
-            yield cluster
+        with kube:
+            yield kube
         return
     raise ClusterSpecError(
         f"--cluster {spec!r}: use sim:FILE (a simulated cluster) or kube[:CONTEXT] (Kubernetes "
