@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import urllib3
@@ -190,7 +190,7 @@ class KubeCluster:
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
 
-    def apply_daemonset(self, manifest: dict[str, Any]) -> None:
+    def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
         self.retry(
@@ -198,7 +198,7 @@ class KubeCluster:
             lambda: self.apps.patch_namespaced_daemon_set(
                 name,
                 namespace,
-                body=manifest,
+                body=dict(manifest),
                 field_manager=FIELD_MANAGER,
                 force=True,
                 _content_type="application/apply-patch+yaml",
