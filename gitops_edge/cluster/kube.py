@@ -12,6 +12,7 @@ object only. Side effects: HTTP requests to the API server.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -55,8 +56,17 @@ class ConflictError(ClusterError):
 def api_client(context: str | None) -> client.ApiClient:
     """A client from KUBECONFIG (or ~/.kube/config), `context` selecting the context; inside a
     pod without a kubeconfig, the service account."""
+    return api_client_for(None, context)
+
+
+def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiClient:
+    """A client from the kubeconfig file `kubeconfig` (None: KUBECONFIG or ~/.kube/config, read
+    now: the client library reads KUBECONFIG only once, when it is imported)."""
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
-        made: client.ApiClient = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
+        made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context
+        )
         return made
     except (ConfigException, FileNotFoundError, TypeError) as exc:
         if context is None:

@@ -1,0 +1,257 @@
+"""A stand-in Kubernetes API server on loopback for the adapter's tests and benchmark.
+
+kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
+on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
+pagination, resourceVersions, DELETE with a uid precondition (409), a strategic-merge patch of
+pod conditions by type, server-side apply as create-or-update (with generation), cascading
+DaemonSet deletion, and injected failures (409/429/5xx with Retry-After). It runs no
+controllers. Every request is recorded for assertions on request counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kmock
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+_LIST = re.compile(r"/(api/v1|apis/apps/v1)/(nodes|pods|daemonsets|controllerrevisions)")
+_ITEM = re.compile(r"/(api/v1|apis/apps/v1)/namespaces/([^/]+)/(pods|daemonsets)/([^/]+)(/status)?")
+KINDS = {
+    "nodes": "Node",
+    "pods": "Pod",
+    "daemonsets": "DaemonSet",
+    "controllerrevisions": "ControllerRevision",
+}
+
+
+@dataclass
+class Injected:
+    method: str
+    path: str  # prefix
+    status: int
+    retry_after: str | None = None
+
+
+@dataclass
+class StandIn:
+    store: dict[str, dict[Key, Obj]] = field(
+        default_factory=lambda: {resource: {} for resource in KINDS}
+    )
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    failures: list[Injected] = field(default_factory=list)
+    url: str = ""
+    _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    # ── seeding ──────────────────────────────────────────────────────────────────────────────
+
+    def put(self, resource: str, obj: Obj) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        if resource != "nodes":
+            meta.setdefault("namespace", "default")
+        meta.setdefault("uid", f"uid-{next(self._uid)}")
+        meta["resourceVersion"] = str(next(self._rv))
+        obj.setdefault("kind", KINDS[resource])
+        self.store[resource][(meta.get("namespace", ""), meta["name"])] = obj
+        return obj
+
+    def fail_next(
+        self, method: str, path: str, status: int, *, retry_after: str | None = None
+    ) -> None:
+        self.failures.append(Injected(method, path, status, retry_after))
+
+    def kubeconfig(self, path: Path) -> Path:
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+                    "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                    "contexts": [
+                        {"name": "standin", "context": {"cluster": "standin", "user": "tester"}}
+                    ],
+                    "current-context": "standin",
+                }
+            )
+        )
+        return path
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for m, p, _ in self.requests if m == method and p == path)
+
+    # ── serving ──────────────────────────────────────────────────────────────────────────────
+
+    def respond(self, req: kmock.Request) -> kmock.Response:
+        method, path = str(req.method.value).upper(), req.url.path
+        params = dict(req.params)
+        self.requests.append((method, path, params))
+        for injected in self.failures:
+            if injected.method == method and path.startswith(injected.path):
+                self.failures.remove(injected)
+                headers = {"Retry-After": injected.retry_after} if injected.retry_after else {}
+                return _status(injected.status, "injected failure", headers)
+        body = json.loads(req.body) if req.body else None
+        if method == "GET" and (m := _LIST.fullmatch(path)):
+            return self._list(m[2], params)
+        m = _ITEM.fullmatch(path)
+        if m is None:
+            return _status(404, f"the server could not find the requested resource {path}")
+        namespace, resource, name, status = m[2], m[3], m[4], bool(m[5])
+        key = (namespace, name)
+        if method == "PATCH" and resource == "daemonsets":
+            return self._apply(key, body, params)
+        obj = self.store[resource].get(key)
+        if obj is None:
+            return _status(404, f'{resource} "{name}" not found')
+        if method == "GET":
+            return kmock.Response(status=200, payload=obj)
+        if method == "DELETE":
+            return self._delete(resource, key, body)
+        if method == "PATCH" and resource == "pods" and status:
+            return self._patch_status(obj, body)
+        return _status(405, "method not allowed")
+
+    def _list(self, resource: str, params: dict[str, str]) -> kmock.Response:
+        items = [self.store[resource][k] for k in sorted(self.store[resource])]
+        items = [o for o in items if _labels_match(o, params.get("labelSelector", ""))]
+        items = [o for o in items if _fields_match(o, params.get("fieldSelector", ""))]
+        start = int(params.get("continue") or 0)
+        limit = int(params.get("limit") or 0) or len(items) or 1
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        meta = {
+            "resourceVersion": str(next(self._rv)),
+            "continue": str(start + limit) if more else "",
+        }
+        return kmock.Response(
+            status=200,
+            payload={
+                "kind": f"{KINDS[resource]}List",
+                "apiVersion": "v1",
+                "metadata": meta,
+                "items": page,
+            },
+        )
+
+    def _apply(self, key: Key, body: Obj, params: dict[str, str]) -> kmock.Response:
+        if params.get("fieldManager") != "gitops-edge":
+            return _status(422, "server-side apply needs a fieldManager")
+        existing = self.store["daemonsets"].get(key)
+        meta = body.setdefault("metadata", {})
+        meta["namespace"] = key[0]
+        if existing is None:
+            meta["generation"] = 1
+        else:
+            old = existing["metadata"]
+            meta["uid"] = old["uid"]
+            changed = existing.get("spec") != body.get("spec")
+            meta["generation"] = old["generation"] + (1 if changed else 0)
+        return kmock.Response(status=200, payload=self.put("daemonsets", body))
+
+    def _delete(self, resource: str, key: Key, body: Obj | None) -> kmock.Response:
+        obj = self.store[resource][key]
+        wanted = ((body or {}).get("preconditions") or {}).get("uid")
+        if wanted and wanted != obj["metadata"]["uid"]:
+            return _status(409, "Precondition failed: UID in precondition does not match")
+        del self.store[resource][key]
+        if resource == "daemonsets":  # cascade (the garbage collector, instantly)
+            uid = obj["metadata"]["uid"]
+            for res in ("pods", "controllerrevisions"):
+                for k, o in list(self.store[res].items()):
+                    refs = o["metadata"].get("ownerReferences") or []
+                    if any(r.get("uid") == uid for r in refs):
+                        del self.store[res][k]
+        return kmock.Response(status=200, payload={"kind": "Status", "status": "Success"})
+
+    def _patch_status(self, obj: Obj, body: Obj) -> kmock.Response:
+        wanted = (body.get("metadata") or {}).get("uid")
+        if wanted and wanted != obj["metadata"]["uid"]:
+            return _status(409, "Precondition failed: UID in precondition does not match")
+        conditions = obj.setdefault("status", {}).setdefault("conditions", [])
+        for patch in (body.get("status") or {}).get("conditions") or []:  # merge key: type
+            conditions[:] = [c for c in conditions if c.get("type") != patch.get("type")]
+            conditions.append(patch)
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        return kmock.Response(status=200, payload=obj)
+
+
+def _status(code: int, message: str, headers: dict[str, str] | None = None) -> kmock.Response:
+    return kmock.Response(
+        status=code,
+        payload={
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": message,
+            "code": code,
+        },
+        headers=headers or {},
+    )
+
+
+def _labels_match(obj: Obj, selector: str) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            if labels.get(key.rstrip("=")) != value:
+                return False
+        elif labels.get(term) is None:
+            return False
+    return True
+
+
+def _fields_match(obj: Obj, selector: str) -> bool:
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        current: Any = obj
+        for part in key.split("."):
+            current = current.get(part) if isinstance(current, dict) else None
+        if str(current) != value:
+            return False
+    return True
+
+
+@contextmanager
+def running() -> Iterator[StandIn]:
+    """A StandIn served over HTTP on 127.0.0.1 from a background event loop."""
+    api = StandIn()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        holder["stop"] = stop
+        async with kmock.RawHandler() as handler, kmock.Server(handler) as server:
+            handler << api.respond
+            api.url = str(server.url).rstrip("/")
+            ready.set()
+            await stop.wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the stand-in API server did not start")
+    try:
+        yield api
+    finally:
+        loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(30)
+        loop.close()

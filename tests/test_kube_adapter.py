@@ -1,0 +1,257 @@
+"""The Kubernetes adapter with the official client over real HTTP, against the stand-in API
+server: pagination and request counts, raw-JSON parsing, server-side apply, uid-preconditioned
+deletes, the pods/status patch, retries (409, 429 with Retry-After, 5xx), errors per object,
+the agent's node-scoped client, and `plan`/`reconcile --cluster kube` end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kube_standin import StandIn, running
+
+from gitops_edge.cli.main import main
+from gitops_edge.cluster import kube
+from gitops_edge.cluster.base import ClusterError, NotFoundError, TransientClusterError
+from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.observed import Condition
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
+
+
+def node(name: str, *, ready: bool = True, pool: str = "a") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"apps.openyurt.io/nodepool": pool}},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ]
+        },
+    }
+
+
+def pod(
+    name: str, node_name: str, *, owner_uid: str = "ds-uid", owner: str = "web"
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "edge",
+            "labels": {"controller-revision-hash": "h1", "pod-template-generation": "1"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "DaemonSet",
+                    "name": owner,
+                    "uid": owner_uid,
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"nodeName": node_name},
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:10Z"}
+            ]
+        },
+    }
+
+
+@pytest.fixture
+def api() -> Iterator[StandIn]:
+    with running() as standin:
+        yield standin
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def cluster(api: StandIn, tmp_path: Path, sleeps: list[float]) -> Iterator[KubeCluster]:
+    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
+    with KubeCluster(client, retrier=Retrier(sleep=sleeps.append, base_delay=0.0)) as c:
+        yield c
+
+
+def seed(api: StandIn) -> None:
+    for i in range(12):
+        api.put("nodes", node(f"n{i:02d}", ready=i != 3))
+    api.put(
+        "daemonsets",
+        {
+            "metadata": {"name": "web", "namespace": "edge", "uid": "ds-uid", "generation": 2},
+            "spec": {"updateStrategy": {"type": "OnDelete"}, "minReadySeconds": 5},
+        },
+    )
+    for number, digest in ((1, "h1"), (2, "h2")):
+        api.put(
+            "controllerrevisions",
+            {
+                "metadata": {
+                    "name": f"web-{digest}",
+                    "namespace": "edge",
+                    "labels": {"controller-revision-hash": digest},
+                    "ownerReferences": [{"kind": "DaemonSet", "uid": "ds-uid", "controller": True}],
+                },
+                "revision": number,
+            },
+        )
+    for i in range(12):
+        api.put("pods", pod(f"web-{i:02d}", f"n{i:02d}"))
+
+
+def test_observe_parses_everything_the_planner_needs(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    observed = cluster.observe()
+    assert len(observed.nodes) == 12 and not observed.nodes[3].ready
+    (ds,) = observed.daemonsets
+    assert (ds.current_revision, ds.template_generation, ds.min_ready_seconds) == ("h2", 2, 5)
+    assert ds.update_strategy == "OnDelete"
+    first = observed.pods[0]
+    assert (first.owner_kind, first.owner_name, first.node) == ("DaemonSet", "web", "n00")
+    assert (first.revision_hash, first.template_generation, first.ready) == ("h1", 1, True)
+
+
+def test_observe_is_four_paginated_lists(
+    api: StandIn, cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(api)
+    cluster.observe()
+    assert len(api.requests) == 4  # nodes, revisions, daemonsets, pods: one page each
+    api.requests.clear()
+    monkeypatch.setattr(kube, "PAGE_SIZE", 5)
+    observed = cluster.observe()
+    assert len(observed.nodes) == 12 and len(observed.pods) == 12
+    assert api.count("GET", "/api/v1/nodes") == 3  # 5 + 5 + 2
+    assert api.count("GET", "/api/v1/pods") == 3
+    continues = [p.get("continue") for m, path, p in api.requests if path == "/api/v1/nodes"]
+    assert continues == [None, "5", "10"]
+    assert all(p["limit"] == "5" for _, _, p in api.requests)
+
+
+def test_server_side_apply(api: StandIn, cluster: KubeCluster) -> None:
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "app", "namespace": "edge", "annotations": {"a": "1"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x/y:1"}]}}},
+    }
+    cluster.apply_daemonset(manifest)
+    cluster.apply_daemonset(manifest)
+    stored = api.store["daemonsets"][("edge", "app")]
+    assert stored["metadata"]["generation"] == 1  # same spec twice: one generation
+    method, path, params = api.requests[-1]
+    assert (method, path) == ("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app")
+    assert params == {"fieldManager": "gitops-edge", "force": "true"}
+
+
+def test_delete_pod_with_uid_precondition(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    uid = api.store["pods"][("edge", "web-00")]["metadata"]["uid"]
+    with pytest.raises(NotFoundError, match="replaced"):
+        cluster.delete_pod("edge", "web-00", "some-other-uid")
+    assert ("edge", "web-00") in api.store["pods"]  # 409: not retried, not deleted
+    assert api.count("DELETE", "/api/v1/namespaces/edge/pods/web-00") == 1
+    cluster.delete_pod("edge", "web-00", uid)
+    assert ("edge", "web-00") not in api.store["pods"]
+    with pytest.raises(NotFoundError):
+        cluster.delete_pod("edge", "web-00", uid)
+
+
+def test_status_patch_replaces_one_condition_by_type(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    uid = api.store["pods"][("edge", "web-01")]["metadata"]["uid"]
+    mark = Condition(
+        "PodNeedUpgrade", "True", message="controllerrevision: h2", last_transition_time=1.0
+    )
+    cluster.set_pod_condition("edge", "web-01", uid, mark)
+    cluster.set_pod_condition(
+        "edge", "web-01", uid, Condition("PodNeedUpgrade", "False", last_transition_time=2.0)
+    )
+    conditions = api.store["pods"][("edge", "web-01")]["status"]["conditions"]
+    assert [(c["type"], c["status"]) for c in conditions] == [
+        ("Ready", "True"),
+        ("PodNeedUpgrade", "False"),
+    ]
+    with pytest.raises(NotFoundError):
+        cluster.set_pod_condition("edge", "web-01", "stale-uid", mark)
+
+
+def test_conflicts_and_throttling_are_retried_honouring_retry_after(
+    api: StandIn, cluster: KubeCluster, sleeps: list[float]
+) -> None:
+    api.fail_next("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app", 409)
+    api.fail_next("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app", 429, retry_after="7")
+    api.fail_next("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app", 503)
+    cluster.apply_daemonset({"metadata": {"name": "app", "namespace": "edge"}, "spec": {}})
+    assert ("edge", "app") in api.store["daemonsets"]
+    assert api.count("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app") == 4
+    assert sleeps[1] == 7.0  # Retry-After honoured
+    assert len(sleeps) == 3
+
+
+def test_persistent_5xx_gives_up_as_transient(api: StandIn, cluster: KubeCluster) -> None:
+    for _ in range(kube.MAX_ATTEMPTS):
+        api.fail_next("GET", "/api/v1/nodes", 500)
+    with pytest.raises(TransientClusterError, match="after 5 attempts"):
+        cluster.observe()
+
+
+def test_other_errors_fail_that_object_only(api: StandIn, cluster: KubeCluster) -> None:
+    api.fail_next("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app", 403)
+    with pytest.raises(ClusterError, match="403 injected failure"):
+        cluster.apply_daemonset({"metadata": {"name": "app", "namespace": "edge"}, "spec": {}})
+    assert api.count("PATCH", "/apis/apps/v1/namespaces/edge/daemonsets/app") == 1
+    with pytest.raises(NotFoundError):
+        cluster.delete_daemonset("edge", "nope")
+
+
+def test_delete_daemonset_cascades_in_the_standin(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    cluster.delete_daemonset("edge", "web")
+    observed = cluster.observe()
+    assert observed.daemonsets == () and observed.pods == ()
+
+
+def test_node_client_lists_only_its_node(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    agent_view = KubeNodeClient(cluster, "n05")
+    pods = agent_view.list_pods()
+    assert [p["metadata"]["name"] for p in pods] == ["web-05"]
+    assert api.requests[-1][2]["fieldSelector"] == "spec.nodeName=n05"
+    assert agent_view.get_pod("edge", "web-05")["spec"]["nodeName"] == "n05"
+    with pytest.raises(NotFoundError):
+        agent_view.get_pod("edge", "nope")
+
+
+def test_plan_and_reconcile_against_kube(
+    api: StandIn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for group, count in (("hangzhou", 3), ("shanghai", 2)):
+        for i in range(count):
+            api.put("nodes", node(f"{group}-{i}", pool=group))
+    monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
+    assert main(["plan", str(EXAMPLE), "--cluster", "kube", "--format", "json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert planned["summary"]["applies"] == 11
+    assert api.store["daemonsets"] == {}  # plan changed nothing
+    assert main(["reconcile", str(EXAMPLE), "--cluster", "kube:standin", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   create DaemonSet edge-system/log-agent-hangzhou" in out
+    stored = api.store["daemonsets"][("edge-system", "log-agent-hangzhou")]
+    assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+    assert stored["spec"]["template"]["spec"]["nodeSelector"] == {
+        "apps.openyurt.io/nodepool": "hangzhou"
+    }
