@@ -124,9 +124,11 @@ class StandIn:
         return _status(405, "method not allowed")
 
     def _list(self, resource: str, params: dict[str, str]) -> kmock.Response:
-        items = [self.store[resource][k] for k in sorted(self.store[resource])]
-        items = [o for o in items if _labels_match(o, params.get("labelSelector", ""))]
-        items = [o for o in items if _fields_match(o, params.get("fieldSelector", ""))]
+        items = list(self.store[resource].values())  # insertion order: stable between pages
+        if params.get("labelSelector"):
+            items = [o for o in items if _labels_match(o, params["labelSelector"])]
+        if params.get("fieldSelector"):
+            items = [o for o in items if _fields_match(o, params["fieldSelector"])]
         start = int(params.get("continue") or 0)
         limit = int(params.get("limit") or 0) or len(items) or 1
         page = items[start : start + limit]

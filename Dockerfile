@@ -1,0 +1,13 @@
+# The gitops-edge image: the reconciler and the edge OTA agent (one console script).
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY gitops_edge ./gitops_edge
+COPY schemas ./schemas
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+COPY --from=build /install /usr/local
+USER 10001:10001
+ENTRYPOINT ["gitops-edge"]
+CMD ["--help"]

@@ -1,0 +1,132 @@
+"""deploy/: the manifests parse, the RBAC grants exactly what the adapter and the agent use
+(derived from the requests they make against the stand-in API server), the agent stays on
+loopback, and the Dockerfile builds the console script."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kube_standin import StandIn, running
+
+from gitops_edge.cluster import kube
+from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.observed import Condition
+from gitops_edge.yamldoc import load_documents
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+
+def manifests(name: str) -> list[dict[str, Any]]:
+    documents, problems = load_documents(name, (DEPLOY / name).read_text())
+    assert problems == []
+    return [d.data for d in documents]
+
+
+def granted(name: str, role: str) -> set[Grant]:
+    (cluster_role,) = [
+        d for d in manifests(name) if d["kind"] == "ClusterRole" and d["metadata"]["name"] == role
+    ]
+    return {
+        (group, resource, verb)
+        for rule in cluster_role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+_PATH = re.compile(
+    r"/(?:api/v1|apis/(?P<group>[^/]+)/v1)(?:/namespaces/[^/]+)?/(?P<res>[^/]+)(?P<item>/[^/]+)?(?P<sub>/status)?"
+)
+
+
+def used(api: StandIn) -> set[Grant]:
+    out = set()
+    for method, path, params in api.requests:
+        m = _PATH.fullmatch(path)
+        assert m is not None, path
+        resource = m["res"] + ("/status" if m["sub"] else "")
+        if method == "GET":
+            verb = "watch" if params.get("watch") else ("get" if m["item"] else "list")
+        else:
+            verb = {"DELETE": "delete", "PATCH": "patch", "POST": "create", "PUT": "update"}[method]
+        out.add((m["group"] or "", resource, verb))
+    return out
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[StandIn, KubeCluster]]:
+    with running() as standin:
+        client = kube.api_client_for(str(standin.kubeconfig(tmp_path / "kubeconfig")), None)
+        with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as cluster:
+            yield standin, cluster
+
+
+def add_pod(api: StandIn, name: str) -> str:
+    pod = api.put(
+        "pods",
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "edge",
+                "ownerReferences": [{"kind": "DaemonSet", "name": "d", "controller": True}],
+            },
+            "spec": {"nodeName": "n1"},
+            "status": {"conditions": []},
+        },
+    )
+    return str(pod["metadata"]["uid"])
+
+
+def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
+    api: tuple[StandIn, KubeCluster],
+) -> None:
+    standin, cluster = api
+    cluster.observe()
+    cluster.apply_daemonset({"metadata": {"name": "d", "namespace": "edge"}, "spec": {}})
+    uid = add_pod(standin, "p1")
+    cluster.set_pod_condition("edge", "p1", uid, Condition("PodNeedUpgrade", "True"))
+    cluster.delete_pod("edge", "p1", uid)
+    cluster.delete_daemonset("edge", "d")
+    assert used(standin) == granted("reconciler-rbac.yaml", "gitops-edge-reconciler")
+
+
+def test_agent_rbac_is_exactly_what_the_agent_uses(api: tuple[StandIn, KubeCluster]) -> None:
+    standin, cluster = api
+    uid = add_pod(standin, "p1")
+    node = KubeNodeClient(cluster, "n1")
+    node.list_pods()
+    node.get_pod("edge", "p1")
+    node.set_pod_condition("edge", "p1", uid, Condition("PodImageReady", "False"))
+    node.delete_pod("edge", "p1", uid)
+    assert used(standin) == granted("agent.yaml", "gitops-edge-agent")
+
+
+def test_agent_daemonset_stays_on_loopback_and_knows_its_node() -> None:
+    (daemonset,) = [d for d in manifests("agent.yaml") if d["kind"] == "DaemonSet"]
+    (container,) = daemonset["spec"]["template"]["spec"]["containers"]
+    assert "--allow-remote" not in container["args"] and "--listen" not in container["args"]
+    assert container["args"][:3] == ["agent", "--node", "$(NODE_NAME)"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+
+
+def test_cronjob_runs_one_pass_with_the_reconciler_account() -> None:
+    (cron,) = [d for d in manifests("reconciler-cronjob.yaml") if d["kind"] == "CronJob"]
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "gitops-edge-reconciler"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod["containers"]
+    assert container["args"][0] == "reconcile" and "--once" in container["args"]
+
+
+def test_dockerfile_installs_the_console_script() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["gitops-edge"]' in text
+    assert "USER 10001" in text

@@ -1,0 +1,96 @@
+"""Opt-in tier against a real cluster: `pytest -m kube` with KUBECONFIG set (skipped otherwise).
+
+Runs the rollout scenario in a namespace of its own and deletes it afterwards: an
+AdvancedRollingUpdate DaemonSet is created, its image changed, and passes are run until every
+Ready node's pod is current, checking the budget among Ready nodes after every pass. Needs
+permission to create namespaces, DaemonSets and to delete pods; runs on whatever nodes the
+cluster has (NotReady ones must be deferred).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_edge.cluster.kube import KubeCluster
+from gitops_edge.reconcile import load_desired, reconcile_once
+
+pytestmark = [
+    pytest.mark.kube,
+    pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="KUBECONFIG is not set"),
+]
+
+DAEMONSET = """apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: gitops-edge-e2e
+  namespace: {namespace}
+  annotations:
+    apps.openyurt.io/update-strategy: AdvancedRollingUpdate
+    apps.openyurt.io/max-unavailable: 30%
+spec:
+  selector:
+    matchLabels: {{app: gitops-edge-e2e}}
+  updateStrategy:
+    type: OnDelete
+  template:
+    metadata:
+      labels: {{app: gitops-edge-e2e}}
+    spec:
+      tolerations: [{{operator: Exists}}]
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:{tag}
+"""
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    from kubernetes import client, config  # the test may import it; the product may not
+
+    config.load_kube_config()
+    core = client.CoreV1Api()
+    name = f"gitops-edge-e2e-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ds_file = repo / "ds.yaml"
+    with KubeCluster.connect(None) as cluster:
+        ds_file.write_text(DAEMONSET.format(namespace=namespace, tag="3.9"))
+        reconcile_once(load_desired(repo, revision="v1"), cluster)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # wait for the first pods
+            pods = [p for p in cluster.observe().pods if p.namespace == namespace]
+            if pods and all(p.ready for p in pods):
+                break
+            time.sleep(5)
+        ds_file.write_text(DAEMONSET.format(namespace=namespace, tag="3.10"))
+        desired = load_desired(repo, revision="v2")
+        for _ in range(60):
+            reconcile_once(desired, cluster)
+            observed = cluster.observe()
+            ready = {n.name for n in observed.nodes if n.ready}
+            ds = next(d for d in observed.daemonsets if d.namespace == namespace)
+            mine = [p for p in observed.pods if p.owner_name == ds.name]
+            budget = math.ceil(0.3 * len({p.node for p in mine}))
+            down = {p.node for p in mine if p.node in ready and (not p.ready or p.deleting)}
+            assert len(down) <= max(budget, 1)
+            if all(
+                p.revision_hash == ds.current_revision and p.ready for p in mine if p.node in ready
+            ):
+                return
+            time.sleep(10)
+        pytest.fail("the rollout did not complete on the Ready nodes in 10 minutes")
