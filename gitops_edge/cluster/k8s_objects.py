@@ -121,11 +121,16 @@ def _controller(meta: Obj) -> Obj:
     return _EMPTY
 
 
-def pod_from(obj: Obj) -> PodObs:
+def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
+    """A pod; `keep` limits the conditions kept to those types (None: all of them)."""
     meta, status = obj.get("metadata", _EMPTY), obj.get("status", _EMPTY)
     labels = meta.get("labels") or _EMPTY
     owner = _controller(meta)
-    conditions = tuple(condition_from(c) for c in status.get("conditions") or ())
+    conditions = tuple(
+        condition_from(c)
+        for c in status.get("conditions") or ()
+        if keep is None or c.get("type") in keep
+    )
     ready, since = False, None
     for cond in conditions:
         if cond.type == "Ready":

@@ -11,11 +11,13 @@ object only. Side effects: HTTP requests to the API server.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import urllib3
@@ -36,10 +38,12 @@ from gitops_edge.cluster.k8s_objects import (
     pod_from,
     revisions_by_owner,
 )
-from gitops_edge.observed import Condition, Observed
+from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, Observed
 
 FIELD_MANAGER = "gitops-edge"
 PAGE_SIZE = 5000
+# Pod conditions the planner and the agent read; the kubelet's others are not kept.
+PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 Obj = dict[str, Any]
@@ -161,17 +165,27 @@ class KubeCluster:
     # ── reads ──────────────────────────────────────────────────────────────────────────────
 
     def pages(self, what: str, lister: Callable[..., Any], **selectors: str) -> Iterator[list[Obj]]:
-        """Every page of a LIST, `PAGE_SIZE` objects at a time."""
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
-            if token:
-                params["_continue"] = token
-            body = _json(self.retry(what, _bind(lister, params)))
-            yield body.get("items") or []
-            token = (body.get("metadata") or {}).get("continue")
-            if not token:
-                return
+        """Every page of a LIST, `PAGE_SIZE` objects at a time. The next page is fetched in the
+        background while the caller works on the current one (the wait for the API server
+        releases the GIL), so parsing overlaps the download."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-prefetch") as pool:
+            pending: Future[Obj] = pool.submit(self._page, what, lister, selectors, None)
+            while True:
+                body = pending.result()
+                token = (body.get("metadata") or {}).get("continue")
+                if token:
+                    pending = pool.submit(self._page, what, lister, selectors, token)
+                yield body.get("items") or []
+                if not token:
+                    return
+
+    def _page(
+        self, what: str, lister: Callable[..., Any], selectors: dict[str, str], token: str | None
+    ) -> Obj:
+        params: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
+        if token:
+            params["_continue"] = token
+        return _json(self.retry(what, _bind(lister, params)))
 
     def list_all(self, what: str, lister: Callable[..., Any], **selectors: str) -> list[Obj]:
         return [item for page in self.pages(what, lister, **selectors) for item in page]
@@ -191,11 +205,15 @@ class KubeCluster:
             for page in self.pages("list daemonsets", self.apps.list_daemon_set_for_all_namespaces)
             for d in page
         ]
-        pods = [
-            pod_from(p)
-            for page in self.pages("list pods", self.core.list_pod_for_all_namespaces)
-            for p in page
-        ]
+        gc.disable()  # hundreds of thousands of small immutable objects: no cycles to find
+        try:
+            pods = [
+                pod_from(p, keep=PLANNER_CONDITIONS)
+                for page in self.pages("list pods", self.core.list_pod_for_all_namespaces)
+                for p in page
+            ]
+        finally:
+            gc.enable()
         return Observed(now=now, nodes=tuple(nodes), daemonsets=tuple(daemonsets), pods=tuple(pods))
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
