@@ -40,5 +40,7 @@ def repo_config_from(data: Any) -> RepoConfig:
         prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
         prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),
         jobs_api_version=_str(jobs, "apiVersion", _DEFAULT.jobs_api_version),
+        drive_openyurt_annotated=_str(dict_at(spec, "openyurt"), "annotatedDaemonSets", "")
+        == "drive",
         ignore=tuple(p for p in ignore if isinstance(p, str)) if isinstance(ignore, list) else (),
     )

@@ -101,6 +101,7 @@ class DesiredDaemonSet:
     manifest_json: str  # canonical JSON (sorted keys) of the rendered apps/v1 DaemonSet
     spec_hash: str  # sha256 prefix of manifest_json, also in SPEC_HASH_ANNOTATION
     source: SourceRef
+    openyurt_annotated: bool = False  # a plain DaemonSet with apps.openyurt.io/update-strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class RepoConfig:
     prune_workloads: bool = True
     prune_jobs: bool = False
     jobs_api_version: str = "auto"
+    drive_openyurt_annotated: bool = False  # spec.openyurt.annotatedDaemonSets: drive
     ignore: tuple[str, ...] = ()
 
 

@@ -110,3 +110,4 @@ class Observed:
     daemonsets: tuple[DaemonSetObs, ...]
     pods: tuple[PodObs, ...]
     jobs: tuple[JobObs, ...] = field(default=())
+    openyurt_installed: bool = False  # the cluster serves apps.openyurt.io (yurt-manager runs)

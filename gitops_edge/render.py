@@ -268,6 +268,8 @@ def _plain_daemonset(td: TypedDocument, *, config: RepoConfig, revision: str) ->
         manifest_json=manifest_json,
         spec_hash=digest,
         source=source,
+        openyurt_annotated=OPENYURT_STRATEGY_ANNOTATION
+        in dict_at(manifest, "metadata", "annotations"),
     )
 
 

@@ -706,6 +706,20 @@ def repository_config() -> Schema:
                     ),
                 },
             ),
+            "openyurt": closed(
+                "Cooperation with OpenYurt's yurt-manager.",
+                {
+                    "annotatedDaemonSets": {
+                        "description": "Plain DaemonSets carrying apps.openyurt.io/update-strategy "
+                        "in a cluster where OpenYurt is installed: delegate (default: yurt-manager "
+                        "moves their pods; gitops-edge applies and observes only) or drive "
+                        "(gitops-edge moves them; disable yurt-manager's daemonpodupdater "
+                        "controller first, or both will delete pods).",
+                        "enum": ["delegate", "drive"],
+                        "x-hint": "use delegate or drive",
+                    }
+                },
+            ),
             "jobs": closed(
                 "KubeEdge node job settings.",
                 {

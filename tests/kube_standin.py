@@ -51,6 +51,7 @@ class StandIn:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     failures: list[Injected] = field(default_factory=list)
     url: str = ""
+    groups: list[str] = field(default_factory=lambda: ["apps"])  # served API groups
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -103,6 +104,9 @@ class StandIn:
                 headers = {"Retry-After": injected.retry_after} if injected.retry_after else {}
                 return _status(injected.status, "injected failure", headers)
         body = json.loads(req.body) if req.body else None
+        if method == "GET" and path in ("/apis", "/apis/"):  # discovery
+            groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1"}]} for g in self.groups]
+            return kmock.Response(status=200, payload={"kind": "APIGroupList", "groups": groups})
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)

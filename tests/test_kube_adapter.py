@@ -126,7 +126,7 @@ def test_observe_is_four_paginated_lists(
 ) -> None:
     seed(api)
     cluster.observe()
-    assert len(api.requests) == 4  # nodes, revisions, daemonsets, pods: one page each
+    assert len(api.requests) == 5  # nodes, revisions, daemonsets, pods (one page each), /apis
     api.requests.clear()
     monkeypatch.setattr(kube, "PAGE_SIZE", 5)
     observed = cluster.observe()
@@ -135,7 +135,7 @@ def test_observe_is_four_paginated_lists(
     assert api.count("GET", "/api/v1/pods") == 3
     continues = [p.get("continue") for m, path, p in api.requests if path == "/api/v1/nodes"]
     assert continues == [None, "5", "10"]
-    assert all(p["limit"] == "5" for _, _, p in api.requests)
+    assert all(p["limit"] == "5" for _, path, p in api.requests if path != "/apis/")
 
 
 def test_server_side_apply(api: StandIn, cluster: KubeCluster) -> None:
@@ -255,3 +255,9 @@ def test_plan_and_reconcile_against_kube(
     assert stored["spec"]["template"]["spec"]["nodeSelector"] == {
         "apps.openyurt.io/nodepool": "hangzhou"
     }
+
+
+def test_discovery_tells_whether_openyurt_is_installed(api: StandIn, cluster: KubeCluster) -> None:
+    assert not cluster.observe().openyurt_installed
+    api.groups.append("apps.openyurt.io")
+    assert cluster.observe().openyurt_installed

@@ -21,7 +21,7 @@ from planner_fixtures import (
     state,
 )
 
-from gitops_edge.desired import UpdateModel
+from gitops_edge.desired import RepoConfig, UpdateModel
 from gitops_edge.observed import POD_NEED_UPGRADE, Condition
 from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan, SetPodCondition
 from gitops_edge.planner import plan
@@ -345,3 +345,22 @@ def test_prune_only_objects_we_created_and_only_when_enabled() -> None:
         ("gone", True)
     ]
     assert plan(state(desired_ds(), prune=False), obs).prunes == ()
+
+
+# ── no double driving with OpenYurt's yurt-manager ───────────────────────────────────────────
+
+
+def test_openyurt_annotated_daemonset_is_delegated_where_openyurt_runs() -> None:
+    nodes, pods = fleet(4)
+    annotated = replace(desired_ds(), openyurt_annotated=True)
+    with_openyurt = replace(observed(nodes, pods), openyurt_installed=True)
+    ds = only(plan(state(annotated), with_openyurt))
+    assert ds.actions == () and ds.budget is None
+    assert "yurt-manager drives this DaemonSet" in ds.notes[0]
+    assert ds.progress.outdated == 4  # still observed and reported
+    # Without OpenYurt, or when the repository says to drive, gitops-edge moves the pods.
+    assert deletions(only(plan(state(annotated), observed(nodes, pods))))
+    driving = replace(state(annotated), config=RepoConfig(drive_openyurt_annotated=True))
+    assert deletions(only(plan(driving, with_openyurt)))
+    # Rendered per-group DaemonSets carry gitops-edge's own annotations: always driven.
+    assert deletions(only(plan(state(desired_ds()), with_openyurt)))

@@ -122,6 +122,9 @@ def test_plain_daemonset_rendered_as_written(desired: DesiredState) -> None:
         {"name": "nginx", "image": "nginx:1.19.4"}
     ]
     assert m["metadata"]["labels"][MANAGED_BY_LABEL] == "gitops-edge"
+    by_name = {d.name: d for d in desired.daemonsets}
+    assert by_name["nginx-daemonset"].openyurt_annotated  # yurt-manager would drive it
+    assert not by_name["log-agent-hangzhou"].openyurt_annotated  # rendered: gitops-edge drives
 
 
 def test_spec_hash_ignores_the_revision_and_follows_the_spec(tmp_path: Path) -> None:

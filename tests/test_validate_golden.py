@@ -62,3 +62,12 @@ def test_every_rule_has_an_invalid_case() -> None:
         "version-skew",
         "config",
     } <= rules
+
+
+def test_openyurt_mode_in_the_repository_config(tmp_path: Path) -> None:
+    (tmp_path / "gitops-edge.yaml").write_text(
+        "apiVersion: gitops-edge.io/v1alpha1\nkind: RepositoryConfig\nmetadata:\n  name: f\n"
+        "spec:\n  openyurt:\n    annotatedDaemonSets: drive\n"
+    )
+    result = validate_repository(tmp_path)
+    assert result.valid and result.config.drive_openyurt_annotated

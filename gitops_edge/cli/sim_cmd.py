@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="KEY",
         help=f"label key set to the group name on each node (repeatable; default {POOL_LABEL})",
     )
+    init.add_argument(
+        "--openyurt",
+        action="store_true",
+        help="the cluster has OpenYurt installed (its yurt-manager drives DaemonSets annotated "
+        "with apps.openyurt.io/update-strategy; the simulation does not model yurt-manager itself)",
+    )
     init.add_argument("--force", action="store_true", help="replace an existing file")
     init.set_defaults(func=run_init)
 
@@ -103,6 +109,7 @@ def run_init(args: argparse.Namespace) -> int:
             seed=args.seed,
             ready_delay=args.ready_delay,
             group_label_keys=tuple(args.group_label or (POOL_LABEL,)),
+            openyurt_installed=args.openyurt,
         )
         SimCluster.init_file(args.file, cluster, force=args.force)
     except (ValueError, OSError) as exc:

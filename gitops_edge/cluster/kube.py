@@ -42,6 +42,7 @@ from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, O
 
 FIELD_MANAGER = "gitops-edge"
 PAGE_SIZE = 5000
+OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
@@ -214,7 +215,21 @@ class KubeCluster:
             ]
         finally:
             gc.enable()
-        return Observed(now=now, nodes=tuple(nodes), daemonsets=tuple(daemonsets), pods=tuple(pods))
+        return Observed(
+            now=now,
+            nodes=tuple(nodes),
+            daemonsets=tuple(daemonsets),
+            pods=tuple(pods),
+            openyurt_installed=self.serves_group(OPENYURT_GROUP),
+        )
+
+    def serves_group(self, group: str) -> bool:
+        """Discovery: whether the API server serves `group` (one GET /apis)."""
+        response = self.retry(
+            "discover API groups",
+            lambda: client.ApisApi(self.api).get_api_versions(_preload_content=False),
+        )
+        return any(g.get("name") == group for g in _json(response).get("groups") or ())
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
 

@@ -15,6 +15,7 @@ import random
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,13 @@ class SimCluster:
         seed: int = 0,
         ready_delay: float = 5.0,
         group_label_keys: Sequence[str] = (POOL_LABEL,),
+        openyurt_installed: bool = False,
     ) -> SimCluster:
         """A fleet of `<group>-<nn>` nodes, each labelled with its group under every key of
         `group_label_keys`; `not_ready` of them (picked with `seed`) are NotReady."""
-        cluster = cls(SimState(seed=seed, ready_delay=ready_delay))
+        cluster = cls(
+            SimState(seed=seed, ready_delay=ready_delay, openyurt_installed=openyurt_installed)
+        )
         for group, count in groups:
             width = max(2, len(str(count)))
             for i in range(1, count + 1):
@@ -128,13 +132,14 @@ class SimCluster:
 
     def observe(self) -> Observed:
         s = self._state
-        return build_observed(
+        observed = build_observed(
             now=s.now,
             nodes=s.nodes.values(),
             daemonsets=s.daemonsets.values(),
             revisions=s.revisions.values(),
             pods=s.pods.values(),
         )
+        return replace(observed, openyurt_installed=s.openyurt_installed)
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         s = self._state

@@ -30,6 +30,7 @@ class SimState:
     ready_delay: float = 5.0
     counter: int = 0
     broken_images: set[str] = field(default_factory=set)
+    openyurt_installed: bool = False  # whether a simulated yurt-manager would be present
     nodes: dict[str, Obj] = field(default_factory=dict)
     daemonsets: dict[Key, Obj] = field(default_factory=dict)
     revisions: dict[Key, Obj] = field(default_factory=dict)
@@ -80,6 +81,7 @@ class SimState:
             "readyDelay": self.ready_delay,
             "counter": self.counter,
             "brokenImages": sorted(self.broken_images),
+            "openyurtInstalled": self.openyurt_installed,
             # Insertion order: a saved and reloaded cluster observes exactly the same.
             "nodes": list(self.nodes.values()),
             "daemonsets": list(self.daemonsets.values()),
@@ -102,6 +104,7 @@ class SimState:
                 ready_delay=float(data["readyDelay"]),
                 counter=int(data["counter"]),
                 broken_images=set(data["brokenImages"]),
+                openyurt_installed=bool(data.get("openyurtInstalled", False)),
                 nodes={n["metadata"]["name"]: n for n in data["nodes"]},
                 daemonsets={obj_key(d): d for d in data["daemonsets"]},
                 revisions={obj_key(r): r for r in data["controllerrevisions"]},

@@ -25,9 +25,16 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
     used = {ds.group for ds in desired.daemonsets if ds.group is not None}
     members = group_members((g for g in desired.groups if g.name in used), observed.nodes)
     errors = overlap_errors(desired.daemonsets, members=members)
+    # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
+    # for it, unless the repository says gitops-edge drives them.
+    delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
     daemonsets = tuple(
         plan_daemonset(
-            ds, index=index, now=observed.now, errors=errors.get((ds.namespace, ds.name), ())
+            ds,
+            index=index,
+            now=observed.now,
+            errors=errors.get((ds.namespace, ds.name), ()),
+            delegated=delegate and ds.openyurt_annotated,
         )
         for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
     )

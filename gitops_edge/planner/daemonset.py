@@ -77,9 +77,23 @@ def _result(
     )
 
 
+DELEGATED = (
+    "OpenYurt's yurt-manager drives this DaemonSet (apps.openyurt.io/update-strategy): "
+    "gitops-edge applies it and observes only. To have gitops-edge move its pods instead, "
+    "disable yurt-manager's daemonpodupdater controller and set spec.openyurt."
+    "annotatedDaemonSets: drive in gitops-edge.yaml"
+)
+
+
 def plan_daemonset(
-    desired: DesiredDaemonSet, *, index: FleetIndex, now: float, errors: tuple[str, ...] = ()
+    desired: DesiredDaemonSet,
+    *,
+    index: FleetIndex,
+    now: float,
+    errors: tuple[str, ...] = (),
+    delegated: bool = False,
 ) -> DaemonSetPlan:
+    """The plan for one DaemonSet; `delegated`: another controller moves its pods."""
     key = (desired.namespace, desired.name)
     ds = index.daemonsets.get(key)
     ident = f"{desired.namespace}/{desired.name}"
@@ -127,7 +141,9 @@ def plan_daemonset(
     budget: Budget | None = None
     notes: tuple[str, ...] = ()
     ota_pending = 0
-    if desired.model is UpdateModel.ADVANCED_ROLLING_UPDATE:
+    if delegated:
+        notes = (DELEGATED,)
+    elif desired.model is UpdateModel.ADVANCED_ROLLING_UPDATE:
         advanced = plan_advanced(views, ds=ds, desired=desired)
         actions, deferred, budget = advanced.deletions, advanced.deferred, advanced.budget
     elif desired.model is UpdateModel.OTA:
