@@ -52,6 +52,8 @@ class StandIn:
     failures: list[Injected] = field(default_factory=list)
     url: str = ""
     groups: list[str] = field(default_factory=lambda: ["apps"])  # served API groups
+    node_events: list[tuple[int, str, Obj]] = field(default_factory=list)  # (rv, type, node)
+    compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -107,6 +109,8 @@ class StandIn:
         if method == "GET" and path in ("/apis", "/apis/"):  # discovery
             groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1"}]} for g in self.groups]
             return kmock.Response(status=200, payload={"kind": "APIGroupList", "groups": groups})
+        if method == "GET" and path == "/api/v1/nodes" and params.get("watch") == "true":
+            return self._watch_nodes(int(params.get("resourceVersion") or 0))
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)
@@ -126,6 +130,26 @@ class StandIn:
         if method == "PATCH" and resource == "pods" and status:
             return self._patch_status(obj, body)
         return _status(405, "method not allowed")
+
+    def set_node_ready(self, name: str, ready: bool) -> None:
+        """Flip a node's Ready condition, as the node lifecycle controller would."""
+        obj = self.store["nodes"][("", name)]
+        obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+        rv = next(self._rv)
+        obj["metadata"]["resourceVersion"] = str(rv)
+        self.node_events.append((rv, "MODIFIED", json.loads(json.dumps(obj))))
+
+    def _watch_nodes(self, since: int) -> kmock.Response:
+        """The events after `since`, then the stream ends (as a server-side watch timeout does)."""
+        if since < self.compacted:
+            gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
+            return kmock.Response(status=200, payload=json.dumps(gone).encode() + b"\n")
+        lines = [
+            json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+            for rv, kind, obj in self.node_events
+            if rv > since
+        ]
+        return kmock.Response(status=200, payload=b"".join(lines) or b"")
 
     def _list(self, resource: str, params: dict[str, str]) -> kmock.Response:
         items = list(self.store[resource].values())  # insertion order: stable between pages

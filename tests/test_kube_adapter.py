@@ -261,3 +261,36 @@ def test_discovery_tells_whether_openyurt_is_installed(api: StandIn, cluster: Ku
     assert not cluster.observe().openyurt_installed
     api.groups.append("apps.openyurt.io")
     assert cluster.observe().openyurt_installed
+
+
+def test_node_watch_reports_ready_transitions_resumes_and_relists_on_410(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    import itertools
+    import threading
+
+    seed(api)
+    stop = threading.Event()
+    api.set_node_ready("n05", False)  # before the watch starts: part of its initial list
+    start = cluster.node_readiness()
+    version = start[1]
+    assert start[0]["n05"] is False
+    watch = cluster.watch_node_readiness(stop=stop, since=start, timeout_seconds=5, idle_delay=0.01)
+    api.set_node_ready("n03", True)
+    api.set_node_ready("n07", False)
+    assert list(itertools.islice(watch, 2)) == [("n03", True), ("n07", False)]
+    watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
+    assert watches[0]["resourceVersion"] == version
+    assert watches[0]["allowWatchBookmarks"] == "true"
+    # The watch ended; the next one resumes from the last version it saw.
+    api.set_node_ready("n07", True)
+    assert next(watch) == ("n07", True)
+    watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
+    assert int(watches[-1]["resourceVersion"]) > int(version)
+    # Compaction: the next watch gets 410 Gone, lists again and reports what changed.
+    api.compacted = 10**9
+    node = api.store["nodes"][("", "n01")]
+    node["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    assert next(watch) == ("n01", False)
+    stop.set()
+    watch.close()

@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -139,6 +140,22 @@ def _bind(lister: Callable[..., Any], params: dict[str, Any]) -> Callable[[], An
     return lambda: lister(**params, _preload_content=False)
 
 
+def _watch_events(response: Any) -> Iterator[Obj]:
+    """The JSON lines of a watch response, as they arrive."""
+    buffer = b""
+    try:
+        for chunk in response.stream(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+        if buffer.strip():
+            yield json.loads(buffer)
+    finally:
+        response.release_conn()
+
+
 def _json(response: Any) -> Obj:
     data: Obj = json.loads(response.data)
     return data
@@ -230,6 +247,79 @@ class KubeCluster:
             lambda: client.ApisApi(self.api).get_api_versions(_preload_content=False),
         )
         return any(g.get("name") == group for g in _json(response).get("groups") or ())
+
+    # ── watching node readiness (prompt catch-up) ─────────────────────────────────────────
+
+    def node_readiness(self) -> tuple[dict[str, bool], str]:
+        """Every node's Ready status, and the resourceVersion of that list."""
+        ready: dict[str, bool] = {}
+        token: str | None = None
+        version = ""
+        while True:
+            body = self._page("list nodes", self.core.list_node, {}, token)
+            for item in body.get("items") or ():
+                node = node_from(item)
+                ready[node.name] = node.ready
+            meta = body.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or version)
+            token = meta.get("continue")
+            if not token:
+                return ready, version
+
+    def watch_node_readiness(
+        self,
+        *,
+        stop: threading.Event,
+        since: tuple[dict[str, bool], str] | None = None,
+        timeout_seconds: int = 300,
+        idle_delay: float = 1.0,
+    ) -> Iterator[tuple[str, bool]]:
+        """(node, ready) each time a node's Ready status changes, until `stop` is set.
+
+        Lists once, then watches from that resourceVersion; when a watch ends (server timeout)
+        it resumes from the last resourceVersion seen (bookmarks included); on 410 Gone (the
+        version was compacted) it lists again and reports what changed meanwhile. `since`: a
+        `node_readiness()` result to start from (default: list when first iterated)."""
+        known, version = since if since is not None else self.node_readiness()
+        while not stop.is_set():
+            events = 0
+            try:
+                response = self.retry(
+                    "watch nodes",
+                    _bind(
+                        self.core.list_node,
+                        {
+                            "watch": True,
+                            "resource_version": version,
+                            "allow_watch_bookmarks": True,
+                            "timeout_seconds": timeout_seconds,
+                        },
+                    ),
+                )
+                for event in _watch_events(response):
+                    events += 1
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR" and obj.get("code") == 410:
+                        fresh, version = self.node_readiness()
+                        for name in sorted(fresh):
+                            if known.get(name) != fresh[name]:
+                                yield name, fresh[name]
+                        known = fresh
+                        break
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if kind in ("ADDED", "MODIFIED"):
+                        node = node_from(obj)
+                        if known.get(node.name) != node.ready:
+                            known[node.name] = node.ready
+                            yield node.name, node.ready
+                    elif kind == "DELETED":
+                        known.pop(str((obj.get("metadata") or {}).get("name")), None)
+                    if stop.is_set():
+                        return
+            except TransientClusterError:
+                pass  # retried already; wait and watch again
+            if not events:
+                stop.wait(idle_delay)
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
 
