@@ -26,6 +26,9 @@ import kmock
 Obj = dict[str, Any]
 Key = tuple[str, str]
 _LIST = re.compile(r"/(api/v1|apis/apps/v1)/(nodes|pods|daemonsets|controllerrevisions)")
+_JOB = re.compile(
+    r"/apis/operations\.kubeedge\.io/(v1alpha1|v1alpha2)/(nodeupgradejobs|imageprepulljobs)(?:/([^/]+))?"
+)
 _ITEM = re.compile(r"/(api/v1|apis/apps/v1)/namespaces/([^/]+)/(pods|daemonsets)/([^/]+)(/status)?")
 KINDS = {
     "nodes": "Node",
@@ -52,6 +55,8 @@ class StandIn:
     failures: list[Injected] = field(default_factory=list)
     url: str = ""
     groups: list[str] = field(default_factory=lambda: ["apps"])  # served API groups
+    job_versions: list[str] = field(default_factory=list)  # operations.kubeedge.io, [] = no CRDs
+    jobs: dict[tuple[str, str], Obj] = field(default_factory=dict)  # (plural, name) → object
     node_events: list[tuple[int, str, Obj]] = field(default_factory=list)  # (rv, type, node)
     compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -108,9 +113,19 @@ class StandIn:
         body = json.loads(req.body) if req.body else None
         if method == "GET" and path in ("/apis", "/apis/"):  # discovery
             groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1"}]} for g in self.groups]
+            if self.job_versions:
+                groups.append(
+                    {
+                        "name": "operations.kubeedge.io",
+                        "versions": [{"version": v} for v in self.job_versions],
+                        "preferredVersion": {"version": self.job_versions[-1]},
+                    }
+                )
             return kmock.Response(status=200, payload={"kind": "APIGroupList", "groups": groups})
         if method == "GET" and path == "/api/v1/nodes" and params.get("watch") == "true":
             return self._watch_nodes(int(params.get("resourceVersion") or 0))
+        if (j := _JOB.fullmatch(path)) is not None:
+            return self._job(method, j[1], j[2], j[3], body)
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)
@@ -129,6 +144,22 @@ class StandIn:
             return self._delete(resource, key, body)
         if method == "PATCH" and resource == "pods" and status:
             return self._patch_status(obj, body)
+        return _status(405, "method not allowed")
+
+    def _job(
+        self, method: str, version: str, plural: str, name: str | None, body: Obj | None
+    ) -> kmock.Response:
+        if version not in self.job_versions:
+            return _status(404, "the server could not find the requested resource")
+        if method == "POST" and name is None and body is not None:
+            key = (plural, body["metadata"]["name"])
+            if key in self.jobs:
+                return _status(409, f'{plural} "{key[1]}" already exists')
+            self.jobs[key] = body
+            return kmock.Response(status=201, payload=body)
+        if method == "GET" and name is not None:
+            job = self.jobs.get((plural, name))
+            return kmock.Response(status=200, payload=job) if job else _status(404, "not found")
         return _status(405, "method not allowed")
 
     def set_node_ready(self, name: str, ready: bool) -> None:

@@ -294,3 +294,29 @@ def test_node_watch_reports_ready_transitions_resumes_and_relists_on_410(
     assert next(watch) == ("n01", False)
     stop.set()
     watch.close()
+
+
+def test_kubeedge_jobs_in_the_served_version(api: StandIn, cluster: KubeCluster) -> None:
+    with pytest.raises(ClusterError, match=r"CRDs .* are not installed"):
+        cluster.job_api_version()
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    assert cluster.job_api_version() == "v1alpha2"
+    assert cluster.job_api_version("v1alpha1") == "v1alpha1"
+    api.job_versions = ["v1alpha1"]
+    with pytest.raises(ClusterError, match=r"not served by this cluster .*v1alpha1"):
+        cluster.job_api_version("v1alpha2")
+    job = {
+        "apiVersion": "operations.kubeedge.io/v1alpha1",
+        "kind": "NodeUpgradeJob",
+        "metadata": {"name": "upgrade-example"},
+        "spec": {"version": "v1.16.0", "nodeNames": ["edge-1"]},
+    }
+    assert (
+        cluster.get_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example")
+        is None
+    )
+    cluster.create_job(job)
+    got = cluster.get_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example")
+    assert got is not None and got["spec"]["version"] == "v1.16.0"
+    with pytest.raises(ClusterError, match="409"):
+        cluster.create_job(job)  # a job's spec is immutable: never silently re-created

@@ -43,6 +43,8 @@ from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, O
 
 FIELD_MANAGER = "gitops-edge"
 PAGE_SIZE = 5000
+JOBS_GROUP = "operations.kubeedge.io"
+JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
@@ -320,6 +322,67 @@ class KubeCluster:
                 pass  # retried already; wait and watch again
             if not events:
                 stop.wait(idle_delay)
+
+    # ── KubeEdge node jobs (custom resources) ──────────────────────────────────────────────
+
+    def job_api_version(self, wanted: str = "auto") -> str:
+        """The operations.kubeedge.io version to use: the cluster's preferred one for "auto",
+        else `wanted` if served. Clear errors when the CRDs are missing or the version is not
+        served."""
+        try:
+            response = self.retry(
+                f"discover {JOBS_GROUP}",
+                lambda: client.ApisApi(self.api).get_api_versions(_preload_content=False),
+            )
+        except ClusterError as exc:
+            raise ClusterError(f"cannot discover {JOBS_GROUP}: {exc}") from None
+        group = next(
+            (g for g in _json(response).get("groups") or () if g.get("name") == JOBS_GROUP), None
+        )
+        if group is None:
+            raise ClusterError(
+                f"the KubeEdge node job CRDs ({JOBS_GROUP}) are not installed in this cluster: "
+                "install KubeEdge cloudcore >= 1.16 (or its CRDs) before adding NodeUpgradeJob "
+                "or ImagePrePullJob files"
+            )
+        served = [str(v.get("version")) for v in group.get("versions") or ()]
+        if wanted == "auto":
+            preferred = (group.get("preferredVersion") or {}).get("version")
+            return str(preferred or served[0])
+        if wanted not in served:
+            raise ClusterError(
+                f"{JOBS_GROUP}/{wanted} is not served by this cluster (it serves "
+                f"{', '.join(served)}): set spec.jobs.apiVersion in gitops-edge.yaml to one of "
+                "them, or auto"
+            )
+        return wanted
+
+    def create_job(self, manifest: Mapping[str, Any]) -> None:
+        """Create a cluster-scoped KubeEdge job in the apiVersion its manifest names."""
+        group, _, version = str(manifest["apiVersion"]).partition("/")
+        plural = JOB_PLURALS[str(manifest["kind"])]
+        name = manifest["metadata"]["name"]
+        self.retry(
+            f"create {manifest['kind']} {name}",
+            lambda: client.CustomObjectsApi(self.api).create_cluster_custom_object(
+                group, version, plural, dict(manifest), _preload_content=False
+            ),
+            retry_conflicts=False,
+        )
+
+    def get_job(self, api_version: str, kind: str, name: str) -> Obj | None:
+        """A KubeEdge job as the API returns it, or None when it does not exist."""
+        group, _, version = api_version.partition("/")
+        try:
+            response = self.retry(
+                f"get {kind} {name}",
+                lambda: client.CustomObjectsApi(self.api).get_cluster_custom_object(
+                    group, version, JOB_PLURALS[kind], name, _preload_content=False
+                ),
+            )
+        except NotFoundError:
+            return None
+        return _json(response)
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
 
