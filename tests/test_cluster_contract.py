@@ -73,6 +73,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
                     "metadata": {
                         "name": "web-x1",
                         "namespace": "edge",
+                        "labels": {"app": "web", "controller-revision-hash": "h1"},
                         "ownerReferences": [
                             {"kind": "DaemonSet", "name": "web", "uid": ds_uid, "controller": True}
                         ],

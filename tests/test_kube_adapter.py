@@ -111,11 +111,13 @@ def seed(api: StandIn) -> None:
 
 def test_observe_parses_everything_the_planner_needs(api: StandIn, cluster: KubeCluster) -> None:
     seed(api)
+    api.put("pods", {"metadata": {"name": "not-a-daemon-pod", "namespace": "edge"}, "spec": {}})
     observed = cluster.observe()
     assert len(observed.nodes) == 12 and not observed.nodes[3].ready
     (ds,) = observed.daemonsets
     assert (ds.current_revision, ds.template_generation, ds.min_ready_seconds) == ("h2", 2, 5)
     assert ds.update_strategy == "OnDelete"
+    assert len(observed.pods) == 12  # the Deployment-style pod was filtered by the server
     first = observed.pods[0]
     assert (first.owner_kind, first.owner_name, first.node) == ("DaemonSet", "web", "n00")
     assert (first.revision_hash, first.template_generation, first.ready) == ("h1", 1, True)
@@ -136,6 +138,8 @@ def test_observe_is_four_paginated_lists(
     continues = [p.get("continue") for m, path, p in api.requests if path == "/api/v1/nodes"]
     assert continues == [None, "5", "10"]
     assert all(p["limit"] == "5" for _, path, p in api.requests if path != "/apis/")
+    pod_lists = [p for _, path, p in api.requests if path == "/api/v1/pods"]
+    assert all(p["labelSelector"] == "controller-revision-hash" for p in pod_lists)
 
 
 def test_server_side_apply(api: StandIn, cluster: KubeCluster) -> None:

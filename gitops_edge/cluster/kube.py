@@ -43,6 +43,9 @@ from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, O
 
 FIELD_MANAGER = "gitops-edge"
 PAGE_SIZE = 5000
+# DaemonSet pods always carry this label (StatefulSet pods too; Deployment and Job pods never):
+# the server filters the rest out of the biggest list.
+DAEMON_POD_SELECTOR = "controller-revision-hash"
 JOBS_GROUP = "operations.kubeedge.io"
 JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
@@ -229,7 +232,11 @@ class KubeCluster:
         try:
             pods = [
                 pod_from(p, keep=PLANNER_CONDITIONS)
-                for page in self.pages("list pods", self.core.list_pod_for_all_namespaces)
+                for page in self.pages(
+                    "list pods",
+                    self.core.list_pod_for_all_namespaces,
+                    label_selector=DAEMON_POD_SELECTOR,
+                )
                 for p in page
             ]
         finally:
