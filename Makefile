@@ -32,6 +32,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/plan_scale.py
+	$(BIN)/python bench/observe_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
