@@ -324,3 +324,40 @@ def test_kubeedge_jobs_in_the_served_version(api: StandIn, cluster: KubeCluster)
     assert got is not None and got["spec"]["version"] == "v1.16.0"
     with pytest.raises(ClusterError, match="409"):
         cluster.create_job(job)  # a job's spec is immutable: never silently re-created
+
+
+def test_unreachable_api_server_is_cloud_unreachable_for_the_agent(tmp_path: Path) -> None:
+    import socket
+
+    from gitops_edge.agent.cache import PodCache
+    from gitops_edge.agent.handlers import Agent, handle
+    from gitops_edge.agent.routes import Op, Route
+    from gitops_edge.cluster.base import CloudUnreachableError
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    offline = KubeCluster(
+        kube.api_client_for(str(config), None), retrier=Retrier(sleep=lambda _: None)
+    )
+    node = KubeNodeClient(offline, "n1")
+    with pytest.raises(CloudUnreachableError):
+        node.list_pods()
+    cache = PodCache(tmp_path / "cache.json")
+    cache.save([{"metadata": {"name": "cached"}}])
+    agent = Agent(node="n1", cloud=node, cache=cache)
+    assert handle(agent, Route(Op.LIST)).status == 200  # from the cache
+    assert handle(agent, Route(Op.UPGRADE, "default", "p")).status == 503
