@@ -10,7 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitops_edge.cluster.base import Cluster, ClusterError, NotFoundError
-from gitops_edge.plan import Action, ApplyDaemonSet, DeletePod, PruneDaemonSet, SetPodCondition
+from gitops_edge.plan import (
+    Action,
+    ApplyDaemonSet,
+    DeleteJob,
+    DeletePod,
+    PruneDaemonSet,
+    SetPodCondition,
+    StartImagePull,
+)
 
 DONE = "done"
 SKIPPED = "skipped"
@@ -33,6 +41,10 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
         cluster.set_pod_condition(action.namespace, action.name, action.uid, action.condition)
     elif isinstance(action, PruneDaemonSet):
         cluster.delete_daemonset(action.namespace, action.name)
+    elif isinstance(action, StartImagePull):
+        cluster.create_pull_job(json.loads(action.manifest_json))
+    elif isinstance(action, DeleteJob):
+        cluster.delete_job(action.namespace, action.name)
 
 
 def apply_actions(actions: Iterable[Action], cluster: Cluster) -> tuple[ActionResult, ...]:

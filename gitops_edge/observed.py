@@ -102,6 +102,17 @@ class JobObs:
 
 
 @dataclass(frozen=True, slots=True)
+class PullJobObs:
+    """An image pre-pull Job this tool created for one pod and revision (DESIGN §2, imagepull)."""
+
+    namespace: str
+    name: str
+    pod: str
+    revision: str
+    state: str  # "Running" | "Succeeded" | "Failed"
+
+
+@dataclass(frozen=True, slots=True)
 class Observed:
     """Everything one pass observed, at time `now` on the cluster's clock."""
 
@@ -111,3 +122,4 @@ class Observed:
     pods: tuple[PodObs, ...]
     jobs: tuple[JobObs, ...] = field(default=())
     openyurt_installed: bool = False  # the cluster serves apps.openyurt.io (yurt-manager runs)
+    pull_jobs: tuple[PullJobObs, ...] = ()

@@ -56,7 +56,29 @@ class PruneDaemonSet:
     reason: str
 
 
-Action = ApplyDaemonSet | DeletePod | SetPodCondition | PruneDaemonSet
+@dataclass(frozen=True, slots=True)
+class StartImagePull:
+    """Create the short-lived Job that pre-pulls a revision's images on one pod's node."""
+
+    namespace: str
+    name: str  # the Job's name
+    pod: str
+    node: str
+    revision: str
+    manifest_json: str  # the batch/v1 Job (gitops_edge.prepull.pull_job)
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteJob:
+    """Delete a finished pre-pull Job (its result is on the pod by then)."""
+
+    namespace: str
+    name: str
+    reason: str
+
+
+Action = ApplyDaemonSet | DeletePod | SetPodCondition | PruneDaemonSet | StartImagePull | DeleteJob
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,12 @@ from gitops_edge.plan import (
     Action,
     ApplyDaemonSet,
     DaemonSetPlan,
+    DeleteJob,
     DeletePod,
     Plan,
     PruneDaemonSet,
     SetPodCondition,
+    StartImagePull,
 )
 from gitops_edge.planner.words import rfc3339, short
 
@@ -63,8 +65,18 @@ def action_to_dict(action: Action) -> dict[str, Any]:
             },
             "reason": action.reason,
         }
+    if isinstance(action, StartImagePull):
+        return {
+            "type": "startImagePull",
+            "namespace": action.namespace,
+            "name": action.name,
+            "pod": action.pod,
+            "node": action.node,
+            "revision": action.revision,
+            "reason": action.reason,
+        }
     return {
-        "type": "prune",
+        "type": "deleteJob" if isinstance(action, DeleteJob) else "prune",
         "namespace": action.namespace,
         "name": action.name,
         "reason": action.reason,

@@ -25,16 +25,22 @@ import kmock
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
-_LIST = re.compile(r"/(api/v1|apis/apps/v1)/(nodes|pods|daemonsets|controllerrevisions)")
+_LIST = re.compile(
+    r"/(api/v1|apis/apps/v1|apis/batch/v1)/(nodes|pods|daemonsets|controllerrevisions|jobs)"
+)
 _JOB = re.compile(
     r"/apis/operations\.kubeedge\.io/(v1alpha1|v1alpha2)/(nodeupgradejobs|imageprepulljobs)(?:/([^/]+))?"
 )
-_ITEM = re.compile(r"/(api/v1|apis/apps/v1)/namespaces/([^/]+)/(pods|daemonsets)/([^/]+)(/status)?")
+_ITEM = re.compile(
+    r"/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/(pods|daemonsets|jobs)"
+    r"(?:/([^/]+))?(/status)?"
+)
 KINDS = {
     "nodes": "Node",
     "pods": "Pod",
     "daemonsets": "DaemonSet",
     "controllerrevisions": "ControllerRevision",
+    "jobs": "Job",
 }
 
 
@@ -132,6 +138,13 @@ class StandIn:
         if m is None:
             return _status(404, f"the server could not find the requested resource {path}")
         namespace, resource, name, status = m[2], m[3], m[4], bool(m[5])
+        if method == "POST" and name is None and body is not None:  # create (201, as a server)
+            body.setdefault("metadata", {})["namespace"] = namespace
+            if (namespace, body["metadata"]["name"]) in self.store[resource]:
+                return _status(409, f'{resource} "{body["metadata"]["name"]}" already exists')
+            return kmock.Response(status=201, payload=self.put(resource, body))
+        if name is None:
+            return _status(405, "method not allowed")
         key = (namespace, name)
         if method == "PATCH" and resource == "daemonsets":
             return self._apply(key, body, params)

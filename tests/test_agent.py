@@ -75,6 +75,15 @@ class World:
     def cluster(self) -> Any:
         return SimCluster.open(self.state)
 
+    def reconcile(self) -> None:
+        """One reconcile pass of the current repository (the cloud side)."""
+        with SimCluster.open(self.state) as cluster:
+            reconcile_once(load_desired(self.repo, revision="pass"), cluster)
+
+    def tick(self, seconds: float) -> None:
+        with SimCluster.open(self.state) as cluster:
+            cluster.tick(seconds)
+
     def pods(self, node: str = "edge-01") -> list[dict[str, Any]]:
         with SimCluster.open(self.state, read_only=True) as cluster:
             return cluster.node_pods(node)
@@ -254,10 +263,20 @@ def test_imagepull_then_upgrade(world: World) -> None:
     assert image is not None and image["status"] == "False" and image["message"] == revision
     status, body = world.upgrade(name)
     assert status == 403 and "pre-pull" in body and "still running" in body
-    with world.cluster() as cluster:
-        cluster.tick(5)
+    world.reconcile()  # the cloud side starts the pre-pull Job on the pod's node
+    with SimCluster.open(world.state, read_only=True) as cluster:
+        (job,) = cluster.observe().pull_jobs
+    assert (job.pod, job.state, f"controllerrevision: {job.revision}") == (
+        name,
+        "Running",
+        revision,
+    )
+    world.tick(5)  # the Job pulls the images
+    world.reconcile()  # records the result on the pod and deletes the Job
     image = condition(world.pod(), "PodImageReady")
     assert image is not None and (image["status"], image["reason"]) == ("True", "PullImageSuccess")
+    with SimCluster.open(world.state, read_only=True) as cluster:
+        assert cluster.observe().pull_jobs == ()
     assert world.upgrade(name)[0] == 200
 
 
@@ -266,8 +285,9 @@ def test_failed_imagepull_blocks_the_upgrade(world: World) -> None:
         cluster.set_image_broken("nginx:1.20.0", True)
     name = world.pod()["metadata"]["name"]
     assert world.upgrade(name, action="imagepull")[0] == 200
-    with world.cluster() as cluster:
-        cluster.tick(30)
+    world.reconcile()
+    world.tick(30)
+    world.reconcile()
     image = condition(world.pod(), "PodImageReady")
     assert image is not None and (image["status"], image["reason"]) == ("False", "PullImageFail")
     status, body = world.upgrade(name)
@@ -277,8 +297,9 @@ def test_failed_imagepull_blocks_the_upgrade(world: World) -> None:
 def test_prepull_for_another_revision_blocks_the_upgrade(world: World) -> None:
     name = world.pod()["metadata"]["name"]
     world.upgrade(name, action="imagepull")
-    with world.cluster() as cluster:
-        cluster.tick(5)
+    world.reconcile()
+    world.tick(5)
+    world.reconcile()
     world.release("nginx:1.21.0")  # a newer revision: the pulled images are stale
     status, body = world.upgrade(name)
     assert status == 403 and "pull again" in body

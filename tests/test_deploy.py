@@ -15,6 +15,7 @@ from kube_standin import StandIn, running
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
 from gitops_edge.observed import Condition
+from gitops_edge.prepull import pull_job
 from gitops_edge.yamldoc import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,9 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
     cluster.set_pod_condition("edge", "p1", uid, Condition("PodNeedUpgrade", "True"))
     cluster.delete_pod("edge", "p1", uid)
     cluster.delete_daemonset("edge", "d")
+    job = pull_job(namespace="edge", pod="p1", node="n1", revision="h2", pod_spec={})
+    cluster.create_pull_job(job)
+    cluster.delete_job("edge", job["metadata"]["name"])
     assert used(standin) == granted("reconciler-rbac.yaml", "gitops-edge-reconciler")
 
 

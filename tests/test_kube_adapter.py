@@ -128,7 +128,8 @@ def test_observe_is_four_paginated_lists(
 ) -> None:
     seed(api)
     cluster.observe()
-    assert len(api.requests) == 5  # nodes, revisions, daemonsets, pods (one page each), /apis
+    # nodes, revisions, daemonsets, pods, pre-pull jobs (one page each) and discovery
+    assert len(api.requests) == 6
     api.requests.clear()
     monkeypatch.setattr(kube, "PAGE_SIZE", 5)
     observed = cluster.observe()
@@ -316,14 +317,16 @@ def test_kubeedge_jobs_in_the_served_version(api: StandIn, cluster: KubeCluster)
         "spec": {"version": "v1.16.0", "nodeNames": ["edge-1"]},
     }
     assert (
-        cluster.get_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example")
+        cluster.get_node_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example")
         is None
     )
-    cluster.create_job(job)
-    got = cluster.get_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example")
+    cluster.create_node_job(job)
+    got = cluster.get_node_job(
+        "operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "upgrade-example"
+    )
     assert got is not None and got["spec"]["version"] == "v1.16.0"
     with pytest.raises(ClusterError, match="409"):
-        cluster.create_job(job)  # a job's spec is immutable: never silently re-created
+        cluster.create_node_job(job)  # a job's spec is immutable: never silently re-created
 
 
 def test_unreachable_api_server_is_cloud_unreachable_for_the_agent(tmp_path: Path) -> None:

@@ -48,6 +48,14 @@ class Cluster(Protocol):
         """Add or replace the condition of `condition.type` on the pod, leaving others alone."""
         ...
 
+    def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
+        """Create an image pre-pull Job (batch/v1, `gitops_edge.prepull.pull_job`)."""
+        ...
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a Job and its pods (NotFoundError when it does not exist)."""
+        ...
+
 
 class CloudUnreachableError(TransientClusterError):
     """The API server cannot be reached from this node (its link to the cloud is down)."""

@@ -21,7 +21,9 @@ from gitops_edge.observed import (
     Node,
     Observed,
     PodObs,
+    PullJobObs,
 )
+from gitops_edge.prepull import PULL_POD_LABEL, PULL_REVISION_LABEL
 
 Obj = Mapping[str, Any]
 _EMPTY: Mapping[str, Any] = {}
@@ -150,6 +152,23 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
         ready_since=since,
         deleting=bool(meta.get("deletionTimestamp")),
         conditions=conditions,
+    )
+
+
+def pull_job_from(obj: Obj) -> PullJobObs:
+    """An image pre-pull Job: which pod and revision it pulls for, and how it ended."""
+    meta = obj.get("metadata", _EMPTY)
+    labels = meta.get("labels") or _EMPTY
+    state = "Running"
+    for cond in (obj.get("status") or _EMPTY).get("conditions") or ():
+        if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed"):
+            state = "Succeeded" if cond["type"] == "Complete" else "Failed"
+    return PullJobObs(
+        namespace=meta.get("namespace", "default"),
+        name=meta["name"],
+        pod=str(labels.get(PULL_POD_LABEL, "")),
+        revision=str(labels.get(PULL_REVISION_LABEL, "")),
+        state=state,
     )
 
 

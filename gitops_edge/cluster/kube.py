@@ -37,9 +37,11 @@ from gitops_edge.cluster.k8s_objects import (
     daemonset_from,
     node_from,
     pod_from,
+    pull_job_from,
     revisions_by_owner,
 )
 from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, Observed
+from gitops_edge.prepull import PULL_POD_LABEL
 
 FIELD_MANAGER = "gitops-edge"
 PAGE_SIZE = 5000
@@ -173,6 +175,7 @@ class KubeCluster:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
+        self.batch = client.BatchV1Api(api)
         self.retry = retrier or Retrier()
 
     @classmethod
@@ -247,6 +250,15 @@ class KubeCluster:
             daemonsets=tuple(daemonsets),
             pods=tuple(pods),
             openyurt_installed=self.serves_group(OPENYURT_GROUP),
+            pull_jobs=tuple(
+                pull_job_from(j)
+                for page in self.pages(
+                    "list pre-pull jobs",
+                    self.batch.list_job_for_all_namespaces,
+                    label_selector=PULL_POD_LABEL,
+                )
+                for j in page
+            ),
         )
 
     def serves_group(self, group: str) -> bool:
@@ -364,7 +376,7 @@ class KubeCluster:
             )
         return wanted
 
-    def create_job(self, manifest: Mapping[str, Any]) -> None:
+    def create_node_job(self, manifest: Mapping[str, Any]) -> None:
         """Create a cluster-scoped KubeEdge job in the apiVersion its manifest names."""
         group, _, version = str(manifest["apiVersion"]).partition("/")
         plural = JOB_PLURALS[str(manifest["kind"])]
@@ -377,7 +389,7 @@ class KubeCluster:
             retry_conflicts=False,
         )
 
-    def get_job(self, api_version: str, kind: str, name: str) -> Obj | None:
+    def get_node_job(self, api_version: str, kind: str, name: str) -> Obj | None:
         """A KubeEdge job as the API returns it, or None when it does not exist."""
         group, _, version = api_version.partition("/")
         try:
@@ -419,6 +431,27 @@ class KubeCluster:
 
     def delete_pod(self, namespace: str, name: str, uid: str) -> None:
         delete_pod(self, namespace, name, uid)
+
+    def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
+        job = client.V1Job.from_dict(dict(manifest))
+        if job is None:
+            raise ClusterError(f"Job {meta['name']}: not a batch/v1 Job manifest")
+        self.retry(
+            f"create Job {meta['namespace']}/{meta['name']}",
+            lambda: self.batch.create_namespaced_job(
+                meta["namespace"], job, _preload_content=False
+            ),
+            retry_conflicts=False,
+        )
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        self.retry(
+            f"delete Job {namespace}/{name}",
+            lambda: self.batch.delete_namespaced_job(
+                name, namespace, propagation_policy="Background", _preload_content=False
+            ),
+        )
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         set_pod_condition(self, namespace, name, uid, condition)

@@ -22,10 +22,16 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster.base import NotFoundError
-from gitops_edge.cluster.k8s_objects import build_observed, condition_to, format_time
+from gitops_edge.cluster.base import ClusterError, NotFoundError
+from gitops_edge.cluster.k8s_objects import (
+    build_observed,
+    condition_to,
+    format_time,
+    pull_job_from,
+)
 from gitops_edge.cluster.sim_state import Obj, SimState, obj_key, owner_key
 from gitops_edge.observed import Condition, Observed
+from gitops_edge.prepull import PULL_POD_LABEL
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
@@ -139,7 +145,12 @@ class SimCluster:
             revisions=s.revisions.values(),
             pods=s.pods.values(),
         )
-        return replace(observed, openyurt_installed=s.openyurt_installed)
+        pull_jobs = tuple(
+            pull_job_from(j)
+            for j in s.jobs.values()
+            if PULL_POD_LABEL in (j["metadata"].get("labels") or {})
+        )
+        return replace(observed, openyurt_installed=s.openyurt_installed, pull_jobs=pull_jobs)
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
@@ -190,6 +201,20 @@ class SimCluster:
         pod = self._pod(namespace, name, uid)
         conditions = [c for c in pod["status"]["conditions"] if c["type"] != condition.type]
         pod["status"]["conditions"] = [*conditions, condition_to(condition)]
+
+    def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
+        s = self._state
+        job = json.loads(json.dumps(manifest))
+        key = obj_key(job)
+        if key in s.jobs:
+            raise ClusterError(f"Job {key[0]}/{key[1]} already exists")
+        job["metadata"].update(uid=s.new_uid(), creationTimestamp=s.time())
+        job["status"] = {}
+        s.jobs[key] = job
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        if self._state.jobs.pop((namespace, name), None) is None:
+            raise NotFoundError(f"Job {namespace}/{name} not found")
 
     def _pod(self, namespace: str, name: str, uid: str) -> Obj:
         pod = self._state.pods.get((namespace, name))

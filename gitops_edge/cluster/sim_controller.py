@@ -305,43 +305,30 @@ def _update_status(state: SimState, key: Key, *, desired: int) -> None:
 
 def sync_all(state: SimState) -> None:
     refresh_readiness(state)
-    advance_image_pulls(state)
+    advance_jobs(state)
     for key in sorted(state.daemonsets):
         sync_daemonset(state, key)
 
 
-PULL_SUCCESS, PULL_FAIL = "PullImageSuccess", "PullImageFail"
-
-
-def advance_image_pulls(state: SimState) -> None:
-    """The node-side pre-pull of OpenYurt 1.7: a pod marked `PodImageReady=False` (message
-    `controllerrevision: <hash>`) gets that revision's images pulled `ready_delay` seconds later
-    while its node is Ready: True with reason PullImageSuccess, or False with PullImageFail when
-    an image is broken."""
-    for pod in state.pods.values():
-        cond = next((c for c in pod["status"]["conditions"] if c["type"] == "PodImageReady"), None)
-        if cond is None or cond["status"] == "True" or cond.get("reason"):
+def advance_jobs(state: SimState) -> None:
+    """Pre-pull Jobs: `ready_delay` seconds after creation, on a Ready node, the Job completes,
+    or fails when one of its images is broken (never Ready); on a NotReady node it waits."""
+    for job in state.jobs.values():
+        status = job.setdefault("status", {})
+        if status.get("conditions"):
+            continue  # finished
+        spec = job["spec"]["template"]["spec"]
+        if not node_ready(state.nodes.get(spec.get("nodeName", "")))[0]:
             continue
-        if not node_ready(state.nodes.get(pod["spec"]["nodeName"]))[0]:
+        if parse_time(job["metadata"]["creationTimestamp"]) + state.ready_delay > state.now:
             continue
-        if parse_time(cond["lastTransitionTime"]) + state.ready_delay > state.now:
-            continue
-        digest = str(cond.get("message", "")).removeprefix("controllerrevision: ")
-        images = _revision_images(state, pod, digest)
-        if images is None or any(image in state.broken_images for image in images):
-            cond["reason"] = PULL_FAIL
-        else:
-            cond.update(status="True", reason=PULL_SUCCESS, lastTransitionTime=state.time())
-
-
-def _revision_images(state: SimState, pod: Obj, digest: str) -> list[str] | None:
-    namespace = pod["metadata"].get("namespace", "default")
-    for ref in pod["metadata"].get("ownerReferences") or ():
-        revision = state.revisions.get((namespace, f"{ref.get('name')}-{digest}"))
-        if revision is not None:
-            spec = revision["data"]["spec"]["template"].get("spec") or {}
-            return [str(c.get("image", "")) for c in spec.get("containers") or ()]
-    return None
+        images = [c.get("image") for c in spec.get("containers") or ()]
+        failed = any(image in state.broken_images for image in images)
+        kind = "Failed" if failed else "Complete"
+        status.update(
+            {"failed" if failed else "succeeded": 1, "completionTime": state.time()},
+            conditions=[{"type": kind, "status": "True", "lastTransitionTime": state.time()}],
+        )
 
 
 def record_revision(state: SimState, key: Key) -> None:

@@ -35,6 +35,7 @@ class SimState:
     daemonsets: dict[Key, Obj] = field(default_factory=dict)
     revisions: dict[Key, Obj] = field(default_factory=dict)
     pods: dict[Key, Obj] = field(default_factory=dict)
+    jobs: dict[Key, Obj] = field(default_factory=dict)  # batch/v1 Jobs (image pre-pulls)
     # Indexes, rebuilt on load, never saved.
     pods_by_ds: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
     pods_by_node: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
@@ -87,6 +88,7 @@ class SimState:
             "daemonsets": list(self.daemonsets.values()),
             "controllerrevisions": list(self.revisions.values()),
             "pods": list(self.pods.values()),
+            "jobs": list(self.jobs.values()),
         }
 
     @classmethod
@@ -109,6 +111,7 @@ class SimState:
                 daemonsets={obj_key(d): d for d in data["daemonsets"]},
                 revisions={obj_key(r): r for r in data["controllerrevisions"]},
                 pods={obj_key(p): p for p in data["pods"]},
+                jobs={obj_key(j): j for j in data.get("jobs", [])},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source}: damaged simulated cluster state ({exc!r})") from None

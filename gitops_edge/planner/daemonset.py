@@ -16,6 +16,7 @@ from gitops_edge.planner.advanced import plan_advanced
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, node_views
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
+from gitops_edge.planner.prepull import plan_prepull
 from gitops_edge.planner.words import short
 
 
@@ -148,7 +149,8 @@ def plan_daemonset(
         actions, deferred, budget = advanced.deletions, advanced.deferred, advanced.budget
     elif desired.model is UpdateModel.OTA:
         ota = plan_ota(views, ds=ds, now=now)
-        actions, ota_pending = ota.marks, ota.pending
+        pulls = plan_prepull(views, ds=ds, desired=desired, jobs=index.pull_jobs, now=now)
+        actions, ota_pending = (*ota.marks, *pulls), ota.pending
     elif desired.model is UpdateModel.ROLLING_UPDATE:
         notes = _rolling_update_notes(views, desired=desired, ds=ds)
     elif any(v.outdated for v in views):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gitops_edge.desired import LabelSelector, NodeGroup
-from gitops_edge.observed import DaemonSetObs, Node, Observed, PodObs
+from gitops_edge.observed import DaemonSetObs, Node, Observed, PodObs, PullJobObs
 
 DAEMONSET_KIND = "DaemonSet"
 Key = tuple[str, str]  # (namespace, name)
@@ -23,6 +23,7 @@ class FleetIndex:
     nodes: Mapping[str, Node]
     daemonsets: Mapping[Key, DaemonSetObs]
     pods_by_owner: Mapping[Key, tuple[PodObs, ...]]
+    pull_jobs: Mapping[Key, PullJobObs]  # (namespace, Job name)
 
 
 def index_observed(observed: Observed) -> FleetIndex:
@@ -34,6 +35,7 @@ def index_observed(observed: Observed) -> FleetIndex:
         nodes={n.name: n for n in observed.nodes},
         daemonsets={(d.namespace, d.name): d for d in observed.daemonsets},
         pods_by_owner={key: tuple(value) for key, value in pods.items()},
+        pull_jobs={(j.namespace, j.name): j for j in observed.pull_jobs},
     )
 
 
