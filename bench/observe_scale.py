@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import multiprocessing
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+from kube_standin import running, write_kubeconfig  # noqa: E402
 
 from gitops_edge.cluster import kube  # noqa: E402
 from gitops_edge.cluster.kube import KubeCluster, Retrier  # noqa: E402
@@ -108,8 +109,6 @@ def fleet(nodes: int, pods_per_node: int) -> dict[str, list[dict[str, Any]]]:
 
 
 def serve(nodes: int, pods_per_node: int, urls: Any, stop: Any) -> None:
-    from kube_standin import running
-
     with running() as api:
         for resource, items in fleet(nodes, pods_per_node).items():
             for item in items:
@@ -135,19 +134,7 @@ def measure(nodes: int, pods_per_node: int, repeat: int) -> dict[str, float]:
     try:
         url = urls.get(timeout=600)
         with tempfile.TemporaryDirectory() as tmp:
-            config = Path(tmp) / "kubeconfig"
-            config.write_text(
-                json.dumps(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Config",
-                        "clusters": [{"name": "s", "cluster": {"server": url}}],
-                        "users": [{"name": "u", "user": {"token": "t"}}],
-                        "contexts": [{"name": "s", "context": {"cluster": "s", "user": "u"}}],
-                        "current-context": "s",
-                    }
-                )
-            )
+            config = write_kubeconfig(Path(tmp) / "kubeconfig", url)
             cluster = KubeCluster(kube.api_client_for(str(config), None), retrier=Retrier())
             listers = [
                 cluster.core.list_node,

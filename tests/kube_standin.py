@@ -86,21 +86,7 @@ class StandIn:
         self.failures.append(Injected(method, path, status, retry_after))
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
-                    "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
-                    "contexts": [
-                        {"name": "standin", "context": {"cluster": "standin", "user": "tester"}}
-                    ],
-                    "current-context": "standin",
-                }
-            )
-        )
-        return path
+        return write_kubeconfig(path, self.url)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p, _ in self.requests if m == method and p == path)
@@ -259,6 +245,25 @@ class StandIn:
             conditions.append(patch)
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
         return kmock.Response(status=200, payload=obj)
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig with one context, "standin", for `server` (plain HTTP, a dummy token)."""
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "standin", "cluster": {"server": server}}],
+                "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                "contexts": [
+                    {"name": "standin", "context": {"cluster": "standin", "user": "tester"}}
+                ],
+                "current-context": "standin",
+            }
+        )
+    )
+    return path
 
 
 def _status(code: int, message: str, headers: dict[str, str] | None = None) -> kmock.Response:

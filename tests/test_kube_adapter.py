@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_standin import StandIn, running
+from kube_standin import StandIn, running, write_kubeconfig
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
@@ -340,19 +340,7 @@ def test_unreachable_api_server_is_cloud_unreachable_for_the_agent(tmp_path: Pat
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-            }
-        )
-    )
+    config = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}")
     offline = KubeCluster(
         kube.api_client_for(str(config), None), retrier=Retrier(sleep=lambda _: None)
     )

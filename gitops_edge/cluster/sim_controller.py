@@ -131,7 +131,7 @@ def _set_ready(pod: Obj, ready: bool, at: float) -> None:
         cond["lastTransitionTime"] = format_time(at)
 
 
-def create_pod(state: SimState, *, ds_key: Key, node: str) -> None:
+def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
     ds = state.daemonsets[ds_key]
     namespace, ds_name = ds_key
     template = ds["spec"]["template"]
@@ -174,6 +174,7 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> None:
     key = (namespace, name)
     state.pods[key] = pod
     state.index_pod(key, pod)
+    return key
 
 
 def remove_pod(state: SimState, key: Key) -> None:
@@ -238,14 +239,19 @@ def _max_unavailable(ds: Obj, desired: int) -> int:
     return int(value)
 
 
-def _rolling_update(state: SimState, key: Key, *, desired: int) -> None:
-    """kube-controller-manager's DaemonSet rollingUpdate, maxSurge 0."""
+def _rolling_update(state: SimState, key: Key, *, ready_eligible: list[str]) -> None:
+    """kube-controller-manager's DaemonSet rollingUpdate, maxSurge 0. As upstream, a node that
+    should run the pod (Ready and eligible) but has none counts unavailable (upstream adds such
+    nodes with no pods to its node → pods map), and so do nodes with no live pod."""
     ds = state.daemonsets[key]
     _, newest = state.newest[key]
     generation = int(ds["metadata"]["generation"])
     min_ready = int(ds["spec"].get("minReadySeconds") or 0)
-    unavailable, delete, candidates = 0, [], []
-    for _, pod_keys in sorted(_pods_by_node(state, key).items()):
+    by_node = _pods_by_node(state, key)
+    unavailable = sum(1 for node in ready_eligible if node not in by_node)
+    delete: list[Key] = []
+    candidates: list[Key] = []
+    for _, pod_keys in sorted(by_node.items()):
         live = [k for k in pod_keys if not state.pods[k]["metadata"].get("deletionTimestamp")]
         new = [k for k in live if _is_new(state.pods[k], newest=newest, generation=generation)]
         old = [k for k in live if k not in new]
@@ -258,12 +264,14 @@ def _rolling_update(state: SimState, key: Key, *, desired: int) -> None:
             delete.append(old[0])
         else:
             candidates.append(old[0])
-    room = max(0, _max_unavailable(ds, desired) - unavailable)
+    room = max(0, _max_unavailable(ds, len(ready_eligible)) - unavailable)
     for pod_key in [*delete, *candidates[:room]]:
         remove_pod(state, pod_key)
 
 
-def sync_daemonset(state: SimState, key: Key) -> None:
+def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> None:
+    """Run the DaemonSet controller once for `key`. `refreshed`: the readiness of every pod was
+    just recomputed (`sync_all`), so only pods created here need it."""
     ds = state.daemonsets[key]
     eligible = eligible_nodes(state, key)
     for node, pod_keys in _pods_by_node(state, key).items():
@@ -272,12 +280,12 @@ def sync_daemonset(state: SimState, key: Key) -> None:
                 remove_pod(state, pod_key)
     ready_eligible = [n for n in sorted(eligible) if node_ready(state.nodes[n])[0]]
     if (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
-        _rolling_update(state, key, desired=len(ready_eligible))
-    hosting = _pods_by_node(state, key)
-    for node in ready_eligible:
-        if node not in hosting:
-            create_pod(state, ds_key=key, node=node)
-    refresh_readiness(state, sorted(state.pods_by_ds.get(key, ())))
+        _rolling_update(state, key, ready_eligible=ready_eligible)
+    hosting = {state.pods[k]["spec"]["nodeName"] for k in state.pods_by_ds.get(key, ())}
+    created = [
+        create_pod(state, ds_key=key, node=node) for node in ready_eligible if node not in hosting
+    ]
+    refresh_readiness(state, created if refreshed else sorted(state.pods_by_ds.get(key, ())))
     _update_status(state, key, desired=len(ready_eligible))
 
 
@@ -307,7 +315,7 @@ def sync_all(state: SimState) -> None:
     refresh_readiness(state)
     advance_jobs(state)
     for key in sorted(state.daemonsets):
-        sync_daemonset(state, key)
+        sync_daemonset(state, key, refreshed=True)
 
 
 def advance_jobs(state: SimState) -> None:
