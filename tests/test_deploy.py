@@ -136,3 +136,17 @@ def test_dockerfile_installs_the_console_script() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["gitops-edge"]' in text
     assert "USER 10001" in text
+
+
+def test_deployment_runs_passes_on_a_synced_checkout_one_replica() -> None:
+    (deployment,) = [
+        d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
+    ]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # never two reconcilers
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "gitops-edge-reconciler"
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert "gitops-edge reconcile" in containers["reconcile"]["args"][0]
+    assert "--once" in containers["reconcile"]["args"][0]
+    assert any(a.startswith("--repo=") for a in containers["git-sync"]["args"])

@@ -3,7 +3,6 @@ readiness over the clock, NotReady semantics, persistence and locking, the `sim`
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import time
 from pathlib import Path
@@ -11,10 +10,18 @@ from typing import Any
 
 import pytest
 
-from gitops_edge.cli.main import main
+from gitops_edge.cluster import sim
 from gitops_edge.cluster.base import NotFoundError
-from gitops_edge.cluster.k8s_objects import build_observed, format_time, parse_time
+from gitops_edge.cluster.k8s_objects import (
+    build_observed,
+    daemonset_from,
+    format_time,
+    node_from,
+    parse_time,
+    pod_from,
+)
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.cluster.sim_controller import node_is_eligible
 from gitops_edge.observed import Condition, Observed, PodObs
 
 
@@ -334,62 +341,226 @@ def test_build_observed_matches_revisions_by_owner_uid() -> None:
     assert observed.daemonsets[0].template_generation == 4
 
 
-# ── the `sim` command line ──────────────────────────────────────────────────────────────────
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_sim_cli_init_node_tick_image_show(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    state = str(tmp_path / "f.json")
-    code, out, _ = cli(
-        capsys, "sim", "init", state, "--groups", "hz=3,sh=2", "--not-ready", "1", "--seed", "4"
+def test_k8s_objects_parse_pods_nodes_and_daemonsets() -> None:
+    pod = pod_from(
+        {
+            "metadata": {
+                "name": "web-x2b4c",
+                "namespace": "edge",
+                "uid": "p1",
+                "deletionTimestamp": "2026-01-01T00:01:00Z",
+                "labels": {"controller-revision-hash": "abc", "pod-template-generation": "7"},
+                "ownerReferences": [
+                    {"kind": "Node", "name": "n", "uid": "x"},
+                    {"kind": "DaemonSet", "name": "web", "uid": "d1", "controller": True},
+                ],
+            },
+            "spec": {"nodeName": "a-01"},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "lastTransitionTime": "2026-01-01T00:00:05Z",
+                    },
+                    {"type": "PodNeedUpgrade", "status": "True", "message": "m", "reason": "r"},
+                ]
+            },
+        }
     )
-    assert code == 0 and "5 nodes in 2 groups, 1 NotReady" in out
-    assert cli(capsys, "sim", "node", state, "hz-01", "--not-ready")[0] == 0
-    assert cli(capsys, "sim", "tick", state, "--seconds", "30")[0] == 0
-    assert cli(capsys, "sim", "image", state, "x/y:1", "--broken")[0] == 0
-    code, out, _ = cli(capsys, "sim", "show", state, "--format", "json")
-    data = json.loads(out)
-    assert data["now"] == "2026-01-01T00:00:30Z"
-    hz01 = next(n for n in data["nodes"] if n["name"] == "hz-01")
-    assert hz01 == {"name": "hz-01", "labels": hz01["labels"], "ready": False}
-    assert hz01["labels"]["apps.openyurt.io/nodepool"] == "hz"
-    assert data["daemonsets"] == [] and data["pods"] == []
-    code, out, _ = cli(capsys, "sim", "show", state)
-    assert code == 0 and "hz" in out and "NOT READY" in out
+    assert (pod.owner_kind, pod.owner_name, pod.node) == ("DaemonSet", "web", "a-01")
+    assert (pod.revision_hash, pod.template_generation) == ("abc", 7)
+    assert pod.ready and pod.ready_since == 1_767_225_605.0 and pod.deleting
+    need = pod.condition("PodNeedUpgrade")
+    assert need is not None and (need.message, need.reason) == ("m", "r")
+    orphan = pod_from({"metadata": {"name": "p", "labels": {}}, "spec": {}, "status": {}})
+    assert (orphan.owner_kind, orphan.ready, orphan.ready_since, orphan.deleting) == (
+        "",
+        False,
+        None,
+        False,
+    )
+    assert orphan.namespace == "default" and orphan.template_generation is None
+    node = node_from(
+        {
+            "metadata": {"name": "a-01", "labels": {"k": "v"}},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "lastTransitionTime": "2026-01-01T00:00:09Z",
+                    }
+                ],
+                "nodeInfo": {"kubeletVersion": "v1.29.5-kubeedge-v1.16.0"},
+            },
+        }
+    )
+    assert (node.ready, node.ready_since, node.edge_version) == (
+        False,
+        1_767_225_609.0,
+        "v1.29.5-kubeedge-v1.16.0",
+    )
+    ds = daemonset_from(
+        {"metadata": {"name": "web", "uid": "d1"}, "spec": {}},
+        [{"metadata": {"name": "web-5d8f9c7b6a"}, "revision": 2}],
+    )
+    assert (ds.namespace, ds.update_strategy, ds.current_revision) == (
+        "default",
+        "RollingUpdate",
+        "5d8f9c7b6a",  # no label: the name's suffix
+    )
+
+
+def _node(labels: dict[str, str], name: str = "n-1") -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": labels}}
+
+
+def _affinity(*terms: dict[str, Any]) -> dict[str, Any]:
+    required = {"nodeSelectorTerms": list(terms)}
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}}
+    }
 
 
 @pytest.mark.parametrize(
-    ("argv", "needle"),
+    ("expression", "eligible"),
     [
-        (["--groups", "hz"], "NAME=COUNT"),
-        (["--groups", "Bad_Name=2"], "DNS label"),
-        (["--groups", "hz=0"], "at least 1"),
-        (["--groups", "hz=2,hz=3"], "twice"),
-        (["--groups", "hz=2", "--not-ready", "3"], "has 2 nodes"),
+        ({"key": "zone", "operator": "In", "values": ["z1", "z2"]}, True),
+        ({"key": "zone", "operator": "NotIn", "values": ["z1"]}, False),
+        ({"key": "missing", "operator": "NotIn", "values": ["z1"]}, True),
+        ({"key": "zone", "operator": "Exists"}, True),
+        ({"key": "zone", "operator": "DoesNotExist"}, False),
+        ({"key": "cores", "operator": "Gt", "values": ["3"]}, True),
+        ({"key": "cores", "operator": "Lt", "values": ["4"]}, False),
+        ({"key": "zone", "operator": "Gt", "values": ["3"]}, False),  # not an integer
     ],
 )
-def test_sim_init_bad_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+def test_match_expression_operators(expression: dict[str, Any], eligible: bool) -> None:
+    node = _node({"zone": "z1", "cores": "4"})
+    assert node_is_eligible(_affinity({"matchExpressions": [expression]}), node) is eligible
+
+
+def test_affinity_terms_are_ored_and_requirements_anded() -> None:
+    node = _node({"zone": "z1"}, name="edge-7")
+    zone = {"key": "zone", "operator": "In", "values": ["z1"]}
+    other = {"key": "metadata.name", "operator": "In", "values": ["edge-8"]}
+    mine = {"key": "metadata.name", "operator": "NotIn", "values": ["edge-8"]}
+    assert not node_is_eligible(
+        _affinity({"matchExpressions": [zone], "matchFields": [other]}), node
+    )
+    assert node_is_eligible(_affinity({"matchExpressions": [zone], "matchFields": [mine]}), node)
+    assert node_is_eligible(_affinity({"matchFields": [other]}, {"matchExpressions": [zone]}), node)
+    with_selector = {**_affinity({"matchExpressions": [zone]}), "nodeSelector": {"zone": "z2"}}
+    assert not node_is_eligible(with_selector, node)
+
+
+def test_pods_leave_nodes_that_are_no_longer_eligible(fleet: SimCluster) -> None:
+    pool = "apps.openyurt.io/nodepool"
+    fleet.apply_daemonset(manifest(pod_spec={"nodeSelector": {pool: "a"}}))
+    assert [p.node for p in pods_of(fleet.observe())] == ["a-01", "a-02", "a-03"]
+    fleet.apply_daemonset(manifest(pod_spec={"nodeSelector": {pool: "b"}}))
+    assert [p.node for p in pods_of(fleet.observe())] == ["b-01", "b-02"]
+
+
+def test_rollback_makes_pods_of_the_old_revision_current_again(fleet: SimCluster) -> None:
+    fleet.apply_daemonset(manifest())
+    first = revision(fleet.observe())
+    fleet.apply_daemonset(manifest(image="registry.example.com/web:2"))
+    victim = pods_of(fleet.observe())[0]
+    fleet.delete_pod(victim.namespace, victim.name, victim.uid)  # OnDelete: replaced at v2
+    second = revision(fleet.observe())
+    fleet.apply_daemonset(manifest())  # roll back
+    observed = fleet.observe()
+    assert revision(observed) == first
+    hashes = sorted(p.revision_hash for p in pods_of(observed))
+    assert hashes == sorted([second] + [first] * 4)
+    revisions = sorted(
+        (r["revision"], r["metadata"]["labels"]["controller-revision-hash"])
+        for r in fleet._state.revisions.values()
+    )
+    assert revisions == [(2, second), (3, first)]  # reused, renumbered; no third revision
+
+
+def test_max_unavailable_percentage_rounds_up() -> None:
+    fleet = SimCluster.create(groups=[("a", 10)])
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%"}}
+    fleet.apply_daemonset(manifest(strategy=strategy))
+    fleet.tick(10)
+    fleet.apply_daemonset(manifest(strategy=strategy, image="registry.example.com/web:2"))
+    rev = revision(fleet.observe())
+    assert sum(p.revision_hash == rev for p in pods_of(fleet.observe())) == 3  # ceil(2.5)
+
+
+def _unavailable_ready_nodes(fleet: SimCluster) -> int:
+    observed = fleet.observe()
+    available = {p.node for p in observed.pods if p.ready and not p.deleting}
+    return sum(1 for n in observed.nodes if n.ready and n.name not in available)
+
+
+def test_a_ready_node_without_a_pod_counts_unavailable_in_a_rolling_update() -> None:
+    fleet = SimCluster.create(groups=[("a", 5)])
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+    fleet.apply_daemonset(manifest(strategy=strategy))
+    fleet.tick(10)
+    fleet.set_node_ready("a-05", False)
+    fleet.apply_daemonset(manifest(strategy=strategy, image="registry.example.com/web:2"))
+    # a-05's unavailable old pod is deleted outside the budget (Terminating), a-01's with it.
+    fleet.tick(10)  # a-01 is available again; a-05 (no live pod) uses up the budget: stalled
+    rev = revision(fleet.observe())
+    assert [p.node for p in pods_of(fleet.observe()) if p.deleting] == ["a-05"]
+    assert [p.node for p in pods_of(fleet.observe()) if p.revision_hash == rev] == ["a-01"]
+    fleet.set_node_ready("a-05", True)  # its Terminating pod goes; the node has no pod yet
+    # Upstream counts a node that should run a pod and has none as unavailable: no deletion.
+    old = [p.node for p in pods_of(fleet.observe()) if p.revision_hash != rev]
+    assert old == ["a-02", "a-03", "a-04"]
+    while any(p.revision_hash != rev for p in pods_of(fleet.observe())):
+        assert _unavailable_ready_nodes(fleet) <= 1
+        fleet.tick(5)
+    fleet.tick(5)
+    assert _unavailable_ready_nodes(fleet) == 0
+
+
+def test_set_pod_condition_checks_the_uid(fleet: SimCluster) -> None:
+    fleet.apply_daemonset(manifest())
+    pod = pods_of(fleet.observe())[0]
+    with pytest.raises(NotFoundError):
+        fleet.set_pod_condition(pod.namespace, pod.name, "stale", Condition("X", "True"))
+
+
+def test_status_counts_follow_the_pods(fleet: SimCluster) -> None:
+    fleet.set_node_ready("b-02", False)
+    fleet.apply_daemonset(manifest())
+    fleet.tick(10)
+    ds = fleet.snapshot()["daemonsets"][0]
+    assert (ds["desired"], ds["ready"], ds["updated"]) == (4, 4, 4)
+
+
+def _hold_until(path: str, ready: Any, release: Any) -> None:
+    with SimCluster.locked(Path(path)):
+        ready.set()
+        release.wait(30)
+
+
+def test_a_lock_held_too_long_times_out_with_a_clear_error(
+    tmp_path: Path, fleet: SimCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "f.json"
-    code, _, err = cli(capsys, "sim", "init", str(path), *argv)
-    assert code == 2 and needle in err
-    assert not path.exists()
+    path = tmp_path / "fleet.json"
+    SimCluster.init_file(path, fleet)
+    monkeypatch.setattr(sim, "LOCK_TIMEOUT", 0.3)
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_until, args=(str(path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(TimeoutError, match=r"fleet\.json\.lock"), SimCluster.open(path):
+            pass
+    finally:
+        release.set()
+        holder.join(30)
 
 
-def test_sim_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    state = str(tmp_path / "f.json")
-    code, _, err = cli(capsys, "sim", "tick", state)
-    assert code == 2 and "sim init" in err
-    cli(capsys, "sim", "init", state, "--groups", "hz=2")
-    code, _, err = cli(capsys, "sim", "node", state, "nope", "--ready")
-    assert code == 2 and "no node 'nope'" in err and "hz-01" in err
-    code, _, err = cli(capsys, "sim", "init", state, "--groups", "hz=2")
-    assert code == 2 and "--force" in err
+def test_missing_state_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="sim init"), SimCluster.open(tmp_path / "x.json"):
+        pass

@@ -153,8 +153,8 @@ def run_image(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     try:
-        with SimCluster.locked(args.file):
-            snapshot = SimCluster.load(args.file).snapshot()
+        with SimCluster.open(args.file, read_only=True) as cluster:
+            snapshot = cluster.snapshot()
     except (ValueError, OSError) as exc:
         return fail(str(exc))
     if args.format == "json":

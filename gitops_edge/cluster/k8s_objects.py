@@ -36,7 +36,9 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+@lru_cache(maxsize=65536)
 def format_time(seconds: float) -> str:
+    """Epoch seconds → RFC 3339 UTC (`2026-01-01T00:00:05Z`). Cached like `parse_time`."""
     moment = datetime.fromtimestamp(seconds, UTC)
     if seconds == int(seconds):
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

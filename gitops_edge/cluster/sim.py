@@ -4,11 +4,15 @@ JSON file (DESIGN §5). The embedded default for the demo, the tests and the ben
 Owns: creating a fleet, the file (atomic save, a file lock so two processes never interleave),
 the protocol operations and the simulation controls (node readiness, clock, broken images).
 The controllers live in `sim_controller`. Side effects: `open`/`save`/`init_file` read and
-write the state file and its `.lock` beside it; everything else is in memory.
+write the state file and its `.lock` beside it; everything else is in memory. While an `open`
+block runs, the objects alive when the state was loaded are frozen out of the cyclic garbage
+collector (`gc.freeze`, undone when the block exits): a large fleet is millions of acyclic
+dicts, and full collections walking them made a pass several times slower.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -84,11 +88,12 @@ class SimCluster:
                 f"{path}: no simulated cluster here; create one with "
                 f"`gitops-edge sim init {path} --groups a=6,b=4`"
             ) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not a simulated cluster state file ({exc})") from None
-        return cls(SimState.from_json(data, source=str(path)))
+        with _gc_paused():  # a fleet is millions of small acyclic objects: 4x faster without GC
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: not a simulated cluster state file ({exc})") from None
+            return cls(SimState.from_json(data, source=str(path)))
 
     def save(self, path: Path) -> None:
         """Write the state atomically: a temporary file in the same folder, fsync, rename."""
@@ -125,9 +130,13 @@ class SimCluster:
         when `read_only`: changes made in the block are then dropped)."""
         with cls.locked(path):
             cluster = cls.load(path)
-            yield cluster
-            if not read_only:
-                cluster.save(path)
+            gc.freeze()
+            try:
+                yield cluster
+                if not read_only:
+                    cluster.save(path)
+            finally:
+                gc.unfreeze()
 
     @classmethod
     def init_file(cls, path: Path, cluster: SimCluster, *, force: bool = False) -> None:
@@ -362,6 +371,17 @@ class SimCluster:
                 for p in sorted(observed.pods, key=lambda p: (p.namespace, p.name))
             ],
         }
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _counts(ds: Obj) -> dict[str, int]:

@@ -137,6 +137,7 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
     template = ds["spec"]["template"]
     _, newest = state.newest[ds_key]
     name = state.new_pod_name(namespace, ds_name)
+    now = state.time()
     labels = dict((template.get("metadata") or {}).get("labels") or {})
     labels[REVISION_HASH_LABEL] = newest
     labels[TEMPLATE_GENERATION_LABEL] = str(ds["metadata"]["generation"])
@@ -152,7 +153,7 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
             "namespace": namespace,
             "uid": state.new_uid(),
             "labels": labels,
-            "creationTimestamp": state.time(),
+            "creationTimestamp": now,
             "ownerReferences": [
                 {
                     "apiVersion": "apps/v1",
@@ -165,10 +166,8 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
         },
         "spec": {"nodeName": node, "containers": containers},
         "status": {
-            "startTime": state.time(),
-            "conditions": [
-                {"type": "Ready", "status": "False", "lastTransitionTime": state.time()}
-            ],
+            "startTime": now,
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}],
         },
     }
     key = (namespace, name)
