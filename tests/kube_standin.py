@@ -67,10 +67,13 @@ class StandIn:
     compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
+    _filtered: dict[tuple[str, str, str], tuple[int, list[Obj]]] = field(default_factory=dict)
 
     # ── seeding ──────────────────────────────────────────────────────────────────────────────
 
     def put(self, resource: str, obj: Obj) -> Obj:
+        self._writes += 1
         meta = obj.setdefault("metadata", {})
         if resource != "nodes":
             meta.setdefault("namespace", "default")
@@ -163,6 +166,7 @@ class StandIn:
 
     def set_node_ready(self, name: str, ready: bool) -> None:
         """Flip a node's Ready condition, as the node lifecycle controller would."""
+        self._writes += 1
         obj = self.store["nodes"][("", name)]
         obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
         rv = next(self._rv)
@@ -182,11 +186,18 @@ class StandIn:
         return kmock.Response(status=200, payload=b"".join(lines) or b"")
 
     def _list(self, resource: str, params: dict[str, str]) -> kmock.Response:
-        items = list(self.store[resource].values())  # insertion order: stable between pages
-        if params.get("labelSelector"):
-            items = [o for o in items if _labels_match(o, params["labelSelector"])]
-        if params.get("fieldSelector"):
-            items = [o for o in items if _fields_match(o, params["fieldSelector"])]
+        selectors = (params.get("labelSelector", ""), params.get("fieldSelector", ""))
+        cache_key = (resource, *selectors)
+        cached = self._filtered.get(cache_key)
+        if cached is not None and cached[0] == self._writes:
+            items = cached[1]  # the next page of the same list: filter once, not per page
+        else:
+            items = list(self.store[resource].values())  # insertion order: stable
+            if selectors[0]:
+                items = [o for o in items if _labels_match(o, selectors[0])]
+            if selectors[1]:
+                items = [o for o in items if _fields_match(o, selectors[1])]
+            self._filtered[cache_key] = (self._writes, items)
         start = int(params.get("continue") or 0)
         limit = int(params.get("limit") or 0) or len(items) or 1
         page = items[start : start + limit]
@@ -226,6 +237,7 @@ class StandIn:
         if wanted and wanted != obj["metadata"]["uid"]:
             return _status(409, "Precondition failed: UID in precondition does not match")
         del self.store[resource][key]
+        self._writes += 1
         if resource == "daemonsets":  # cascade (the garbage collector, instantly)
             uid = obj["metadata"]["uid"]
             for res in ("pods", "controllerrevisions"):
@@ -239,6 +251,7 @@ class StandIn:
         wanted = (body.get("metadata") or {}).get("uid")
         if wanted and wanted != obj["metadata"]["uid"]:
             return _status(409, "Precondition failed: UID in precondition does not match")
+        self._writes += 1
         conditions = obj.setdefault("status", {}).setdefault("conditions", [])
         for patch in (body.get("status") or {}).get("conditions") or []:  # merge key: type
             conditions[:] = [c for c in conditions if c.get("type") != patch.get("type")]
