@@ -207,7 +207,8 @@ def main() -> int:
     same = "same" if small["requests"] == big["requests"] else "not the same"
     print(
         f"HTTP requests per pass: {small['requests']:.0f} for {small['nodes']:.0f} nodes, "
-        f"{big['requests']:.0f} for {big['nodes']:.0f} nodes ({same}: 5 paginated LISTs and 1 discovery request; pages grow with objects)"
+        f"{big['requests']:.0f} for {big['nodes']:.0f} nodes ({same}: 5 paginated LISTs "
+        "and 1 discovery request; the pages grow with the objects)"
     )
     return 0
 
