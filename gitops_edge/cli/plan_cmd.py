@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from gitops_edge.cli.common import (
 )
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
+from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
 from gitops_edge.reconcile import InvalidRevisionError, load_desired, plan_once, reconcile_once
 
 LOCAL_REVISION = "worktree"
@@ -36,7 +38,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Validate PATH, observe the cluster and print the rollout plan per "
         "workload and node group. Changes nothing.",
     )
-    plan.add_argument("path", help="desired-state folder")
+    plan.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    add_git_source(plan)
     add_cluster(plan)
     add_format(plan, ("text", "json", "markdown"))
     add_verbose(plan, "show every DaemonSet and every deferred node")
@@ -48,7 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Validate PATH, observe the cluster, plan and apply one pass. An invalid "
         "desired state is never applied, not even partly.",
     )
-    reconcile.add_argument("path", help="desired-state folder")
+    reconcile.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    add_git_source(reconcile)
     add_cluster(reconcile)
     reconcile.add_argument(
         "--once", action="store_true", required=True, help="run one pass and exit (required)"
@@ -58,23 +62,57 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reconcile.set_defaults(func=run_reconcile)
 
 
-def _load(path: str) -> DesiredState | int:
-    root = Path(path)
-    if not root.exists():
-        return fail(f"{root}: no such file or folder")
+def add_git_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", default="main", help="branch of a git SOURCE (default main)")
+    parser.add_argument(
+        "--path", dest="subpath", default=".", help="folder inside a git SOURCE (default: root)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where git SOURCEs are cloned and reused "
+        "(default $XDG_CACHE_HOME/gitops-edge/git or ~/.cache/gitops-edge/git)",
+    )
+
+
+def _git_cache(args: argparse.Namespace) -> Path:
+    if args.cache_dir is not None:
+        return Path(args.cache_dir)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-edge" / "git"
+
+
+def _load(args: argparse.Namespace) -> DesiredState | int:
+    source: str = args.path
+    revision = LOCAL_REVISION
+    if is_git_url(source):
+        git_source = GitSource(
+            source, branch=args.branch, subpath=args.subpath, cache_dir=_git_cache(args)
+        )
+        try:
+            checkout = git_source.sync()
+        except GitSourceError as exc:
+            return fail(str(exc))
+        root, revision, shown = checkout.root, checkout.revision, redact(source)
+    else:
+        root, shown = Path(source), source
+        if not root.exists():
+            return fail(f"{root}: no such file or folder")
     try:
-        return load_desired(root, revision=LOCAL_REVISION)
+        return load_desired(root, revision=revision)
     except InvalidRevisionError as exc:
         print(diag.render_text(list(exc.diagnostics)), file=sys.stderr)
+        at = f" at {revision[:12]}" if revision != LOCAL_REVISION else ""
         return fail(
-            f"{root}: the desired state is invalid; nothing was done "
-            f"(run `gitops-edge validate {root}`)",
+            f"{shown}: the desired state{at} is invalid; nothing was done "
+            "(run `gitops-edge validate` on it)",
             EXIT_INVALID,
         )
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    desired = _load(args.path)
+    desired = _load(args)
     if isinstance(desired, int):
         return desired
     try:
@@ -93,7 +131,7 @@ def _result_line(result: ActionResult) -> str:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    desired = _load(args.path)
+    desired = _load(args)
     if isinstance(desired, int):
         return desired
     try:

@@ -1,0 +1,99 @@
+"""Git sources: the desired state from a git repository (`file://`, `https://`, `ssh://`,
+`user@host:path`), kept in a reusable clone under a cache directory.
+
+The only module that imports `git` (GitPython). Each sync first asks the remote for the one
+branch ref (`git ls-remote`); only when that differs from the clone's HEAD does it fetch, so an
+unchanged remote costs one small request. Credentials come from the environment or the git
+configuration; URLs are shown with any user:password part masked.
+Side effects: runs git, writes the clone under the cache directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+_URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
+_CREDENTIALS = re.compile(r"//[^/@\s]+@")
+
+
+class GitSourceError(Exception):
+    """The repository, branch or path cannot be read; the message says what to check."""
+
+
+def is_git_url(source: str) -> bool:
+    return bool(_URL.match(source))
+
+
+def redact(text: str) -> str:
+    """Mask `user:token@` in URLs so credentials never reach logs or errors."""
+    return _CREDENTIALS.sub("//***@", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """A synced revision: the folder holding the desired state, and its commit."""
+
+    root: Path
+    revision: str
+    fetched: bool  # whether this sync fetched (False: the remote head was unchanged)
+
+
+class GitSource:
+    def __init__(self, url: str, *, branch: str, subpath: str, cache_dir: Path) -> None:
+        self.url = url
+        self.branch = branch
+        self.subpath = subpath.strip("/") or "."
+        digest = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
+        self.clone_dir = cache_dir / digest
+
+    def _fail(self, what: str, exc: Exception) -> GitSourceError:
+        detail = redact(str(getattr(exc, "stderr", "") or exc)).strip().splitlines()
+        return GitSourceError(
+            f"{redact(self.url)} ({self.branch}): {what}: {detail[-1] if detail else exc}"
+        )
+
+    def remote_head(self) -> str:
+        """The commit the branch points to on the remote (one ref; no fetch)."""
+        try:
+            out = str(git.cmd.Git().ls_remote(self.url, f"refs/heads/{self.branch}"))
+        except git.GitCommandError as exc:
+            raise self._fail("cannot reach the repository", exc) from None
+        if not out.strip():
+            raise GitSourceError(f"{redact(self.url)}: no branch {self.branch!r}")
+        return str(out.split()[0])
+
+    def sync(self) -> Checkout:
+        """Make the clone match the remote branch; fetch only when its head moved."""
+        head = self.remote_head()
+        fetched = False
+        try:
+            if not (self.clone_dir / ".git").is_dir():
+                self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
+                repo = git.Repo.clone_from(
+                    self.url, self.clone_dir, branch=self.branch, single_branch=True
+                )
+                fetched = True
+            else:
+                repo = git.Repo(self.clone_dir)
+            if repo.head.commit.hexsha != head:
+                repo.git.fetch(
+                    "origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+                )
+                fetched = True
+                # A force-pushed branch is followed too: the clone mirrors the remote.
+                repo.git.reset("--hard", head)
+                repo.git.clean("-fdx")
+        except git.GitCommandError as exc:
+            raise self._fail("cannot fetch", exc) from None
+        root = self.clone_dir / self.subpath
+        if not root.is_dir():
+            raise GitSourceError(
+                f"{redact(self.url)} ({self.branch}@{head[:12]}): no folder {self.subpath!r}; "
+                "check --path"
+            )
+        return Checkout(root=root, revision=head, fetched=fetched)

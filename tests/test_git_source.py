@@ -1,0 +1,130 @@
+"""Git sources with real repositories in temporary folders (a bare "remote" and a working clone
+that pushes to it): first sync clones, an unchanged remote is not fetched, a new commit is,
+a force-pushed branch is followed, `--path` selects a folder, errors are clear and never show
+credentials, and `reconcile file://… --once` applies the commit, recording its hash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitops_edge.cli.main import main
+from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
+
+
+def run(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+class Remote:
+    """A bare repository and a working clone used to push commits to it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.bare = tmp / "remote.git"
+        self.work = tmp / "work"
+        run("init", "--bare", "-b", "main", str(self.bare), cwd=tmp)
+        run("init", "-b", "main", str(self.work), cwd=tmp)
+        for key, value in (("user.name", "Test"), ("user.email", "test@example.com")):
+            run("config", key, value, cwd=self.work)
+        run("remote", "add", "origin", str(self.bare), cwd=self.work)
+        self.url = self.bare.as_uri()
+
+    def commit(self, message: str) -> str:
+        run("add", "-A", cwd=self.work)
+        run("commit", "-q", "-m", message, cwd=self.work)
+        run("push", "-q", "-f", "origin", "main", cwd=self.work)
+        return run("rev-parse", "HEAD", cwd=self.work)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    r = Remote(tmp_path)
+    shutil.copytree(EXAMPLE, r.work / "fleet")
+    (r.work / "README.md").write_text("the fleet\n")
+    r.commit("fleet")
+    return r
+
+
+def source(remote: Remote, tmp_path: Path, subpath: str = "fleet") -> GitSource:
+    return GitSource(remote.url, branch="main", subpath=subpath, cache_dir=tmp_path / "cache")
+
+
+def test_clone_then_no_fetch_while_unchanged_then_fetch_new_commit(
+    remote: Remote, tmp_path: Path
+) -> None:
+    first = source(remote, tmp_path).sync()
+    head = run("rev-parse", "HEAD", cwd=remote.work)
+    assert (first.revision, first.fetched) == (head, True)
+    assert (first.root / "gitops-edge.yaml").is_file()
+    again = source(remote, tmp_path).sync()  # a new process: reuses the clone
+    assert (again.revision, again.fetched) == (head, False)
+    (remote.work / "fleet" / "workloads" / "log-agent.yaml").write_text(
+        (remote.work / "fleet" / "workloads" / "log-agent.yaml")
+        .read_text()
+        .replace("log-agent:1.4.2", "log-agent:1.4.3")
+    )
+    newer = remote.commit("log-agent 1.4.3")
+    synced = source(remote, tmp_path).sync()
+    assert (synced.revision, synced.fetched) == (newer, True)
+    assert "log-agent:1.4.3" in (synced.root / "workloads" / "log-agent.yaml").read_text()
+
+
+def test_force_pushed_branch_is_followed(remote: Remote, tmp_path: Path) -> None:
+    source(remote, tmp_path).sync()
+    (remote.work / "extra.txt").write_text("x\n")
+    remote.commit("extra")
+    source(remote, tmp_path).sync()
+    run("reset", "-q", "--hard", "HEAD~1", cwd=remote.work)
+    (remote.work / "other.txt").write_text("y\n")
+    rewritten = remote.commit("history rewritten")  # pushed with -f
+    synced = source(remote, tmp_path).sync()
+    assert synced.revision == rewritten
+    assert not (synced.root.parent / "extra.txt").exists()
+
+
+def test_errors_are_clear(remote: Remote, tmp_path: Path) -> None:
+    with pytest.raises(GitSourceError, match="no branch 'release'"):
+        GitSource(remote.url, branch="release", subpath=".", cache_dir=tmp_path / "c").sync()
+    with pytest.raises(GitSourceError, match="no folder 'nope'; check --path"):
+        source(remote, tmp_path, "nope").sync()
+    missing = (tmp_path / "missing.git").as_uri()
+    with pytest.raises(GitSourceError, match="cannot reach the repository"):
+        GitSource(missing, branch="main", subpath=".", cache_dir=tmp_path / "c").sync()
+
+
+def test_credentials_never_shown() -> None:
+    url = "https://deploy:s3cr3t-token@git.example.com/fleet.git"
+    assert redact(f"fatal: could not read from {url}") == (
+        "fatal: could not read from https://***@git.example.com/fleet.git"
+    )
+    assert is_git_url(url) and is_git_url("git@github.com:org/fleet.git")
+    assert is_git_url("file:///srv/fleet.git") and not is_git_url("example-repo")
+
+
+def test_reconcile_a_git_source_records_the_commit(
+    remote: Remote, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "fleet.json"
+    assert main(["sim", "init", str(state), "--groups", "hangzhou=2"]) == 0
+    argv = ["--cluster", f"sim:{state}", "--path", "fleet", "--cache-dir", str(tmp_path / "c")]
+    assert main(["reconcile", remote.url, "--once", *argv]) == 0
+    head = run("rev-parse", "HEAD", cwd=remote.work)
+    assert f"pass over revision {head}" in capsys.readouterr().out
+    assert main(["plan", remote.url, *argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["revision"] == head
+    # An invalid commit is never applied, not even partly.
+    (remote.work / "fleet" / "broken.yaml").write_text("apiVersion: apps/v1\nkind: DaemonSet\n")
+    bad = remote.commit("broken")
+    before = state.read_bytes()
+    assert main(["reconcile", remote.url, "--once", *argv]) == 1
+    err = capsys.readouterr().err
+    assert "broken.yaml:" in err and f"at {bad[:12]} is invalid; nothing was done" in err
+    assert state.read_bytes() == before
