@@ -48,14 +48,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reconcile = sub.add_parser(
         "reconcile",
         help="apply the desired state to the cluster",
-        description="Validate PATH, observe the cluster, plan and apply one pass. An invalid "
-        "desired state is never applied, not even partly.",
+        description="Validate SOURCE, observe the cluster, plan and apply: one pass with "
+        "--once, else a pass every --interval seconds until SIGTERM/SIGINT. An invalid desired "
+        "state is never applied, not even partly.",
     )
     reconcile.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
     add_git_source(reconcile)
     add_cluster(reconcile)
+    mode = reconcile.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="run one pass and exit")
+    mode.add_argument(
+        "--interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
+        "folder triggers one sooner",
+    )
     reconcile.add_argument(
-        "--once", action="store_true", required=True, help="run one pass and exit (required)"
+        "--log-format", choices=("text", "json"), default="text", help="loop log lines"
     )
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")
@@ -76,7 +87,7 @@ def add_git_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _git_cache(args: argparse.Namespace) -> Path:
+def git_cache(args: argparse.Namespace) -> Path:
     if args.cache_dir is not None:
         return Path(args.cache_dir)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -88,7 +99,7 @@ def _load(args: argparse.Namespace) -> DesiredState | int:
     revision = LOCAL_REVISION
     if is_git_url(source):
         git_source = GitSource(
-            source, branch=args.branch, subpath=args.subpath, cache_dir=_git_cache(args)
+            source, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
         )
         try:
             checkout = git_source.sync()
@@ -131,6 +142,10 @@ def _result_line(result: ActionResult) -> str:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
+    if not args.once:
+        from gitops_edge.cli.loop_cmd import run_reconcile_loop
+
+        return run_reconcile_loop(args)
     desired = _load(args)
     if isinstance(desired, int):
         return desired

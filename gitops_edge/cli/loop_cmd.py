@@ -1,0 +1,183 @@
+"""`gitops-edge reconcile SOURCE --interval SECONDS`: the reconcile loop as a command.
+
+Wires the loop to its source (git or folder), the cluster, signals (SIGTERM/SIGINT stop it
+after the current pass), log lines, and the triggers that start a pass early: a node turning
+Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
+folder, a change to its files (watchdog, debounced).
+Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gitops_edge.cli.common import EXIT_OK, fail
+from gitops_edge.cli.logs import make_logger
+from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
+from gitops_edge.cluster.base import ClusterError
+from gitops_edge.cluster.open import ClusterSpecError, open_cluster
+from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.desired import DesiredState
+from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
+from gitops_edge.loop import Loaded, LoopSettings, load_step, run_loop
+from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
+
+DEBOUNCE = 0.5
+
+
+def run_reconcile_loop(args: argparse.Namespace) -> int:
+    if args.interval <= 0:
+        return fail("--interval must be more than 0 seconds")
+    log = make_logger(args.log_format)
+    try:
+        with open_cluster(args.cluster, read_only=True):
+            pass  # a wrong --cluster is a usage error now, not a retry forever
+    except (ClusterSpecError, OSError, ValueError) as exc:
+        return fail(str(exc))
+    stop, wake = threading.Event(), threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log("info", "stopping after the current pass", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    load = _loader(args)
+    if load is None:
+        return fail(f"{args.path}: no such file or folder")
+
+    def reconcile(desired: DesiredState) -> PassResult:
+        with open_cluster(args.cluster) as cluster:
+            return reconcile_once(desired, cluster)
+
+    watchers = _start_triggers(args, stop=stop, wake=wake, log=log)
+    log("info", "reconcile loop started", source=args.path, interval=args.interval)
+    try:
+        run_loop(
+            load=load,
+            reconcile=reconcile,
+            settings=LoopSettings(interval=args.interval),
+            stop=stop,
+            wake=wake,
+            log=log,
+            transient=(ClusterError, GitSourceError, OSError, TimeoutError, ValueError),
+        )
+    finally:
+        stop.set()
+        for watcher in watchers:
+            watcher.join(5)
+    log("info", "reconcile loop stopped")
+    return EXIT_OK
+
+
+def _loader(args: argparse.Namespace) -> Any:
+    if is_git_url(args.path):
+        source = GitSource(
+            args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+        )
+
+        def load_git() -> Loaded:
+            checkout = source.sync()
+            return load_step(
+                lambda: load_desired(checkout.root, revision=checkout.revision),
+                lambda: checkout.revision,
+            )
+
+        return load_git
+    root = Path(args.path)
+    if not root.exists():
+        return None
+    return lambda: load_step(
+        lambda: load_desired(root, revision=LOCAL_REVISION), lambda: LOCAL_REVISION
+    )
+
+
+def _start_triggers(
+    args: argparse.Namespace, *, stop: threading.Event, wake: threading.Event, log: Any
+) -> list[threading.Thread]:
+    threads = []
+    kind, _, rest = args.cluster.partition(":")
+    if kind == "sim":
+        threads.append(_thread(_poll_sim_nodes, Path(rest), stop, wake))
+    elif kind == "kube":
+        threads.append(_thread(_watch_kube_nodes, rest or None, stop, wake, log))
+    if not is_git_url(args.path):
+        threads.append(_thread(_watch_folder, Path(args.path), stop, wake))
+    return threads
+
+
+def _thread(target: Any, *args: Any) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def _ready_nodes(path: Path) -> set[str] | None:
+    try:
+        with SimCluster.open(path, read_only=True) as cluster:
+            return {n.name for n in cluster.observe().nodes if n.ready}
+    except (OSError, ValueError):
+        return None
+
+
+def _poll_sim_nodes(path: Path, stop: threading.Event, wake: threading.Event) -> None:
+    """The simulated cluster signals through its state file: a node that turned Ready wakes
+    the loop."""
+    last_mtime = 0.0
+    ready = _ready_nodes(path) or set()
+    while not stop.wait(0.5):
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        if mtime == last_mtime:
+            continue
+        last_mtime = mtime
+        now = _ready_nodes(path)
+        if now is not None:
+            if now - ready:
+                wake.set()
+            ready = now
+
+
+def _watch_kube_nodes(
+    context: str | None, stop: threading.Event, wake: threading.Event, log: Any
+) -> None:
+    from gitops_edge.cluster.kube import KubeCluster
+
+    try:
+        with KubeCluster.connect(context) as cluster:
+            for _name, is_ready in cluster.watch_node_readiness(stop=stop):
+                if is_ready:
+                    wake.set()
+    except Exception as exc:  # the loop keeps polling on its interval without the watch
+        log("warning", "node watch ended; catch-up waits for the interval", error=str(exc))
+
+
+def _watch_folder(root: Path, stop: threading.Event, wake: threading.Event) -> None:
+    """A changed local folder wakes the loop, debounced (an editor saves in bursts)."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    timer: list[threading.Timer] = []
+
+    class Changed(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if timer:
+                timer[0].cancel()
+            timer[:] = [threading.Timer(DEBOUNCE, wake.set)]
+            timer[0].start()
+
+    observer = Observer()
+    observer.schedule(Changed(), str(root), recursive=True)
+    observer.start()
+    try:
+        stop.wait()
+    finally:
+        observer.stop()
+        observer.join(5)

@@ -1,0 +1,120 @@
+"""The reconcile loop: pass after pass, every `interval` seconds, until stopped.
+
+Each pass loads the source (a cheap check for git sources), validates it, and reconciles the
+newest valid revision; an invalid revision is reported once and the last good one keeps being
+reconciled. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
+`max_backoff`, and never end the loop. `stop` is checked between passes only, so a pass is
+never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node turned Ready).
+Side effects: whatever `load` and `reconcile` do; log lines through `log`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gitops_edge.apply import DONE, FAILED
+from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic, render_text
+from gitops_edge.reconcile import InvalidRevisionError, PassResult
+
+Log = Callable[..., None]  # log(level, message, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    interval: float = 60.0
+    max_backoff: float = 300.0
+    max_passes: int | None = None  # for tests: stop after this many passes
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a source yielded this time: a valid desired state, or the diagnostics of an
+    invalid revision."""
+
+    revision: str
+    desired: DesiredState | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def run_loop(
+    *,
+    load: Callable[[], Loaded],
+    reconcile: Callable[[DesiredState], PassResult],
+    settings: LoopSettings,
+    stop: threading.Event,
+    wake: threading.Event,
+    log: Log,
+    transient: tuple[type[BaseException], ...],
+) -> int:
+    """Run passes until `stop` is set; returns the number of passes run."""
+    last_good: DesiredState | None = None
+    reported_invalid = ""
+    failures = 0
+    passes = 0
+    while not stop.is_set():
+        try:
+            loaded = load()
+            if loaded.desired is None:
+                if loaded.revision != reported_invalid:
+                    reported_invalid = loaded.revision
+                    for diag in loaded.diagnostics:
+                        log("error", "invalid desired state", diagnostic=render_text([diag]))
+                    log(
+                        "error",
+                        "revision is invalid; keeping the last good one",
+                        revision=loaded.revision,
+                        last_good=last_good.revision if last_good else None,
+                    )
+            else:
+                if last_good is None or last_good.revision != loaded.revision:
+                    log("info", "new revision", revision=loaded.revision)
+                last_good = loaded.desired
+            if last_good is not None:
+                outcome = reconcile(last_good)
+                done = sum(r.outcome == DONE for r in outcome.results)
+                failed = sum(r.outcome == FAILED for r in outcome.results)
+                log("info", "pass", revision=last_good.revision, done=done, failed=failed)
+            failures = 0
+        except transient as exc:
+            failures += 1
+            log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
+        passes += 1
+        if settings.max_passes is not None and passes >= settings.max_passes:
+            break
+        delay = backoff(failures, settings) if failures else settings.interval
+        wake.clear()
+        if stop.wait(0) or _wait(stop, wake, delay):
+            break
+    return passes
+
+
+def backoff(failures: int, settings: LoopSettings) -> float:
+    """Exponential from a tenth of the interval, capped, with ±50% jitter."""
+    base = min(settings.max_backoff, max(0.1, settings.interval / 10) * 2 ** (failures - 1))
+    return float(base * (0.5 + random.random()))
+
+
+def _wait(stop: threading.Event, wake: threading.Event, seconds: float) -> bool:
+    """Wait until `seconds` pass, `wake` is set (→ False) or `stop` is set (→ True)."""
+    step = 0.1
+    waited = 0.0
+    while waited < seconds:
+        if stop.wait(min(step, seconds - waited)):
+            return True
+        if wake.is_set():
+            return False
+        waited += step
+    return stop.is_set()
+
+
+def load_step(load_desired: Callable[[], DesiredState], revision: Callable[[], str]) -> Loaded:
+    """Adapt a loader that raises InvalidRevisionError to a `Loaded` value."""
+    try:
+        desired = load_desired()
+    except InvalidRevisionError as exc:
+        return Loaded(revision=revision(), desired=None, diagnostics=exc.diagnostics)
+    return Loaded(revision=desired.revision, desired=desired)

@@ -1,0 +1,260 @@
+"""The reconcile loop: last good revision kept, backoff on transient errors, prompt stop, and
+the real command against a git remote and the simulated cluster — including SIGTERM and a
+crash test that SIGKILLs it mid-rollout several times (the budget is never exceeded and the
+rollout completes)."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_git_source import Remote, run
+
+from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.desired import DesiredState, RepoConfig
+from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.loop import Loaded, LoopSettings, backoff, run_loop
+from gitops_edge.reconcile import PassResult
+
+
+def state(revision: str) -> DesiredState:
+    return DesiredState(revision=revision, config=RepoConfig(), groups=(), daemonsets=())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, level: str, message: str, **fields: Any) -> None:
+        self.lines.append((level, message, fields))
+
+
+def test_invalid_revision_keeps_the_last_good_one_and_is_reported_once() -> None:
+    bad = Diagnostic(file="a.yaml", line=3, col=1, path="spec", message="broken", rule="schema")
+    sequence = [
+        Loaded("r1", state("r1")),
+        Loaded("r2", None, (bad,)),
+        Loaded("r2", None, (bad,)),
+        Loaded("r3", state("r3")),
+    ]
+    applied: list[str] = []
+    log = Recorder()
+    passes = run_loop(
+        load=lambda: sequence.pop(0),
+        reconcile=lambda d: applied.append(d.revision) or PassResult(plans=(), results=()),  # type: ignore[func-returns-value]
+        settings=LoopSettings(interval=0.01, max_passes=4),
+        stop=threading.Event(),
+        wake=threading.Event(),
+        log=log,
+        transient=(OSError,),
+    )
+    assert passes == 4
+    assert applied == ["r1", "r1", "r1", "r3"]  # r2 never applied; r1 kept meanwhile
+    invalid = [f for level, msg, f in log.lines if msg == "invalid desired state"]
+    assert len(invalid) == 1 and "a.yaml:3:1" in invalid[0]["diagnostic"]
+
+
+def test_transient_errors_back_off_and_the_loop_recovers() -> None:
+    outcomes: list[Any] = [
+        OSError("remote unreachable"),
+        OSError("still"),
+        Loaded("r1", state("r1")),
+    ]
+
+    def load() -> Loaded:
+        item = outcomes.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    log = Recorder()
+    run_loop(
+        load=load,
+        reconcile=lambda d: PassResult(plans=(), results=()),
+        settings=LoopSettings(interval=0.05, max_backoff=0.05, max_passes=3),
+        stop=threading.Event(),
+        wake=threading.Event(),
+        log=log,
+        transient=(OSError,),
+    )
+    attempts = [f["attempt"] for _, msg, f in log.lines if msg.startswith("pass failed")]
+    assert attempts == [1, 2]
+    assert log.lines[-1][1] == "pass"
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    settings = LoopSettings(interval=10, max_backoff=8)
+    assert 0.5 <= backoff(1, settings) <= 1.5
+    assert backoff(10, settings) <= 12  # cap 8, +50% jitter at most
+
+
+def test_stop_ends_the_wait_at_once() -> None:
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    start = time.monotonic()
+    run_loop(
+        load=lambda: Loaded("r", state("r")),
+        reconcile=lambda d: PassResult(plans=(), results=()),
+        settings=LoopSettings(interval=60),
+        stop=stop,
+        wake=threading.Event(),
+        log=Recorder(),
+        transient=(OSError,),
+    )
+    assert time.monotonic() - start < 5
+
+
+# ── the real command ─────────────────────────────────────────────────────────────────────────
+
+DAEMONSET = """apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: web
+  namespace: default
+  annotations:
+    apps.openyurt.io/update-strategy: AdvancedRollingUpdate
+    apps.openyurt.io/max-unavailable: 30%
+spec:
+  selector:
+    matchLabels: {app: web}
+  updateStrategy:
+    type: OnDelete
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:TAG
+"""
+
+
+def start_loop(remote: Remote, sim: Path, cache: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gitops_edge",
+            "reconcile",
+            remote.url,
+            "--cluster",
+            f"sim:{sim}",
+            "--interval",
+            "0.2",
+            "--log-format",
+            "json",
+            "--cache-dir",
+            str(cache),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def web_pods(sim: Path) -> tuple[list[Any], set[str], str]:
+    with SimCluster.open(sim, read_only=True) as cluster:
+        observed = cluster.observe()
+    pods = [p for p in observed.pods if p.owner_name == "web"]
+    ready = {n.name for n in observed.nodes if n.ready}
+    current = next((d.current_revision for d in observed.daemonsets if d.name == "web"), "")
+    return pods, ready, current
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> tuple[Remote, Path]:
+    remote = Remote(tmp_path)
+    (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
+    remote.commit("web 1.19.4")
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 10)]))
+    return remote, sim
+
+
+def wait_for(condition: Any, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_loop_applies_a_merged_commit_and_stops_on_sigterm(
+    fleet: tuple[Remote, Path], tmp_path: Path
+) -> None:
+    remote, sim = fleet
+    loop = start_loop(remote, sim, tmp_path / "cache")
+    try:
+        assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
+        (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
+        head = remote.commit("web 1.20.0")
+        assert wait_for(lambda: bool(web_pods(sim)[2]) and _revision_of(sim) == head)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        _, err = loop.communicate(timeout=30)
+    assert loop.returncode == 0
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    messages = [line["msg"] for line in lines]
+    assert "new revision" in messages and messages[-1] == "reconcile loop stopped"
+    assert any(line.get("revision") == head for line in lines)
+
+
+def _revision_of(sim: Path) -> str:
+    with SimCluster.open(sim, read_only=True) as cluster:
+        ds = next(d for d in cluster.observe().daemonsets if d.name == "web")
+    return ds.annotations.get("gitops-edge.io/git-revision", "")
+
+
+def test_sigkill_mid_rollout_never_exceeds_the_budget_and_completes(
+    fleet: tuple[Remote, Path], tmp_path: Path
+) -> None:
+    remote, sim = fleet
+    cache = tmp_path / "cache"
+    loop = start_loop(remote, sim, cache)
+    assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
+    with SimCluster.open(sim) as cluster:
+        cluster.tick(10)  # all Ready
+    (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
+    remote.commit("web 1.20.0")
+    budget = math.ceil(0.3 * 10)
+    worst, kills, iteration = 0, 0, 0
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            pods, ready, current = web_pods(sim)
+            live = [p for p in pods if not p.deleting]
+            down = {p.node for p in live if p.node in ready and not p.ready}
+            down |= ready - {p.node for p in live}
+            worst = max(worst, len(down))
+            assert len(down) <= budget, f"{len(down)} nodes down, budget {budget}"
+            if (
+                current
+                and all(p.revision_hash == current and p.ready for p in live)
+                and len(live) == 10
+            ) and _revision_of(sim) == run("rev-parse", "HEAD", cwd=remote.work):
+                break
+            iteration += 1
+            if kills < 3 and iteration % 3 == 0:
+                loop.kill()  # SIGKILL: no cleanup at all
+                loop.communicate(timeout=10)
+                kills += 1
+                loop = start_loop(remote, sim, cache)
+            with SimCluster.open(sim) as cluster:
+                cluster.tick(3)  # pods become Ready over time
+            time.sleep(0.2)
+        else:
+            pytest.fail("the rollout did not complete in 2 minutes")
+    finally:
+        loop.kill()
+        loop.communicate(timeout=10)
+    assert kills == 3
+    assert worst <= budget
