@@ -21,6 +21,15 @@ _URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
 _CREDENTIALS = re.compile(r"//[^/@\s]+@")
 
 
+PUSH_ATTEMPTS = 4
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "gitops-edge",
+    "GIT_AUTHOR_EMAIL": "gitops-edge@users.noreply.local",
+    "GIT_COMMITTER_NAME": "gitops-edge",
+    "GIT_COMMITTER_EMAIL": "gitops-edge@users.noreply.local",
+}
+
+
 class GitSourceError(Exception):
     """The repository, branch or path cannot be read; the message says what to check."""
 
@@ -97,3 +106,44 @@ class GitSource:
                 "check --path"
             )
         return Checkout(root=root, revision=head, fetched=fetched)
+
+    def spec_revision(self, status_dir: str) -> str:
+        """The newest commit that changed the desired state: the reconciler's own status
+        commits (only under `status_dir`, relative to --path) never count as a spec change."""
+        repo = git.Repo(self.clone_dir)
+        status = f"{self.subpath}/{status_dir}".lstrip("./") or status_dir
+        try:
+            out = repo.git.rev_list("-1", "HEAD", "--", self.subpath, f":(exclude){status}")
+        except git.GitCommandError as exc:
+            raise self._fail("cannot read the history", exc) from None
+        return str(out).strip() or repo.head.commit.hexsha
+
+    def write_status(self, files: dict[str, str], *, status_dir: str, message: str) -> str | None:
+        """Replace the status folder's files, commit and push them; None when nothing changed.
+        Pushes are retried after `git pull --rebase` (a user's concurrent commits are kept),
+        never forced."""
+        repo = git.Repo(self.clone_dir)
+        folder = self.clone_dir / self.subpath / status_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():
+            if stale.is_file() and stale.name not in files:
+                stale.unlink()
+        for name, content in files.items():
+            (folder / name).write_text(content, encoding="utf-8")
+        try:
+            repo.git.add("-A", "--", str(folder))
+            if not repo.git.status("--porcelain", "--", str(folder)).strip():
+                return None
+            with repo.git.custom_environment(**_IDENTITY):
+                repo.git.commit("-m", message, "--", str(folder))
+                for attempt in range(1, PUSH_ATTEMPTS + 1):
+                    try:
+                        repo.git.push("origin", f"HEAD:refs/heads/{self.branch}")
+                        break
+                    except git.GitCommandError:
+                        if attempt == PUSH_ATTEMPTS:
+                            raise
+                        repo.git.pull("--rebase", "origin", self.branch)
+        except git.GitCommandError as exc:
+            raise self._fail("cannot push the status commit", exc) from None
+        return str(repo.head.commit.hexsha)

@@ -7,12 +7,13 @@ pass. Side effects: reads the source folder; writes to the cluster through `appl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_edge.apply import ActionResult, apply_actions
 from gitops_edge.cluster.base import Cluster
-from gitops_edge.desired import DesiredState
+from gitops_edge.desired import DesiredState, RepoConfig
 from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.plan import ApplyDaemonSet, Plan
 from gitops_edge.planner import plan as make_plan
@@ -25,9 +26,10 @@ MAX_ROUNDS = 2  # objects first, then pod upgrades against the new revisions
 class InvalidRevisionError(Exception):
     """The desired state has validation errors; nothing was applied."""
 
-    def __init__(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+    def __init__(self, diagnostics: tuple[Diagnostic, ...], *, revision: str = "") -> None:
         super().__init__(f"{len(diagnostics)} validation problems")
         self.diagnostics = diagnostics
+        self.revision = revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,16 @@ def load_desired(root: Path, *, revision: str) -> DesiredState:
     validated = validate_repository(root)
     if not validated.valid:
         raise InvalidRevisionError(validated.diagnostics)
+    return render(validated.documents, config=validated.config, revision=revision)
+
+
+def load_desired_at(root: Path, *, revision_for: Callable[[RepoConfig], str]) -> DesiredState:
+    """Like load_desired, with the revision chosen once the repository config is known (a git
+    source's spec revision depends on where its status folder is)."""
+    validated = validate_repository(root)
+    revision = revision_for(validated.config)
+    if not validated.valid:
+        raise InvalidRevisionError(validated.diagnostics, revision=revision)
     return render(validated.documents, config=validated.config, revision=revision)
 
 

@@ -37,10 +37,22 @@ class Remote:
         run("remote", "add", "origin", str(self.bare), cwd=self.work)
         self.url = self.bare.as_uri()
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, *, force: bool = False) -> str:
+        """Commit and push like a user: rebase over what others pushed (the reconciler's
+        status commits), or force-push when asked."""
         run("add", "-A", cwd=self.work)
         run("commit", "-q", "-m", message, cwd=self.work)
-        run("push", "-q", "-f", "origin", "main", cwd=self.work)
+        for _ in range(5):
+            if force:
+                run("push", "-q", "-f", "origin", "main", cwd=self.work)
+                break
+            if run("ls-remote", "origin", "refs/heads/main", cwd=self.work):
+                run("pull", "-q", "--rebase", "origin", "main", cwd=self.work)
+            try:
+                run("push", "-q", "origin", "main", cwd=self.work)
+                break
+            except subprocess.CalledProcessError:
+                continue  # the reconciler pushed meanwhile: rebase again
         return run("rev-parse", "HEAD", cwd=self.work)
 
 
@@ -84,7 +96,7 @@ def test_force_pushed_branch_is_followed(remote: Remote, tmp_path: Path) -> None
     source(remote, tmp_path).sync()
     run("reset", "-q", "--hard", "HEAD~1", cwd=remote.work)
     (remote.work / "other.txt").write_text("y\n")
-    rewritten = remote.commit("history rewritten")  # pushed with -f
+    rewritten = remote.commit("history rewritten", force=True)
     synced = source(remote, tmp_path).sync()
     assert synced.revision == rewritten
     assert not (synced.root.parent / "extra.txt").exists()

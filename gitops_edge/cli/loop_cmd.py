@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,9 +24,19 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.loop import Loaded, LoopSettings, load_step, run_loop
-from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.plan import Plan
+from gitops_edge.reconcile import (
+    InvalidRevisionError,
+    PassResult,
+    load_desired,
+    load_desired_at,
+    plan_once,
+    reconcile_once,
+)
+from gitops_edge.status import headline, status_files
 
 DEBOUNCE = 0.5
 
@@ -47,13 +58,18 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    load = _loader(args)
+    publisher = git_publisher(args, log) if is_git_url(args.path) else None
+    load = _loader(args, publisher)
     if load is None:
         return fail(f"{args.path}: no such file or folder")
 
     def reconcile(desired: DesiredState) -> PassResult:
         with open_cluster(args.cluster) as cluster:
-            return reconcile_once(desired, cluster)
+            outcome = reconcile_once(desired, cluster)
+            after = plan_once(desired, cluster) if publisher else None
+        if publisher is not None and after is not None:
+            publisher.publish(desired, after)
+        return outcome
 
     watchers = _start_triggers(args, stop=stop, wake=wake, log=log)
     log("info", "reconcile loop started", source=args.path, interval=args.interval)
@@ -75,20 +91,50 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _loader(args: argparse.Namespace) -> Any:
-    if is_git_url(args.path):
-        source = GitSource(
-            args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
-        )
+@dataclass
+class GitPublisher:
+    """Loads a git source at its spec revision and writes status back after each pass."""
 
-        def load_git() -> Loaded:
-            checkout = source.sync()
-            return load_step(
-                lambda: load_desired(checkout.root, revision=checkout.revision),
-                lambda: checkout.revision,
+    source: GitSource
+    log: Any
+    enabled: bool = True
+    invalid: tuple[str, tuple[Diagnostic, ...]] | None = None
+
+    def load(self) -> Loaded:
+        checkout = self.source.sync()
+        try:
+            desired = load_desired_at(
+                checkout.root, revision_for=lambda c: self.source.spec_revision(c.status_path)
             )
+        except InvalidRevisionError as exc:
+            self.invalid = (exc.revision, exc.diagnostics)
+            return Loaded(revision=exc.revision, desired=None, diagnostics=exc.diagnostics)
+        if self.invalid is not None and self.invalid[0] != desired.revision:
+            self.invalid = None
+        return Loaded(revision=desired.revision, desired=desired)
 
-        return load_git
+    def publish(self, desired: DesiredState, after: Plan) -> None:
+        if not self.enabled:
+            return
+        files = status_files(desired, after, invalid=self.invalid)
+        message = f"status: {headline(after)} (spec {desired.revision[:12]})"
+        pushed = self.source.write_status(
+            files, status_dir=desired.config.status_path, message=message
+        )
+        if pushed:
+            self.log("info", "status pushed", commit=pushed, headline=headline(after))
+
+
+def git_publisher(args: argparse.Namespace, log: Any) -> GitPublisher:
+    source = GitSource(
+        args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+    )
+    return GitPublisher(source=source, log=log, enabled=not args.no_status)
+
+
+def _loader(args: argparse.Namespace, publisher: GitPublisher | None) -> Any:
+    if publisher is not None:
+        return publisher.load
     root = Path(args.path)
     if not root.exists():
         return None

@@ -68,6 +68,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reconcile.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="loop log lines"
     )
+    reconcile.add_argument(
+        "--no-status",
+        action="store_true",
+        help="do not commit status files back to a git SOURCE after each pass",
+    )
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")
     reconcile.set_defaults(func=run_reconcile)

@@ -1,0 +1,115 @@
+"""Status files written back to the repository after a pass: one JSON file per workload and a
+Markdown summary (`<status path>/README.md`) with a progress table per group.
+
+Content depends only on the spec revision and the cluster's state, never on the time, so a pass
+that changes nothing produces identical files and no commit. Pure: returns file contents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic, render_text
+from gitops_edge.plan import DaemonSetPlan, Plan
+from gitops_edge.plan_format import progress_bar
+
+
+def _images(manifest_json: str) -> list[str]:
+    spec = json.loads(manifest_json)["spec"]["template"]["spec"]
+    return [str(c.get("image", "")) for c in spec.get("containers") or ()]
+
+
+def _group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
+    p = ds.progress
+    return {
+        "group": ds.group,
+        "daemonSet": f"{ds.namespace}/{ds.name}",
+        "model": ds.model.value,
+        "images": images,
+        "controllerRevision": ds.revision,
+        "nodes": {
+            "total": p.nodes,
+            "current": p.current,
+            "outdated": p.outdated,
+            "unavailable": p.unavailable,
+            "deferredNotReady": p.deferred,
+        },
+        "otaPending": p.ota_pending,
+        "deferred": sorted(d.node for d in ds.deferred),
+        "errors": list(ds.errors),
+    }
+
+
+def status_files(
+    desired: DesiredState,
+    plan: Plan,
+    *,
+    invalid: tuple[str, tuple[Diagnostic, ...]] | None = None,
+) -> dict[str, str]:
+    """File name (relative to the status folder) → content. `invalid`: a newer revision that
+    failed validation (its diagnostics go into the summary; the last good one is reported)."""
+    images = {(d.namespace, d.name): _images(d.manifest_json) for d in desired.daemonsets}
+    by_workload: dict[str, list[DaemonSetPlan]] = defaultdict(list)
+    for ds in plan.daemonsets:
+        by_workload[ds.workload].append(ds)
+    files: dict[str, str] = {}
+    for workload, plans in sorted(by_workload.items()):
+        body = {
+            "workload": workload,
+            "specRevision": desired.revision,
+            "groups": [_group_status(ds, images[(ds.namespace, ds.name)]) for ds in plans],
+        }
+        files[f"{workload}.json"] = json.dumps(body, indent=2, sort_keys=True) + "\n"
+    files["README.md"] = summary_markdown(desired, plan, invalid=invalid)
+    return files
+
+
+def headline(plan: Plan) -> str:
+    nodes = sum(ds.progress.nodes for ds in plan.daemonsets)
+    current = sum(ds.progress.current for ds in plan.daemonsets)
+    deferred = sum(ds.progress.deferred for ds in plan.daemonsets)
+    return f"{current}/{nodes} nodes current, {deferred} deferred"
+
+
+def summary_markdown(
+    desired: DesiredState,
+    plan: Plan,
+    *,
+    invalid: tuple[str, tuple[Diagnostic, ...]] | None = None,
+) -> str:
+    lines = [
+        "# Rollout status",
+        "",
+        f"Spec revision `{desired.revision}`: {headline(plan)}.",
+        "Written by gitops-edge after each pass; do not edit.",
+        "",
+        "| workload | group | model | progress | outdated | unavailable | deferred (NotReady) "
+        "| OTA pending |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ds in plan.daemonsets:
+        p = ds.progress
+        lines.append(
+            f"| {ds.workload} | {ds.group or '—'} | {ds.model.value} | "
+            f"`{progress_bar(p.current, p.nodes)}` | {p.outdated} | {p.unavailable} | "
+            f"{p.deferred} | {p.ota_pending} |"
+        )
+    if invalid is not None:
+        revision, diagnostics = invalid
+        lines += [
+            "",
+            f"## Revision `{revision}` is invalid and was not applied",
+            "",
+            f"The last good revision, `{desired.revision}`, is still being reconciled. Fix:",
+            "",
+            "```text",
+            render_text(list(diagnostics)),
+            "```",
+        ]
+    errors = [(ds, e) for ds in plan.daemonsets for e in ds.errors]
+    if errors:
+        lines += ["", "## Errors", ""] + [f"- `{ds.name}`: {e}" for ds, e in errors]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,122 @@
+"""Status written back as commits: files per workload and a Markdown summary, no commit when
+nothing changed, the reconciler's own commits never count as a spec change, a user's
+concurrent push is rebased over (nothing lost), an invalid revision's diagnostics reach the
+status while the last good revision keeps being reconciled."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_git_source import EXAMPLE, Remote, run
+
+from gitops_edge.cli.loop_cmd import GitPublisher
+from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.gitsource import GitSource
+from gitops_edge.reconcile import plan_once, reconcile_once
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.remote = Remote(tmp)
+        shutil.copytree(EXAMPLE, self.remote.work / "fleet")
+        self.spec = self.remote.commit("fleet")
+        self.sim = tmp / "fleet.json"
+        SimCluster.init_file(
+            self.sim,
+            SimCluster.create(
+                groups=[("hangzhou", 3), ("shanghai", 2)],
+                group_label_keys=("apps.openyurt.io/nodepool",),
+            ),
+        )
+        self.logs: list[tuple[str, str, dict[str, Any]]] = []
+        source = GitSource(self.remote.url, branch="main", subpath="fleet", cache_dir=tmp / "cache")
+        self.publisher = GitPublisher(source=source, log=self.log)
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        self.logs.append((level, message, fields))
+
+    def one_pass(self) -> str:
+        """One loop pass: load, reconcile the last good revision, publish. Returns the spec
+        revision that was reconciled."""
+        loaded = self.publisher.load()
+        desired = loaded.desired or self.last_good
+        self.last_good = desired
+        with SimCluster.open(self.sim) as cluster:
+            reconcile_once(desired, cluster)
+            after = plan_once(desired, cluster)
+            cluster.tick(30)
+        self.publisher.publish(desired, after)
+        return desired.revision
+
+    def remote_log(self) -> list[str]:
+        return run("log", "--format=%s", "origin/main", cwd=self.remote.work).splitlines()
+
+    def remote_file(self, path: str) -> str:
+        run("fetch", "-q", "origin", cwd=self.remote.work)
+        return run("show", f"origin/main:{path}", cwd=self.remote.work)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_status_files_are_committed_and_a_no_op_pass_commits_nothing(world: World) -> None:
+    assert world.one_pass() == world.spec
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    subjects = world.remote_log()
+    assert subjects[0].startswith("status: ") and f"(spec {world.spec[:12]})" in subjects[0]
+    summary = world.remote_file("fleet/status/README.md")
+    assert "| workload | group | model | progress |" in summary
+    assert "| log-agent | hangzhou | AdvancedRollingUpdate |" in summary
+    body = json.loads(world.remote_file("fleet/status/log-agent.json"))
+    assert body["specRevision"] == world.spec
+    hangzhou = next(g for g in body["groups"] if g["group"] == "hangzhou")
+    assert hangzhou["images"][0] == "registry.example.com/edge/log-agent:1.4.3"
+    assert hangzhou["nodes"]["total"] == 3
+    for _ in range(3):  # pods settle, then nothing changes any more
+        world.one_pass()
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    settled = len(world.remote_log())
+    world.one_pass()
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    assert len(world.remote_log()) == settled  # no timestamp-only commits
+
+
+def test_status_commits_are_not_spec_changes(world: World) -> None:
+    world.one_pass()
+    world.one_pass()
+    loaded = world.publisher.load()  # the remote head is now a status commit
+    assert loaded.revision == world.spec
+
+
+def test_a_concurrent_user_push_is_rebased_over_and_kept(world: World) -> None:
+    world.one_pass()
+    # The user pushes a spec change without having pulled the status commit first.
+    run("reset", "-q", "--hard", world.spec, cwd=world.remote.work)
+    workload = world.remote.work / "fleet" / "workloads" / "log-agent.yaml"
+    workload.write_text(workload.read_text().replace("log-agent:1.4.2", "log-agent:1.4.9"))
+    user = world.remote.commit("log-agent 1.4.9")  # rebases over the status commit
+    assert world.one_pass() == user
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    history = world.remote_log()
+    assert "log-agent 1.4.9" in history and history[0].startswith("status: ")
+    assert run("merge-base", "--is-ancestor", user, "origin/main", cwd=world.remote.work) == ""
+
+
+def test_an_invalid_revision_is_reported_in_status_and_the_last_good_one_kept(
+    world: World,
+) -> None:
+    world.one_pass()
+    (world.remote.work / "fleet" / "broken.yaml").write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\n"
+    )
+    bad = world.remote.commit("broken")
+    assert world.one_pass() == world.spec  # the last good revision is what was reconciled
+    summary = world.remote_file("fleet/status/README.md")
+    assert f"## Revision `{bad}` is invalid and was not applied" in summary
+    assert "broken.yaml:" in summary
