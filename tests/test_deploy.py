@@ -138,7 +138,7 @@ def test_dockerfile_installs_the_console_script() -> None:
     assert "USER 10001" in text
 
 
-def test_deployment_runs_passes_on_a_synced_checkout_one_replica() -> None:
+def test_deployment_runs_the_loop_on_a_git_source_one_replica() -> None:
     (deployment,) = [
         d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
     ]
@@ -146,7 +146,10 @@ def test_deployment_runs_passes_on_a_synced_checkout_one_replica() -> None:
     assert deployment["spec"]["strategy"]["type"] == "Recreate"  # never two reconcilers
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "gitops-edge-reconciler"
-    containers = {c["name"]: c for c in pod["containers"]}
-    assert "gitops-edge reconcile" in containers["reconcile"]["args"][0]
-    assert "--once" in containers["reconcile"]["args"][0]
-    assert any(a.startswith("--repo=") for a in containers["git-sync"]["args"])
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["reconcile", "$(REPO_URL)"]
+    assert "--interval=60" in container["args"] and "--cluster=kube" in container["args"]
+
+
+def test_image_has_git_for_git_sources() -> None:
+    assert "install -y --no-install-recommends git" in (ROOT / "Dockerfile").read_text()
