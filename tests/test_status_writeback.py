@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from test_git_source import EXAMPLE, Remote, run
 
-from gitops_edge.cli.loop_cmd import GitPublisher
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.gitsource import GitSource
+from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import plan_once, reconcile_once
 
 

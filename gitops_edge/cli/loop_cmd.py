@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,19 +23,10 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
-from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
-from gitops_edge.loop import Loaded, LoopSettings, load_step, run_loop
-from gitops_edge.plan import Plan
-from gitops_edge.reconcile import (
-    InvalidRevisionError,
-    PassResult,
-    load_desired,
-    load_desired_at,
-    plan_once,
-    reconcile_once,
-)
-from gitops_edge.status import headline, status_files
+from gitops_edge.loop import LoopSettings, load_step, run_loop
+from gitops_edge.publish import GitPublisher
+from gitops_edge.reconcile import PassResult, load_desired, plan_once, reconcile_once
 
 DEBOUNCE = 0.5
 
@@ -89,40 +79,6 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             watcher.join(5)
     log("info", "reconcile loop stopped")
     return EXIT_OK
-
-
-@dataclass
-class GitPublisher:
-    """Loads a git source at its spec revision and writes status back after each pass."""
-
-    source: GitSource
-    log: Any
-    enabled: bool = True
-    invalid: tuple[str, tuple[Diagnostic, ...]] | None = None
-
-    def load(self) -> Loaded:
-        checkout = self.source.sync()
-        try:
-            desired = load_desired_at(
-                checkout.root, revision_for=lambda c: self.source.spec_revision(c.status_path)
-            )
-        except InvalidRevisionError as exc:
-            self.invalid = (exc.revision, exc.diagnostics)
-            return Loaded(revision=exc.revision, desired=None, diagnostics=exc.diagnostics)
-        if self.invalid is not None and self.invalid[0] != desired.revision:
-            self.invalid = None
-        return Loaded(revision=desired.revision, desired=desired)
-
-    def publish(self, desired: DesiredState, after: Plan) -> None:
-        if not self.enabled:
-            return
-        files = status_files(desired, after, invalid=self.invalid)
-        message = f"status: {headline(after)} (spec {desired.revision[:12]})"
-        pushed = self.source.write_status(
-            files, status_dir=desired.config.status_path, message=message
-        )
-        if pushed:
-            self.log("info", "status pushed", commit=pushed, headline=headline(after))
 
 
 def git_publisher(args: argparse.Namespace, log: Any) -> GitPublisher:

@@ -23,9 +23,12 @@ from gitops_edge.cli.common import (
     add_verbose,
     fail,
 )
+from gitops_edge.cli.logs import make_logger
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
+from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import InvalidRevisionError, load_desired, plan_once, reconcile_once
 
 LOCAL_REVISION = "worktree"
@@ -99,38 +102,47 @@ def git_cache(args: argparse.Namespace) -> Path:
     return Path(base) / "gitops-edge" / "git"
 
 
-def _load(args: argparse.Namespace) -> DesiredState | int:
+def _load(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
+    """The desired state (and, for a git source, its publisher), or an exit code."""
     source: str = args.path
-    revision = LOCAL_REVISION
     if is_git_url(source):
-        git_source = GitSource(
-            source, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+        publisher = GitPublisher(
+            source=GitSource(
+                source, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+            ),
+            log=make_logger("text"),
+            enabled=not getattr(args, "no_status", True),
         )
         try:
-            checkout = git_source.sync()
+            loaded = publisher.load()
         except GitSourceError as exc:
             return fail(str(exc))
-        root, revision, shown = checkout.root, checkout.revision, redact(source)
-    else:
-        root, shown = Path(source), source
-        if not root.exists():
-            return fail(f"{root}: no such file or folder")
+        if loaded.desired is None:
+            return _invalid(redact(source), loaded.diagnostics, f" at {loaded.revision[:12]}")
+        return loaded.desired, publisher
+    root = Path(source)
+    if not root.exists():
+        return fail(f"{root}: no such file or folder")
     try:
-        return load_desired(root, revision=revision)
+        return load_desired(root, revision=LOCAL_REVISION), None
     except InvalidRevisionError as exc:
-        print(diag.render_text(list(exc.diagnostics)), file=sys.stderr)
-        at = f" at {revision[:12]}" if revision != LOCAL_REVISION else ""
-        return fail(
-            f"{shown}: the desired state{at} is invalid; nothing was done "
-            "(run `gitops-edge validate` on it)",
-            EXIT_INVALID,
-        )
+        return _invalid(source, exc.diagnostics, "")
+
+
+def _invalid(shown: str, diagnostics: tuple[Diagnostic, ...], at: str) -> int:
+    print(diag.render_text(list(diagnostics)), file=sys.stderr)
+    return fail(
+        f"{shown}: the desired state{at} is invalid; nothing was done "
+        "(run `gitops-edge validate` on it)",
+        EXIT_INVALID,
+    )
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    desired = _load(args)
-    if isinstance(desired, int):
-        return desired
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    desired, _ = loaded
     try:
         with open_cluster(args.cluster, read_only=True) as cluster:
             plan = plan_once(desired, cluster)
@@ -151,13 +163,17 @@ def run_reconcile(args: argparse.Namespace) -> int:
         from gitops_edge.cli.loop_cmd import run_reconcile_loop
 
         return run_reconcile_loop(args)
-    desired = _load(args)
-    if isinstance(desired, int):
-        return desired
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    desired, publisher = loaded
     try:
         with open_cluster(args.cluster) as cluster:
             outcome = reconcile_once(desired, cluster)
-    except (ClusterSpecError, OSError, ValueError) as exc:
+            after = plan_once(desired, cluster) if publisher and publisher.enabled else None
+        if publisher is not None and after is not None:
+            publisher.publish(desired, after)
+    except (ClusterSpecError, OSError, ValueError, GitSourceError) as exc:
         return fail(str(exc))
     failed = [r for r in outcome.results if r.outcome == FAILED]
     if args.format == "json":

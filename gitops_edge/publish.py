@@ -1,0 +1,54 @@
+"""A git source's pass bookkeeping: load it at its spec revision (remembering an invalid newer
+revision) and write the status back after a pass.
+
+Side effects: git (through GitSource), reading the checkout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.gitsource import GitSource
+from gitops_edge.loop import Loaded
+from gitops_edge.plan import Plan
+from gitops_edge.reconcile import InvalidRevisionError, load_desired_at
+from gitops_edge.status import headline, status_files
+
+
+@dataclass
+class GitPublisher:
+    """Loads a git source at its spec revision and writes status back after each pass."""
+
+    source: GitSource
+    log: Any
+    enabled: bool = True
+    invalid: tuple[str, tuple[Diagnostic, ...]] | None = None
+
+    def load(self) -> Loaded:
+        checkout = self.source.sync()
+        try:
+            desired = load_desired_at(
+                checkout.root, revision_for=lambda c: self.source.spec_revision(c.status_path)
+            )
+        except InvalidRevisionError as exc:
+            self.invalid = (exc.revision, exc.diagnostics)
+            return Loaded(revision=exc.revision, desired=None, diagnostics=exc.diagnostics)
+        if self.invalid is not None and self.invalid[0] != desired.revision:
+            self.invalid = None
+        return Loaded(revision=desired.revision, desired=desired)
+
+    def publish(self, desired: DesiredState, after: Plan) -> str | None:
+        """Commit and push the status; the new commit, or None when nothing changed."""
+        if not self.enabled:
+            return None
+        files = status_files(desired, after, invalid=self.invalid)
+        message = f"status: {headline(after)} (spec {desired.revision[:12]})"
+        pushed = self.source.write_status(
+            files, status_dir=desired.config.status_path, message=message
+        )
+        if pushed:
+            self.log("info", "status pushed", commit=pushed, headline=headline(after))
+        return pushed
