@@ -130,6 +130,10 @@ def test_reconcile_a_git_source_records_the_commit(
     assert main(["reconcile", remote.url, "--once", *argv]) == 0
     head = run("rev-parse", "HEAD", cwd=remote.work)
     assert f"pass over revision {head}" in capsys.readouterr().out
+    run("fetch", "-q", "origin", cwd=remote.work)
+    pushed = run("log", "-1", "--format=%s", "origin/main", cwd=remote.work)
+    assert pushed.startswith("status: ") and f"(spec {head[:12]})" in pushed
+    run("pull", "-q", "--rebase", "origin", "main", cwd=remote.work)
     assert main(["plan", remote.url, *argv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["revision"] == head
     # An invalid commit is never applied, not even partly.
