@@ -17,12 +17,12 @@ from gitops_edge.plan import DaemonSetPlan, Plan
 from gitops_edge.plan_format import progress_bar
 
 
-def _images(manifest_json: str) -> list[str]:
+def manifest_images(manifest_json: str) -> list[str]:
     spec = json.loads(manifest_json)["spec"]["template"]["spec"]
     return [str(c.get("image", "")) for c in spec.get("containers") or ()]
 
 
-def _group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
+def group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
     p = ds.progress
     return {
         "group": ds.group,
@@ -51,7 +51,7 @@ def status_files(
 ) -> dict[str, str]:
     """File name (relative to the status folder) → content. `invalid`: a newer revision that
     failed validation (its diagnostics go into the summary; the last good one is reported)."""
-    images = {(d.namespace, d.name): _images(d.manifest_json) for d in desired.daemonsets}
+    images = {(d.namespace, d.name): manifest_images(d.manifest_json) for d in desired.daemonsets}
     by_workload: dict[str, list[DaemonSetPlan]] = defaultdict(list)
     for ds in plan.daemonsets:
         by_workload[ds.workload].append(ds)
@@ -60,7 +60,7 @@ def status_files(
         body = {
             "workload": workload,
             "specRevision": desired.revision,
-            "groups": [_group_status(ds, images[(ds.namespace, ds.name)]) for ds in plans],
+            "groups": [group_status(ds, images[(ds.namespace, ds.name)]) for ds in plans],
         }
         files[f"{workload}.json"] = json.dumps(body, indent=2, sort_keys=True) + "\n"
     files["README.md"] = summary_markdown(desired, plan, invalid=invalid)

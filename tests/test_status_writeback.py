@@ -120,3 +120,34 @@ def test_an_invalid_revision_is_reported_in_status_and_the_last_good_one_kept(
     summary = world.remote_file("fleet/status/README.md")
     assert f"## Revision `{bad}` is invalid and was not applied" in summary
     assert "broken.yaml:" in summary
+
+
+# ── gitops-edge status ────────────────────────────────────────────────────────────────────────
+
+
+def test_status_command_from_the_cluster_and_from_the_status_files(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_edge.cli.main import main
+
+    world.one_pass()
+    world.one_pass()
+    common = [world.remote.url, "--path", "fleet", "--cache-dir", str(tmp_path / "c2")]
+    assert main(["status", *common, "--cluster", f"sim:{world.sim}"]) == 0
+    live = capsys.readouterr().out
+    assert live.splitlines()[0].startswith("WORKLOAD")
+    assert "log-agent" in live and "hangzhou" in live and "3/3 current" in live
+    assert main(["status", *common, "--format", "json"]) == 0  # from the committed files
+    rows = json.loads(capsys.readouterr().out)
+    hangzhou = next(r for r in rows if r["workload"] == "log-agent" and r["group"] == "hangzhou")
+    assert hangzhou["nodes"]["total"] == 3 and hangzhou["model"] == "AdvancedRollingUpdate"
+
+
+def test_status_command_without_status_files_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_edge.cli.main import main
+
+    shutil.copytree(EXAMPLE, tmp_path / "repo")
+    assert main(["status", str(tmp_path / "repo")]) == 1
+    assert "no status files yet" in capsys.readouterr().err

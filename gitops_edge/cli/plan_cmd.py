@@ -102,7 +102,7 @@ def git_cache(args: argparse.Namespace) -> Path:
     return Path(base) / "gitops-edge" / "git"
 
 
-def _load(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
+def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
     """The desired state (and, for a git source, its publisher), or an exit code."""
     source: str = args.path
     if is_git_url(source):
@@ -139,7 +139,7 @@ def _invalid(shown: str, diagnostics: tuple[Diagnostic, ...], at: str) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    loaded = _load(args)
+    loaded = load_source(args)
     if isinstance(loaded, int):
         return loaded
     desired, _ = loaded
@@ -163,7 +163,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
         from gitops_edge.cli.loop_cmd import run_reconcile_loop
 
         return run_reconcile_loop(args)
-    loaded = _load(args)
+    loaded = load_source(args)
     if isinstance(loaded, int):
         return loaded
     desired, publisher = loaded

@@ -1,0 +1,124 @@
+"""`gitops-edge status SOURCE [--cluster …] [--watch] [--format text|json]`: per-group progress.
+
+From the cluster (a read-only plan of the current revision) when `--cluster` is given, else
+from the status files the reconciler committed to the repository. `--watch` redraws every
+`--every` seconds until Ctrl-C. Side effects: reads the source (and the cluster); prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
+from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
+from gitops_edge.cluster.open import ClusterSpecError, open_cluster
+from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
+from gitops_edge.plan_format import progress_bar
+from gitops_edge.reconcile import plan_once
+from gitops_edge.status import group_status, manifest_images
+from gitops_edge.validation import validate_repository
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = sub.add_parser(
+        "status",
+        help="show rollout progress per workload and group",
+        description="Per-group progress, from the cluster (--cluster) or from the status files "
+        "the reconciler committed to SOURCE.",
+    )
+    status.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    add_git_source(status)
+    add_cluster(status, required=False)
+    add_format(status, ("text", "json"))
+    status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
+    status.add_argument(
+        "--every", type=float, default=2.0, metavar="SECONDS", help="--watch period (default 2)"
+    )
+    status.set_defaults(func=run)
+
+
+def collect(args: argparse.Namespace) -> list[dict[str, Any]] | int:
+    """One row per (workload, group), or an exit code."""
+    if args.cluster:
+        loaded = load_source(args)
+        if isinstance(loaded, int):
+            return loaded
+        desired, _ = loaded
+        try:
+            with open_cluster(args.cluster, read_only=True) as cluster:
+                plan = plan_once(desired, cluster)
+        except (ClusterSpecError, OSError, ValueError) as exc:
+            return fail(str(exc))
+        images = {
+            (d.namespace, d.name): manifest_images(d.manifest_json) for d in desired.daemonsets
+        }
+        return [
+            {"workload": ds.workload, **group_status(ds, images[(ds.namespace, ds.name)])}
+            for ds in plan.daemonsets
+        ]
+    return _from_status_files(args)
+
+
+def _from_status_files(args: argparse.Namespace) -> list[dict[str, Any]] | int:
+    if is_git_url(args.path):
+        source = GitSource(
+            args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+        )
+        try:
+            root = source.sync().root
+        except GitSourceError as exc:
+            return fail(str(exc))
+    else:
+        root = Path(args.path)
+        if not root.is_dir():
+            return fail(f"{root}: no such folder")
+    folder = root / validate_repository(root).config.status_path
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return fail(
+            f"{folder}: no status files yet (the reconciler writes them after its first pass "
+            "over a git source); or give --cluster to ask the cluster",
+            EXIT_INVALID,
+        )
+    rows = []
+    for file in files:
+        try:
+            body = json.loads(file.read_text(encoding="utf-8"))
+            rows += [{"workload": body["workload"], **group} for group in body["groups"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            return fail(f"{file}: not a gitops-edge status file ({exc})", EXIT_INVALID)
+    return rows
+
+
+def render_rows(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'WORKLOAD':22} {'GROUP':14} {'MODEL':22} {'PROGRESS':30} DEFERRED  OTA"]
+    for row in rows:
+        nodes = row["nodes"]
+        lines.append(
+            f"{row['workload']:22} {row['group'] or '-':14} {row['model']:22} "
+            f"{progress_bar(nodes['current'], nodes['total']):30} "
+            f"{nodes['deferredNotReady']:>8}  {row['otaPending']:>3}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    while True:
+        rows = collect(args)
+        if isinstance(rows, int):
+            return rows
+        text = json.dumps(rows, indent=2) if args.format == "json" else render_rows(rows)
+        if args.watch and sys.stdout.isatty():
+            print("\033[2J\033[H", end="")
+        print(text, flush=True)
+        if not args.watch:
+            return EXIT_OK
+        try:
+            time.sleep(args.every)
+        except KeyboardInterrupt:
+            return EXIT_OK
