@@ -49,6 +49,7 @@ def run_loop(
     wake: threading.Event,
     log: Log,
     transient: tuple[type[BaseException], ...],
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run."""
     last_good: DesiredState | None = None
@@ -81,6 +82,8 @@ def run_loop(
             failures = 0
         except transient as exc:
             failures += 1
+            if on_error is not None:
+                on_error(exc)
             log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
         passes += 1
         if settings.max_passes is not None and passes >= settings.max_passes:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from gitops_edge.apply import FAILED
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
@@ -25,8 +27,10 @@ from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.loop import LoopSettings, load_step, run_loop
+from gitops_edge.metrics import LoopMetrics
+from gitops_edge.planner import plan
 from gitops_edge.publish import GitPublisher
-from gitops_edge.reconcile import PassResult, load_desired, plan_once, reconcile_once
+from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
 
 DEBOUNCE = 0.5
 
@@ -53,10 +57,24 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if load is None:
         return fail(f"{args.path}: no such file or folder")
 
+    metrics = _start_metrics(args.metrics_addr, log) if args.metrics_addr else None
+    if args.metrics_addr and metrics is None:
+        return fail(f"--metrics-addr {args.metrics_addr}: cannot listen there (HOST:PORT)")
+
     def reconcile(desired: DesiredState) -> PassResult:
+        started = time.monotonic()
         with open_cluster(args.cluster) as cluster:
             outcome = reconcile_once(desired, cluster)
-            after = plan_once(desired, cluster) if publisher else None
+            observed = cluster.observe() if publisher or metrics else None
+        after = plan(desired, observed) if observed is not None else None
+        if metrics is not None and observed is not None and after is not None:
+            metrics.record_pass(
+                desired=desired,
+                observed=observed,
+                plan=after,
+                seconds=time.monotonic() - started,
+                failed=sum(r.outcome == FAILED for r in outcome.results),
+            )
         if publisher is not None and after is not None:
             publisher.publish(desired, after)
         return outcome
@@ -72,6 +90,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             wake=wake,
             log=log,
             transient=(ClusterError, GitSourceError, OSError, TimeoutError, ValueError),
+            on_error=(lambda exc: metrics.record_error(type(exc).__name__)) if metrics else None,
         )
     finally:
         stop.set()
@@ -97,6 +116,19 @@ def _loader(args: argparse.Namespace, publisher: GitPublisher | None) -> Any:
     return lambda: load_step(
         lambda: load_desired(root, revision=LOCAL_REVISION), lambda: LOCAL_REVISION
     )
+
+
+def _start_metrics(address: str, log: Any) -> LoopMetrics | None:
+    from gitops_edge.cli.agent_cmd import parse_listen
+
+    try:
+        host, port = parse_listen(address)
+        metrics = LoopMetrics()
+        server = metrics.serve(host, port)
+    except (ValueError, OSError):
+        return None
+    log("info", "metrics served", address=f"http://{host}:{server.server_port}/metrics")
+    return metrics
 
 
 def _start_triggers(

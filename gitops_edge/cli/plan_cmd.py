@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--log-format", choices=("text", "json"), default="text", help="loop log lines"
     )
     reconcile.add_argument(
+        "--metrics-addr",
+        metavar="HOST:PORT",
+        default=None,
+        help="loop: serve Prometheus metrics on this address (off by default)",
+    )
+    reconcile.add_argument(
         "--no-status",
         action="store_true",
         help="do not commit status files back to a git SOURCE after each pass",
