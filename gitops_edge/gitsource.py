@@ -50,6 +50,7 @@ class Checkout:
     root: Path
     revision: str
     fetched: bool  # whether this sync fetched (False: the remote head was unchanged)
+    forced: bool = False  # the branch was rewritten (force-pushed): the old head is not in it
 
 
 class GitSource:
@@ -89,11 +90,14 @@ class GitSource:
                 fetched = True
             else:
                 repo = git.Repo(self.clone_dir)
-            if repo.head.commit.hexsha != head:
+            forced = False
+            old = repo.head.commit.hexsha
+            if old != head:
                 repo.git.fetch(
                     "origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
                 )
                 fetched = True
+                forced = not repo.is_ancestor(repo.commit(old), repo.commit(head))
                 # A force-pushed branch is followed too: the clone mirrors the remote.
                 repo.git.reset("--hard", head)
                 repo.git.clean("-fdx")
@@ -105,7 +109,7 @@ class GitSource:
                 f"{redact(self.url)} ({self.branch}@{head[:12]}): no folder {self.subpath!r}; "
                 "check --path"
             )
-        return Checkout(root=root, revision=head, fetched=fetched)
+        return Checkout(root=root, revision=head, fetched=fetched, forced=forced)
 
     def spec_revision(self, status_dir: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status

@@ -29,6 +29,12 @@ class GitPublisher:
 
     def load(self) -> Loaded:
         checkout = self.source.sync()
+        if checkout.forced:
+            self.log(
+                "warning",
+                "the branch was force-pushed: following the rewritten history",
+                revision=checkout.revision,
+            )
         try:
             desired = load_desired_at(
                 checkout.root, revision_for=lambda c: self.source.spec_revision(c.status_path)

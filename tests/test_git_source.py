@@ -98,8 +98,9 @@ def test_force_pushed_branch_is_followed(remote: Remote, tmp_path: Path) -> None
     (remote.work / "other.txt").write_text("y\n")
     rewritten = remote.commit("history rewritten", force=True)
     synced = source(remote, tmp_path).sync()
-    assert synced.revision == rewritten
+    assert synced.revision == rewritten and synced.forced
     assert not (synced.root.parent / "extra.txt").exists()
+    assert not source(remote, tmp_path).sync().forced
 
 
 def test_errors_are_clear(remote: Remote, tmp_path: Path) -> None:

@@ -258,3 +258,26 @@ def test_sigkill_mid_rollout_never_exceeds_the_budget_and_completes(
         loop.communicate(timeout=10)
     assert kills == 3
     assert worst <= budget
+
+
+def test_unreachable_remote_backs_off_without_crashing_and_resumes(
+    fleet: tuple[Remote, Path], tmp_path: Path
+) -> None:
+    remote, sim = fleet
+    loop = start_loop(remote, sim, tmp_path / "cache")
+    try:
+        assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
+        hidden = remote.bare.with_name("away.git")
+        remote.bare.rename(hidden)  # the remote is gone
+        time.sleep(2)
+        assert loop.poll() is None  # still running
+        hidden.rename(remote.bare)  # back
+        (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
+        head = remote.commit("web 1.20.0")
+        assert wait_for(lambda: _revision_of(sim) == head)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        _, err = loop.communicate(timeout=30)
+    messages = [json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{")]
+    assert "pass failed; backing off" in messages
+    assert loop.returncode == 0
