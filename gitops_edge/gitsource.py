@@ -122,19 +122,25 @@ class GitSource:
             raise self._fail("cannot read the history", exc) from None
         return str(out).strip() or repo.head.commit.hexsha
 
-    def write_status(self, files: dict[str, str], *, status_dir: str, message: str) -> str | None:
+    def write_status(
+        self, files: dict[str, str], *, status_dir: str, message: str, status_branch: str = ""
+    ) -> str | None:
         """Replace the status folder's files, commit and push them; None when nothing changed.
-        Pushes are retried after `git pull --rebase` (a user's concurrent commits are kept),
-        never forced."""
-        repo = git.Repo(self.clone_dir)
-        folder = self.clone_dir / self.subpath / status_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.iterdir():
-            if stale.is_file() and stale.name not in files:
-                stale.unlink()
-        for name, content in files.items():
-            (folder / name).write_text(content, encoding="utf-8")
+        With `status_branch`, they go to that branch (a worktree of its own, the branch created
+        on first use) and the spec branch is never written. Pushes are retried after
+        `git pull --rebase` (concurrent commits are kept), never forced."""
+        branch = status_branch or self.branch
         try:
+            repo = (
+                self._status_worktree(status_branch) if status_branch else git.Repo(self.clone_dir)
+            )
+            folder = Path(str(repo.working_tree_dir)) / self.subpath / status_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.iterdir():
+                if stale.is_file() and stale.name not in files:
+                    stale.unlink()
+            for name, content in files.items():
+                (folder / name).write_text(content, encoding="utf-8")
             repo.git.add("-A", "--", str(folder))
             if not repo.git.status("--porcelain", "--", str(folder)).strip():
                 return None
@@ -142,12 +148,36 @@ class GitSource:
                 repo.git.commit("-m", message, "--", str(folder))
                 for attempt in range(1, PUSH_ATTEMPTS + 1):
                     try:
-                        repo.git.push("origin", f"HEAD:refs/heads/{self.branch}")
+                        repo.git.push("origin", f"HEAD:refs/heads/{branch}")
                         break
                     except git.GitCommandError:
                         if attempt == PUSH_ATTEMPTS:
                             raise
-                        repo.git.pull("--rebase", "origin", self.branch)
+                        repo.git.pull("--rebase", "origin", branch)
         except git.GitCommandError as exc:
             raise self._fail("cannot push the status commit", exc) from None
         return str(repo.head.commit.hexsha)
+
+    def _status_worktree(self, status_branch: str) -> git.Repo:
+        """A worktree on `status_branch`, up to date with the remote (created, as an orphan
+        branch, when the remote has none)."""
+        repo = git.Repo(self.clone_dir)
+        tree = self.clone_dir.with_name(self.clone_dir.name + "-status")
+        remote_ref = f"refs/remotes/origin/{status_branch}"
+        exists = bool(str(repo.git.ls_remote("origin", f"refs/heads/{status_branch}")).strip())
+        if exists:
+            repo.git.fetch("origin", f"+refs/heads/{status_branch}:{remote_ref}")
+        if not (tree / ".git").exists():
+            repo.git.worktree("prune")
+            repo.git.worktree("add", "--detach", str(tree))
+            work = git.Repo(tree)
+            if exists:
+                work.git.checkout("-B", status_branch, remote_ref)
+            else:
+                work.git.checkout("--orphan", status_branch)
+                work.git.rm("-rfq", "--ignore-unmatch", ".")
+            return work
+        work = git.Repo(tree)
+        if exists:
+            work.git.reset("--hard", remote_ref)
+        return work

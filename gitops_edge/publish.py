@@ -53,7 +53,10 @@ class GitPublisher:
         files = status_files(desired, after, invalid=self.invalid)
         message = f"status: {headline(after)} (spec {desired.revision[:12]})"
         pushed = self.source.write_status(
-            files, status_dir=desired.config.status_path, message=message
+            files,
+            status_dir=desired.config.status_path,
+            message=message,
+            status_branch=desired.config.status_branch,
         )
         if pushed:
             self.log("info", "status pushed", commit=pushed, headline=headline(after))

@@ -151,3 +151,25 @@ def test_status_command_without_status_files_says_what_to_do(
     shutil.copytree(EXAMPLE, tmp_path / "repo")
     assert main(["status", str(tmp_path / "repo")]) == 1
     assert "no status files yet" in capsys.readouterr().err
+
+
+def test_status_branch_keeps_the_spec_branch_untouched(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    config = world.remote.work / "fleet" / "gitops-edge.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "    path: status\n", "    path: status\n    branch: gitops-status\n"
+        )
+    )
+    spec = world.remote.commit("status on its own branch")
+    world.one_pass()
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    assert run("rev-parse", "origin/main", cwd=world.remote.work) == spec  # untouched
+    status_log = run("log", "--format=%s", "origin/gitops-status", cwd=world.remote.work)
+    assert status_log.startswith("status: ") and f"(spec {spec[:12]})" in status_log
+    summary = run("show", "origin/gitops-status:fleet/status/README.md", cwd=world.remote.work)
+    assert "| log-agent | hangzhou |" in summary
+    for _ in range(3):
+        world.one_pass()  # later passes update the same branch
+    run("fetch", "-q", "origin", cwd=world.remote.work)
+    assert run("rev-parse", "origin/main", cwd=world.remote.work) == spec
