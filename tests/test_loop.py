@@ -281,3 +281,78 @@ def test_unreachable_remote_backs_off_without_crashing_and_resumes(
     messages = [json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{")]
     assert "pass failed; backing off" in messages
     assert loop.returncode == 0
+
+
+def _loop_cmd(source: str, sim: Path, cache: Path, interval: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gitops_edge",
+            "reconcile",
+            source,
+            "--cluster",
+            f"sim:{sim}",
+            "--interval",
+            interval,
+            "--log-format",
+            "json",
+            "--cache-dir",
+            str(cache),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_node_turning_ready_triggers_a_pass_before_the_interval(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    all_at_once = DAEMONSET.replace("max-unavailable: 30%", "max-unavailable: 100%")
+    (repo / "web.yaml").write_text(all_at_once.replace("TAG", "1.19.4"))
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 4)]))
+    loop = _loop_cmd(str(repo), sim, tmp_path / "c", "3600")  # the interval never elapses
+    try:
+        assert wait_for(lambda: len(web_pods(sim)[0]) == 4)
+        with SimCluster.open(sim) as cluster:
+            cluster.tick(10)
+            cluster.set_node_ready("edge-02", False)
+        # The change (picked up by the folder watch) rolls every Ready node in one pass;
+        # edge-02 is deferred.
+        (repo / "web.yaml").write_text(all_at_once.replace("TAG", "1.20.0"))
+        assert wait_for(lambda: _revision_current_on(sim, "edge-01"), seconds=20)
+        time.sleep(1.5)
+        assert not _revision_current_on(sim, "edge-02")
+        with SimCluster.open(sim) as cluster:
+            cluster.set_node_ready("edge-02", True)  # the link is back
+        # Only the node-Ready trigger can start the next pass now.
+        assert wait_for(lambda: _revision_current_on(sim, "edge-02"), seconds=20)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        loop.communicate(timeout=30)
+    assert loop.returncode == 0
+
+
+def _revision_current_on(sim: Path, node: str) -> bool:
+    pods, _, current = web_pods(sim)
+    return any(p.node == node and p.revision_hash == current for p in pods) and bool(current)
+
+
+def test_a_changed_local_folder_triggers_a_pass_before_the_interval(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 2)]))
+    loop = _loop_cmd(str(repo), sim, tmp_path / "c", "3600")
+    try:
+        assert wait_for(lambda: len(web_pods(sim)[0]) == 2)
+        before = web_pods(sim)[2]
+        (repo / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
+        assert wait_for(lambda: web_pods(sim)[2] not in ("", before), seconds=20)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        loop.communicate(timeout=30)
+    assert loop.returncode == 0

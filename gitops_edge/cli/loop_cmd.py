@@ -33,6 +33,7 @@ from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
 
 DEBOUNCE = 0.5
+CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
 def run_reconcile_loop(args: argparse.Namespace) -> int:
@@ -202,6 +203,8 @@ def _watch_folder(root: Path, stop: threading.Event, wake: threading.Event) -> N
 
     class Changed(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type not in CHANGES:
+                return  # opened / closed-without-writing: our own reads, not changes
             if timer:
                 timer[0].cancel()
             timer[:] = [threading.Timer(DEBOUNCE, wake.set)]
