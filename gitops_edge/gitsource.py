@@ -181,3 +181,32 @@ class GitSource:
         if exists:
             work.git.reset("--hard", remote_ref)
         return work
+
+
+def export_revision(repo_dir: Path, revision: str, dest: Path) -> str:
+    """Write the tree of `revision` of the repository at `repo_dir` into `dest` (which must not
+    exist); returns the full commit hash. For previews: nothing in the repository changes."""
+    try:
+        repo = git.Repo(repo_dir, search_parent_directories=True)
+        commit = repo.commit(revision)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError) as exc:
+        raise GitSourceError(f"{repo_dir}: cannot read revision {revision!r} ({exc})") from None
+    dest.mkdir(parents=True)
+    for blob in commit.tree.traverse():
+        if not isinstance(blob, git.Blob):
+            continue
+        target = dest / str(blob.path)
+        if blob.mode == git.Blob.link_mode:
+            continue  # symbolic links are never followed, here as in validation
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.data_stream.read())
+    return str(commit.hexsha)
+
+
+def repository_root(path: Path) -> Path:
+    """The top folder of the git repository holding `path`."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitSourceError(f"{path}: not inside a git repository") from None
+    return Path(str(repo.working_tree_dir))

@@ -99,6 +99,7 @@ class Progress:
     unavailable: int  # Ready nodes counted unavailable (DESIGN §2)
     deferred: int  # NotReady nodes (not touched, not counted)
     ota_pending: int = 0  # OTA pods marked PodNeedUpgrade=True
+    not_ready: int = 0  # nodes hosting a pod of this DaemonSet that are NotReady now
 
 
 @dataclass(frozen=True, slots=True)

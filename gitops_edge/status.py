@@ -36,6 +36,7 @@ def group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
             "outdated": p.outdated,
             "unavailable": p.unavailable,
             "deferredNotReady": p.deferred,
+            "notReady": p.not_ready,
         },
         "otaPending": p.ota_pending,
         "deferred": sorted(d.node for d in ds.deferred),

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from gitops_edge import __version__
-from gitops_edge.cli import agent_cmd, plan_cmd, sim_cmd, status_cmd, validate_cmd
+from gitops_edge.cli import agent_cmd, diff_cmd, plan_cmd, sim_cmd, status_cmd, validate_cmd
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gitops-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (validate_cmd, plan_cmd, status_cmd, sim_cmd, agent_cmd):
+    for module in (validate_cmd, diff_cmd, plan_cmd, status_cmd, sim_cmd, agent_cmd):
         module.register(sub)
     return parser
 

@@ -21,8 +21,9 @@ from gitops_edge.planner.words import short
 
 
 def _progress(views: Sequence[NodeView], *, deferred: int = 0, ota_pending: int = 0) -> Progress:
-    current = outdated = unavailable = 0
+    current = outdated = unavailable = not_ready = 0
     for view in views:
+        not_ready += not view.ready
         current += view.state is NodeState.CURRENT
         outdated += view.outdated
         unavailable += view.ready and view.state in UNAVAILABLE_STATES
@@ -33,6 +34,7 @@ def _progress(views: Sequence[NodeView], *, deferred: int = 0, ota_pending: int 
         unavailable=unavailable,
         deferred=deferred,
         ota_pending=ota_pending,
+        not_ready=not_ready,
     )
 
 

@@ -1,0 +1,93 @@
+"""`gitops-edge diff --base REV [--head REV] [PATH] [--format markdown|json|text]`: what a
+change between two revisions of the desired state will roll out where, and its expected impact
+(from the status last written to the repository). No cluster access.
+
+Side effects: reads the git repository holding PATH (revisions are exported into a temporary
+folder; the working tree is not touched); prints the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gitops_edge import diagnostics as diag
+from gitops_edge import diff
+from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
+from gitops_edge.desired import DesiredState
+from gitops_edge.gitsource import GitSourceError, export_revision, repository_root
+from gitops_edge.render import render
+from gitops_edge.validation import ValidatedRepo, validate_repository
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "diff",
+        help="preview what a change between two revisions rolls out where",
+        description="Compare the desired state at --base and --head (git revisions of the "
+        "repository holding PATH) per workload and node group, with the expected impact from "
+        "the last status written to the repository.",
+    )
+    parser.add_argument("path", nargs="?", default=".", help="desired-state folder (default .)")
+    parser.add_argument("--base", required=True, metavar="REV", help="the revision before")
+    parser.add_argument("--head", default="HEAD", metavar="REV", help="the revision after")
+    add_format(parser, ("markdown", "json", "text"))
+    parser.set_defaults(func=run)
+
+
+def _status_rows(root: Path, validated: ValidatedRepo) -> dict[tuple[str, str | None], Any]:
+    rows: dict[tuple[str, str | None], Any] = {}
+    folder = root / validated.config.status_path
+    for file in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            body = json.loads(file.read_text(encoding="utf-8"))
+            for group in body["groups"]:
+                rows[(body["workload"], group.get("group"))] = group
+        except (ValueError, KeyError, TypeError):
+            continue  # not a status file of ours: no impact figures from it
+    return rows
+
+
+def _state(validated: ValidatedRepo, revision: str) -> DesiredState:
+    return render(validated.documents, config=validated.config, revision=revision)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.path).resolve()
+    try:
+        top = repository_root(path)
+        relative = path.relative_to(top)
+    except (GitSourceError, ValueError) as exc:
+        return fail(str(exc))
+    with tempfile.TemporaryDirectory(prefix="gitops-edge-diff-") as tmp:
+        try:
+            base_sha = export_revision(top, args.base, Path(tmp) / "base")
+            head_sha = export_revision(top, args.head, Path(tmp) / "head")
+        except GitSourceError as exc:
+            return fail(str(exc))
+        base_root, head_root = Path(tmp) / "base" / relative, Path(tmp) / "head" / relative
+        head = validate_repository(head_root)
+        if not head.valid:
+            text = diag.render_text(list(head.diagnostics))
+            print(text, file=sys.stderr)
+            if args.format == "markdown":
+                print(
+                    f"### gitops-edge diff `{base_sha[:12]}` → `{head_sha[:12]}`\n\n"
+                    f"The desired state at `{head_sha[:12]}` is invalid and would not be "
+                    f"applied:\n\n```text\n{text}\n```"
+                )
+            return fail(f"the desired state at {head_sha[:12]} is invalid", EXIT_INVALID)
+        base = validate_repository(base_root) if base_root.is_dir() else None
+        before = _state(base, base_sha) if base is not None and base.valid else None
+        report = diff.compare(before, _state(head, head_sha), _status_rows(head_root, head))
+    if args.format == "json":
+        print(json.dumps(diff.to_dict(report), indent=2))
+    elif args.format == "text":
+        print(diff.render_text(report))
+    else:
+        print(diff.render_markdown(report), end="")
+    return EXIT_OK
