@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from gitops_edge.diagnostics import Diagnostic, format_path
 
@@ -206,7 +207,18 @@ def _float(text: str) -> float | str:
 # marks and core-schema tags. It is stricter in places (libyaml refuses `[nginx:1.25]`, valid
 # YAML 1.2), so it is only a fast path: a file it rejects is parsed again by the pure parser,
 # whose verdict and messages count. Without the C extension ruamel hands back the pure parser.
+class _Yaml12Resolver(VersionedResolver):
+    """The C parser never reports a `%YAML` directive to the resolver, which therefore always
+    falls back to YAML 1.2 — after two caught AttributeErrors per scalar (~20% of validation
+    time). Answer 1.2 directly: the same tags, without the exceptions."""
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 2)
+
+
 _fast_yaml = YAML(typ="safe", pure=False)
+_fast_yaml.Resolver = _Yaml12Resolver
 _yaml = YAML(typ="safe", pure=True)
 
 

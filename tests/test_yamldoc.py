@@ -77,3 +77,16 @@ def test_flow_sequence_with_colon_in_plain_scalar_is_valid_yaml_1_2() -> None:
     assert diags == []
     assert docs[0].data == {"images": ["docker.io/library/nginx:1.25"], "n": 1}
     assert docs[0].locate(["n"])[0] == 2
+
+
+def test_fast_and_pure_parsers_read_the_same_data() -> None:
+    from gitops_edge import yamldoc
+
+    text = (
+        "a: yes\nb: on\nc: 0o17\nd: 017\ne: 1_000\nf: .inf\ng: ~\nh: 2001-12-14\n"
+        "i: 0x1f\nj: 1e3\nk: '30%'\nl: [1, two, {m: n}]\nn: !!str 5\n"
+    )
+    fast = [n for n in yamldoc._fast_yaml.compose_all(text)]
+    pure = [n for n in yamldoc._yaml.compose_all(text)]
+    tags = lambda nodes: [(k.value, v.tag) for k, v in nodes[0].value]  # noqa: E731
+    assert tags(fast) == tags(pure)

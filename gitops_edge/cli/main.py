@@ -6,31 +6,48 @@ Exit codes (DESIGN §7): 0 success/valid, 1 invalid input or failed work, 2 usag
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from gitops_edge import __version__
-from gitops_edge.cli import agent_cmd, diff_cmd, plan_cmd, sim_cmd, status_cmd, validate_cmd
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Subcommand → the module that registers it. Only the module of the command being run is
+# imported (validate in a pre-commit hook should not pay for git, kubernetes or the agent);
+# --help and unknown commands import them all.
+COMMANDS = {
+    "validate": "validate_cmd",
+    "diff": "diff_cmd",
+    "plan": "plan_cmd",
+    "reconcile": "plan_cmd",
+    "status": "status_cmd",
+    "sim": "sim_cmd",
+    "agent": "agent_cmd",
+}
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitops-edge",
         description="GitOps reconciler for edge Kubernetes fleets.",
     )
     parser.add_argument("--version", action="version", version=f"gitops-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (validate_cmd, diff_cmd, plan_cmd, status_cmd, sim_cmd, agent_cmd):
-        module.register(sub)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in wanted:
+        importlib.import_module(f"gitops_edge.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
