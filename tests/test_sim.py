@@ -305,7 +305,7 @@ def test_a_second_process_waits_for_the_lock(tmp_path: Path, fleet: SimCluster) 
     SimCluster.init_file(path, fleet)
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
-    holder = ctx.Process(target=_hold_lock, args=(str(path), 1.0, ready))
+    holder = ctx.Process(target=_hold_lock, args=(str(path), 2.0, ready))
     holder.start()
     try:
         assert ready.wait(30)
