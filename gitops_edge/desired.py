@@ -6,8 +6,10 @@ Built from validated documents by `gitops_edge.render`; read by the planner. No 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Labels and annotations gitops-edge puts on what it renders. Only objects carrying
 # MANAGED_BY_LABEL=MANAGED_BY_VALUE are ever pruned.
@@ -102,6 +104,16 @@ class DesiredDaemonSet:
     spec_hash: str  # sha256 prefix of manifest_json, also in SPEC_HASH_ANNOTATION
     source: SourceRef
     openyurt_annotated: bool = False  # a plain DaemonSet with apps.openyurt.io/update-strategy
+
+    def pod_template(self) -> dict[str, Any]:
+        """The rendered pod template, a fresh copy parsed from manifest_json on each call."""
+        template: dict[str, Any] = json.loads(self.manifest_json)["spec"]["template"]
+        return template
+
+    def container_images(self) -> tuple[str, ...]:
+        """The image of each container of the pod template, in order."""
+        spec = self.pod_template().get("spec") or {}
+        return tuple(str(c.get("image", "")) for c in spec.get("containers") or ())
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,21 +49,12 @@ class DiffReport:
     has_status: bool
 
 
-def _template(ds: DesiredDaemonSet) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(ds.manifest_json)
-    template: dict[str, Any] = manifest["spec"]["template"]
-    return template
-
-
 def _images(ds: DesiredDaemonSet | None) -> tuple[str, ...]:
-    if ds is None:
-        return ()
-    spec = _template(ds).get("spec") or {}
-    return tuple(str(c.get("image", "")) for c in spec.get("containers") or ())
+    return ds.container_images() if ds is not None else ()
 
 
 def _without_images(ds: DesiredDaemonSet) -> str:
-    template = _template(ds)
+    template = ds.pod_template()
     for container in (template.get("spec") or {}).get("containers") or ():
         container.pop("image", None)
     return json.dumps(template, sort_keys=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from gitops_edge.desired import DesiredState
@@ -17,18 +18,13 @@ from gitops_edge.plan import DaemonSetPlan, Plan
 from gitops_edge.plan_format import progress_bar
 
 
-def manifest_images(manifest_json: str) -> list[str]:
-    spec = json.loads(manifest_json)["spec"]["template"]["spec"]
-    return [str(c.get("image", "")) for c in spec.get("containers") or ()]
-
-
-def group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
+def group_status(ds: DaemonSetPlan, images: Sequence[str]) -> dict[str, Any]:
     p = ds.progress
     return {
         "group": ds.group,
         "daemonSet": f"{ds.namespace}/{ds.name}",
         "model": ds.model.value,
-        "images": images,
+        "images": list(images),
         "controllerRevision": ds.revision,
         "nodes": {
             "total": p.nodes,
@@ -44,6 +40,22 @@ def group_status(ds: DaemonSetPlan, images: list[str]) -> dict[str, Any]:
     }
 
 
+def status_rows(desired: DesiredState, plan: Plan) -> list[dict[str, Any]]:
+    """One row per planned DaemonSet: its workload, and its group's status (as in the files)."""
+    images = {(d.namespace, d.name): d.container_images() for d in desired.daemonsets}
+    return [
+        {"workload": ds.workload, **group_status(ds, images[(ds.namespace, ds.name)])}
+        for ds in plan.daemonsets
+    ]
+
+
+def rows_from_status_file(text: str) -> list[dict[str, Any]]:
+    """The rows of one `<workload>.json` status file (ValueError/KeyError/TypeError if it is
+    not one)."""
+    body = json.loads(text)
+    return [{"workload": body["workload"], **group} for group in body["groups"]]
+
+
 def status_files(
     desired: DesiredState,
     plan: Plan,
@@ -52,17 +64,12 @@ def status_files(
 ) -> dict[str, str]:
     """File name (relative to the status folder) → content. `invalid`: a newer revision that
     failed validation (its diagnostics go into the summary; the last good one is reported)."""
-    images = {(d.namespace, d.name): manifest_images(d.manifest_json) for d in desired.daemonsets}
-    by_workload: dict[str, list[DaemonSetPlan]] = defaultdict(list)
-    for ds in plan.daemonsets:
-        by_workload[ds.workload].append(ds)
+    by_workload: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in status_rows(desired, plan):
+        by_workload[row.pop("workload")].append(row)
     files: dict[str, str] = {}
-    for workload, plans in sorted(by_workload.items()):
-        body = {
-            "workload": workload,
-            "specRevision": desired.revision,
-            "groups": [group_status(ds, images[(ds.namespace, ds.name)]) for ds in plans],
-        }
+    for workload, groups in sorted(by_workload.items()):
+        body = {"workload": workload, "specRevision": desired.revision, "groups": groups}
         files[f"{workload}.json"] = json.dumps(body, indent=2, sort_keys=True) + "\n"
     files["README.md"] = summary_markdown(desired, plan, invalid=invalid)
     return files

@@ -21,6 +21,7 @@ from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
 from gitops_edge.desired import DesiredState
 from gitops_edge.gitsource import GitSourceError, export_revision, repository_root
 from gitops_edge.render import render
+from gitops_edge.status import rows_from_status_file
 from gitops_edge.validation import ValidatedRepo, validate_repository
 
 
@@ -44,9 +45,8 @@ def _status_rows(root: Path, validated: ValidatedRepo) -> dict[tuple[str, str | 
     folder = root / validated.config.status_path
     for file in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:
-            body = json.loads(file.read_text(encoding="utf-8"))
-            for group in body["groups"]:
-                rows[(body["workload"], group.get("group"))] = group
+            for row in rows_from_status_file(file.read_text(encoding="utf-8")):
+                rows[(row["workload"], row.get("group"))] = row
         except (ValueError, KeyError, TypeError):
             continue  # not a status file of ours: no impact figures from it
     return rows

@@ -20,7 +20,7 @@ from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.plan_format import progress_bar
 from gitops_edge.reconcile import plan_once
-from gitops_edge.status import group_status, manifest_images
+from gitops_edge.status import rows_from_status_file, status_rows
 from gitops_edge.validation import validate_repository
 
 
@@ -54,13 +54,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]] | int:
                 plan = plan_once(desired, cluster)
         except (ClusterSpecError, OSError, ValueError) as exc:
             return fail(str(exc))
-        images = {
-            (d.namespace, d.name): manifest_images(d.manifest_json) for d in desired.daemonsets
-        }
-        return [
-            {"workload": ds.workload, **group_status(ds, images[(ds.namespace, ds.name)])}
-            for ds in plan.daemonsets
-        ]
+        return status_rows(desired, plan)
     return _from_status_files(args)
 
 
@@ -88,8 +82,7 @@ def _from_status_files(args: argparse.Namespace) -> list[dict[str, Any]] | int:
     rows = []
     for file in files:
         try:
-            body = json.loads(file.read_text(encoding="utf-8"))
-            rows += [{"workload": body["workload"], **group} for group in body["groups"]]
+            rows += rows_from_status_file(file.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError) as exc:
             return fail(f"{file}: not a gitops-edge status file ({exc})", EXIT_INVALID)
     return rows

@@ -10,7 +10,6 @@ pull. Pure: no I/O.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,7 +48,7 @@ def plan_prepull(
                 if not view.ready:
                     continue  # a Job pinned to a NotReady node would not start
                 if pod_spec is None:
-                    pod_spec = json.loads(desired.manifest_json)["spec"]["template"]["spec"]
+                    pod_spec = desired.pod_template()["spec"]
                 actions.append(
                     StartImagePull(
                         namespace=pod.namespace,
