@@ -7,7 +7,6 @@ NodeClient) and the local pod cache; logs requests to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import threading
@@ -17,7 +16,7 @@ from types import FrameType
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
 from gitops_edge.agent.server import DEFAULT_TIMEOUT, is_loopback, make_server
-from gitops_edge.cli.common import EXIT_OK, add_cluster, fail
+from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail
 from gitops_edge.cluster.base import NodeClient
 from gitops_edge.cluster.sim_node import SimNodeClient
 
@@ -71,11 +70,6 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gitops-edge" / "agent"
-
-
 def node_client(spec: str, node: str) -> NodeClient:
     kind, _, rest = spec.partition(":")
     if kind == "sim" and rest:
@@ -100,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             f"--listen {args.listen}: not a loopback address. Anyone who can reach it could "
             "upgrade this node's pods; add --allow-remote if that is really intended"
         )
-    cache = PodCache((args.cache_dir or default_cache_dir()) / f"{args.node}.pods.json")
+    cache = PodCache((args.cache_dir or cache_dir("agent")) / f"{args.node}.pods.json")
     try:
         server = make_server(
             host, port, Agent(node=args.node, cloud=cloud, cache=cache), timeout=args.timeout

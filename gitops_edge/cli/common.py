@@ -6,7 +6,9 @@ Side effects: writes to stderr in `fail`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -33,6 +35,12 @@ def add_cluster(parser: argparse.ArgumentParser, *, required: bool = True) -> No
 
 def add_verbose(parser: argparse.ArgumentParser, help_text: str = "more detail") -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help=help_text)
+
+
+def cache_dir(kind: str) -> Path:
+    """`$XDG_CACHE_HOME/gitops-edge/<kind>` (default `~/.cache/gitops-edge/<kind>`)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-edge" / kind
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:

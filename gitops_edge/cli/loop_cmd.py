@@ -155,7 +155,7 @@ def _thread(target: Any, *args: Any) -> threading.Thread:
 def _ready_nodes(path: Path) -> set[str] | None:
     try:
         with SimCluster.open(path, read_only=True) as cluster:
-            return {n.name for n in cluster.observe().nodes if n.ready}
+            return {n for n in cluster.node_names if cluster.node_is_ready(n)}
     except (OSError, ValueError):
         return None
 

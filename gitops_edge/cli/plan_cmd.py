@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from gitops_edge.cli.common import (
     add_cluster,
     add_format,
     add_verbose,
+    cache_dir,
     fail,
 )
 from gitops_edge.cli.logs import make_logger
@@ -102,10 +102,7 @@ def add_git_source(parser: argparse.ArgumentParser) -> None:
 
 
 def git_cache(args: argparse.Namespace) -> Path:
-    if args.cache_dir is not None:
-        return Path(args.cache_dir)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gitops-edge" / "git"
+    return Path(args.cache_dir) if args.cache_dir is not None else cache_dir("git")
 
 
 def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
