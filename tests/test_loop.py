@@ -137,18 +137,19 @@ spec:
 """
 
 
-def start_loop(remote: Remote, sim: Path, cache: Path) -> subprocess.Popen[str]:
+def start_loop(source: str, sim: Path, cache: Path, interval: str = "0.2") -> subprocess.Popen[str]:
+    """The real `reconcile` loop as a subprocess, JSON logs on stderr."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gitops_edge",
             "reconcile",
-            remote.url,
+            source,
             "--cluster",
             f"sim:{sim}",
             "--interval",
-            "0.2",
+            interval,
             "--log-format",
             "json",
             "--cache-dir",
@@ -192,7 +193,7 @@ def test_loop_applies_a_merged_commit_and_stops_on_sigterm(
     fleet: tuple[Remote, Path], tmp_path: Path
 ) -> None:
     remote, sim = fleet
-    loop = start_loop(remote, sim, tmp_path / "cache")
+    loop = start_loop(remote.url, sim, tmp_path / "cache")
     try:
         assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
         (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
@@ -219,7 +220,7 @@ def test_sigkill_mid_rollout_never_exceeds_the_budget_and_completes(
 ) -> None:
     remote, sim = fleet
     cache = tmp_path / "cache"
-    loop = start_loop(remote, sim, cache)
+    loop = start_loop(remote.url, sim, cache)
     assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
     with SimCluster.open(sim) as cluster:
         cluster.tick(10)  # all Ready
@@ -248,7 +249,7 @@ def test_sigkill_mid_rollout_never_exceeds_the_budget_and_completes(
                 loop.kill()  # SIGKILL: no cleanup at all
                 loop.communicate(timeout=10)
                 kills += 1
-                loop = start_loop(remote, sim, cache)
+                loop = start_loop(remote.url, sim, cache)
             with SimCluster.open(sim) as cluster:
                 cluster.tick(3)  # pods become Ready over time
             time.sleep(0.2)
@@ -265,7 +266,7 @@ def test_unreachable_remote_backs_off_without_crashing_and_resumes(
     fleet: tuple[Remote, Path], tmp_path: Path
 ) -> None:
     remote, sim = fleet
-    loop = start_loop(remote, sim, tmp_path / "cache")
+    loop = start_loop(remote.url, sim, tmp_path / "cache")
     try:
         assert wait_for(lambda: len(web_pods(sim)[0]) == 10)
         hidden = remote.bare.with_name("away.git")
@@ -284,29 +285,6 @@ def test_unreachable_remote_backs_off_without_crashing_and_resumes(
     assert loop.returncode == 0
 
 
-def _loop_cmd(source: str, sim: Path, cache: Path, interval: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gitops_edge",
-            "reconcile",
-            source,
-            "--cluster",
-            f"sim:{sim}",
-            "--interval",
-            interval,
-            "--log-format",
-            "json",
-            "--cache-dir",
-            str(cache),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_a_node_turning_ready_triggers_a_pass_before_the_interval(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -314,7 +292,7 @@ def test_a_node_turning_ready_triggers_a_pass_before_the_interval(tmp_path: Path
     (repo / "web.yaml").write_text(all_at_once.replace("TAG", "1.19.4"))
     sim = tmp_path / "fleet.json"
     SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 4)]))
-    loop = _loop_cmd(str(repo), sim, tmp_path / "c", "3600")  # the interval never elapses
+    loop = start_loop(str(repo), sim, tmp_path / "c", "3600")  # the interval never elapses
     try:
         assert wait_for(lambda: len(web_pods(sim)[0]) == 4)
         with SimCluster.open(sim) as cluster:
@@ -347,7 +325,7 @@ def test_a_changed_local_folder_triggers_a_pass_before_the_interval(tmp_path: Pa
     (repo / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
     sim = tmp_path / "fleet.json"
     SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 2)]))
-    loop = _loop_cmd(str(repo), sim, tmp_path / "c", "3600")
+    loop = start_loop(str(repo), sim, tmp_path / "c", "3600")
     try:
         assert wait_for(lambda: len(web_pods(sim)[0]) == 2)
         before = web_pods(sim)[2]

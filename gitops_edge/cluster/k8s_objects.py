@@ -118,7 +118,8 @@ def daemonset_from(obj: Obj, revisions: Sequence[Obj]) -> DaemonSetObs:
     )
 
 
-def _controller(meta: Obj) -> Obj:
+def controller_ref(meta: Obj) -> Obj:
+    """The ownerReference marked controller (an empty mapping when there is none)."""
     for ref in meta.get("ownerReferences") or ():
         if ref.get("controller"):
             return ref  # type: ignore[no-any-return]
@@ -129,7 +130,7 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
     """A pod; `keep` limits the conditions kept to those types (None: all of them)."""
     meta, status = obj.get("metadata", _EMPTY), obj.get("status", _EMPTY)
     labels = meta.get("labels") or _EMPTY
-    owner = _controller(meta)
+    owner = controller_ref(meta)
     conditions = tuple(
         condition_from(c)
         for c in status.get("conditions") or ()
@@ -178,7 +179,7 @@ def revisions_by_owner(revisions: Iterable[Obj]) -> dict[str, list[Obj]]:
     """ControllerRevisions grouped by the uid of their controlling DaemonSet."""
     by_owner: dict[str, list[Obj]] = defaultdict(list)
     for rev in revisions:
-        uid = _controller(rev.get("metadata", _EMPTY)).get("uid")
+        uid = controller_ref(rev.get("metadata", _EMPTY)).get("uid")
         if uid:
             by_owner[str(uid)].append(rev)
     return by_owner

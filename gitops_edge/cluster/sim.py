@@ -30,6 +30,7 @@ from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
     condition_to,
+    controller_ref,
     format_time,
     pull_job_from,
 )
@@ -193,7 +194,9 @@ class SimCluster:
         if ds is None:
             raise NotFoundError(f"DaemonSet {namespace}/{name} not found")
         uid = ds["metadata"]["uid"]
-        for rev_key in [k for k, r in s.revisions.items() if _owner_uid(r) == uid]:
+        for rev_key in [
+            k for k, r in s.revisions.items() if controller_ref(r["metadata"]).get("uid") == uid
+        ]:
             del s.revisions[rev_key]
         for pod_key in sorted(s.pods_by_ds.pop(key, set())):
             ctl.remove_pod(s, pod_key)
@@ -392,10 +395,3 @@ def _counts(ds: Obj) -> dict[str, int]:
         "updated": int(status.get("updatedNumberScheduled", 0)),
         "available": int(status.get("numberAvailable", 0)),
     }
-
-
-def _owner_uid(obj: Obj) -> str:
-    for ref in obj["metadata"].get("ownerReferences") or ():
-        if ref.get("controller"):
-            return str(ref.get("uid", ""))
-    return ""
