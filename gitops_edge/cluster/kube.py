@@ -191,9 +191,14 @@ class KubeCluster:
     # ── reads ──────────────────────────────────────────────────────────────────────────────
 
     def pages(self, what: str, lister: Callable[..., Any], **selectors: str) -> Iterator[list[Obj]]:
-        """Every page of a LIST, `PAGE_SIZE` objects at a time. The next page is fetched in the
-        background while the caller works on the current one (the wait for the API server
-        releases the GIL), so parsing overlaps the download."""
+        """The items of every page of a LIST (see `bodies`)."""
+        for body in self.bodies(what, lister, **selectors):
+            yield body.get("items") or []
+
+    def bodies(self, what: str, lister: Callable[..., Any], **selectors: str) -> Iterator[Obj]:
+        """Every page of a LIST, `PAGE_SIZE` objects at a time, as the API returns it. The next
+        page is fetched in the background while the caller works on the current one (the wait
+        for the API server releases the GIL), so parsing overlaps the download."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-prefetch") as pool:
             pending: Future[Obj] = pool.submit(self._page, what, lister, selectors, None)
             while True:
@@ -201,7 +206,7 @@ class KubeCluster:
                 token = (body.get("metadata") or {}).get("continue")
                 if token:
                     pending = pool.submit(self._page, what, lister, selectors, token)
-                yield body.get("items") or []
+                yield body
                 if not token:
                     return
 
@@ -274,18 +279,13 @@ class KubeCluster:
     def node_readiness(self) -> tuple[dict[str, bool], str]:
         """Every node's Ready status, and the resourceVersion of that list."""
         ready: dict[str, bool] = {}
-        token: str | None = None
         version = ""
-        while True:
-            body = self._page("list nodes", self.core.list_node, {}, token)
+        for body in self.bodies("list nodes", self.core.list_node):
             for item in body.get("items") or ():
                 node = node_from(item)
                 ready[node.name] = node.ready
-            meta = body.get("metadata") or {}
-            version = str(meta.get("resourceVersion") or version)
-            token = meta.get("continue")
-            if not token:
-                return ready, version
+            version = str((body.get("metadata") or {}).get("resourceVersion") or version)
+        return ready, version
 
     def watch_node_readiness(
         self,
