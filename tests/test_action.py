@@ -189,3 +189,20 @@ def test_diff_formats(tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[st
     assert main(["diff", str(repo), "--base", "HEAD~1", "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert "log-agent:1.4.3" in out
+
+
+def test_diff_bad_input_is_a_clear_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_edge.cli.main import main
+
+    repo = workspace(tmp_path, "bump")
+    before = git("rev-parse", "HEAD", cwd=repo)
+    assert main(["diff", str(repo), "--base", "no-such-rev"]) == 2
+    assert "cannot read revision 'no-such-rev'" in capsys.readouterr().err
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    assert main(["diff", str(outside), "--base", "HEAD~1"]) == 2
+    assert "not inside a git repository" in capsys.readouterr().err
+    assert git("rev-parse", "HEAD", cwd=repo) == before
+    assert git("status", "--porcelain", cwd=repo) == ""  # the working tree is untouched
