@@ -13,7 +13,9 @@ from gitops_edge.cluster.base import Cluster, ClusterError, NotFoundError
 from gitops_edge.plan import (
     Action,
     ApplyDaemonSet,
+    CreateNodeJob,
     DeleteJob,
+    DeleteNodeJob,
     DeletePod,
     PruneDaemonSet,
     SetPodCondition,
@@ -45,6 +47,10 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
         cluster.create_pull_job(json.loads(action.manifest_json))
     elif isinstance(action, DeleteJob):
         cluster.delete_job(action.namespace, action.name)
+    elif isinstance(action, CreateNodeJob):
+        cluster.create_node_job(json.loads(action.manifest_json))
+    elif isinstance(action, DeleteNodeJob):
+        cluster.delete_node_job(action.api_version, action.kind, action.name)
 
 
 def apply_actions(actions: Iterable[Action], cluster: Cluster) -> tuple[ActionResult, ...]:

@@ -90,6 +90,17 @@ class NodeGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class PrePullPolicy:
+    """An EdgeDaemonSet's `spec.prePull`: before pods move to a new revision, an ImagePrePullJob
+    pulls its images on the group's nodes (fields as in the ImagePrePullJob template)."""
+
+    concurrency: int = 1
+    timeout_seconds: int = 300
+    failure_tolerate: str = "0"
+    retry_times: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredDaemonSet:
     """One DaemonSet to exist in the cluster: rendered from an EdgeDaemonSet group or plain."""
 
@@ -104,6 +115,7 @@ class DesiredDaemonSet:
     spec_hash: str  # sha256 prefix of manifest_json, also in SPEC_HASH_ANNOTATION
     source: SourceRef
     openyurt_annotated: bool = False  # a plain DaemonSet with apps.openyurt.io/update-strategy
+    prepull: PrePullPolicy | None = None  # pre-pull the images before pods move
 
     def pod_template(self) -> dict[str, Any]:
         """The rendered pod template, a fresh copy parsed from manifest_json on each call."""

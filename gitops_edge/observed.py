@@ -79,26 +79,45 @@ class PodObs:
 
 
 @dataclass(frozen=True, slots=True)
+class ImagePullResult:
+    """One image of a pre-pull on one node."""
+
+    image: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeJobStatus:
-    """One node's state in a KubeEdge node job."""
+    """One node's task in a KubeEdge node job, normalised over both API versions."""
 
     node: str
-    state: str
+    phase: str  # Pending | InProgress | Successful | Failure | Unknown (gitops_edge.nodejobs)
+    step: str = ""  # where it is: v1alpha1 state (Checking, Pulling, …), v1alpha2 action
     reason: str = ""
-    time: str = ""
+    time: str = ""  # as the API wrote it (RFC 3339)
+    images: tuple[ImagePullResult, ...] = ()  # pre-pulls: per image
 
 
 @dataclass(frozen=True, slots=True)
 class JobObs:
-    """A KubeEdge NodeUpgradeJob or ImagePrePullJob as observed."""
+    """A KubeEdge NodeUpgradeJob or ImagePrePullJob as observed, read in the API version it was
+    created in."""
 
     api_version: str
     kind: str
     name: str
     spec_hash: str  # gitops-edge.io/spec-hash annotation ("" if not created by us)
-    state: str = ""
+    managed: bool  # carries app.kubernetes.io/managed-by=gitops-edge
+    phase: str = ""  # Init | InProgress | Completed | Failure ("" before the controller saw it)
+    state: str = ""  # the version's own word (v1alpha1 state, v1alpha2 phase)
     reason: str = ""
     nodes: tuple[NodeJobStatus, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def count(self, *phases: str) -> int:
+        """Nodes whose task is in one of `phases`."""
+        return sum(n.phase in phases for n in self.nodes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +142,5 @@ class Observed:
     jobs: tuple[JobObs, ...] = field(default=())
     openyurt_installed: bool = False  # the cluster serves apps.openyurt.io (yurt-manager runs)
     pull_jobs: tuple[PullJobObs, ...] = ()
+    # Versions of operations.kubeedge.io the cluster serves (empty: KubeEdge's job CRDs absent).
+    job_versions: tuple[str, ...] = ()

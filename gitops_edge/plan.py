@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitops_edge.desired import UpdateModel
-from gitops_edge.observed import Condition
+from gitops_edge.observed import Condition, NodeJobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,37 @@ class DeleteJob:
     reason: str
 
 
-Action = ApplyDaemonSet | DeletePod | SetPodCondition | PruneDaemonSet | StartImagePull | DeleteJob
+@dataclass(frozen=True, slots=True)
+class CreateNodeJob:
+    """Create a KubeEdge node job (cluster-scoped) from its manifest, in its apiVersion."""
+
+    api_version: str
+    kind: str
+    name: str
+    manifest_json: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNodeJob:
+    """Delete a KubeEdge node job this tool created whose file left the repository."""
+
+    api_version: str
+    kind: str
+    name: str
+    reason: str
+
+
+Action = (
+    ApplyDaemonSet
+    | DeletePod
+    | SetPodCondition
+    | PruneDaemonSet
+    | StartImagePull
+    | DeleteJob
+    | CreateNodeJob
+    | DeleteNodeJob
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +143,27 @@ class Budget:
 
 
 @dataclass(frozen=True, slots=True)
+class JobPlan:
+    """One KubeEdge node job: created this pass, or where it stands (its nodes' results)."""
+
+    kind: str
+    name: str
+    api_version: str  # the version it is (or will be) created and read in
+    source: str  # file:line in the repository ("" for a job only the cluster has)
+    phase: str  # Init | InProgress | Completed | Failure | "" (not created yet, or not seen)
+    reason: str
+    nodes: tuple[NodeJobStatus, ...]
+    actions: tuple[Action, ...] = ()
+    errors: tuple[str, ...] = ()  # nothing is done for this job
+    notes: tuple[str, ...] = ()
+    purpose: str = ""  # e.g. "pre-pull for DaemonSet ns/name" when the planner made it
+
+    def count(self, *phases: str) -> int:
+        """Nodes whose task is in one of `phases`."""
+        return sum(n.phase in phases for n in self.nodes)
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonSetPlan:
     """The plan for one (workload, group) DaemonSet."""
 
@@ -128,6 +179,7 @@ class DaemonSetPlan:
     budget: Budget | None  # only for AdvancedRollingUpdate
     errors: tuple[str, ...] = ()  # plan errors: nothing is done for this DaemonSet
     notes: tuple[str, ...] = ()  # explanations (e.g. "waiting for the DaemonSet update")
+    prepull: tuple[JobPlan, ...] = ()  # pre-pull jobs before its pods move (spec.prePull)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +190,16 @@ class Plan:
     now: float
     daemonsets: tuple[DaemonSetPlan, ...]
     prunes: tuple[PruneDaemonSet, ...] = ()
+    jobs: tuple[JobPlan, ...] = ()  # node jobs written in the repository (and pruned ones)
 
     @property
     def actions(self) -> tuple[Action, ...]:
         out: list[Action] = []
+        for job in self.jobs:
+            out.extend(job.actions)
         for ds in self.daemonsets:
+            for prepull in ds.prepull:  # before the pods that wait for it
+                out.extend(prepull.actions)
             out.extend(ds.actions)
         out.extend(self.prunes)
         return tuple(out)

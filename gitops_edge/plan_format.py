@@ -5,7 +5,9 @@
 errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
 current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
 deletions, spec} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
-reason}], errors: [...], notes: [...]}], prunes: [{type, namespace, name, reason}]}`.
+reason}], errors: [...], notes: [...], prePull: [job]}], prunes: [{type, namespace, name,
+reason}], jobs: [job]}` with `job` as in `gitops_edge.job_format`; the summary also counts
+`jobs` and `jobCreations`.
 Pure: returns strings, prints nothing.
 """
 
@@ -14,12 +16,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gitops_edge.job_format import (
+    job_markdown_lines,
+    job_text_lines,
+    job_to_dict,
+    node_job_action_to_dict,
+)
 from gitops_edge.plan import (
     Action,
     ApplyDaemonSet,
+    CreateNodeJob,
     DaemonSetPlan,
     DeleteJob,
+    DeleteNodeJob,
     DeletePod,
+    JobPlan,
     Plan,
     PruneDaemonSet,
     SetPodCondition,
@@ -75,6 +86,8 @@ def action_to_dict(action: Action) -> dict[str, Any]:
             "revision": action.revision,
             "reason": action.reason,
         }
+    if isinstance(action, CreateNodeJob | DeleteNodeJob):
+        return node_job_action_to_dict(action)
     return {
         "type": "deleteJob" if isinstance(action, DeleteJob) else "prune",
         "namespace": action.namespace,
@@ -93,8 +106,16 @@ def _summary(plan: Plan) -> dict[str, int]:
         "marks": sum(isinstance(a, SetPodCondition) for a in actions),
         "prunes": sum(isinstance(a, PruneDaemonSet) for a in actions),
         "deferred": sum(len(ds.deferred) for ds in plan.daemonsets),
-        "errors": sum(len(ds.errors) for ds in plan.daemonsets),
+        "errors": sum(len(ds.errors) for ds in plan.daemonsets)
+        + sum(len(j.errors) for j in all_jobs(plan)),
+        "jobs": len(all_jobs(plan)),
+        "jobCreations": sum(isinstance(a, CreateNodeJob) for a in actions),
     }
+
+
+def all_jobs(plan: Plan) -> tuple[JobPlan, ...]:
+    """The repository's node jobs, then the pre-pull jobs of each DaemonSet."""
+    return (*plan.jobs, *(j for ds in plan.daemonsets for j in ds.prepull))
 
 
 def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
@@ -126,6 +147,7 @@ def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
         "deferred": [{"node": d.node, "reason": d.reason} for d in ds.deferred],
         "errors": list(ds.errors),
         "notes": list(ds.notes),
+        "prePull": [job_to_dict(j) for j in ds.prepull],
     }
 
 
@@ -136,6 +158,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "summary": _summary(plan),
         "daemonsets": [daemonset_to_dict(ds) for ds in plan.daemonsets],
         "prunes": [action_to_dict(p) for p in plan.prunes],
+        "jobs": [job_to_dict(j) for j in plan.jobs],
     }
 
 
@@ -173,7 +196,8 @@ def _status_words(ds: DaemonSetPlan) -> str:
 def _quiet(ds: DaemonSetPlan) -> bool:
     """Nothing to say: up to date everywhere, no action, note, deferral or error."""
     p = ds.progress
-    return not (ds.actions or ds.errors or ds.notes or ds.deferred) and p.current == p.nodes
+    busy = ds.actions or ds.errors or ds.notes or ds.deferred or ds.prepull
+    return not busy and p.current == p.nodes
 
 
 def _text_block(ds: DaemonSetPlan, *, verbose: bool) -> list[str]:
@@ -194,6 +218,8 @@ def _text_block(ds: DaemonSetPlan, *, verbose: bool) -> list[str]:
     if len(ds.deferred) > len(shown):
         lines.append(f"  deferred: +{len(ds.deferred) - SHOWN_DEFERRED} more NotReady nodes")
     lines += [f"  note: {n}" for n in ds.notes]
+    for job in ds.prepull:
+        lines += [f"  {line}" for line in job_text_lines(job, verbose=verbose)]
     return lines
 
 
@@ -202,8 +228,8 @@ def _summary_line(plan: Plan) -> str:
     return (
         f"plan for revision {plan.revision} at {rfc3339(plan.now)}: {s['daemonsets']} "
         f"DaemonSets, {s['applies']} to create/update, {s['deletions']} pod deletions, "
-        f"{s['marks']} OTA marks, {s['prunes']} prunes, {s['deferred']} nodes deferred, "
-        f"{s['errors']} errors"
+        f"{s['marks']} OTA marks, {s['prunes']} prunes, {s['jobCreations']} node jobs to "
+        f"create, {s['deferred']} nodes deferred, {s['errors']} errors"
     )
 
 
@@ -222,6 +248,9 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
     for prune in plan.prunes:
         lines.append(f"- {prune.reason}")
     if plan.prunes:
+        lines.append("")
+    for job in plan.jobs:
+        lines += job_text_lines(job, verbose=verbose)
         lines.append("")
     lines.append(_summary_line(plan))
     return "\n".join(lines)
@@ -249,7 +278,7 @@ def render_markdown(plan: Plan) -> str:
             f"{ds.model.value} | {p.current}/{p.nodes} current | {actions} | {p.deferred} |"
         )
     for ds in plan.daemonsets:
-        if not (ds.actions or ds.errors or ds.deferred or ds.notes):
+        if not (ds.actions or ds.errors or ds.deferred or ds.notes or ds.prepull):
             continue
         lines += ["", f"<details><summary><code>{ds.namespace}/{ds.name}</code>: "]
         lines[-1] += f"{_cell(_status_words(ds))}</summary>"
@@ -261,9 +290,15 @@ def render_markdown(plan: Plan) -> str:
         lines += [f"- {_cell(a.reason)}" for a in ds.actions]
         lines += [f"- deferred `{d.node}`: {_cell(d.reason)}" for d in ds.deferred]
         lines += [f"- note: {_cell(n)}" for n in ds.notes]
+        for job in ds.prepull:
+            lines += ["", *job_markdown_lines(job)]
         lines += ["", "</details>"]
     if plan.prunes:
         lines += ["", "**Prunes**", ""] + [f"- {_cell(p.reason)}" for p in plan.prunes]
+    if plan.jobs:
+        lines += ["", "**Node jobs**"]
+        for job in plan.jobs:
+            lines += ["", *job_markdown_lines(job)]
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.desired import (
     GROUP_LABEL,
     MANAGED_BY_LABEL,
@@ -30,6 +31,7 @@ from gitops_edge.desired import (
     LabelRequirement,
     LabelSelector,
     NodeGroup,
+    PrePullPolicy,
     RepoConfig,
     SourceRef,
     UpdateModel,
@@ -172,6 +174,7 @@ def _edge_daemonsets(
     model = UpdateModel(strategy["type"])
     max_unavailable = strategy.get("maxUnavailable", config.default_max_unavailable)
     min_ready = int(spec.get("minReadySeconds", 0))
+    prepull = _prepull_policy(spec)
     out = []
     for entry in spec["groups"]:
         group = groups[entry["name"]]
@@ -226,9 +229,22 @@ def _edge_daemonsets(
                 manifest_json=manifest_json,
                 spec_hash=digest,
                 source=source,
+                prepull=prepull,
             )
         )
     return out
+
+
+def _prepull_policy(spec: dict[str, Any]) -> PrePullPolicy | None:
+    raw = spec.get("prePull")
+    if not isinstance(raw, dict):
+        return None
+    return PrePullPolicy(
+        concurrency=int(raw.get("concurrency", 1)),
+        timeout_seconds=int(raw.get("timeoutSeconds", 300)),
+        failure_tolerate=str(raw.get("failureTolerate", "0")),
+        retry_times=int(raw.get("retryTimes", 0)),
+    )
 
 
 def plain_model(manifest: dict[str, Any]) -> tuple[UpdateModel, int | str]:
@@ -276,6 +292,8 @@ def _plain_daemonset(td: TypedDocument, *, config: RepoConfig, revision: str) ->
 def _job(td: TypedDocument, *, revision: str) -> DesiredJob:
     manifest = copy.deepcopy(td.doc.data)
     manifest["metadata"].setdefault("labels", {})[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+    version = nj.version_of(manifest["apiVersion"])
+    manifest["metadata"].setdefault("annotations", {})[nj.API_VERSION_ANNOTATION] = version
     source = _source(td)
     manifest_json, digest = _finish(manifest, revision=revision, source=source)
     return DesiredJob(

@@ -13,16 +13,35 @@ from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.docpath import dict_at, list_at
 from gitops_edge.imageref import parse_image
 from gitops_edge.kinds import OPERATIONS_V1ALPHA2
+from gitops_edge.nodejobs import GROUP as JOBS_GROUP
 from gitops_edge.yamldoc import Document
 
 VERSION_RE = re.compile(r"v([0-9]+)\.([0-9]+)\.([0-9]+)(-[A-Za-z0-9_.]+)*")  # fullmatch only
 MAX_MINOR_SKEW = 2
 
 
+def check_job_api_version(doc: Document, *, pinned: str) -> list[Diagnostic]:
+    """With spec.jobs.apiVersion pinned in gitops-edge.yaml, every job is written in it (jobs
+    are created in the version their file names, never converted)."""
+    if pinned in ("", "auto") or doc.data.get("apiVersion") == f"{JOBS_GROUP}/{pinned}":
+        return []
+    return [
+        doc.diagnostic(
+            ["apiVersion"],
+            f"this repository pins node jobs to {JOBS_GROUP}/{pinned} (spec.jobs.apiVersion in "
+            f"gitops-edge.yaml) but this job is written as {doc.data.get('apiVersion')}",
+            hint=f"write apiVersion: {JOBS_GROUP}/{pinned} (check the fields against that "
+            "version), or set spec.jobs.apiVersion: auto",
+            rule="job-api-version",
+            key=True,
+        )
+    ]
+
+
 def check_node_upgrade_job(doc: Document, *, cloud_version: str | None) -> list[Diagnostic]:
     spec = dict_at(doc.data, "spec")
     out = _check_targets(doc, spec, ["spec"])
-    out.extend(_check_failure_tolerate(doc, spec, ["spec"]))
+    out.extend(check_failure_tolerate(doc, spec, ["spec"]))
     version = spec.get("version")
     if isinstance(version, str) and cloud_version:
         out.extend(_check_skew(doc, version, cloud_version))
@@ -37,7 +56,7 @@ def check_image_prepull_job(doc: Document) -> list[Diagnostic]:
     base: list[str | int] = ["spec", "imagePrePullTemplate"]
     template = dict_at(doc.data, *base)
     out = _check_targets(doc, template, base)
-    out.extend(_check_failure_tolerate(doc, template, base))
+    out.extend(check_failure_tolerate(doc, template, base))
     for i, image in enumerate(list_at(template, "images")):
         if isinstance(image, str):
             try:
@@ -94,7 +113,7 @@ def _check_targets(doc: Document, spec: dict[str, Any], base: list[str | int]) -
     return out
 
 
-def _check_failure_tolerate(
+def check_failure_tolerate(
     doc: Document, spec: dict[str, Any], base: list[str | int]
 ) -> list[Diagnostic]:
     value = spec.get("failureTolerate")

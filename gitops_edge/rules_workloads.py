@@ -20,6 +20,7 @@ from gitops_edge.diagnostics import WARNING, Diagnostic
 from gitops_edge.docpath import dict_at, dig, list_at
 from gitops_edge.imageref import parse_image
 from gitops_edge.openyurt import parse_max_unavailable, parse_update_strategy
+from gitops_edge.rules_jobs import check_failure_tolerate
 from gitops_edge.yamldoc import Document
 
 MAX_GENERATED_NAME = 63
@@ -174,6 +175,20 @@ def check_edge_daemonset(doc: Document) -> list[Diagnostic]:
                 severity=WARNING,
             )
         )
+    prepull = dig(doc.data, "spec", "prePull")
+    if isinstance(prepull, dict):
+        out.extend(check_failure_tolerate(doc, prepull, ["spec", "prePull"]))
+        if strategy.get("type") == "RollingUpdate":
+            out.append(
+                doc.diagnostic(
+                    ["spec", "prePull"],
+                    "prePull needs strategy AdvancedRollingUpdate or OTA: with RollingUpdate "
+                    "the DaemonSet controller replaces pods at once, before any pre-pull",
+                    hint="use strategy.type: AdvancedRollingUpdate, or remove prePull",
+                    rule="prepull-strategy",
+                    key=True,
+                )
+            )
     out.extend(_check_containers(doc, ["spec", "template", "spec"]))
     workload = dig(doc.data, "metadata", "name")
     containers = [

@@ -14,7 +14,11 @@ from gitops_edge.config import repo_config_from
 from gitops_edge.desired import RepoConfig
 from gitops_edge.diagnostics import Diagnostic, has_errors
 from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file
-from gitops_edge.rules_jobs import check_image_prepull_job, check_node_upgrade_job
+from gitops_edge.rules_jobs import (
+    check_image_prepull_job,
+    check_job_api_version,
+    check_node_upgrade_job,
+)
 from gitops_edge.rules_repo import TypedDocument, check_repository
 from gitops_edge.rules_workloads import check_daemonset, check_edge_daemonset
 from gitops_edge.schema_check import check_schema, kind_of
@@ -53,10 +57,17 @@ def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagn
         return check_daemonset
     if kind == "EdgeDaemonSet":
         return check_edge_daemonset
+    pinned = config.jobs_api_version
     if kind == "NodeUpgradeJob":
-        return lambda doc: check_node_upgrade_job(doc, cloud_version=config.cloud_version)
+        return lambda doc: [
+            *check_job_api_version(doc, pinned=pinned),
+            *check_node_upgrade_job(doc, cloud_version=config.cloud_version),
+        ]
     if kind == "ImagePrePullJob":
-        return check_image_prepull_job
+        return lambda doc: [
+            *check_job_api_version(doc, pinned=pinned),
+            *check_image_prepull_job(doc),
+        ]
     return None
 
 

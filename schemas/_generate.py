@@ -850,6 +850,37 @@ def edge_daemonset() -> Schema:
                 minimum=0,
                 hint="0 or more seconds",
             ),
+            "prePull": closed(
+                "Pre-pull the images before pods move (AdvancedRollingUpdate and OTA): when a "
+                "group's DaemonSet gets a new revision, gitops-edge first creates a KubeEdge "
+                "ImagePrePullJob for the group's Ready nodes that run an old pod, and deletes "
+                "or marks pods only once the job has completed; a failed job halts the group.",
+                {
+                    "concurrency": integer(
+                        "Nodes pulling at the same time (default: 1).",
+                        minimum=1,
+                        maximum=2147483647,
+                        hint="at least 1 node at a time",
+                    ),
+                    "timeoutSeconds": integer(
+                        "Time limit per node in seconds (default: 300).",
+                        minimum=1,
+                        maximum=2147483647,
+                        hint="between 1 and 2147483647 seconds",
+                    ),
+                    "failureTolerate": string(
+                        "Fraction of nodes whose pull may fail before the job fails and the "
+                        'group halts, as a quoted number between 0 and 1 (default: "0").',
+                        hint='quote the number, e.g. failureTolerate: "0.1"',
+                    ),
+                    "retryTimes": integer(
+                        "Retries of a failed image pull on each node (default: 0).",
+                        minimum=0,
+                        maximum=2147483647,
+                        hint="0 or more retries",
+                    ),
+                },
+            ),
             "template": ref("PodTemplateSpec", "The pod template shared by every group."),
             "groups": {
                 "description": "Node groups to run in: one DaemonSet <workload>-<group> each.",

@@ -33,7 +33,13 @@ def test_sim_cli_init_node_tick_image_show(
     data = json.loads(out)
     assert data["now"] == "2026-01-01T00:00:30Z"
     hz01 = next(n for n in data["nodes"] if n["name"] == "hz-01")
-    assert hz01 == {"name": "hz-01", "labels": hz01["labels"], "ready": False}
+    assert hz01 == {
+        "name": "hz-01",
+        "labels": hz01["labels"],
+        "ready": False,
+        "edgeVersion": "v1.29.5-kubeedge-v1.16.0",
+        "images": [],
+    }
     assert hz01["labels"]["apps.openyurt.io/nodepool"] == "hz"
     assert data["daemonsets"] == [] and data["pods"] == []
     code, out, _ = cli(capsys, "sim", "show", state)

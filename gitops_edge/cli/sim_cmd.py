@@ -1,7 +1,7 @@
 """`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
 
-Subcommands: init, node, tick, image, show. Side effects: read and write the state file (under
-its lock); print to stdout, errors to stderr.
+Subcommands: init, node, add-node, checks, job-versions, tick, image, show. Side effects: read
+and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
 from __future__ import annotations
@@ -81,6 +81,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     state.add_argument("--not-ready", dest="ready", action="store_false")
     node.set_defaults(func=run_node)
 
+    add = commands.add_parser("add-node", help="add an edge node (Ready) with labels")
+    add.add_argument("file", type=Path)
+    add.add_argument("node", help="node name, e.g. edgenode1")
+    add.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label (repeatable); edge and agent role labels are always set",
+    )
+    add.add_argument("--not-ready", action="store_true", help="add it NotReady")
+    add.set_defaults(func=run_add_node)
+
+    checks = commands.add_parser(
+        "checks", help="make a node fail (or pass) node-job pre-checks (cpu, mem, disk)"
+    )
+    checks.add_argument("file", type=Path)
+    checks.add_argument("node")
+    verdict = checks.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--fail", metavar="ITEMS", help="comma-separated: cpu,mem,disk")
+    verdict.add_argument("--pass", dest="pass_all", action="store_true", help="pass every check")
+    checks.set_defaults(func=run_checks)
+
+    versions = commands.add_parser(
+        "job-versions", help="which operations.kubeedge.io versions the cluster serves"
+    )
+    versions.add_argument("file", type=Path)
+    versions.add_argument("versions", help="v1alpha1,v1alpha2 (default), v1alpha1, or none")
+    versions.set_defaults(func=run_job_versions)
+
     tick = commands.add_parser("tick", help="advance the clock; controllers run")
     tick.add_argument("file", type=Path)
     tick.add_argument("--seconds", type=float, default=10.0, help="default 10")
@@ -125,6 +155,18 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
             if what == "node":
                 cluster.set_node_ready(args.node, args.ready)
                 done = f"{args.node} is {'Ready' if args.ready else 'NotReady'}"
+            elif what == "add-node":
+                labels = dict(_label(text) for text in args.label)
+                cluster.add_node(args.node, labels, ready=not args.not_ready)
+                done = f"node {args.node} added"
+            elif what == "checks":
+                items = [] if args.pass_all else [i.strip() for i in args.fail.split(",")]
+                cluster.set_failing_checks(args.node, [i for i in items if i])
+                done = f"{args.node} fails {', '.join(items)}" if items else f"{args.node} passes"
+            elif what == "job-versions":
+                wanted = [] if args.versions == "none" else args.versions.split(",")
+                cluster.set_job_versions([v.strip() for v in wanted])
+                done = f"serves {args.versions}"
             elif what == "tick":
                 cluster.tick(args.seconds)
                 done = f"clock advanced {args.seconds:g} s"
@@ -141,6 +183,25 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
 
 def run_node(args: argparse.Namespace) -> int:
     return _mutate(args, "node")
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--label {text!r}: write KEY=VALUE, e.g. region=north")
+    return key, value
+
+
+def run_add_node(args: argparse.Namespace) -> int:
+    return _mutate(args, "add-node")
+
+
+def run_checks(args: argparse.Namespace) -> int:
+    return _mutate(args, "checks")
+
+
+def run_job_versions(args: argparse.Namespace) -> int:
+    return _mutate(args, "job-versions")
 
 
 def run_tick(args: argparse.Namespace) -> int:
@@ -190,6 +251,18 @@ def render_snapshot(snapshot: dict[str, object]) -> str:
                 f"{name:40} {ds['currentRevision']:10} {ds['desired']:>7} {ds['ready']:>5} "
                 f"{ds['updated']:>7}"
             )
+    jobs = snapshot.get("nodeJobs") or []
+    assert isinstance(jobs, list)
+    if jobs:
+        lines += ["", f"{'NODE JOB':48} {'VERSION':9} {'PHASE':11} NODES"]
+        for job in jobs:
+            phases: dict[str, int] = defaultdict(int)
+            for entry in job["nodes"]:
+                phases[entry["phase"]] += 1
+            counts = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
+            name = f"{job['kind']}/{job['name']}"
+            version = job["apiVersion"].rpartition("/")[2]
+            lines.append(f"{name:48} {version:9} {job['phase'] or '-':11} {counts or '-'}")
     terminating = sum(1 for p in pods if p["deleting"])
     lines += ["", f"{len(pods)} pods, {terminating} Terminating"]
     return "\n".join(lines)

@@ -29,7 +29,9 @@ class Cluster(Protocol):
     """What the reconciler needs from a cluster."""
 
     def observe(self) -> Observed:
-        """List nodes, DaemonSets (with newest revision hash), pods and jobs."""
+        """List nodes, DaemonSets (with newest revision hash), pods, pre-pull Jobs and
+        KubeEdge node jobs (each read in the version it was created in), and the served
+        versions of operations.kubeedge.io."""
         ...
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
@@ -54,6 +56,15 @@ class Cluster(Protocol):
 
     def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job and its pods (NotFoundError when it does not exist)."""
+        ...
+
+    def create_node_job(self, manifest: Mapping[str, Any]) -> None:
+        """Create a KubeEdge node job (cluster-scoped) in the apiVersion its manifest names
+        (ClusterError when that version is not served or the name is taken)."""
+        ...
+
+    def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
+        """Delete a KubeEdge node job (NotFoundError when it does not exist)."""
         ...
 
 

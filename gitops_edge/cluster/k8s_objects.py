@@ -13,12 +13,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from gitops_edge import nodejobs as nj
+from gitops_edge.desired import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_ANNOTATION
 from gitops_edge.observed import (
     REVISION_HASH_LABEL,
     TEMPLATE_GENERATION_LABEL,
     Condition,
     DaemonSetObs,
+    ImagePullResult,
+    JobObs,
     Node,
+    NodeJobStatus,
     Observed,
     PodObs,
     PullJobObs,
@@ -172,6 +177,84 @@ def pull_job_from(obj: Obj) -> PullJobObs:
         pod=str(labels.get(PULL_POD_LABEL, "")),
         revision=str(labels.get(PULL_REVISION_LABEL, "")),
         state=state,
+    )
+
+
+def node_job_from(obj: Obj) -> JobObs:
+    """A KubeEdge node job in the version it was listed in: v1alpha1's fsm states (job `state`,
+    per node `nodeStatus[]`, or for pre-pulls `status[].nodeStatus` with `imageStatus`) or
+    v1alpha2's phases (`phase`, `nodeStatus[]` with `actionFlow` and `imageStatus`)."""
+    meta = obj.get("metadata", _EMPTY)
+    labels = meta.get("labels") or _EMPTY
+    annotations = meta.get("annotations") or _EMPTY
+    api_version = str(obj.get("apiVersion", ""))
+    status = obj.get("status") or _EMPTY
+    if nj.version_of(api_version) == nj.V1ALPHA1:
+        state = str(status.get("state") or "")
+        phase = nj.v1alpha1_job_phase(state) if status else ""
+        nodes = tuple(_v1alpha1_node(entry) for entry in _v1alpha1_entries(obj))
+    else:
+        state = str(status.get("phase") or "")
+        phase = state
+        nodes = tuple(_v1alpha2_node(entry) for entry in status.get("nodeStatus") or ())
+    return JobObs(
+        api_version=api_version,
+        kind=str(obj.get("kind", "")),
+        name=str(meta["name"]),
+        spec_hash=str(annotations.get(SPEC_HASH_ANNOTATION, "")),
+        managed=labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
+        phase=phase,
+        state=state,
+        reason=str(status.get("reason") or ""),
+        nodes=nodes,
+        labels=dict(labels),
+    )
+
+
+def _v1alpha1_entries(obj: Obj) -> list[tuple[Obj, Sequence[Obj]]]:
+    status = obj.get("status") or _EMPTY
+    if obj.get("kind") == nj.PREPULL:
+        return [
+            (e.get("nodeStatus") or _EMPTY, e.get("imageStatus") or ())
+            for e in status.get("status") or ()
+        ]
+    return [(e, ()) for e in status.get("nodeStatus") or ()]
+
+
+def _images(entries: Sequence[Obj], *, ok_words: tuple[str, ...]) -> tuple[ImagePullResult, ...]:
+    return tuple(
+        ImagePullResult(
+            image=str(e.get("image", "")),
+            ok=str(e.get("state") or e.get("status") or "").lower() in ok_words,
+            reason=str(e.get("reason") or ""),
+        )
+        for e in entries
+    )
+
+
+def _v1alpha1_node(entry: tuple[Obj, Sequence[Obj]]) -> NodeJobStatus:
+    node, images = entry
+    state = str(node.get("state") or "")
+    return NodeJobStatus(
+        node=str(node.get("nodeName", "")),
+        phase=nj.v1alpha1_node_phase(state),
+        step=state,
+        reason=str(node.get("reason") or ""),
+        time=str(node.get("time") or ""),
+        images=_images(images, ok_words=("successful", "true")),
+    )
+
+
+def _v1alpha2_node(node: Obj) -> NodeJobStatus:
+    flow = node.get("actionFlow") or ()
+    last = flow[-1] if flow else _EMPTY
+    return NodeJobStatus(
+        node=str(node.get("nodeName", "")),
+        phase=str(node.get("phase") or nj.NODE_PENDING),
+        step=str(last.get("action") or node.get("action") or ""),
+        reason=str(node.get("reason") or ""),
+        time=str(last.get("time") or node.get("time") or ""),
+        images=_images(node.get("imageStatus") or (), ok_words=("true", "successful")),
     )
 
 

@@ -25,21 +25,25 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
+from gitops_edge.cluster import sim_jobs
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
     condition_to,
     controller_ref,
     format_time,
+    node_job_from,
     pull_job_from,
 )
-from gitops_edge.cluster.sim_state import Obj, SimState, obj_key, owner_key
+from gitops_edge.cluster.sim_state import Obj, SimState, node_ready, obj_key, owner_key
 from gitops_edge.observed import Condition, Observed
 from gitops_edge.prepull import PULL_POD_LABEL
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
+AGENT_ROLE_LABEL = "node-role.kubernetes.io/agent"  # keadm join sets both
 EDGE_VERSION = "v1.29.5-kubeedge-v1.16.0"
 LOCK_TIMEOUT = 30.0
 
@@ -162,7 +166,13 @@ class SimCluster:
             for j in s.jobs.values()
             if PULL_POD_LABEL in (j["metadata"].get("labels") or {})
         )
-        return replace(observed, openyurt_installed=s.openyurt_installed, pull_jobs=pull_jobs)
+        return replace(
+            observed,
+            openyurt_installed=s.openyurt_installed,
+            pull_jobs=pull_jobs,
+            jobs=tuple(node_job_from(j) for _, j in sorted(s.node_jobs.items())),
+            job_versions=s.job_versions,
+        )
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
@@ -230,6 +240,28 @@ class SimCluster:
         if self._state.jobs.pop((namespace, name), None) is None:
             raise NotFoundError(f"Job {namespace}/{name} not found")
 
+    def create_node_job(self, manifest: Mapping[str, Any]) -> None:
+        s = self._state
+        job = json.loads(json.dumps(manifest))
+        version = nj.version_of(str(job.get("apiVersion", "")))
+        if version not in s.job_versions:
+            served = ", ".join(s.job_versions) or "none"
+            raise ClusterError(
+                f"{job.get('kind')} {job['metadata']['name']}: {nj.GROUP}/{version} is not "
+                f"served by this cluster (served: {served})"
+            )
+        key = (str(job["kind"]), str(job["metadata"]["name"]))
+        if key in s.node_jobs:
+            raise ClusterError(f"{key[0]} {key[1]} already exists")
+        job["metadata"].update(uid=s.new_uid(), creationTimestamp=s.time())
+        job["status"] = {}
+        s.node_jobs[key] = job
+        sim_jobs.start_job(s, job)
+
+    def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
+        if self._state.node_jobs.pop((kind, name), None) is None:
+            raise NotFoundError(f"{kind} {name} not found")
+
     def _pod(self, namespace: str, name: str, uid: str) -> Obj:
         pod = self._state.pods.get((namespace, name))
         if pod is None or pod["metadata"]["uid"] != uid:
@@ -251,7 +283,7 @@ class SimCluster:
         return copied
 
     def node_is_ready(self, node: str) -> bool:
-        return ctl.node_ready(self._state.nodes.get(node))[0]
+        return node_ready(self._state.nodes.get(node))[0]
 
     # ── simulation controls ────────────────────────────────────────────────────────────────
 
@@ -277,6 +309,7 @@ class SimCluster:
                     **labels,
                     "kubernetes.io/hostname": name,
                     EDGE_ROLE_LABEL: "",
+                    AGENT_ROLE_LABEL: "",
                 },
             },
             "status": {
@@ -300,7 +333,7 @@ class SimCluster:
         if node is None:
             known = ", ".join(sorted(s.nodes)[:5])
             raise NotFoundError(f"no node {name!r} (nodes include {known}, …)")
-        was, _ = ctl.node_ready(node)
+        was, _ = node_ready(node)
         if was == ready:
             return
         for cond in node["status"]["conditions"]:
@@ -326,6 +359,27 @@ class SimCluster:
         self._state.now += seconds
         ctl.sync_all(self._state)
 
+    def set_failing_checks(self, name: str, checks: Sequence[str]) -> None:
+        """Make the node fail (or, with no checks, pass) node-job pre-checks: cpu, mem, disk."""
+        node = self._state.nodes.get(name)
+        if node is None:
+            raise NotFoundError(f"no node {name!r}")
+        unknown = sorted(set(checks) - set(nj.CHECK_ITEMS))
+        if unknown:
+            raise ValueError(f"unknown check {', '.join(unknown)}: use cpu, mem or disk")
+        annotations = node["metadata"].setdefault("annotations", {})
+        if checks:
+            annotations[sim_jobs.FAILING_CHECKS_ANNOTATION] = ",".join(sorted(set(checks)))
+        else:
+            annotations.pop(sim_jobs.FAILING_CHECKS_ANNOTATION, None)
+
+    def set_job_versions(self, versions: Sequence[str]) -> None:
+        """Which operations.kubeedge.io versions the cluster serves (none: CRDs absent)."""
+        unknown = sorted(set(versions) - set(nj.VERSIONS))
+        if unknown:
+            raise ValueError(f"unknown version {', '.join(unknown)}: use v1alpha1, v1alpha2")
+        self._state.job_versions = tuple(v for v in nj.VERSIONS if v in versions)
+
     def set_image_broken(self, image: str, broken: bool) -> None:
         (self._state.broken_images.add if broken else self._state.broken_images.discard)(image)
         ctl.sync_all(self._state)
@@ -338,8 +392,28 @@ class SimCluster:
         return {
             "now": format_time(observed.now),
             "nodes": [
-                {"name": n.name, "labels": dict(n.labels), "ready": n.ready}
+                {
+                    "name": n.name,
+                    "labels": dict(n.labels),
+                    "ready": n.ready,
+                    "edgeVersion": n.edge_version,
+                    "images": sorted(sim_jobs.node_images(self._state.nodes[n.name])),
+                }
                 for n in sorted(observed.nodes, key=lambda n: n.name)
+            ],
+            "nodeJobs": [
+                {
+                    "kind": j.kind,
+                    "name": j.name,
+                    "apiVersion": j.api_version,
+                    "phase": j.phase,
+                    "reason": j.reason,
+                    "nodes": [
+                        {"node": n.node, "phase": n.phase, "step": n.step, "reason": n.reason}
+                        for n in j.nodes
+                    ],
+                }
+                for j in observed.jobs
             ],
             "daemonsets": [
                 {

@@ -18,8 +18,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops_edge.cluster.k8s_objects import format_time, parse_time
-from gitops_edge.cluster.sim_state import Key, Obj, SimState
+from gitops_edge.cluster.sim_jobs import advance_node_jobs, node_images
+from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
 from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+
+CACHED_READY_FRACTION = 0.2  # pods whose images the node holds start this much sooner
 
 
 def template_hash(template: Any) -> str:
@@ -28,16 +31,6 @@ def template_hash(template: Any) -> str:
 
 
 # ── nodes ─────────────────────────────────────────────────────────────────────────────────────
-
-
-def node_ready(node: Obj | None) -> tuple[bool, float]:
-    """(Ready, since when) from the node's Ready condition; a missing node is not Ready."""
-    if node is None:
-        return False, 0.0
-    for cond in node["status"]["conditions"]:
-        if cond["type"] == "Ready":
-            return cond["status"] == "True", parse_time(cond["lastTransitionTime"])
-    return False, 0.0
 
 
 def _requirement_holds(req: Mapping[str, Any], value: str | None) -> bool:
@@ -189,7 +182,8 @@ def remove_pod(state: SimState, key: Key) -> None:
 
 def refresh_readiness(state: SimState, pods: Iterable[Key] | None = None) -> None:
     """Pods on NotReady nodes are not Ready; others turn Ready `ready_delay` seconds after they
-    started or their node came back, unless an image is broken."""
+    started or their node came back (a fifth of that when the node already holds every image
+    of the pod, pre-pulled by an ImagePrePullJob), unless an image is broken."""
     for key in state.pods if pods is None else pods:
         pod = state.pods[key]
         ready, since = node_ready(state.nodes.get(pod["spec"]["nodeName"]))
@@ -198,9 +192,13 @@ def refresh_readiness(state: SimState, pods: Iterable[Key] | None = None) -> Non
             continue
         if _ready_condition(pod)["status"] == "True" or pod["metadata"].get("deletionTimestamp"):
             continue
-        if any(c["image"] in state.broken_images for c in pod["spec"]["containers"]):
+        images = [c["image"] for c in pod["spec"]["containers"]]
+        if any(image in state.broken_images for image in images):
             continue
-        at = max(parse_time(pod["status"]["startTime"]), since) + state.ready_delay
+        node = state.nodes[pod["spec"]["nodeName"]]
+        held = node_images(node) if node["status"].get("images") else set()
+        delay = state.ready_delay * (CACHED_READY_FRACTION if held.issuperset(images) else 1.0)
+        at = max(parse_time(pod["status"]["startTime"]), since) + delay
         if at <= state.now:
             _set_ready(pod, True, at)
 
@@ -311,6 +309,7 @@ def _update_status(state: SimState, key: Key, *, desired: int) -> None:
 
 
 def sync_all(state: SimState) -> None:
+    advance_node_jobs(state)  # first: a pre-pull fills image caches the pods then use
     refresh_readiness(state)
     advance_jobs(state)
     for key in sorted(state.daemonsets):

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_edge.cluster.k8s_objects import format_time
+from gitops_edge.cluster.k8s_objects import format_time, parse_time
 
 FORMAT = "gitops-edge-sim/v1"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -36,6 +36,8 @@ class SimState:
     revisions: dict[Key, Obj] = field(default_factory=dict)
     pods: dict[Key, Obj] = field(default_factory=dict)
     jobs: dict[Key, Obj] = field(default_factory=dict)  # batch/v1 Jobs (image pre-pulls)
+    node_jobs: dict[Key, Obj] = field(default_factory=dict)  # KubeEdge jobs by (kind, name)
+    job_versions: tuple[str, ...] = ("v1alpha1", "v1alpha2")  # operations.kubeedge.io served
     # Indexes, rebuilt on load, never saved.
     pods_by_ds: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
     pods_by_node: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
@@ -89,6 +91,8 @@ class SimState:
             "controllerrevisions": list(self.revisions.values()),
             "pods": list(self.pods.values()),
             "jobs": list(self.jobs.values()),
+            "nodeJobs": list(self.node_jobs.values()),
+            "jobVersions": list(self.job_versions),
         }
 
     @classmethod
@@ -112,6 +116,8 @@ class SimState:
                 revisions={obj_key(r): r for r in data["controllerrevisions"]},
                 pods={obj_key(p): p for p in data["pods"]},
                 jobs={obj_key(j): j for j in data.get("jobs", [])},
+                node_jobs={(j["kind"], j["metadata"]["name"]): j for j in data.get("nodeJobs", [])},
+                job_versions=tuple(data.get("jobVersions", ("v1alpha1", "v1alpha2"))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source}: damaged simulated cluster state ({exc!r})") from None
@@ -137,3 +143,13 @@ def owner_key(pod: Obj) -> Key | None:
         if ref.get("controller") and ref.get("kind") == "DaemonSet":
             return (meta.get("namespace", "default"), ref["name"])
     return None
+
+
+def node_ready(node: Obj | None) -> tuple[bool, float]:
+    """(Ready, since when) from the node's Ready condition; a missing node is not Ready."""
+    if node is None:
+        return False, 0.0
+    for cond in node["status"]["conditions"]:
+        if cond["type"] == "Ready":
+            return cond["status"] == "True", parse_time(cond["lastTransitionTime"])
+    return False, 0.0

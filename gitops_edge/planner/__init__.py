@@ -1,20 +1,23 @@
 """The planner: `plan(desired, observed)` → `Plan`, pure and deterministic (DESIGN §2, §3, §5).
 
 Per desired DaemonSet: create or update it; AdvancedRollingUpdate pod deletions; OTA
-`PodNeedUpgrade` marks; RollingUpdate left to the DaemonSet controller (with a note when it
-stalls). Then pruning of DaemonSets this tool created that left the repository. The time of
+`PodNeedUpgrade` marks, after an optional image pre-pull job; RollingUpdate left to the
+DaemonSet controller (with a note when it stalls). Then pruning of DaemonSets this tool created
+that left the repository, and the KubeEdge node jobs written in the repository. The time of
 the pass is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
 so a pull-request preview and the real pass agree.
 """
 
 from __future__ import annotations
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredState
 from gitops_edge.observed import Observed
 from gitops_edge.plan import Plan
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
+from gitops_edge.planner.jobs import plan_repository_jobs
 from gitops_edge.planner.prune import plan_prunes
 
 __all__ = ["plan"]
@@ -35,6 +38,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
             now=observed.now,
             errors=errors.get((ds.namespace, ds.name), ()),
             delegated=delegate and ds.openyurt_annotated,
+            jobs_api_version=desired.config.jobs_api_version,
         )
         for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
     )
@@ -43,4 +47,18 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         if desired.config.prune_workloads
         else ()
     )
-    return Plan(revision=desired.revision, now=observed.now, daemonsets=daemonsets, prunes=prunes)
+    prepulls = frozenset((j.kind, j.name) for ds in daemonsets for j in ds.prepull)
+    jobs = plan_repository_jobs(
+        desired.jobs,
+        {k: j for k, j in index.node_jobs.items() if nj.PREPULL_FOR_LABEL not in j.labels},
+        served=observed.job_versions,
+        prune=desired.config.prune_jobs,
+        keep=prepulls,
+    )
+    return Plan(
+        revision=desired.revision,
+        now=observed.now,
+        daemonsets=daemonsets,
+        prunes=prunes,
+        jobs=jobs,
+    )

@@ -11,12 +11,21 @@ from collections.abc import Sequence
 
 from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
 from gitops_edge.observed import DaemonSetObs
-from gitops_edge.plan import Action, ApplyDaemonSet, Budget, DaemonSetPlan, Deferral, Progress
+from gitops_edge.plan import (
+    Action,
+    ApplyDaemonSet,
+    Budget,
+    DaemonSetPlan,
+    Deferral,
+    JobPlan,
+    Progress,
+)
 from gitops_edge.planner.advanced import plan_advanced
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, node_views
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
 from gitops_edge.planner.prepull import plan_prepull
+from gitops_edge.planner.rollout_prepull import Gate, prepull_gate
 from gitops_edge.planner.words import short
 
 
@@ -63,6 +72,7 @@ def _result(
     budget: Budget | None,
     errors: tuple[str, ...],
     notes: tuple[str, ...],
+    prepull: tuple[JobPlan, ...] = (),
 ) -> DaemonSetPlan:
     return DaemonSetPlan(
         namespace=desired.namespace,
@@ -77,8 +87,11 @@ def _result(
         budget=budget,
         errors=errors,
         notes=notes,
+        prepull=prepull,
     )
 
+
+GATED_MODELS = (UpdateModel.ADVANCED_ROLLING_UPDATE, UpdateModel.OTA)
 
 DELEGATED = (
     "OpenYurt's yurt-manager drives this DaemonSet (apps.openyurt.io/update-strategy): "
@@ -95,8 +108,10 @@ def plan_daemonset(
     now: float,
     errors: tuple[str, ...] = (),
     delegated: bool = False,
+    jobs_api_version: str = "auto",
 ) -> DaemonSetPlan:
-    """The plan for one DaemonSet; `delegated`: another controller moves its pods."""
+    """The plan for one DaemonSet; `delegated`: another controller moves its pods;
+    `jobs_api_version`: the repository's spec.jobs.apiVersion, for pre-pull jobs."""
     key = (desired.namespace, desired.name)
     ds = index.daemonsets.get(key)
     ident = f"{desired.namespace}/{desired.name}"
@@ -144,8 +159,24 @@ def plan_daemonset(
     budget: Budget | None = None
     notes: tuple[str, ...] = ()
     ota_pending = 0
+    gate = (
+        prepull_gate(
+            desired,
+            revision=ds.current_revision,
+            views=views,
+            jobs=index.node_jobs,
+            served=index.job_versions,
+            pinned=jobs_api_version,
+        )
+        if not delegated and desired.model in GATED_MODELS
+        else Gate(open=True)
+    )
+    if gate.halt:
+        errors = (*errors, gate.halt)
     if delegated:
         notes = (DELEGATED,)
+    elif not gate.open:
+        notes = (gate.wait,) if gate.wait else ()
     elif desired.model is UpdateModel.ADVANCED_ROLLING_UPDATE:
         advanced = plan_advanced(views, ds=ds, desired=desired)
         actions, deferred, budget = advanced.deletions, advanced.deferred, advanced.budget
@@ -169,6 +200,7 @@ def plan_daemonset(
         budget=budget,
         errors=errors,
         notes=notes,
+        prepull=gate.jobs,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gitops_edge.desired import LabelSelector, NodeGroup
-from gitops_edge.observed import DaemonSetObs, Node, Observed, PodObs, PullJobObs
+from gitops_edge.observed import DaemonSetObs, JobObs, Node, Observed, PodObs, PullJobObs
 
 DAEMONSET_KIND = "DaemonSet"
 Key = tuple[str, str]  # (namespace, name)
@@ -24,6 +24,8 @@ class FleetIndex:
     daemonsets: Mapping[Key, DaemonSetObs]
     pods_by_owner: Mapping[Key, tuple[PodObs, ...]]
     pull_jobs: Mapping[Key, PullJobObs]  # (namespace, Job name)
+    node_jobs: Mapping[Key, JobObs]  # KubeEdge jobs by (kind, name)
+    job_versions: tuple[str, ...]  # operations.kubeedge.io versions served
 
 
 def index_observed(observed: Observed) -> FleetIndex:
@@ -36,6 +38,8 @@ def index_observed(observed: Observed) -> FleetIndex:
         daemonsets={(d.namespace, d.name): d for d in observed.daemonsets},
         pods_by_owner={key: tuple(value) for key, value in pods.items()},
         pull_jobs={(j.namespace, j.name): j for j in observed.pull_jobs},
+        node_jobs={(j.kind, j.name): j for j in observed.jobs},
+        job_versions=observed.job_versions,
     )
 
 

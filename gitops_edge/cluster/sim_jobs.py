@@ -1,0 +1,459 @@
+"""The simulated cluster's KubeEdge node-job controller (DESIGN §4): NodeUpgradeJob and
+ImagePrePullJob, `v1alpha1` and `v1alpha2`, executed with KubeEdge's semantics over the
+logical clock, their status written in the shape of the version they were created in.
+
+- Node selection: `nodeNames` or `labelSelector`. v1alpha1 skips nodes that are missing, not
+  edge nodes (label node-role.kubernetes.io/edge) or NotReady when the job starts; v1alpha2
+  lists them as failed node tasks.
+- Steps, `ready_delay` seconds each: v1alpha1 runs stage by stage for all nodes (Checking, then
+  Upgrading or Pulling: a stage starts when every node finished the previous one); v1alpha2
+  runs each node's action flow (Check, [Confirm, WaitingConfirmation], BackUp, Upgrade; or
+  Check, Pull) on its own. At most `concurrency` nodes run at once. A check fails when the node
+  fails one of the job's checkItems (simulated: annotation sim.gitops-edge.io/failing-checks).
+- A pull takes one step per image the node does not hold yet; a broken image fails after
+  1 + retryTimes attempts. Pulled images join the node's status.images, and pods whose images
+  a node holds become Ready sooner. A successful upgrade sets the node's edge version.
+- A step whose node is offline does not finish: after timeoutSeconds (default 300) the node
+  task fails (v1alpha1, event TimeOut) or becomes Unknown (v1alpha2, reason "timeout").
+  v1alpha2 dispatches only to connected (Ready) nodes; v1alpha1 sends regardless.
+- Failure tolerance: v1alpha1 stops dispatching once failed ≥ nodes × failureTolerate and fails
+  the job when the running nodes are done; v1alpha2 decides when no node is left to run
+  (`gitops_edge.nodejobs`).
+Deviation: a v1alpha1 job that selects no node is marked Failed (upstream leaves it at Init).
+Bookkeeping lives under the object's `_sim` key, which no reader looks at.
+Side effects: mutates the `SimState` it is given, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_edge import nodejobs as nj
+from gitops_edge.cluster.k8s_objects import format_time
+from gitops_edge.cluster.sim_state import Obj, SimState, node_ready
+
+FAILING_CHECKS_ANNOTATION = "sim.gitops-edge.io/failing-checks"
+_KUBEEDGE_VERSION = re.compile(r"kubeedge-v[0-9][0-9A-Za-z.+_-]*$")
+_INF = float("inf")
+
+
+# ── nodes ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def ready_at(node: Obj | None, t: float) -> bool:
+    """Whether the node was Ready at `t` (the sim keeps one transition: the last)."""
+    ready, since = node_ready(node)
+    return t >= since if ready else t < since
+
+
+def node_images(node: Obj) -> set[str]:
+    return {name for entry in node["status"].get("images") or () for name in entry["names"]}
+
+
+def failing_checks(node: Obj) -> set[str]:
+    text = (node["metadata"].get("annotations") or {}).get(FAILING_CHECKS_ANNOTATION, "")
+    return {item.strip() for item in text.split(",") if item.strip()}
+
+
+def _selected(state: SimState, spec: nj.JobSpec) -> list[str]:
+    if spec.node_names:
+        return list(dict.fromkeys(spec.node_names))
+    selector: Mapping[str, Any] = spec.selector or {}
+    out = []
+    for name, node in sorted(state.nodes.items()):
+        labels = node["metadata"].get("labels") or {}
+        if all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()) and all(
+            _expression(req, labels) for req in selector.get("matchExpressions") or ()
+        ):
+            out.append(name)
+    return out
+
+
+def _expression(req: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, op, values = req.get("key", ""), req.get("operator"), req.get("values") or ()
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    return False
+
+
+# ── steps ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def steps(spec: nj.JobSpec) -> list[str]:
+    """The steps of one node task, in the version's words."""
+    if spec.version == nj.V1ALPHA1:
+        return [nj.V1_CHECKING, nj.V1_UPGRADING if spec.kind == nj.UPGRADE else nj.V1_PULLING]
+    if spec.kind == nj.PREPULL:
+        return ["Check", "Pull"]
+    confirm = ["Confirm", "WaitingConfirmation"] if spec.require_confirmation else []
+    return ["Check", *confirm, "BackUp", "Upgrade"]
+
+
+def _is_pull(step: str) -> bool:
+    return step in ("Pull", nj.V1_PULLING)
+
+
+def _step_length(state: SimState, spec: nj.JobSpec, node: Obj, step: str) -> float:
+    if step == "WaitingConfirmation":
+        return _INF  # nobody confirms in the simulation
+    if not _is_pull(step):
+        return state.ready_delay
+    held = node_images(node)
+    attempts = sum(
+        0 if image in held else (1 + spec.retry_times if image in state.broken_images else 1)
+        for image in spec.images
+    )
+    return state.ready_delay * max(attempts, 1)
+
+
+def _step_outcome(state: SimState, spec: nj.JobSpec, node: Obj, step: str) -> str:
+    """ "" when the step succeeded, else why it failed."""
+    if step in ("Check", nj.V1_CHECKING):
+        failing = sorted(failing_checks(node) & set(spec.check_items))
+        if failing:
+            return f"pre-check failed: {', '.join(failing)} over the threshold"
+    if _is_pull(step):
+        broken = [i for i in spec.images if i in state.broken_images]
+        if broken:
+            tries = 1 + spec.retry_times
+            return f"failed to pull {', '.join(broken)} ({tries} attempts)"
+    return ""
+
+
+def _upgrade_node(node: Obj, version: str) -> None:
+    """A successful upgrade: the node reports the new KubeEdge version."""
+    info = node["status"].setdefault("nodeInfo", {})
+    old = str(info.get("kubeletVersion", ""))
+    new = f"kubeedge-{version}"
+    info["kubeletVersion"] = (
+        _KUBEEDGE_VERSION.sub(new, old) if _KUBEEDGE_VERSION.search(old) else new
+    )
+
+
+def _pull_images(state: SimState, spec: nj.JobSpec, node: Obj) -> list[dict[str, Any]]:
+    """A finished pull: images that are not broken join the node's cache; per-image results."""
+    results = []
+    cached = node["status"].setdefault("images", [])
+    held = node_images(node)
+    for image in spec.images:
+        broken = image in state.broken_images
+        if not broken and image not in held:
+            cached.append({"names": [image], "sizeBytes": 0})
+            held.add(image)
+        reason = f"failed to pull image {image} ({1 + spec.retry_times} attempts)" if broken else ""
+        results.append({"image": image, "ok": not broken, "reason": reason})
+    return results
+
+
+# ── the controller ────────────────────────────────────────────────────────────────────────────
+
+
+def start_job(state: SimState, job: Obj) -> None:
+    """Initialise a just-created job: select its nodes (at the current time)."""
+    spec = nj.job_spec(job)
+    t = state.now
+    tasks: dict[str, dict[str, Any]] = {}
+    for name in _selected(state, spec):
+        node = state.nodes.get(name)
+        problem = ""
+        if node is None:
+            problem = f"node {name} does not exist"
+        elif nj.EDGE_ROLE_LABEL not in (node["metadata"].get("labels") or {}):
+            problem = f"node {name} is not an edge node"
+        elif not ready_at(node, t):
+            problem = f"node {name} is not ready"
+        if problem and spec.version == nj.V1ALPHA1:
+            continue  # v1alpha1 skips them
+        task: dict[str, Any] = {"phase": nj.NODE_PENDING, "step": -1, "since": t, "reason": ""}
+        if problem:
+            task.update(phase=nj.NODE_FAILURE, reason=problem, time=t)
+        tasks[name] = task
+    job["_sim"] = {"at": t, "stage": 0, "stopping": False, "tasks": tasks, "images": {}}
+    if spec.version == nj.V1ALPHA1 and not tasks:
+        job["_sim"]["final"] = (
+            nj.JOB_FAILURE,
+            "no node to run on: every selected node is missing, not an edge node or NotReady",
+        )
+    advance(state, job)
+
+
+def advance_node_jobs(state: SimState) -> None:
+    for key in sorted(state.node_jobs):
+        advance(state, state.node_jobs[key])
+
+
+def advance(state: SimState, job: Obj) -> None:
+    run = job.get("_sim")
+    if run is None or run.get("written"):
+        return
+    spec = nj.job_spec(job)
+    order = steps(spec)
+    tasks: dict[str, dict[str, Any]] = run["tasks"]
+    t = float(run["at"])
+    while "final" not in run:
+        _dispatch(state, spec, run, order, t)
+        event = _next_event(state, spec, run, order, t)
+        if event is None or event[0] > state.now:
+            break
+        t, name, timed_out = event
+        _complete(state, spec, run, order, name, t=t, timed_out=timed_out)
+        _after_node(spec, run, order, t)
+    run["at"] = max(t, state.now) if "final" not in run else t
+    _write_status(job, spec, run, order, tasks)
+    if "final" in run:
+        run["written"] = True
+
+
+def _running(run: Mapping[str, Any]) -> list[str]:
+    return [n for n, task in run["tasks"].items() if task["phase"] == nj.NODE_IN_PROGRESS]
+
+
+def _dispatch(
+    state: SimState, spec: nj.JobSpec, run: dict[str, Any], order: list[str], t: float
+) -> None:
+    if run["stopping"]:
+        return
+    free = spec.concurrency - len(_running(run))
+    for name, task in run["tasks"].items():
+        if free <= 0:
+            return
+        if task["phase"] != nj.NODE_PENDING or task.get("stage_done"):
+            continue
+        node = state.nodes.get(name)
+        if spec.version == nj.V1ALPHA2 and not ready_at(node, t):
+            continue  # not connected to cloudcore: skipped until it is
+        step = run["stage"] if spec.version == nj.V1ALPHA1 else 0
+        task.update(phase=nj.NODE_IN_PROGRESS, step=step, since=t, time=t)
+        free -= 1
+
+
+def _next_event(
+    state: SimState, spec: nj.JobSpec, run: Mapping[str, Any], order: list[str], t: float
+) -> tuple[float, str, bool] | None:
+    """The earliest (time, node, timed out) among running tasks, or a pending v1alpha2 node
+    coming back (reported as a dispatch at that time)."""
+    best: tuple[float, str, bool] | None = None
+    for name, task in sorted(run["tasks"].items()):
+        node = state.nodes.get(name)
+        if task["phase"] == nj.NODE_PENDING:
+            if spec.version == nj.V1ALPHA2 and not run["stopping"] and node is not None:
+                ready, since = node_ready(node)
+                if ready and since > t and len(_running(run)) < spec.concurrency:
+                    candidate = (since, name, False)
+                    best = candidate if best is None or candidate < best else best
+            continue
+        if task["phase"] != nj.NODE_IN_PROGRESS:
+            continue
+        start = float(task["since"])
+        ready, since = node_ready(node)
+        if node is not None and ready and since > start:
+            start = since  # the edge got the message when it reconnected
+        length = _step_length(state, spec, node, order[task["step"]]) if node else _INF
+        end = start + length
+        if node is None or (not ready and end > since):
+            end = _INF  # offline before the step could finish
+        deadline = float(task["since"]) + spec.timeout_seconds
+        candidate = (end, name, False) if end <= deadline else (deadline, name, True)
+        best = candidate if best is None or candidate < best else best
+    return best
+
+
+def _complete(
+    state: SimState,
+    spec: nj.JobSpec,
+    run: dict[str, Any],
+    order: list[str],
+    name: str,
+    *,
+    t: float,
+    timed_out: bool,
+) -> None:
+    task = run["tasks"][name]
+    if task["phase"] == nj.NODE_PENDING:  # a v1alpha2 node came back: dispatch it now
+        task.update(phase=nj.NODE_IN_PROGRESS, step=0, since=t, time=t)
+        return
+    step = order[task["step"]]
+    node = state.nodes[name]
+    if timed_out:
+        task.update(
+            phase=nj.NODE_FAILURE if spec.version == nj.V1ALPHA1 else nj.NODE_UNKNOWN,
+            reason="timeout"
+            if spec.version == nj.V1ALPHA2
+            else f"node task {step} execution timeout ({spec.timeout_seconds} s)",
+            time=t,
+            timed_out=True,
+        )
+        return
+    problem = _step_outcome(state, spec, node, step)
+    flow = task.setdefault("flow", [])
+    flow.append({"action": step, "ok": not problem, "reason": problem, "time": t})
+    last = task["step"] == len(order) - 1
+    if problem or last:
+        if _is_pull(step):
+            run["images"][name] = _pull_images(state, spec, node)
+        elif not problem and spec.kind == nj.UPGRADE:
+            _upgrade_node(node, spec.target_version)
+        task.update(
+            phase=nj.NODE_FAILURE if problem else nj.NODE_SUCCESSFUL, reason=problem, time=t
+        )
+        return
+    if spec.version == nj.V1ALPHA1:  # the stage is done for this node: wait for the others
+        task.update(phase=nj.NODE_PENDING, step=task["step"], since=t, time=t, stage_done=True)
+        return
+    task.update(step=task["step"] + 1, since=t, time=t)
+
+
+def _after_node(spec: nj.JobSpec, run: dict[str, Any], order: list[str], t: float) -> None:
+    tasks = run["tasks"]
+    failed = sum(task["phase"] in (nj.NODE_FAILURE, nj.NODE_UNKNOWN) for task in tasks.values())
+    if spec.version == nj.V1ALPHA2:
+        processing = sum(task["phase"] not in nj.NODE_FINAL for task in tasks.values())
+        phase = nj.v1alpha2_phase(
+            total=len(tasks), processing=processing, failed=failed, tolerate=spec.failure_tolerate
+        )
+        if phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE):
+            run["final"] = (
+                phase,
+                _tolerance_reason(failed, len(tasks)) if phase == nj.JOB_FAILURE else "",
+            )
+        return
+    if nj.v1alpha1_tolerance_exceeded(
+        failed=failed, total=len(tasks), tolerate=spec.failure_tolerate
+    ):
+        run["stopping"] = True
+    if _running(run):
+        return
+    waiting = [task for task in tasks.values() if task["phase"] == nj.NODE_PENDING]
+    if run["stopping"]:
+        run["final"] = (nj.JOB_FAILURE, _tolerance_reason(failed, len(tasks)))
+        return
+    if any(not task.get("stage_done") for task in waiting):
+        return
+    if run["stage"] + 1 >= len(order) or not waiting:
+        run["final"] = (nj.JOB_COMPLETED, "")
+        return
+    run["stage"] += 1
+    for task in waiting:
+        task.pop("stage_done", None)
+
+
+def _tolerance_reason(failed: int, total: int) -> str:
+    return (
+        f"the number of failed nodes is {failed}/{total}, which exceeds the failure tolerance "
+        "threshold."
+    )
+
+
+# ── status, in the version's shape ────────────────────────────────────────────────────────────
+
+_V1_EVENTS = {nj.V1_CHECKING: "Check", nj.V1_UPGRADING: "Upgrade", nj.V1_PULLING: "Pull"}
+
+
+def _write_status(
+    job: Obj, spec: nj.JobSpec, run: Mapping[str, Any], order: list[str], tasks: Mapping[str, Any]
+) -> None:
+    if spec.version == nj.V1ALPHA1:
+        job["status"] = _v1alpha1_status(spec, run, order, tasks)
+    else:
+        job["status"] = _v1alpha2_status(spec, run, tasks)
+
+
+def _v1alpha1_node(name: str, task: Mapping[str, Any], order: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"nodeName": name}
+    if task["step"] < 0:
+        return out  # not started: upstream writes the name only
+    step = order[task["step"]]
+    out.update(event=_V1_EVENTS[step], time=format_time(float(task["time"])))
+    if task.get("timed_out"):
+        out.update(state=nj.V1_FAILED, event="TimeOut", action="Failure", reason=task["reason"])
+    elif task["phase"] == nj.NODE_FAILURE:
+        out.update(state=nj.V1_FAILED, action="Failure", reason=task["reason"])
+    elif task["phase"] == nj.NODE_SUCCESSFUL:
+        out.update(state=nj.V1_SUCCESSFUL, action="Success")
+    else:
+        out["state"] = step
+        if task.get("stage_done"):
+            out["action"] = "Success"
+    return out
+
+
+def _v1alpha1_status(
+    spec: nj.JobSpec, run: Mapping[str, Any], order: list[str], tasks: Mapping[str, Any]
+) -> dict[str, Any]:
+    final = run.get("final")
+    started = any(task["step"] >= 0 for task in tasks.values())
+    if final is not None:
+        state = nj.V1_SUCCESSFUL if final[0] == nj.JOB_COMPLETED else nj.V1_FAILED
+    else:
+        state = order[run["stage"]] if started else nj.V1_INIT
+    status: dict[str, Any] = {"state": state, "time": format_time(float(run["at"]))}
+    if final is not None:
+        status["action"] = "Success" if final[0] == nj.JOB_COMPLETED else "Failure"
+        if final[1]:
+            status["reason"] = final[1]
+    nodes = [_v1alpha1_node(name, task, order) for name, task in tasks.items()]
+    if spec.kind == nj.PREPULL:
+        status["status"] = [
+            {
+                "nodeStatus": node,
+                "imageStatus": [
+                    {
+                        "image": r["image"],
+                        "state": "Successful" if r["ok"] else "Failed",
+                        **({"reason": r["reason"]} if r["reason"] else {}),
+                    }
+                    for r in run["images"].get(node["nodeName"], ())
+                ],
+            }
+            for node in nodes
+        ]
+    else:
+        status["nodeStatus"] = nodes
+    return status
+
+
+def _v1alpha2_status(
+    spec: nj.JobSpec, run: Mapping[str, Any], tasks: Mapping[str, Any]
+) -> dict[str, Any]:
+    final = run.get("final")
+    started = any(task["phase"] != nj.NODE_PENDING or task["step"] >= 0 for task in tasks.values())
+    phase = final[0] if final is not None else (nj.JOB_IN_PROGRESS if started else nj.JOB_INIT)
+    status: dict[str, Any] = {"phase": phase}
+    if final is not None and final[1]:
+        status["reason"] = final[1]
+    nodes = []
+    for name, task in tasks.items():
+        entry: dict[str, Any] = {"nodeName": name, "phase": task["phase"]}
+        if task["reason"]:
+            entry["reason"] = task["reason"]
+        flow = [
+            {
+                "action": f["action"],
+                "status": "True" if f["ok"] else "False",
+                "time": format_time(float(f["time"])),
+                **({"reason": f["reason"]} if f["reason"] else {}),
+            }
+            for f in task.get("flow", ())
+        ]
+        if flow:
+            entry["actionFlow"] = flow
+        if spec.kind == nj.PREPULL and name in run["images"]:
+            entry["imageStatus"] = [
+                {
+                    "image": r["image"],
+                    "status": "True" if r["ok"] else "False",
+                    **({"reason": r["reason"]} if r["reason"] else {}),
+                }
+                for r in run["images"][name]
+            ]
+        nodes.append(entry)
+    status["nodeStatus"] = nodes
+    return status

@@ -1,0 +1,169 @@
+"""The plan for KubeEdge node jobs written in the repository (DESIGN §4).
+
+A job absent from the cluster is created, in the apiVersion its file names, provided the cluster
+serves that version (never converted: the versions differ in defaults and in how NotReady nodes
+count, so a converted job would not do what its file says). A job that exists is only read: its
+overall and per-node results are reported; a spec that changed in the repository since the job
+was created is reported and not applied (jobs are immutable). A job whose file left the
+repository stays in the cluster unless `spec.prune.jobs` is true. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from gitops_edge import nodejobs as nj
+from gitops_edge.desired import DesiredJob
+from gitops_edge.observed import JobObs
+from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, JobPlan
+
+JobKey = tuple[str, str]  # (kind, name)
+
+
+def served_error(version: str, served: Sequence[str], *, what: str) -> str | None:
+    """Why `what` cannot be created in `version` on a cluster serving `served` (None if it can)."""
+    if not served:
+        return (
+            f"{what}: the cluster does not serve {nj.GROUP} (KubeEdge's node job CRDs are not "
+            "installed): install KubeEdge cloudcore >= 1.16 with its CRDs"
+        )
+    if version in served:
+        return None
+    need = " (KubeEdge >= 1.21)" if version == nj.V1ALPHA2 else ""
+    return (
+        f"{what}: {nj.GROUP}/{version}{need} is not served by this cluster, which serves "
+        f"{', '.join(served)}: write the job as apiVersion: {nj.api_version(served[-1])} "
+        "(check its fields and defaults against that version), or upgrade KubeEdge"
+    )
+
+
+def job_plan_from(
+    job: JobObs, *, source: str = "", notes: tuple[str, ...] = (), purpose: str = ""
+) -> JobPlan:
+    """Where an existing job stands, as reported."""
+    return JobPlan(
+        kind=job.kind,
+        name=job.name,
+        api_version=job.api_version,
+        source=source,
+        phase=job.phase,
+        reason=job.reason,
+        nodes=job.nodes,
+        notes=notes,
+        purpose=purpose,
+    )
+
+
+def _plan_one(desired: DesiredJob, existing: JobObs | None, *, served: Sequence[str]) -> JobPlan:
+    source = f"{desired.source.file}:{desired.source.line}"
+    what = f"{desired.kind} {desired.name}"
+    if existing is None:
+        error = served_error(nj.version_of(desired.api_version), served, what=what)
+        if error is not None:
+            return JobPlan(
+                kind=desired.kind,
+                name=desired.name,
+                api_version=desired.api_version,
+                source=source,
+                phase="",
+                reason="",
+                nodes=(),
+                errors=(error,),
+            )
+        create = CreateNodeJob(
+            api_version=desired.api_version,
+            kind=desired.kind,
+            name=desired.name,
+            manifest_json=desired.manifest_json,
+            reason=f"create {what} ({desired.api_version}) from {source}",
+        )
+        return JobPlan(
+            kind=desired.kind,
+            name=desired.name,
+            api_version=desired.api_version,
+            source=source,
+            phase="",
+            reason="",
+            nodes=(),
+            actions=(create,),
+        )
+    if not existing.managed:
+        return JobPlan(
+            kind=desired.kind,
+            name=desired.name,
+            api_version=existing.api_version,
+            source=source,
+            phase=existing.phase,
+            reason=existing.reason,
+            nodes=existing.nodes,
+            errors=(
+                f"{what} already exists in the cluster and was not created by gitops-edge: "
+                f"rename the job in {source}, or delete the cluster's one",
+            ),
+        )
+    notes: tuple[str, ...] = ()
+    if existing.api_version != desired.api_version:
+        notes = (
+            f"{what} was created as {existing.api_version} and the repository now writes "
+            f"{desired.api_version}: jobs are immutable, nothing was changed; to run it again "
+            "in the new version, add a job with a new name",
+        )
+    elif existing.spec_hash and existing.spec_hash != desired.spec_hash:
+        notes = (
+            f"the spec of {what} changed in the repository ({source}) after the job was "
+            "created: jobs are immutable, the change was not applied; to run the new spec, add "
+            "a job with a new name",
+        )
+    return job_plan_from(existing, source=source, notes=notes)
+
+
+def plan_repository_jobs(
+    desired: Iterable[DesiredJob],
+    observed: Mapping[JobKey, JobObs],
+    *,
+    served: Sequence[str],
+    prune: bool,
+    keep: frozenset[JobKey] = frozenset(),
+) -> tuple[JobPlan, ...]:
+    """One JobPlan per desired job, then one per managed job that left the repository (pruned
+    when `prune`, else reported as kept). `keep`: jobs the planner itself created (pre-pulls
+    before rollouts), which are never pruned here."""
+    plans: list[JobPlan] = []
+    wanted: set[JobKey] = set()
+    for want in sorted(desired, key=lambda j: (j.kind, j.name)):
+        wanted.add((want.kind, want.name))
+        plans.append(_plan_one(want, observed.get((want.kind, want.name)), served=served))
+    for key, job in sorted(observed.items()):
+        if key in wanted or key in keep or not job.managed:
+            continue
+        if prune:
+            delete = DeleteNodeJob(
+                api_version=job.api_version,
+                kind=job.kind,
+                name=job.name,
+                reason=f"prune {job.kind} {job.name}: its file left the repository "
+                "(spec.prune.jobs is true)",
+            )
+            plans.append(
+                JobPlan(
+                    kind=job.kind,
+                    name=job.name,
+                    api_version=job.api_version,
+                    source="",
+                    phase=job.phase,
+                    reason=job.reason,
+                    nodes=job.nodes,
+                    actions=(delete,),
+                )
+            )
+        else:
+            plans.append(
+                job_plan_from(
+                    job,
+                    notes=(
+                        f"{job.kind} {job.name} left the repository and stays in the cluster "
+                        "(set spec.prune.jobs: true in gitops-edge.yaml to delete such jobs)",
+                    ),
+                )
+            )
+    return tuple(plans)
