@@ -125,7 +125,8 @@ class GitSource:
     def write_status(
         self, files: dict[str, str], *, status_dir: str, message: str, status_branch: str = ""
     ) -> str | None:
-        """Replace the status folder's files, commit and push them; None when nothing changed.
+        """Replace the status folder's files (names may contain `/` for sub-folders), commit and
+        push them; None when nothing changed.
         With `status_branch`, they go to that branch (a worktree of its own, the branch created
         on first use) and the spec branch is never written. Pushes are retried after
         `git pull --rebase` (concurrent commits are kept), never forced."""
@@ -136,11 +137,16 @@ class GitSource:
             )
             folder = Path(str(repo.working_tree_dir)) / self.subpath / status_dir
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.iterdir():
-                if stale.is_file() and stale.name not in files:
+            for stale in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+                relative = stale.relative_to(folder).as_posix()
+                if stale.is_file() and relative not in files:
                     stale.unlink()
+                elif stale.is_dir() and not any(stale.iterdir()):
+                    stale.rmdir()
             for name, content in files.items():
-                (folder / name).write_text(content, encoding="utf-8")
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content, encoding="utf-8")
             repo.git.add("-A", "--", str(folder))
             if not repo.git.status("--porcelain", "--", str(folder)).strip():
                 return None

@@ -1,5 +1,6 @@
-"""Status files written back to the repository after a pass: one JSON file per workload and a
-Markdown summary (`<status path>/README.md`) with a progress table per group.
+"""Status files written back to the repository after a pass: one JSON file per workload, one per
+KubeEdge node job (`jobs/<kind>-<name>.json`, per-node results) and a Markdown summary
+(`<status path>/README.md`) with a progress table per group and a table per node job.
 
 Content depends only on the spec revision and the cluster's state, never on the time, so a pass
 that changes nothing produces identical files and no commit. Pure: returns file contents.
@@ -12,10 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
-from gitops_edge.plan import DaemonSetPlan, Plan
-from gitops_edge.plan_format import progress_bar
+from gitops_edge.job_format import job_counts, job_markdown_lines, job_to_dict
+from gitops_edge.plan import DaemonSetPlan, JobPlan, Plan
+from gitops_edge.plan_format import all_jobs, progress_bar
+
+JOBS_DIR = "jobs"
 
 
 def group_status(ds: DaemonSetPlan, images: Sequence[str]) -> dict[str, Any]:
@@ -71,15 +76,29 @@ def status_files(
     for workload, groups in sorted(by_workload.items()):
         body = {"workload": workload, "specRevision": desired.revision, "groups": groups}
         files[f"{workload}.json"] = json.dumps(body, indent=2, sort_keys=True) + "\n"
+    for job in all_jobs(plan):
+        body = {"specRevision": desired.revision, **job_to_dict(job)}
+        files[job_file(job)] = json.dumps(body, indent=2, sort_keys=True) + "\n"
     files["README.md"] = summary_markdown(desired, plan, invalid=invalid)
     return files
+
+
+def job_file(job: JobPlan) -> str:
+    """`jobs/<kind>-<name>.json`, relative to the status folder (job names are DNS names)."""
+    return f"{JOBS_DIR}/{job.kind.lower()}-{job.name}.json"
 
 
 def headline(plan: Plan) -> str:
     nodes = sum(ds.progress.nodes for ds in plan.daemonsets)
     current = sum(ds.progress.current for ds in plan.daemonsets)
     deferred = sum(ds.progress.deferred for ds in plan.daemonsets)
-    return f"{current}/{nodes} nodes current, {deferred} deferred"
+    text = f"{current}/{nodes} nodes current, {deferred} deferred"
+    jobs = all_jobs(plan)
+    if jobs:
+        done = sum(j.phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE) for j in jobs)
+        failed = sum(j.phase == nj.JOB_FAILURE for j in jobs)
+        text += f", node jobs {done}/{len(jobs)} finished ({failed} failed)"
+    return text
 
 
 def summary_markdown(
@@ -117,7 +136,28 @@ def summary_markdown(
             render_text(list(diagnostics)),
             "```",
         ]
-    errors = [(ds, e) for ds in plan.daemonsets for e in ds.errors]
+    jobs = all_jobs(plan)
+    if jobs:
+        lines += [
+            "",
+            "## Node jobs",
+            "",
+            "| job | kind | version | phase | successful | failed | timed out | running "
+            "| pending |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for job in jobs:
+            c = job_counts(job)
+            phase = "error" if job.errors else job.phase or "to be created"
+            lines.append(
+                f"| `{job.name}` | {job.kind} | {nj.version_of(job.api_version)} | {phase} | "
+                f"{c['successful']}/{c['nodes']} | {c['failed']} | {c['unknown']} | "
+                f"{c['inProgress']} | {c['pending']} |"
+            )
+        for job in jobs:
+            lines += ["", *job_markdown_lines(job)]
+    errors = [(ds.name, e) for ds in plan.daemonsets for e in ds.errors]
+    errors += [(job.name, e) for job in jobs for e in job.errors]
     if errors:
-        lines += ["", "## Errors", ""] + [f"- `{ds.name}`: {e}" for ds, e in errors]
+        lines += ["", "## Errors", ""] + [f"- `{name}`: {e}" for name, e in errors]
     return "\n".join(lines) + "\n"

@@ -61,6 +61,7 @@ def write_status(repo: Path) -> None:
     cluster.set_node_ready("shanghai-04", False)
     (repo / "status").mkdir()
     for name, content in status_files(desired, plan_once(desired, cluster)).items():
+        (repo / "status" / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / "status" / name).write_text(content)
 
 

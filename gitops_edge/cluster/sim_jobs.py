@@ -320,10 +320,10 @@ def _after_node(spec: nj.JobSpec, run: dict[str, Any], order: list[str], t: floa
             total=len(tasks), processing=processing, failed=failed, tolerate=spec.failure_tolerate
         )
         if phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE):
-            run["final"] = (
+            run["final"] = [
                 phase,
                 _tolerance_reason(failed, len(tasks)) if phase == nj.JOB_FAILURE else "",
-            )
+            ]
         return
     if nj.v1alpha1_tolerance_exceeded(
         failed=failed, total=len(tasks), tolerate=spec.failure_tolerate
@@ -333,12 +333,12 @@ def _after_node(spec: nj.JobSpec, run: dict[str, Any], order: list[str], t: floa
         return
     waiting = [task for task in tasks.values() if task["phase"] == nj.NODE_PENDING]
     if run["stopping"]:
-        run["final"] = (nj.JOB_FAILURE, _tolerance_reason(failed, len(tasks)))
+        run["final"] = [nj.JOB_FAILURE, _tolerance_reason(failed, len(tasks))]
         return
     if any(not task.get("stage_done") for task in waiting):
         return
     if run["stage"] + 1 >= len(order) or not waiting:
-        run["final"] = (nj.JOB_COMPLETED, "")
+        run["final"] = [nj.JOB_COMPLETED, ""]
         return
     run["stage"] += 1
     for task in waiting:
