@@ -91,6 +91,10 @@ def test_seed_jobs_run_to_completion_from_git_with_per_node_results_in_the_pushe
     assert "| `edge-03` | Failure |" in summary
     subject = run("log", "-1", "--format=%s", "origin/main", cwd=remote.work)
     assert "node jobs 2/2 finished (0 failed)" in subject
+    capsys.readouterr()
+    assert main(["status", remote.url, "--cache-dir", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert "NodeUpgradeJob/upgrade-example" in out and "4/5 successful, 1 failed" in out
     with SimCluster.open(sim, read_only=True) as cluster:
         versions = {n.name: n.edge_version for n in cluster.observe().nodes}
     assert versions["edge-01"].endswith("kubeedge-v1.16.0") and "edge-02" in versions

@@ -18,9 +18,10 @@ from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_forma
 from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
-from gitops_edge.plan_format import progress_bar
+from gitops_edge.job_format import job_to_dict
+from gitops_edge.plan_format import all_jobs, progress_bar
 from gitops_edge.reconcile import plan_once
-from gitops_edge.status import rows_from_status_file, status_rows
+from gitops_edge.status import JOBS_DIR, rows_from_status_file, status_rows
 from gitops_edge.validation import validate_repository
 
 
@@ -42,8 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.set_defaults(func=run)
 
 
-def collect(args: argparse.Namespace) -> list[dict[str, Any]] | int:
-    """One row per (workload, group), or an exit code."""
+Report = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # rows, node jobs (job JSON)
+
+
+def collect(args: argparse.Namespace) -> Report | int:
+    """One row per (workload, group) and the node jobs, or an exit code."""
     if args.cluster:
         loaded = load_source(args)
         if isinstance(loaded, int):
@@ -54,11 +58,11 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]] | int:
                 plan = plan_once(desired, cluster)
         except (ClusterSpecError, OSError, ValueError) as exc:
             return fail(str(exc))
-        return status_rows(desired, plan)
+        return status_rows(desired, plan), [job_to_dict(j) for j in all_jobs(plan)]
     return _from_status_files(args)
 
 
-def _from_status_files(args: argparse.Namespace) -> list[dict[str, Any]] | int:
+def _from_status_files(args: argparse.Namespace) -> Report | int:
     if is_git_url(args.path):
         source = GitSource(
             args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
@@ -73,7 +77,8 @@ def _from_status_files(args: argparse.Namespace) -> list[dict[str, Any]] | int:
             return fail(f"{root}: no such folder")
     folder = root / validate_repository(root).config.status_path
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if not files:
+    job_files = sorted((folder / JOBS_DIR).glob("*.json")) if folder.is_dir() else []
+    if not files and not job_files:
         return fail(
             f"{folder}: no status files yet (the reconciler writes them after its first pass "
             "over a git source); or give --cluster to ask the cluster",
@@ -85,7 +90,37 @@ def _from_status_files(args: argparse.Namespace) -> list[dict[str, Any]] | int:
             rows += rows_from_status_file(file.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError) as exc:
             return fail(f"{file}: not a gitops-edge status file ({exc})", EXIT_INVALID)
-    return rows
+    jobs = []
+    for file in job_files:
+        try:
+            job = json.loads(file.read_text(encoding="utf-8"))
+            job["counts"]["nodes"]
+        except (ValueError, KeyError, TypeError) as exc:
+            return fail(f"{file}: not a gitops-edge job status file ({exc})", EXIT_INVALID)
+        jobs.append(job)
+    return rows, jobs
+
+
+def render_jobs(jobs: list[dict[str, Any]]) -> str:
+    lines = [f"{'NODE JOB':48} {'VERSION':9} {'PHASE':11} NODES"]
+    for job in jobs:
+        c = job["counts"]
+        words = [f"{c['successful']}/{c['nodes']} successful"]
+        words += [f"{c[k]} {w}" for k, w in _COUNT_WORDS if c.get(k)]
+        version = str(job["apiVersion"]).rpartition("/")[2]
+        phase = "error" if job.get("errors") else job.get("phase") or "to be created"
+        lines.append(
+            f"{job['kind'] + '/' + job['name']:48} {version:9} {phase:11} {', '.join(words)}"
+        )
+    return "\n".join(lines)
+
+
+_COUNT_WORDS = (
+    ("failed", "failed"),
+    ("unknown", "timed out"),
+    ("inProgress", "running"),
+    ("pending", "pending"),
+)
 
 
 def render_rows(rows: list[dict[str, Any]]) -> str:
@@ -102,10 +137,14 @@ def render_rows(rows: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     while True:
-        rows = collect(args)
-        if isinstance(rows, int):
-            return rows
-        text = json.dumps(rows, indent=2) if args.format == "json" else render_rows(rows)
+        report = collect(args)
+        if isinstance(report, int):
+            return report
+        rows, jobs = report
+        if args.format == "json":
+            text = json.dumps(rows, indent=2)
+        else:
+            text = render_rows(rows) + (f"\n\n{render_jobs(jobs)}" if jobs else "")
         if args.watch and sys.stdout.isatty():
             print("\033[2J\033[H", end="")
         print(text, flush=True)
