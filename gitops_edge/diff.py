@@ -139,6 +139,14 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
                 f"{job.kind} {job.name} changed: jobs are immutable, the change will be "
                 "reported and not applied (use a new name)"
             )
+    gone = sorted(set(old_jobs) - {(j.kind, j.name) for j in head.jobs})
+    for kind, name in gone:
+        fate = (
+            "deleted on the next pass (spec.prune.jobs)"
+            if head.config.prune_jobs
+            else "stays in the cluster (spec.prune.jobs is false)"
+        )
+        jobs.append(f"{kind} {name} removed: {fate}")
     return DiffReport(
         base=base.revision if base else "",
         head=head.revision,
