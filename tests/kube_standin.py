@@ -161,8 +161,25 @@ class StandIn:
             return kmock.Response(status=201, payload=body)
         if method == "GET" and name is not None:
             job = self.jobs.get((plural, name))
-            return kmock.Response(status=200, payload=job) if job else _status(404, "not found")
+            if job is None:
+                return _status(404, "not found")
+            return kmock.Response(status=200, payload=_as_version(job, version))
+        if method == "GET":  # list: every object, in the version asked (conversion None)
+            items = [
+                _as_version(j, version) for (p, _), j in sorted(self.jobs.items()) if p == plural
+            ]
+            return kmock.Response(
+                status=200, payload={"kind": "List", "metadata": {}, "items": items}
+            )
+        if method == "DELETE" and name is not None:
+            if self.jobs.pop((plural, name), None) is None:
+                return _status(404, "not found")
+            return kmock.Response(status=200, payload={"kind": "Status", "status": "Success"})
         return _status(405, "method not allowed")
+
+    def set_job_status(self, plural: str, name: str, status: Obj) -> None:
+        """Write a node job's status, as KubeEdge's controllers would."""
+        self.jobs[(plural, name)]["status"] = status
 
     def set_node_ready(self, name: str, ready: bool) -> None:
         """Flip a node's Ready condition, as the node lifecycle controller would."""
@@ -347,3 +364,10 @@ def running() -> Iterator[StandIn]:
         loop.call_soon_threadsafe(holder["stop"].set)
         thread.join(30)
         loop.close()
+
+
+def _as_version(job: Obj, version: str) -> Obj:
+    """A stored custom object served at another version: only apiVersion changes (a CRD with
+    conversion strategy None)."""
+    group = str(job["apiVersion"]).partition("/")[0]
+    return {**job, "apiVersion": f"{group}/{version}"}

@@ -55,6 +55,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield Backend(sim, next(p for p in sim.observe().pods if p.owner_name == "web"))
         return
     with running() as api:
+        api.job_versions = ["v1alpha1", "v1alpha2"]  # KubeEdge >= 1.21, as the sim's default
         for name in ("a-01", "a-02"):
             api.put(
                 "nodes",
@@ -142,3 +143,32 @@ def test_delete_daemonset_takes_its_pods_and_is_not_found_twice(backend: Backend
     assert [p for p in observed.pods if not p.deleting] == []
     with pytest.raises(NotFoundError):
         backend.cluster.delete_daemonset("edge", "web")
+
+
+def test_node_jobs_are_created_observed_in_their_version_and_deleted(backend: Backend) -> None:
+    cluster = backend.cluster
+    api_versions = ["v1alpha1", "v1alpha2"]
+    assert cluster.observe().job_versions == tuple(api_versions)
+    for version in api_versions:
+        cluster.create_node_job(
+            {
+                "apiVersion": f"operations.kubeedge.io/{version}",
+                "kind": "NodeUpgradeJob",
+                "metadata": {
+                    "name": f"up-{version}",
+                    "labels": {"app.kubernetes.io/managed-by": "gitops-edge"},
+                    "annotations": {"gitops-edge.io/job-api-version": version},
+                },
+                "spec": {"version": "v1.17.0", "nodeNames": ["a-01"]},
+            }
+        )
+    jobs = {j.name: j for j in cluster.observe().jobs}
+    assert {n: j.api_version.rpartition("/")[2] for n, j in jobs.items()} == {
+        "up-v1alpha1": "v1alpha1",
+        "up-v1alpha2": "v1alpha2",
+    }
+    assert all(j.managed for j in jobs.values())
+    cluster.delete_node_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "up-v1alpha1")
+    assert [j.name for j in cluster.observe().jobs] == ["up-v1alpha2"]
+    with pytest.raises(NotFoundError):
+        cluster.delete_node_job("operations.kubeedge.io/v1alpha1", "NodeUpgradeJob", "up-v1alpha1")

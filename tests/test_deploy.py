@@ -43,7 +43,7 @@ def granted(name: str, role: str) -> set[Grant]:
 
 
 _PATH = re.compile(
-    r"/(?:api/v1|apis/(?P<group>[^/]+)/v1)(?:/namespaces/[^/]+)?/(?P<res>[^/]+)(?P<item>/[^/]+)?(?P<sub>/status)?"
+    r"/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)(?:/namespaces/[^/]+)?/(?P<res>[^/]+)(?P<item>/[^/]+)?(?P<sub>/status)?"
 )
 
 
@@ -91,7 +91,12 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
     api: tuple[StandIn, KubeCluster],
 ) -> None:
     standin, cluster = api
+    standin.job_versions = ["v1alpha1", "v1alpha2"]
     cluster.observe()
+    for kind in ("NodeUpgradeJob", "ImagePrePullJob"):
+        manifest = {"apiVersion": "operations.kubeedge.io/v1alpha2", "kind": kind}
+        cluster.create_node_job({**manifest, "metadata": {"name": "j"}, "spec": {}})
+        cluster.delete_node_job(manifest["apiVersion"], kind, "j")
     cluster.apply_daemonset({"metadata": {"name": "d", "namespace": "edge"}, "spec": {}})
     uid = add_pod(standin, "p1")
     cluster.set_pod_condition("edge", "p1", uid, Condition("PodNeedUpgrade", "True"))

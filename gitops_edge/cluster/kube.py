@@ -11,6 +11,7 @@ object only. Side effects: HTTP requests to the API server.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -26,6 +27,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.base import (
     CloudUnreachableError,
     ClusterError,
@@ -36,11 +38,12 @@ from gitops_edge.cluster.k8s_objects import (
     condition_to,
     daemonset_from,
     node_from,
+    node_job_from,
     pod_from,
     pull_job_from,
     revisions_by_owner,
 )
-from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, Observed
+from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, JobObs, Observed
 from gitops_edge.prepull import PULL_POD_LABEL
 
 FIELD_MANAGER = "gitops-edge"
@@ -48,8 +51,8 @@ PAGE_SIZE = 5000
 # DaemonSet pods always carry this label (StatefulSet pods too; Deployment and Job pods never):
 # the server filters the rest out of the biggest list.
 DAEMON_POD_SELECTOR = "controller-revision-hash"
-JOBS_GROUP = "operations.kubeedge.io"
-JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
+JOBS_GROUP = nj.GROUP
+JOB_PLURALS = nj.PLURALS
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
@@ -249,12 +252,14 @@ class KubeCluster:
             ]
         finally:
             gc.enable()
+        groups = self.discover()
+        job_versions = tuple(v for v in nj.VERSIONS if v in groups.get(JOBS_GROUP, ()))
         return Observed(
             now=now,
             nodes=tuple(nodes),
             daemonsets=tuple(daemonsets),
             pods=tuple(pods),
-            openyurt_installed=self.serves_group(OPENYURT_GROUP),
+            openyurt_installed=OPENYURT_GROUP in groups,
             pull_jobs=tuple(
                 pull_job_from(j)
                 for page in self.pages(
@@ -264,15 +269,50 @@ class KubeCluster:
                 )
                 for j in page
             ),
+            jobs=self.node_jobs(job_versions),
+            job_versions=job_versions,
         )
 
-    def serves_group(self, group: str) -> bool:
-        """Discovery: whether the API server serves `group` (one GET /apis)."""
+    def discover(self) -> dict[str, tuple[str, ...]]:
+        """Discovery (one GET /apis): each served API group → its served versions."""
         response = self.retry(
             "discover API groups",
             lambda: client.ApisApi(self.api).get_api_versions(_preload_content=False),
         )
-        return any(g.get("name") == group for g in _json(response).get("groups") or ())
+        return {
+            str(g.get("name")): tuple(
+                str(v.get("version") or str(v.get("groupVersion", "")).rpartition("/")[2])
+                for v in g.get("versions") or ()
+            )
+            for g in _json(response).get("groups") or ()
+        }
+
+    def node_jobs(self, versions: tuple[str, ...]) -> tuple[JobObs, ...]:
+        """Every KubeEdge node job, each read in the version it was created in (annotation
+        gitops-edge.io/job-api-version; the newest served version for jobs without it): the
+        API serves every object at every served version, and a status must never be read in
+        another version's shape. One paged LIST per (version, kind)."""
+        chosen: dict[tuple[str, str], Obj] = {}
+        for version in versions:
+            for kind, plural in sorted(JOB_PLURALS.items()):
+                lister = functools.partial(
+                    client.CustomObjectsApi(self.api).list_cluster_custom_object,
+                    JOBS_GROUP,
+                    version,
+                    plural,
+                )
+                for page in self.pages(f"list {plural}.{JOBS_GROUP}/{version}", lister):
+                    for obj in page:
+                        meta = obj.get("metadata") or {}
+                        own = (meta.get("annotations") or {}).get(nj.API_VERSION_ANNOTATION)
+                        wanted = own if own in versions else versions[-1]
+                        if version == wanted:
+                            chosen[(kind, str(meta.get("name")))] = obj
+        return tuple(node_job_from(chosen[key]) for key in sorted(chosen))
+
+    def serves_group(self, group: str) -> bool:
+        """Discovery: whether the API server serves `group` (one GET /apis)."""
+        return group in self.discover()
 
     # ── watching node readiness (prompt catch-up) ─────────────────────────────────────────
 
@@ -349,25 +389,18 @@ class KubeCluster:
         else `wanted` if served. Clear errors when the CRDs are missing or the version is not
         served."""
         try:
-            response = self.retry(
-                f"discover {JOBS_GROUP}",
-                lambda: client.ApisApi(self.api).get_api_versions(_preload_content=False),
-            )
+            groups = self.discover()
         except ClusterError as exc:
             raise ClusterError(f"cannot discover {JOBS_GROUP}: {exc}") from None
-        group = next(
-            (g for g in _json(response).get("groups") or () if g.get("name") == JOBS_GROUP), None
-        )
-        if group is None:
+        if JOBS_GROUP not in groups:
             raise ClusterError(
                 f"the KubeEdge node job CRDs ({JOBS_GROUP}) are not installed in this cluster: "
                 "install KubeEdge cloudcore >= 1.16 (or its CRDs) before adding NodeUpgradeJob "
                 "or ImagePrePullJob files"
             )
-        served = [str(v.get("version")) for v in group.get("versions") or ()]
+        served = [v for v in nj.VERSIONS if v in groups[JOBS_GROUP]]
         if wanted == "auto":
-            preferred = (group.get("preferredVersion") or {}).get("version")
-            return str(preferred or served[0])
+            return served[-1]
         if wanted not in served:
             raise ClusterError(
                 f"{JOBS_GROUP}/{wanted} is not served by this cluster (it serves "
@@ -381,12 +414,27 @@ class KubeCluster:
         group, _, version = str(manifest["apiVersion"]).partition("/")
         plural = JOB_PLURALS[str(manifest["kind"])]
         name = manifest["metadata"]["name"]
+        try:
+            self.retry(
+                f"create {manifest['kind']} {name}",
+                lambda: client.CustomObjectsApi(self.api).create_cluster_custom_object(
+                    group, version, plural, dict(manifest), _preload_content=False
+                ),
+                retry_conflicts=False,
+            )
+        except NotFoundError:
+            raise ClusterError(
+                f"create {manifest['kind']} {name}: {group}/{version} is not served by this "
+                "cluster (KubeEdge's node job CRDs missing, or too old for this version)"
+            ) from None
+
+    def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
+        group, _, version = api_version.partition("/")
         self.retry(
-            f"create {manifest['kind']} {name}",
-            lambda: client.CustomObjectsApi(self.api).create_cluster_custom_object(
-                group, version, plural, dict(manifest), _preload_content=False
+            f"delete {kind} {name}",
+            lambda: client.CustomObjectsApi(self.api).delete_cluster_custom_object(
+                group, version, JOB_PLURALS[kind], name, _preload_content=False
             ),
-            retry_conflicts=False,
         )
 
     def get_node_job(self, api_version: str, kind: str, name: str) -> Obj | None:
