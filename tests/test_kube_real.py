@@ -94,3 +94,35 @@ def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path) -> None:
                 return
             time.sleep(10)
         pytest.fail("the rollout did not complete on the Ready nodes in 10 minutes")
+
+
+def test_node_job_round_trip_on_a_real_cluster() -> None:
+    """Create, read back and delete a harmless ImagePrePullJob (its only node does not exist)
+    in the newest served version; skipped where KubeEdge's node-job CRDs are absent."""
+    with KubeCluster.connect(None) as cluster:
+        versions = cluster.observe().job_versions
+        if not versions:
+            pytest.skip("operations.kubeedge.io is not served (KubeEdge CRDs absent)")
+        version, name = versions[-1], f"gitops-edge-e2e-{uuid.uuid4().hex[:8]}"
+        cluster.create_node_job(
+            {
+                "apiVersion": f"operations.kubeedge.io/{version}",
+                "kind": "ImagePrePullJob",
+                "metadata": {
+                    "name": name,
+                    "labels": {"app.kubernetes.io/managed-by": "gitops-edge"},
+                    "annotations": {"gitops-edge.io/job-api-version": version},
+                },
+                "spec": {
+                    "imagePrePullTemplate": {
+                        "images": ["registry.k8s.io/pause:3.10"],
+                        "nodeNames": [f"{name}-no-such-node"],
+                    }
+                },
+            }
+        )
+        try:
+            (job,) = [j for j in cluster.observe().jobs if j.name == name]
+            assert job.api_version.endswith(version) and job.managed
+        finally:
+            cluster.delete_node_job(f"operations.kubeedge.io/{version}", "ImagePrePullJob", name)
