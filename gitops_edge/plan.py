@@ -193,6 +193,13 @@ class Plan:
     jobs: tuple[JobPlan, ...] = ()  # node jobs written in the repository (and pruned ones)
 
     @property
+    def errors(self) -> tuple[tuple[str, str], ...]:
+        """(object, error) for every plan error: DaemonSets (namespace/name), node jobs."""
+        out = [(f"{ds.namespace}/{ds.name}", e) for ds in self.daemonsets for e in ds.errors]
+        out += [(f"{job.kind} {job.name}", e) for job in self.jobs for e in job.errors]
+        return tuple(out)
+
+    @property
     def actions(self) -> tuple[Action, ...]:
         out: list[Action] = []
         for job in self.jobs:

@@ -190,3 +190,21 @@ def test_a_failed_prepull_halts_the_group_and_the_status_says_why(tmp_path: Path
     (ds,) = plan_once(desired, cluster).daemonsets
     assert "halted" in ds.errors[0] and "3/3 nodes failed" in ds.errors[0]
     assert ds.progress.outdated == 3  # every old pod is still there and serving
+
+
+def test_a_job_in_a_version_the_cluster_does_not_serve_fails_the_pass_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = tmp_path / "sim.json"
+    cluster = SimCluster.create(groups=[("hangzhou", 2)])
+    cluster.set_job_versions(["v1alpha1"])  # KubeEdge 1.16-1.20
+    SimCluster.init_file(sim, cluster)
+    code = main(["reconcile", str(EXAMPLE), "--cluster", f"sim:{sim}", "--once"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "ERROR NodeUpgradeJob upgrade-hangzhou-v1.17.0:" in err
+    assert "v1alpha2 (KubeEdge >= 1.21) is not served" in err
+    assert "create NodeUpgradeJob upgrade-example" in out  # the v1alpha1 jobs are created
+    with SimCluster.open(sim, read_only=True) as cluster:
+        names = sorted(j.name for j in cluster.observe().jobs)
+    assert names == ["imageprepull-example", "upgrade-example"]

@@ -152,7 +152,7 @@ def run_plan(args: argparse.Namespace) -> int:
     except (ClusterSpecError, OSError, ValueError) as exc:
         return fail(str(exc))
     print(plan_format.render(plan, args.format, verbose=args.verbose))
-    return EXIT_INVALID if any(ds.errors for ds in plan.daemonsets) else EXIT_OK
+    return EXIT_INVALID if plan.errors else EXIT_OK
 
 
 def _result_line(result: ActionResult) -> str:
@@ -206,8 +206,6 @@ def run_reconcile(args: argparse.Namespace) -> int:
             f"pass over revision {desired.revision}: {done} done, {skipped} skipped, "
             f"{len(failed)} failed" + ("" if outcome.results else " (nothing to do)")
         )
-        for ds in outcome.last_plan.daemonsets:
-            for error in ds.errors:
-                print(f"ERROR {ds.namespace}/{ds.name}: {error}", file=sys.stderr)
-    errors = any(ds.errors for ds in outcome.last_plan.daemonsets)
-    return EXIT_INVALID if failed or errors else EXIT_OK
+        for what, error in outcome.last_plan.errors:
+            print(f"ERROR {what}: {error}", file=sys.stderr)
+    return EXIT_INVALID if failed or outcome.last_plan.errors else EXIT_OK
