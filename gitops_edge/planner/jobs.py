@@ -38,9 +38,20 @@ def served_error(version: str, served: Sequence[str], *, what: str) -> str | Non
 
 
 def job_plan_from(
-    job: JobObs, *, source: str = "", notes: tuple[str, ...] = (), purpose: str = ""
+    job: JobObs,
+    *,
+    source: str = "",
+    notes: tuple[str, ...] = (),
+    errors: tuple[str, ...] = (),
+    purpose: str = "",
+    delete: str = "",
 ) -> JobPlan:
-    """Where an existing job stands, as reported."""
+    """Where an existing job stands, as reported; `delete`: the reason to delete it."""
+    actions: tuple[DeleteNodeJob, ...] = ()
+    if delete:
+        actions = (
+            DeleteNodeJob(api_version=job.api_version, kind=job.kind, name=job.name, reason=delete),
+        )
     return JobPlan(
         kind=job.kind,
         name=job.name,
@@ -49,7 +60,38 @@ def job_plan_from(
         phase=job.phase,
         reason=job.reason,
         nodes=job.nodes,
+        actions=actions,
+        errors=errors,
         notes=notes,
+        purpose=purpose,
+    )
+
+
+def new_job_plan(
+    *,
+    kind: str,
+    name: str,
+    api_version: str,
+    manifest_json: str = "",
+    reason: str = "",
+    error: str = "",
+    source: str = "",
+    purpose: str = "",
+) -> JobPlan:
+    """A job that does not exist yet: created (with `reason`), or not, because of `error`."""
+    create = CreateNodeJob(
+        api_version=api_version, kind=kind, name=name, manifest_json=manifest_json, reason=reason
+    )
+    return JobPlan(
+        kind=kind,
+        name=name,
+        api_version=api_version,
+        source=source,
+        phase="",
+        reason="",
+        nodes=(),
+        actions=() if error else (create,),
+        errors=(error,) if error else (),
         purpose=purpose,
     )
 
@@ -58,44 +100,19 @@ def _plan_one(desired: DesiredJob, existing: JobObs | None, *, served: Sequence[
     source = f"{desired.source.file}:{desired.source.line}"
     what = f"{desired.kind} {desired.name}"
     if existing is None:
-        error = served_error(nj.version_of(desired.api_version), served, what=what)
-        if error is not None:
-            return JobPlan(
-                kind=desired.kind,
-                name=desired.name,
-                api_version=desired.api_version,
-                source=source,
-                phase="",
-                reason="",
-                nodes=(),
-                errors=(error,),
-            )
-        create = CreateNodeJob(
-            api_version=desired.api_version,
+        return new_job_plan(
             kind=desired.kind,
             name=desired.name,
+            api_version=desired.api_version,
             manifest_json=desired.manifest_json,
             reason=f"create {what} ({desired.api_version}) from {source}",
-        )
-        return JobPlan(
-            kind=desired.kind,
-            name=desired.name,
-            api_version=desired.api_version,
+            error=served_error(nj.version_of(desired.api_version), served, what=what) or "",
             source=source,
-            phase="",
-            reason="",
-            nodes=(),
-            actions=(create,),
         )
     if not existing.managed:
-        return JobPlan(
-            kind=desired.kind,
-            name=desired.name,
-            api_version=existing.api_version,
+        return job_plan_from(
+            existing,
             source=source,
-            phase=existing.phase,
-            reason=existing.reason,
-            nodes=existing.nodes,
             errors=(
                 f"{what} already exists in the cluster and was not created by gitops-edge: "
                 f"rename the job in {source}, or delete the cluster's one",
@@ -137,23 +154,11 @@ def plan_repository_jobs(
         if key in wanted or key in keep or not job.managed:
             continue
         if prune:
-            delete = DeleteNodeJob(
-                api_version=job.api_version,
-                kind=job.kind,
-                name=job.name,
-                reason=f"prune {job.kind} {job.name}: its file left the repository "
-                "(spec.prune.jobs is true)",
-            )
             plans.append(
-                JobPlan(
-                    kind=job.kind,
-                    name=job.name,
-                    api_version=job.api_version,
-                    source="",
-                    phase=job.phase,
-                    reason=job.reason,
-                    nodes=job.nodes,
-                    actions=(delete,),
+                job_plan_from(
+                    job,
+                    delete=f"prune {job.kind} {job.name}: its file left the repository "
+                    "(spec.prune.jobs is true)",
                 )
             )
         else:

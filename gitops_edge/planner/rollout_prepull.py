@@ -27,9 +27,9 @@ from gitops_edge.desired import (
     PrePullPolicy,
 )
 from gitops_edge.observed import JobObs
-from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, JobPlan
+from gitops_edge.plan import JobPlan
 from gitops_edge.planner.classify import NodeView
-from gitops_edge.planner.jobs import JobKey, job_plan_from, served_error
+from gitops_edge.planner.jobs import JobKey, job_plan_from, new_job_plan, served_error
 from gitops_edge.planner.words import short
 from gitops_edge.prepull import images_of
 
@@ -126,26 +126,13 @@ def prepull_gate(
     purpose = f"pre-pull for DaemonSet {ident}, revision {short(revision)}"
     # Finished pre-pulls of older revisions are housekeeping: delete them.
     old = tuple(
-        job_plan_from(job, purpose=f"old pre-pull for DaemonSet {ident}")
-        if job.phase not in (nj.JOB_COMPLETED, nj.JOB_FAILURE)
-        else JobPlan(
-            kind=job.kind,
-            name=job.name,
-            api_version=job.api_version,
-            source="",
-            phase=job.phase,
-            reason=job.reason,
-            nodes=job.nodes,
-            actions=(
-                DeleteNodeJob(
-                    api_version=job.api_version,
-                    kind=job.kind,
-                    name=job.name,
-                    reason=f"delete the finished pre-pull {job.name} of an older revision "
-                    f"of DaemonSet {ident}",
-                ),
-            ),
+        job_plan_from(
+            job,
             purpose=f"old pre-pull for DaemonSet {ident}",
+            delete=f"delete the finished pre-pull {job.name} of an older revision of DaemonSet "
+            f"{ident}"
+            if job.phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE)
+            else "",
         )
         for (kind, job_name_), job in sorted(jobs.items())
         if kind == nj.PREPULL and job_name_.startswith(base) and job_name_ != name and job.managed
@@ -181,23 +168,13 @@ def prepull_gate(
     manifest = prepull_manifest(
         desired, policy, name=name, version=version, revision=revision, nodes=targets
     )
-    create = CreateNodeJob(
-        api_version=manifest["apiVersion"],
+    plan = new_job_plan(
         kind=nj.PREPULL,
         name=name,
+        api_version=manifest["apiVersion"],
         manifest_json=json.dumps(manifest, sort_keys=True, separators=(",", ":")),
         reason=f"create ImagePrePullJob {name} ({manifest['apiVersion']}): pull the images of "
         f"revision {short(revision)} on {len(targets)} nodes before pods of {ident} move",
-    )
-    plan = JobPlan(
-        kind=nj.PREPULL,
-        name=name,
-        api_version=manifest["apiVersion"],
-        source="",
-        phase="",
-        reason="",
-        nodes=(),
-        actions=(create,),
         purpose=purpose,
     )
     return Gate(
