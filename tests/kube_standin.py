@@ -4,7 +4,9 @@ kmock (pinned) serves real HTTP; this module holds the objects and adds what the
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
 pagination, resourceVersions, DELETE with a uid precondition (409), a strategic-merge patch of
 pod conditions by type, server-side apply as create-or-update (with generation), cascading
-DaemonSet deletion, and injected failures (409/429/5xx with Retry-After). It runs no
+DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
+CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
+object served at every declared version, as with conversion strategy None). It runs no
 controllers. Every request is recorded for assertions on request counts.
 """
 
@@ -35,6 +37,7 @@ _ITEM = re.compile(
     r"/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/(pods|daemonsets|jobs)"
     r"(?:/([^/]+))?(/status)?"
 )
+JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
 KINDS = {
     "nodes": "Node",
     "pods": "Pod",
@@ -112,7 +115,10 @@ class StandIn:
                 groups.append(
                     {
                         "name": "operations.kubeedge.io",
-                        "versions": [{"version": v} for v in self.job_versions],
+                        "versions": [
+                            {"groupVersion": f"operations.kubeedge.io/{v}", "version": v}
+                            for v in self.job_versions
+                        ],
                         "preferredVersion": {"version": self.job_versions[-1]},
                     }
                 )
@@ -120,7 +126,7 @@ class StandIn:
         if method == "GET" and path == "/api/v1/nodes" and params.get("watch") == "true":
             return self._watch_nodes(int(params.get("resourceVersion") or 0))
         if (j := _JOB.fullmatch(path)) is not None:
-            return self._job(method, j[1], j[2], j[3], body)
+            return self._job(method, j[1], j[2], j[3], body, params)
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)
@@ -149,7 +155,13 @@ class StandIn:
         return _status(405, "method not allowed")
 
     def _job(
-        self, method: str, version: str, plural: str, name: str | None, body: Obj | None
+        self,
+        method: str,
+        version: str,
+        plural: str,
+        name: str | None,
+        body: Obj | None,
+        params: dict[str, str],
     ) -> kmock.Response:
         if version not in self.job_versions:
             return _status(404, "the server could not find the requested resource")
@@ -157,6 +169,8 @@ class StandIn:
             key = (plural, body["metadata"]["name"])
             if key in self.jobs:
                 return _status(409, f'{plural} "{key[1]}" already exists')
+            meta = body["metadata"]
+            meta.update(uid=f"uid-{next(self._uid)}", resourceVersion=str(next(self._rv)))
             self.jobs[key] = body
             return kmock.Response(status=201, payload=body)
         if method == "GET" and name is not None:
@@ -164,12 +178,23 @@ class StandIn:
             if job is None:
                 return _status(404, "not found")
             return kmock.Response(status=200, payload=_as_version(job, version))
-        if method == "GET":  # list: every object, in the version asked (conversion None)
-            items = [
-                _as_version(j, version) for (p, _), j in sorted(self.jobs.items()) if p == plural
-            ]
+        if method == "GET":  # list, paged: every object in the version asked (conversion None)
+            items = [j for (p, _), j in sorted(self.jobs.items()) if p == plural]
+            start = int(params.get("continue") or 0)
+            limit = int(params.get("limit") or 0) or len(items) or 1
+            more = start + limit < len(items)
+            kind = next(k for k, p in JOB_PLURALS.items() if p == plural)
             return kmock.Response(
-                status=200, payload={"kind": "List", "metadata": {}, "items": items}
+                status=200,
+                payload={
+                    "apiVersion": f"operations.kubeedge.io/{version}",
+                    "kind": f"{kind}List",
+                    "metadata": {
+                        "resourceVersion": str(next(self._rv)),
+                        "continue": str(start + limit) if more else "",
+                    },
+                    "items": [_as_version(j, version) for j in items[start : start + limit]],
+                },
             )
         if method == "DELETE" and name is not None:
             if self.jobs.pop((plural, name), None) is None:

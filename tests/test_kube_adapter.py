@@ -244,6 +244,7 @@ def test_plan_and_reconcile_against_kube(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    api.job_versions = ["v1alpha1", "v1alpha2"]  # the example repository holds node jobs
     for group, count in (("hangzhou", 3), ("shanghai", 2)):
         for i in range(count):
             api.put("nodes", node(f"{group}-{i}", pool=group))
@@ -251,10 +252,14 @@ def test_plan_and_reconcile_against_kube(
     assert main(["plan", str(EXAMPLE), "--cluster", "kube", "--format", "json"]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert planned["summary"]["applies"] == 11
-    assert api.store["daemonsets"] == {}  # plan changed nothing
+    assert planned["summary"]["jobCreations"] == 4
+    assert api.store["daemonsets"] == {} and api.jobs == {}  # plan changed nothing
     assert main(["reconcile", str(EXAMPLE), "--cluster", "kube:standin", "--once"]) == 0
     out = capsys.readouterr().out
     assert "ok   create DaemonSet edge-system/log-agent-hangzhou" in out
+    assert "ok   create NodeUpgradeJob upgrade-example (operations.kubeedge.io/v1alpha1)" in out
+    upgrade = api.jobs[("nodeupgradejobs", "upgrade-hangzhou-v1.17.0")]
+    assert upgrade["apiVersion"] == "operations.kubeedge.io/v1alpha2"  # the file's version
     stored = api.store["daemonsets"][("edge-system", "log-agent-hangzhou")]
     assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
     assert stored["spec"]["template"]["spec"]["nodeSelector"] == {

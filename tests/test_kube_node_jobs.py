@@ -14,6 +14,7 @@ from kube_standin import StandIn, running
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError
+from gitops_edge.cluster.k8s_objects import node_job_from
 from gitops_edge.cluster.kube import KubeCluster, Retrier
 
 
@@ -110,3 +111,155 @@ def test_delete_and_errors(api: StandIn, cluster: KubeCluster) -> None:
     assert cluster.observe().jobs == ()
     with pytest.raises(NotFoundError):
         cluster.delete_node_job(nj.api_version(nj.V1ALPHA1), nj.UPGRADE, "up")
+
+
+def test_one_discovery_per_observe_and_paged_lists(
+    api: StandIn, cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    api.groups.append("apps.openyurt.io")
+    for i in range(3):
+        cluster.create_node_job(job(nj.UPGRADE, f"up-{i}", nj.V1ALPHA1))
+        cluster.create_node_job(job(nj.PREPULL, f"pull-{i}", nj.V1ALPHA2))
+    api.requests.clear()
+    monkeypatch.setattr(kube, "PAGE_SIZE", 2)
+    observed = cluster.observe()
+    # Discovery answers both questions: OpenYurt installed, node job versions served.
+    assert api.count("GET", "/apis/") == 1
+    assert observed.openyurt_installed and observed.job_versions == ("v1alpha1", "v1alpha2")
+    assert sorted(j.name for j in observed.jobs) == [
+        *(f"pull-{i}" for i in range(3)),
+        *(f"up-{i}" for i in range(3)),
+    ]
+    assert {j.api_version for j in observed.jobs if j.kind == nj.UPGRADE} == {
+        nj.api_version(nj.V1ALPHA1)
+    }
+    assert {j.api_version for j in observed.jobs if j.kind == nj.PREPULL} == {
+        nj.api_version(nj.V1ALPHA2)
+    }
+    for version in nj.VERSIONS:  # 3 objects, 2 a page: 2 requests per (version, kind)
+        for plural in nj.PLURALS.values():
+            path = f"/apis/operations.kubeedge.io/{version}/{plural}"
+            pages = [p for m, q, p in api.requests if m == "GET" and q == path]
+            assert [(p["limit"], p.get("continue")) for p in pages] == [("2", None), ("2", "2")]
+
+
+def test_node_upgrade_job_status_in_each_versions_shape(api: StandIn, cluster: KubeCluster) -> None:
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    cluster.create_node_job(job(nj.UPGRADE, "v1", nj.V1ALPHA1))
+    cluster.create_node_job(job(nj.UPGRADE, "v2", nj.V1ALPHA2))
+    api.set_job_status(
+        "nodeupgradejobs",
+        "v1",
+        {
+            "state": "Successful",
+            "reason": "",
+            "nodeStatus": [
+                {
+                    "nodeName": "edge-1",
+                    "state": "Successful",
+                    "event": "Upgrade",
+                    "action": "Success",
+                    "reason": "",
+                    "time": "2026-01-01T00:01:00Z",
+                },
+                {
+                    "nodeName": "edge-2",
+                    "state": "Upgrading",
+                    "event": "Upgrade",
+                    "action": "",
+                    "reason": "",
+                    "time": "2026-01-01T00:01:30Z",
+                },
+            ],
+        },
+    )
+    api.set_job_status(
+        "nodeupgradejobs",
+        "v2",
+        {
+            "phase": "Failure",
+            "reason": "too many nodes failed",
+            "nodeStatus": [
+                {
+                    "nodeName": "edge-1",
+                    "phase": "Failure",
+                    "reason": "disk check failed",
+                    "actionFlow": [
+                        {
+                            "action": "Check",
+                            "status": "False",
+                            "reason": "disk check failed",
+                            "time": "2026-01-01T00:02:00Z",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+    jobs = {j.name: j for j in cluster.observe().jobs}
+    v1, v2 = jobs["v1"], jobs["v2"]
+    assert (v1.api_version, v1.state, v1.phase) == (
+        nj.api_version(nj.V1ALPHA1),
+        "Successful",
+        nj.JOB_COMPLETED,
+    )
+    assert [(n.node, n.phase, n.step, n.time) for n in v1.nodes] == [
+        ("edge-1", nj.NODE_SUCCESSFUL, "Successful", "2026-01-01T00:01:00Z"),
+        ("edge-2", nj.NODE_IN_PROGRESS, "Upgrading", "2026-01-01T00:01:30Z"),
+    ]
+    assert (v2.api_version, v2.phase, v2.reason) == (
+        nj.api_version(nj.V1ALPHA2),
+        nj.JOB_FAILURE,
+        "too many nodes failed",
+    )
+    (node,) = v2.nodes
+    assert (node.node, node.phase, node.step, node.reason) == (
+        "edge-1",
+        nj.NODE_FAILURE,
+        "Check",
+        "disk check failed",
+    )
+    # Never mixed: the copy served at the other version carries the other version's name over
+    # this status, and would be misread (job and node phases wrong).
+    for kept, other in ((v1, nj.V1ALPHA2), (v2, nj.V1ALPHA1)):
+        copy = cluster.get_node_job(nj.api_version(other), nj.UPGRADE, kept.name)
+        assert copy is not None
+        misread = node_job_from(copy)
+        assert misread.phase != kept.phase
+        assert [n.phase for n in misread.nodes] != [n.phase for n in kept.nodes]
+
+
+def test_create_keeps_the_manifests_version_and_names_the_served_ones(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    api.job_versions = ["v1alpha2"]
+    with pytest.raises(ClusterError, match=r"v1alpha1 is not served .*it serves v1alpha2"):
+        cluster.create_node_job(job(nj.UPGRADE, "up", nj.V1ALPHA1))
+    assert api.jobs == {}
+    api.job_versions = []
+    with pytest.raises(ClusterError, match=r"CRDs \(operations.kubeedge.io\) are not installed"):
+        cluster.create_node_job(job(nj.UPGRADE, "up", nj.V1ALPHA2))
+    with pytest.raises(ClusterError, match="not a KubeEdge node job"):
+        cluster.create_node_job(
+            {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "x"}}
+        )
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    cluster.create_node_job(job(nj.PREPULL, "pull", nj.V1ALPHA1))
+    posts = [p for m, p, _ in api.requests if m == "POST"]
+    assert posts[-1] == "/apis/operations.kubeedge.io/v1alpha1/imageprepulljobs"
+    assert api.jobs[("imageprepulljobs", "pull")]["apiVersion"] == nj.api_version(nj.V1ALPHA1)
+
+
+def test_delete_is_retried_and_removes_the_job_from_every_version(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    cluster.create_node_job(job(nj.UPGRADE, "up", nj.V1ALPHA2))
+    path = "/apis/operations.kubeedge.io/v1alpha2/nodeupgradejobs/up"
+    api.fail_next("DELETE", path, 503)
+    cluster.delete_node_job(nj.api_version(nj.V1ALPHA2), nj.UPGRADE, "up")
+    assert api.count("DELETE", path) == 2
+    for version in nj.VERSIONS:
+        assert cluster.get_node_job(nj.api_version(version), nj.UPGRADE, "up") is None
+    assert cluster.observe().jobs == ()

@@ -2,11 +2,13 @@
 
 The only module that imports `kubernetes`. Reads are paginated LISTs (`limit`/`continue`) whose
 bodies are parsed straight from JSON (`_preload_content=False`) into the observed model page by
-page (`k8s_objects`), never through the client's model classes. Writes: server-side apply of
-DaemonSets (field manager `gitops-edge`), pod DELETE with a uid precondition, a strategic-merge
-patch of pods/status that replaces one condition by type. 429, 5xx and (where safe) 409 are
-retried with exponential backoff and jitter, honouring Retry-After; anything else fails that
-object only. Side effects: HTTP requests to the API server.
+page (`k8s_objects`), never through the client's model classes; one discovery request per
+observation tells whether OpenYurt is installed and which versions of KubeEdge's node job CRDs
+are served. Writes: server-side apply of DaemonSets (field manager `gitops-edge`), pod DELETE
+with a uid precondition, a strategic-merge patch of pods/status that replaces one condition by
+type, create and delete of pre-pull Jobs and of KubeEdge node jobs (custom objects). 429, 5xx
+and (where safe) 409 are retried with exponential backoff and jitter, honouring Retry-After;
+anything else fails that object only. Side effects: HTTP requests to the API server.
 """
 
 from __future__ import annotations
@@ -51,8 +53,6 @@ PAGE_SIZE = 5000
 # DaemonSet pods always carry this label (StatefulSet pods too; Deployment and Job pods never):
 # the server filters the rest out of the biggest list.
 DAEMON_POD_SELECTOR = "controller-revision-hash"
-JOBS_GROUP = nj.GROUP
-JOB_PLURALS = nj.PLURALS
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
@@ -253,7 +253,7 @@ class KubeCluster:
         finally:
             gc.enable()
         groups = self.discover()
-        job_versions = tuple(v for v in nj.VERSIONS if v in groups.get(JOBS_GROUP, ()))
+        job_versions = tuple(v for v in nj.VERSIONS if v in groups.get(nj.GROUP, ()))
         return Observed(
             now=now,
             nodes=tuple(nodes),
@@ -288,20 +288,22 @@ class KubeCluster:
         }
 
     def node_jobs(self, versions: tuple[str, ...]) -> tuple[JobObs, ...]:
-        """Every KubeEdge node job, each read in the version it was created in (annotation
-        gitops-edge.io/job-api-version; the newest served version for jobs without it): the
-        API serves every object at every served version, and a status must never be read in
-        another version's shape. One paged LIST per (version, kind)."""
+        """Every KubeEdge node job, in (kind, name) order, each read in the version it was
+        created in: the API server serves every object at every served version (`versions`,
+        oldest first), and a status must never be read in another version's shape. The version
+        is the one the annotation gitops-edge.io/job-api-version names; for jobs without it
+        (not created by gitops-edge), or naming a version no longer served, the newest served
+        version. One paged LIST per (version, kind); none when `versions` is empty."""
         chosen: dict[tuple[str, str], Obj] = {}
         for version in versions:
-            for kind, plural in sorted(JOB_PLURALS.items()):
+            for kind, plural in sorted(nj.PLURALS.items()):
                 lister = functools.partial(
                     client.CustomObjectsApi(self.api).list_cluster_custom_object,
-                    JOBS_GROUP,
+                    nj.GROUP,
                     version,
                     plural,
                 )
-                for page in self.pages(f"list {plural}.{JOBS_GROUP}/{version}", lister):
+                for page in self.pages(f"list {plural}.{nj.GROUP}/{version}", lister):
                     for obj in page:
                         meta = obj.get("metadata") or {}
                         own = (meta.get("annotations") or {}).get(nj.API_VERSION_ANNOTATION)
@@ -391,49 +393,62 @@ class KubeCluster:
         try:
             groups = self.discover()
         except ClusterError as exc:
-            raise ClusterError(f"cannot discover {JOBS_GROUP}: {exc}") from None
-        if JOBS_GROUP not in groups:
+            raise ClusterError(f"cannot discover {nj.GROUP}: {exc}") from None
+        if nj.GROUP not in groups:
             raise ClusterError(
-                f"the KubeEdge node job CRDs ({JOBS_GROUP}) are not installed in this cluster: "
+                f"the KubeEdge node job CRDs ({nj.GROUP}) are not installed in this cluster: "
                 "install KubeEdge cloudcore >= 1.16 (or its CRDs) before adding NodeUpgradeJob "
                 "or ImagePrePullJob files"
             )
-        served = [v for v in nj.VERSIONS if v in groups[JOBS_GROUP]]
+        served = [v for v in nj.VERSIONS if v in groups[nj.GROUP]]
         if wanted == "auto":
             return served[-1]
         if wanted not in served:
             raise ClusterError(
-                f"{JOBS_GROUP}/{wanted} is not served by this cluster (it serves "
+                f"{nj.GROUP}/{wanted} is not served by this cluster (it serves "
                 f"{', '.join(served)}): set spec.jobs.apiVersion in gitops-edge.yaml to one of "
                 "them, or auto"
             )
         return wanted
 
     def create_node_job(self, manifest: Mapping[str, Any]) -> None:
-        """Create a cluster-scoped KubeEdge job in the apiVersion its manifest names."""
-        group, _, version = str(manifest["apiVersion"]).partition("/")
-        plural = JOB_PLURALS[str(manifest["kind"])]
+        """Create a cluster-scoped KubeEdge job in the apiVersion its manifest names (never
+        another one). No discovery beforehand: the API answers 404 for a version it does not
+        serve, and only then is discovery asked which versions it serves, for the message."""
+        kind, api_version = str(manifest.get("kind")), str(manifest.get("apiVersion"))
         name = manifest["metadata"]["name"]
+        version = nj.version_of(api_version)
+        if kind not in nj.PLURALS or not version:
+            raise ClusterError(f"{kind} {name}: {api_version} {kind} is not a KubeEdge node job")
         try:
             self.retry(
-                f"create {manifest['kind']} {name}",
+                f"create {kind} {name}",
                 lambda: client.CustomObjectsApi(self.api).create_cluster_custom_object(
-                    group, version, plural, dict(manifest), _preload_content=False
+                    nj.GROUP, version, nj.PLURALS[kind], dict(manifest), _preload_content=False
                 ),
                 retry_conflicts=False,
             )
         except NotFoundError:
+            try:
+                served = self.discover().get(nj.GROUP)
+            except ClusterError:
+                served = None
+            if served is None:
+                detail = f"KubeEdge's node job CRDs ({nj.GROUP}) are not installed"
+            else:
+                detail = f"it serves {', '.join(served) or 'no version'}"
             raise ClusterError(
-                f"create {manifest['kind']} {name}: {group}/{version} is not served by this "
-                "cluster (KubeEdge's node job CRDs missing, or too old for this version)"
+                f"create {kind} {name}: {api_version} is not served by this cluster ({detail})"
             ) from None
 
     def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
+        """Delete a KubeEdge job through the version it was observed in (NotFoundError when it
+        does not exist)."""
         group, _, version = api_version.partition("/")
         self.retry(
             f"delete {kind} {name}",
             lambda: client.CustomObjectsApi(self.api).delete_cluster_custom_object(
-                group, version, JOB_PLURALS[kind], name, _preload_content=False
+                group, version, nj.PLURALS[kind], name, _preload_content=False
             ),
         )
 
@@ -444,7 +459,7 @@ class KubeCluster:
             response = self.retry(
                 f"get {kind} {name}",
                 lambda: client.CustomObjectsApi(self.api).get_cluster_custom_object(
-                    group, version, JOB_PLURALS[kind], name, _preload_content=False
+                    group, version, nj.PLURALS[kind], name, _preload_content=False
                 ),
             )
         except NotFoundError:
