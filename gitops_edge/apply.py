@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from gitops_edge.cluster.base import Cluster, ClusterError, NotFoundError
 from gitops_edge.plan import (
     Action,
+    AnnotateDaemonSet,
     ApplyDaemonSet,
     CreateNodeJob,
     DeleteJob,
     DeleteNodeJob,
     DeletePod,
     PruneDaemonSet,
+    RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
 )
@@ -47,6 +49,10 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
         cluster.create_pull_job(json.loads(action.manifest_json))
     elif isinstance(action, DeleteJob):
         cluster.delete_job(action.namespace, action.name)
+    elif isinstance(action, AnnotateDaemonSet):
+        cluster.annotate_daemonset(action.namespace, action.name, dict(action.annotations))
+    elif isinstance(action, RollbackDaemonSet):
+        cluster.rollback_daemonset(action.namespace, action.name, action.uid, action.revision)
     elif isinstance(action, CreateNodeJob):
         cluster.create_node_job(json.loads(action.manifest_json))
     elif isinstance(action, DeleteNodeJob):

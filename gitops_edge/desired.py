@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_edge.maintenance import Window
+
 # Labels and annotations gitops-edge puts on what it renders. Only objects carrying
 # MANAGED_BY_LABEL=MANAGED_BY_VALUE are ever pruned.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -82,6 +84,7 @@ class NodeGroup:
     selector: LabelSelector | None
     nodes: tuple[str, ...]
     source: SourceRef
+    window: Window | None = None  # spec.maintenanceWindow: pods move only while it is open
 
     def contains(self, node_name: str, labels: Mapping[str, str]) -> bool:
         if node_name in self.nodes:
@@ -101,6 +104,19 @@ class PrePullPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutPolicy:
+    """An EdgeDaemonSet's `spec.rollout`, as it applies to one of its groups."""
+
+    wave: int = 0  # this group's wave, 0-based
+    waves: int = 1  # how many waves the workload has
+    bake_seconds: int = 0  # this wave's bake time before the next wave starts
+    wait_for_not_ready: bool = False  # NotReady nodes hold later waves back
+    progress_deadline_seconds: int = 600
+    max_failed: int | str = 0  # failed new pods tolerated (int or percentage)
+    auto_rollback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredDaemonSet:
     """One DaemonSet to exist in the cluster: rendered from an EdgeDaemonSet group or plain."""
 
@@ -116,6 +132,8 @@ class DesiredDaemonSet:
     source: SourceRef
     openyurt_annotated: bool = False  # a plain DaemonSet with apps.openyurt.io/update-strategy
     prepull: PrePullPolicy | None = None  # pre-pull the images before pods move
+    rollout: RolloutPolicy | None = None  # waves, deadline, rollback (spec.rollout)
+    window: Window | None = None  # the group's maintenance window
 
     def pod_template(self) -> dict[str, Any]:
         """The rendered pod template, a fresh copy parsed from manifest_json on each call."""

@@ -70,6 +70,7 @@ class PodObs:
     ready_since: float | None  # when the Ready condition last became True
     deleting: bool = False  # metadata.deletionTimestamp is set
     conditions: tuple[Condition, ...] = ()
+    created: float = 0.0  # metadata.creationTimestamp (0 when unknown)
 
     def condition(self, type_: str) -> Condition | None:
         for cond in self.conditions:

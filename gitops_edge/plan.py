@@ -57,6 +57,29 @@ class PruneDaemonSet:
 
 
 @dataclass(frozen=True, slots=True)
+class AnnotateDaemonSet:
+    """Set (or, with value None, remove) annotations of a DaemonSet: the rollout bookkeeping
+    (halted, last fully available revision, rolled back)."""
+
+    namespace: str
+    name: str
+    annotations: tuple[tuple[str, str | None], ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackDaemonSet:
+    """Put a DaemonSet's pod template back to one of its ControllerRevisions (like `kubectl
+    rollout undo --to-revision`); the repository is not changed."""
+
+    namespace: str
+    name: str
+    uid: str  # the DaemonSet's, to find its ControllerRevisions
+    revision: str  # the controller-revision-hash to go back to
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class StartImagePull:
     """Create the short-lived Job that pre-pulls a revision's images on one pod's node."""
 
@@ -108,6 +131,8 @@ Action = (
     | DeleteJob
     | CreateNodeJob
     | DeleteNodeJob
+    | AnnotateDaemonSet
+    | RollbackDaemonSet
 )
 
 
@@ -180,6 +205,10 @@ class DaemonSetPlan:
     errors: tuple[str, ...] = ()  # plan errors: nothing is done for this DaemonSet
     notes: tuple[str, ...] = ()  # explanations (e.g. "waiting for the DaemonSet update")
     prepull: tuple[JobPlan, ...] = ()  # pre-pull jobs before its pods move (spec.prePull)
+    wave: str = ""  # "1/3": its wave of the workload's rollout ("" without spec.rollout)
+    held: str = ""  # why its pods do not move now (maintenance window, earlier wave)
+    halted: str = ""  # why the group is halted (progress deadline), "" when it is not
+    rolled_back: str = ""  # "<from> → <to>" when gitops-edge rolled it back
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from gitops_edge.job_format import (
 )
 from gitops_edge.plan import (
     Action,
+    AnnotateDaemonSet,
     ApplyDaemonSet,
     CreateNodeJob,
     DaemonSetPlan,
@@ -33,6 +34,7 @@ from gitops_edge.plan import (
     JobPlan,
     Plan,
     PruneDaemonSet,
+    RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
 )
@@ -88,6 +90,22 @@ def action_to_dict(action: Action) -> dict[str, Any]:
         }
     if isinstance(action, CreateNodeJob | DeleteNodeJob):
         return node_job_action_to_dict(action)
+    if isinstance(action, AnnotateDaemonSet):
+        return {
+            "type": "annotate",
+            "namespace": action.namespace,
+            "name": action.name,
+            "annotations": dict(action.annotations),
+            "reason": action.reason,
+        }
+    if isinstance(action, RollbackDaemonSet):
+        return {
+            "type": "rollback",
+            "namespace": action.namespace,
+            "name": action.name,
+            "revision": action.revision,
+            "reason": action.reason,
+        }
     return {
         "type": "deleteJob" if isinstance(action, DeleteJob) else "prune",
         "namespace": action.namespace,
@@ -148,6 +166,10 @@ def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
         "errors": list(ds.errors),
         "notes": list(ds.notes),
         "prePull": [job_to_dict(j) for j in ds.prepull],
+        "wave": ds.wave,
+        "held": ds.held,
+        "halted": ds.halted,
+        "rolledBack": ds.rolled_back,
     }
 
 
@@ -202,6 +224,8 @@ def _quiet(ds: DaemonSetPlan) -> bool:
 
 def _text_block(ds: DaemonSetPlan, *, verbose: bool) -> list[str]:
     group = f"group {ds.group}" if ds.group else "plain DaemonSet"
+    if ds.wave:
+        group += f", wave {ds.wave}"
     lines = [
         f"{ds.namespace}/{ds.name}  ({ds.workload}, {group}, {ds.model.value}, "
         f"revision {short(ds.revision)})",
@@ -267,15 +291,16 @@ def render_markdown(plan: Plan) -> str:
         "",
         _summary_line(plan),
         "",
-        "| DaemonSet | workload | group | model | progress | actions | deferred |",
-        "|---|---|---|---|---|---|---|",
+        "| DaemonSet | workload | group | wave | model | progress | actions | deferred |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for ds in plan.daemonsets:
         p = ds.progress
         actions = f"{len(ds.actions)}" + (" ⚠ error" if ds.errors else "")
         lines.append(
             f"| `{ds.namespace}/{ds.name}` | {_cell(ds.workload)} | {ds.group or '—'} | "
-            f"{ds.model.value} | {p.current}/{p.nodes} current | {actions} | {p.deferred} |"
+            f"{ds.wave or '—'} | {ds.model.value} | {p.current}/{p.nodes} current | {actions} | "
+            f"{_held_cell(ds) or p.deferred} |"
         )
     for ds in plan.daemonsets:
         if not (ds.actions or ds.errors or ds.deferred or ds.notes or ds.prepull):
@@ -300,6 +325,14 @@ def render_markdown(plan: Plan) -> str:
         for job in plan.jobs:
             lines += ["", *job_markdown_lines(job)]
     return "\n".join(lines)
+
+
+def _held_cell(ds: DaemonSetPlan) -> str:
+    if ds.halted:
+        return "halted"
+    if ds.held:
+        return "window" if ds.held.startswith("deferred (window)") else "waiting (wave)"
+    return ""
 
 
 def render(plan: Plan, fmt: str, *, verbose: bool = False) -> str:

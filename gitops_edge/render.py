@@ -33,11 +33,13 @@ from gitops_edge.desired import (
     NodeGroup,
     PrePullPolicy,
     RepoConfig,
+    RolloutPolicy,
     SourceRef,
     UpdateModel,
 )
 from gitops_edge.docpath import dict_at, dig, list_at
 from gitops_edge.kinds import JOB_KINDS
+from gitops_edge.maintenance import parse_window
 from gitops_edge.openyurt import parse_update_strategy
 from gitops_edge.rules_repo import TypedDocument
 
@@ -84,11 +86,17 @@ def node_group_from(td: TypedDocument) -> NodeGroup:
                 for e in list_at(raw_selector, "matchExpressions")
             ),
         )
+    window = spec.get("maintenanceWindow")
     return NodeGroup(
         name=td.doc.data["metadata"]["name"],
         selector=selector,
         nodes=tuple(spec.get("nodes") or ()),
         source=_source(td),
+        window=parse_window(
+            str(window["schedule"]), str(window["duration"]), str(window.get("timeZone", "UTC"))
+        )
+        if isinstance(window, dict)
+        else None,
     )
 
 
@@ -175,6 +183,7 @@ def _edge_daemonsets(
     max_unavailable = strategy.get("maxUnavailable", config.default_max_unavailable)
     min_ready = int(spec.get("minReadySeconds", 0))
     prepull = _prepull_policy(spec)
+    waves = _waves(spec)
     out = []
     for entry in spec["groups"]:
         group = groups[entry["name"]]
@@ -230,8 +239,37 @@ def _edge_daemonsets(
                 spec_hash=digest,
                 source=source,
                 prepull=prepull,
+                rollout=waves.get(group.name),
+                window=group.window,
             )
         )
+    return out
+
+
+def _waves(spec: dict[str, Any]) -> dict[str, RolloutPolicy]:
+    """Each group's RolloutPolicy (validated spec.rollout); {} when there is none. Groups not
+    listed in any wave form a last wave."""
+    raw = spec.get("rollout")
+    if not isinstance(raw, dict):
+        return {}
+    listed = [list(w["groups"]) for w in raw.get("waves") or ()]
+    bakes = [int(w.get("bakeSeconds", raw.get("bakeSeconds", 0))) for w in raw.get("waves") or ()]
+    rest = [g["name"] for g in spec["groups"] if not any(g["name"] in w for w in listed)]
+    if rest:
+        listed.append(rest)
+        bakes.append(int(raw.get("bakeSeconds", 0)))
+    out = {}
+    for index, groups in enumerate(listed):
+        for name in groups:
+            out[name] = RolloutPolicy(
+                wave=index,
+                waves=len(listed),
+                bake_seconds=bakes[index],
+                wait_for_not_ready=bool(raw.get("waitForNotReady", False)),
+                progress_deadline_seconds=int(raw.get("progressDeadlineSeconds", 600)),
+                max_failed=raw.get("maxFailedPods", 0),
+                auto_rollback=bool(raw.get("autoRollback", False)),
+            )
     return out
 
 

@@ -42,6 +42,10 @@ def group_status(ds: DaemonSetPlan, images: Sequence[str]) -> dict[str, Any]:
         "otaPending": p.ota_pending,
         "deferred": sorted(d.node for d in ds.deferred),
         "errors": list(ds.errors),
+        "wave": ds.wave,
+        "held": ds.held,
+        "halted": ds.halted,
+        "rolledBack": ds.rolled_back,
     }
 
 
@@ -88,6 +92,18 @@ def job_file(job: JobPlan) -> str:
     return f"{JOBS_DIR}/{job.kind.lower()}-{job.name}.json"
 
 
+def _rollout_cell(ds: DaemonSetPlan) -> str:
+    """Wave, then what holds the group: halted, rolled back, window, earlier wave."""
+    words = [f"wave {ds.wave}"] if ds.wave else []
+    if ds.rolled_back:
+        words.append(f"rolled back {ds.rolled_back}")
+    elif ds.halted:
+        words.append("**halted**")
+    elif ds.held:
+        words.append("waiting: window" if "(window)" in ds.held else "waiting: earlier wave")
+    return ", ".join(words) or "—"
+
+
 def headline(plan: Plan) -> str:
     nodes = sum(ds.progress.nodes for ds in plan.daemonsets)
     current = sum(ds.progress.current for ds in plan.daemonsets)
@@ -114,15 +130,15 @@ def summary_markdown(
         "Written by gitops-edge after each pass; do not edit.",
         "",
         "| workload | group | model | progress | outdated | unavailable | deferred (NotReady) "
-        "| OTA pending |",
-        "|---|---|---|---|---|---|---|---|",
+        "| OTA pending | rollout |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for ds in plan.daemonsets:
         p = ds.progress
         lines.append(
             f"| {ds.workload} | {ds.group or '—'} | {ds.model.value} | "
             f"`{progress_bar(p.current, p.nodes)}` | {p.outdated} | {p.unavailable} | "
-            f"{p.deferred} | {p.ota_pending} |"
+            f"{p.deferred} | {p.ota_pending} | {_rollout_cell(ds)} |"
         )
     if invalid is not None:
         revision, diagnostics = invalid
@@ -156,6 +172,10 @@ def summary_markdown(
             )
         for job in jobs:
             lines += ["", *job_markdown_lines(job)]
+    held = [ds for ds in plan.daemonsets if ds.held or ds.rolled_back]
+    if held:
+        lines += ["", "## Held and rolled back", ""]
+        lines += [f"- `{ds.name}`: {ds.held or 'rolled back ' + ds.rolled_back}" for ds in held]
     errors = [(ds.name, e) for ds in plan.daemonsets for e in ds.errors]
     errors += [(job.name, e) for job in jobs for e in job.errors]
     if errors:

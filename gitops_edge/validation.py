@@ -20,6 +20,7 @@ from gitops_edge.rules_jobs import (
     check_node_upgrade_job,
 )
 from gitops_edge.rules_repo import TypedDocument, check_repository
+from gitops_edge.rules_rollout import check_node_group, check_rollout
 from gitops_edge.rules_workloads import check_daemonset, check_edge_daemonset
 from gitops_edge.schema_check import check_schema, kind_of
 from gitops_edge.yamldoc import Document
@@ -56,7 +57,9 @@ def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagn
     if kind == "DaemonSet":
         return check_daemonset
     if kind == "EdgeDaemonSet":
-        return check_edge_daemonset
+        return lambda doc: [*check_edge_daemonset(doc), *check_rollout(doc)]
+    if kind == "NodeGroup":
+        return check_node_group
     pinned = config.jobs_api_version
     if kind == "NodeUpgradeJob":
         return lambda doc: [

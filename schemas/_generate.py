@@ -771,6 +771,31 @@ def node_group() -> Schema:
                 "Node label selector, e.g. matchLabels {apps.openyurt.io/nodepool: hangzhou} "
                 "or {apps.kubeedge.io/belonging-to: beijing}.",
             ),
+            "maintenanceWindow": closed(
+                "When pods of this group may be replaced and node jobs dispatched: windows "
+                "open at each time the cron schedule names, for duration. Outside them the "
+                "group's rollout is deferred.",
+                {
+                    "schedule": string(
+                        "Cron schedule of window starts: minute hour day-of-month month "
+                        "day-of-week, e.g. '0 2 * * *' (02:00 daily) or '30 1 * * 6,0'.",
+                        minLength=9,
+                        hint="five fields, e.g. '0 2 * * *'",
+                    ),
+                    "duration": string(
+                        "How long each window stays open, e.g. 4h, 90m, 1h30m.",
+                        pattern="^([0-9]+h)?([0-9]+m)?([0-9]+s)?$",
+                        minLength=2,
+                        hint="like 4h, 90m or 1h30m",
+                    ),
+                    "timeZone": string(
+                        "IANA time zone of the schedule, e.g. Asia/Shanghai (default UTC).",
+                        minLength=1,
+                        hint="an IANA name such as Asia/Shanghai",
+                    ),
+                },
+                required=("schedule", "duration"),
+            ),
             "nodes": {
                 "description": "Node names that belong to the group whatever their labels.",
                 "type": "array",
@@ -879,6 +904,72 @@ def edge_daemonset() -> Schema:
                         maximum=2147483647,
                         hint="0 or more retries",
                     ),
+                },
+            ),
+            "rollout": closed(
+                "Order and safety across groups: waves (e.g. a canary group first), bake time "
+                "between waves, a progress deadline that halts a group whose new pods do not "
+                "become available, and optional automatic rollback of a halted group.",
+                {
+                    "waves": {
+                        "description": "Groups in the order they roll out: a wave starts only "
+                        "when every Ready node of the previous waves runs the new revision and "
+                        "has been available for the bake time. Groups not listed form a last "
+                        "wave.",
+                        "type": "array",
+                        "minItems": 1,
+                        "x-hint": "e.g. waves: [{groups: [canary], bakeSeconds: 600}, {groups: "
+                        "[hangzhou, shanghai]}]",
+                        "items": closed(
+                            "One wave.",
+                            {
+                                "groups": {
+                                    "description": "Names of groups of spec.groups.",
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": dns_label("A group of spec.groups."),
+                                    "x-hint": "list at least one group of spec.groups",
+                                },
+                                "bakeSeconds": integer(
+                                    "Seconds this wave must run the new revision, available, "
+                                    "before the next wave starts (default: rollout.bakeSeconds).",
+                                    minimum=0,
+                                    hint="0 or more seconds",
+                                ),
+                            },
+                            required=("groups",),
+                        ),
+                    },
+                    "bakeSeconds": integer(
+                        "Default bake time of every wave, in seconds (default 0).",
+                        minimum=0,
+                        hint="0 or more seconds",
+                    ),
+                    "waitForNotReady": {
+                        "description": "Whether NotReady nodes of a wave hold later waves back "
+                        "until they return and are upgraded (default false: they are caught up "
+                        "later).",
+                        "type": "boolean",
+                        "x-hint": "true or false",
+                    },
+                    "progressDeadlineSeconds": integer(
+                        "Seconds a pod of the new revision has to become available; after that "
+                        "it counts as failed (default 600).",
+                        minimum=1,
+                        hint="at least 1 second",
+                    ),
+                    "maxFailedPods": ref(
+                        "IntOrPercent",
+                        "Failed pods of the new revision (not available by the deadline) a "
+                        "group tolerates; one more halts the group (default 0).",
+                    ),
+                    "autoRollback": {
+                        "description": "Roll a halted group back to the last revision that was "
+                        "fully available (recorded in the status; the repository is not "
+                        "changed). Default false.",
+                        "type": "boolean",
+                        "x-hint": "true or false",
+                    },
                 },
             ),
             "template": ref("PodTemplateSpec", "The pod template shared by every group."),

@@ -141,6 +141,8 @@ class StandIn:
         if name is None:
             return _status(405, "method not allowed")
         key = (namespace, name)
+        if method == "PATCH" and resource == "daemonsets" and "fieldManager" not in params:
+            return self._patch_daemonset(key, body or {})
         if method == "PATCH" and resource == "daemonsets":
             return self._apply(key, body, params)
         obj = self.store[resource].get(key)
@@ -272,6 +274,24 @@ class StandIn:
             changed = existing.get("spec") != body.get("spec")
             meta["generation"] = old["generation"] + (1 if changed else 0)
         return kmock.Response(status=200, payload=self.put("daemonsets", body))
+
+    def _patch_daemonset(self, key: Key, body: Obj) -> kmock.Response:
+        """A merge patch of annotations (null removes), or a template replaced whole
+        (`$patch: replace`, as `kubectl rollout undo` sends)."""
+        obj = self.store["daemonsets"].get(key)
+        if obj is None:
+            return _status(404, "not found")
+        for name, value in ((body.get("metadata") or {}).get("annotations") or {}).items():
+            annotations = obj["metadata"].setdefault("annotations", {})
+            if value is None:
+                annotations.pop(name, None)
+            else:
+                annotations[name] = value
+        template = (body.get("spec") or {}).get("template")
+        if template is not None:
+            obj["spec"]["template"] = {k: v for k, v in template.items() if k != "$patch"}
+            obj["metadata"]["generation"] += 1
+        return kmock.Response(status=200, payload=self.put("daemonsets", obj))
 
     def _delete(self, resource: str, key: Key, body: Obj | None) -> kmock.Response:
         obj = self.store[resource][key]

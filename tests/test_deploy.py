@@ -13,6 +13,7 @@ import pytest
 from kube_standin import StandIn, running
 
 from gitops_edge.cluster import kube
+from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
 from gitops_edge.observed import Condition
 from gitops_edge.prepull import pull_job
@@ -98,6 +99,9 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
         cluster.create_node_job({**manifest, "metadata": {"name": "j"}, "spec": {}})
         cluster.delete_node_job(manifest["apiVersion"], kind, "j")
     cluster.apply_daemonset({"metadata": {"name": "d", "namespace": "edge"}, "spec": {}})
+    cluster.annotate_daemonset("edge", "d", {"gitops-edge.io/halted": None})
+    with pytest.raises(NotFoundError):  # lists the revisions, finds none: no patch
+        cluster.rollback_daemonset("edge", "d", "uid-x", "h1")
     uid = add_pod(standin, "p1")
     cluster.set_pod_condition("edge", "p1", uid, Condition("PodNeedUpgrade", "True"))
     cluster.delete_pod("edge", "p1", uid)

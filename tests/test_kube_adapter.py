@@ -357,3 +357,40 @@ def test_unreachable_api_server_is_cloud_unreachable_for_the_agent(tmp_path: Pat
     agent = Agent(node="n1", cloud=node, cache=cache)
     assert handle(agent, Route(Op.LIST)).status == 200  # from the cache
     assert handle(agent, Route(Op.UPGRADE, "default", "p")).status == 503
+
+
+def test_annotate_and_roll_back_a_daemonset(api: StandIn, cluster: KubeCluster) -> None:
+    cluster.apply_daemonset(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "web", "namespace": "edge", "annotations": {"keep": "me"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "w", "image": "web:2"}]}}},
+        }
+    )
+    ds = api.store["daemonsets"][("edge", "web")]
+    uid = ds["metadata"]["uid"]
+    cluster.annotate_daemonset("edge", "web", {"gitops-edge.io/halted": "h1 r2 why", "keep": None})
+    assert ds["metadata"]["annotations"] == {"gitops-edge.io/halted": "h1 r2 why"}
+    old = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "w", "image": "web:1"}]},
+    }
+    for rev_uid, digest in ((uid, "r1"), ("someone-else", "r1")):
+        api.put(
+            "controllerrevisions",
+            {
+                "metadata": {
+                    "name": f"web-{digest}-{rev_uid}",
+                    "namespace": "edge",
+                    "labels": {"controller-revision-hash": digest},
+                    "ownerReferences": [{"kind": "DaemonSet", "uid": rev_uid, "controller": True}],
+                },
+                "data": {"spec": {"template": old if rev_uid == uid else {}}},
+                "revision": 1,
+            },
+        )
+    cluster.rollback_daemonset("edge", "web", uid, "r1")
+    assert api.store["daemonsets"][("edge", "web")]["spec"]["template"] == old
+    with pytest.raises(NotFoundError, match="no revision r9"):
+        cluster.rollback_daemonset("edge", "web", uid, "r9")

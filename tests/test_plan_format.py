@@ -59,8 +59,8 @@ def test_quiet_daemonsets_share_one_line_unless_verbose() -> None:
 
 def test_markdown_table_and_details(busy: Plan) -> None:
     md = render(busy, "markdown")
-    assert "| DaemonSet | workload | group | model | progress | actions | deferred |" in md
-    assert "| `edge/app` | app | — | AdvancedRollingUpdate | 0/10 current | 3 | 7 |" in md
+    assert "| DaemonSet | workload | group | wave | model | progress | actions | deferred |" in md
+    assert "| `edge/app` | app | — | — | AdvancedRollingUpdate | 0/10 current | 3 | 7 |" in md
     assert "<details><summary><code>edge/app</code>" in md and "</details>" in md
 
 

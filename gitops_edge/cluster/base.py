@@ -42,6 +42,17 @@ class Cluster(Protocol):
         """Delete a DaemonSet (its pods go with it)."""
         ...
 
+    def annotate_daemonset(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> None:
+        """Set annotations of a DaemonSet (None removes one), nothing else."""
+        ...
+
+    def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
+        """Set the DaemonSet's pod template to that of its ControllerRevision `revision` (the
+        controller-revision-hash), as `kubectl rollout undo` does."""
+        ...
+
     def delete_pod(self, namespace: str, name: str, uid: str) -> None:
         """Delete a pod if and only if it still has `uid` (else NotFoundError)."""
         ...

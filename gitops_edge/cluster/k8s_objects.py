@@ -160,6 +160,7 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
         ready_since=since,
         deleting=bool(meta.get("deletionTimestamp")),
         conditions=conditions,
+        created=_time(meta.get("creationTimestamp")),
     )
 
 

@@ -38,6 +38,7 @@ from gitops_edge.cluster.base import (
 )
 from gitops_edge.cluster.k8s_objects import (
     condition_to,
+    controller_ref,
     daemonset_from,
     node_from,
     node_job_from,
@@ -480,6 +481,53 @@ class KubeCluster:
                 field_manager=FIELD_MANAGER,
                 force=True,
                 _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+            ),
+        )
+
+    def annotate_daemonset(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> None:
+        """A JSON merge patch of metadata.annotations (null removes one)."""
+        self.retry(
+            f"annotate DaemonSet {namespace}/{name}",
+            lambda: self.apps.patch_namespaced_daemon_set(
+                name,
+                namespace,
+                body={"metadata": {"annotations": dict(annotations)}},
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            ),
+        )
+
+    def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
+        """As `kubectl rollout undo --to-revision`: find the DaemonSet's ControllerRevision with
+        that hash (one LIST by label) and replace the pod template with its data (a strategic
+        merge patch with `$patch: replace`, so nothing of the failed template survives)."""
+        revisions = self.list_all(
+            f"list controllerrevisions of {namespace}/{name}",
+            self.apps.list_controller_revision_for_all_namespaces,
+            label_selector=f"{DAEMON_POD_SELECTOR}={revision}",
+        )
+        target = next(
+            (
+                r
+                for r in revisions
+                if (r.get("metadata") or {}).get("namespace") == namespace
+                and controller_ref(r.get("metadata") or {}).get("uid") == uid
+            ),
+            None,
+        )
+        if target is None:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} has no revision {revision}")
+        template = dict((target.get("data") or {}).get("spec", {}).get("template") or {})
+        self.retry(
+            f"roll back DaemonSet {namespace}/{name} to {revision}",
+            lambda: self.apps.patch_namespaced_daemon_set(
+                name,
+                namespace,
+                body={"spec": {"template": {**template, "$patch": "replace"}}},
+                _content_type="application/strategic-merge-patch+json",
                 _preload_content=False,
             ),
         )

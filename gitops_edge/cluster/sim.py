@@ -38,7 +38,7 @@ from gitops_edge.cluster.k8s_objects import (
     pull_job_from,
 )
 from gitops_edge.cluster.sim_state import Obj, SimState, node_ready, obj_key, owner_key
-from gitops_edge.observed import Condition, Observed
+from gitops_edge.observed import REVISION_HASH_LABEL, Condition, Observed
 from gitops_edge.prepull import PULL_POD_LABEL
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
@@ -194,6 +194,43 @@ class SimCluster:
             )
             incoming["status"] = existing.get("status", {})
         s.daemonsets[key] = incoming
+        ctl.record_revision(s, key)
+        ctl.sync_daemonset(s, key)
+
+    def annotate_daemonset(
+        self, namespace: str, name: str, annotations: Mapping[str, str | None]
+    ) -> None:
+        ds = self._state.daemonsets.get((namespace, name))
+        if ds is None:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} not found")
+        current = ds["metadata"].setdefault("annotations", {})
+        for key, value in annotations.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+
+    def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
+        s = self._state
+        key = (namespace, name)
+        ds = s.daemonsets.get(key)
+        if ds is None:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} not found")
+        if ds["metadata"]["uid"] != uid:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} (uid {uid}) not found")
+        target = next(
+            (
+                r
+                for r in s.revisions.values()
+                if controller_ref(r["metadata"]).get("uid") == uid
+                and r["metadata"]["labels"].get(REVISION_HASH_LABEL) == revision
+            ),
+            None,
+        )
+        if target is None:
+            raise NotFoundError(f"DaemonSet {namespace}/{name} has no revision {revision}")
+        ds["spec"]["template"] = json.loads(json.dumps(target["data"]["spec"]["template"]))
+        ds["metadata"]["generation"] += 1
         ctl.record_revision(s, key)
         ctl.sync_daemonset(s, key)
 

@@ -18,6 +18,7 @@ from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
+from gitops_edge.planner.policy import holds_for_groups
 from gitops_edge.planner.prune import plan_prunes
 
 __all__ = ["plan"]
@@ -31,6 +32,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
     # for it, unless the repository says gitops-edge drives them.
     delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
+    holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now)
     daemonsets = tuple(
         plan_daemonset(
             ds,
@@ -39,6 +41,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
             errors=errors.get((ds.namespace, ds.name), ()),
             delegated=delegate and ds.openyurt_annotated,
             jobs_api_version=desired.config.jobs_api_version,
+            hold=holds.get((ds.namespace, ds.name), ""),
         )
         for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
     )

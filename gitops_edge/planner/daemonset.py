@@ -24,6 +24,7 @@ from gitops_edge.planner.advanced import plan_advanced
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, node_views
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
+from gitops_edge.planner.policy import halt_and_rollback
 from gitops_edge.planner.prepull import plan_prepull
 from gitops_edge.planner.rollout_prepull import Gate, prepull_gate
 from gitops_edge.planner.words import short
@@ -73,6 +74,9 @@ def _result(
     errors: tuple[str, ...],
     notes: tuple[str, ...],
     prepull: tuple[JobPlan, ...] = (),
+    held: str = "",
+    halted: str = "",
+    rolled_back: str = "",
 ) -> DaemonSetPlan:
     return DaemonSetPlan(
         namespace=desired.namespace,
@@ -88,6 +92,10 @@ def _result(
         errors=errors,
         notes=notes,
         prepull=prepull,
+        wave=f"{desired.rollout.wave + 1}/{desired.rollout.waves}" if desired.rollout else "",
+        held=held,
+        halted=halted,
+        rolled_back=rolled_back,
     )
 
 
@@ -109,9 +117,11 @@ def plan_daemonset(
     errors: tuple[str, ...] = (),
     delegated: bool = False,
     jobs_api_version: str = "auto",
+    hold: str = "",
 ) -> DaemonSetPlan:
     """The plan for one DaemonSet; `delegated`: another controller moves its pods;
-    `jobs_api_version`: the repository's spec.jobs.apiVersion, for pre-pull jobs."""
+    `jobs_api_version`: the repository's spec.jobs.apiVersion, for pre-pull jobs; `hold`: why
+    its pods must not move this pass (maintenance window, earlier wave), "" if they may."""
     key = (desired.namespace, desired.name)
     ds = index.daemonsets.get(key)
     ident = f"{desired.namespace}/{desired.name}"
@@ -135,6 +145,18 @@ def plan_daemonset(
         )
     views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
     observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
+    if observed_hash != desired.spec_hash and hold and desired.model is UpdateModel.ROLLING_UPDATE:
+        return _result(  # the DaemonSet controller would replace pods as soon as it is updated
+            desired,
+            revision=ds.current_revision,
+            actions=(),
+            deferred=(),
+            progress=_progress(views),
+            budget=None,
+            errors=errors,
+            notes=(f"{hold}; the RollingUpdate DaemonSet is not updated until then",),
+            held=hold,
+        )
     if observed_hash != desired.spec_hash:
         apply = ApplyDaemonSet(
             namespace=desired.namespace,
@@ -159,6 +181,21 @@ def plan_daemonset(
     budget: Budget | None = None
     notes: tuple[str, ...] = ()
     ota_pending = 0
+    bookkeeping: tuple[Action, ...] = ()
+    halted = rolled_back = ""
+    if not delegated and desired.model in GATED_MODELS:
+        bookkeeping, halted, rolled_back = halt_and_rollback(desired, ds, views, now=now)
+    if halted:
+        errors = (
+            *errors,
+            f"halted: {halted}; no pod moves in this group until the repository "
+            "changes (a fix or a revert)",
+        )
+    if rolled_back:
+        notes = (
+            f"rolled back {rolled_back} after a halt (autoRollback); the repository is "
+            "unchanged: commit a fix or a revert to move on",
+        )
     gate = (
         prepull_gate(
             desired,
@@ -168,13 +205,15 @@ def plan_daemonset(
             served=index.job_versions,
             pinned=jobs_api_version,
         )
-        if not delegated and desired.model in GATED_MODELS
+        if not delegated and not hold and desired.model in GATED_MODELS
         else Gate(open=True)
     )
     if gate.halt:
         errors = (*errors, gate.halt)
     if delegated:
         notes = (DELEGATED,)
+    elif hold:
+        notes = (*notes, hold)
     elif not gate.open:
         notes = (gate.wait,) if gate.wait else ()
     elif desired.model is UpdateModel.ADVANCED_ROLLING_UPDATE:
@@ -194,13 +233,16 @@ def plan_daemonset(
     return _result(
         desired,
         revision=ds.current_revision,
-        actions=() if errors else actions,
+        actions=(*(() if errors else actions), *bookkeeping),
         deferred=deferred,
         progress=_progress(views, deferred=len(deferred), ota_pending=ota_pending),
         budget=budget,
         errors=errors,
         notes=notes,
         prepull=gate.jobs,
+        held=hold,
+        halted=halted,
+        rolled_back=rolled_back,
     )
 
 
