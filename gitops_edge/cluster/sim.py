@@ -193,6 +193,12 @@ class SimCluster:
                 creationTimestamp=old_meta["creationTimestamp"],
             )
             incoming["status"] = existing.get("status", {})
+            # Server-side apply keeps what other writes set (annotate_daemonset's annotations).
+            patched = existing.get("_patchedAnnotations") or []
+            kept = {k: v for k, v in (old_meta.get("annotations") or {}).items() if k in patched}
+            if kept:
+                meta["annotations"] = {**kept, **(meta.get("annotations") or {})}
+                incoming["_patchedAnnotations"] = patched
         s.daemonsets[key] = incoming
         ctl.record_revision(s, key)
         ctl.sync_daemonset(s, key)
@@ -204,6 +210,8 @@ class SimCluster:
         if ds is None:
             raise NotFoundError(f"DaemonSet {namespace}/{name} not found")
         current = ds["metadata"].setdefault("annotations", {})
+        patched = ds.setdefault("_patchedAnnotations", [])
+        patched.extend(k for k in annotations if k not in patched)
         for key, value in annotations.items():
             if value is None:
                 current.pop(key, None)
