@@ -75,6 +75,27 @@ def _details(before: DesiredDaemonSet, after: DesiredDaemonSet) -> tuple[str, ..
     return tuple(out) or ("DaemonSet settings changed",)
 
 
+def policy_details(ds: DesiredDaemonSet) -> tuple[str, ...]:
+    """How the rollout of this group is ordered and guarded: wave, window, pre-pull, halt."""
+    out = []
+    policy = ds.rollout
+    if policy is not None and policy.waves > 1:
+        wait = "" if policy.wave == 0 else ", starts after the earlier waves settle"
+        bake = f", bakes {policy.bake_seconds} s before the next" if policy.bake_seconds else ""
+        out.append(f"wave {policy.wave + 1}/{policy.waves}{wait}{bake}")
+    if ds.window is not None:
+        out.append(f"pods move only in its maintenance window {ds.window.describe()}")
+    if ds.prepull is not None:
+        out.append("images pre-pulled (ImagePrePullJob) before pods move")
+    if policy is not None and ds.model is not UpdateModel.ROLLING_UPDATE:
+        rollback = ", then rolled back automatically" if policy.auto_rollback else ""
+        out.append(
+            f"halts when more than {policy.max_failed} new pods are not available "
+            f"{policy.progress_deadline_seconds} s after they start{rollback}"
+        )
+    return tuple(out)
+
+
 def impact(ds: DesiredDaemonSet, row: Mapping[str, Any] | None) -> Impact | None:
     if row is None:
         return None
@@ -114,6 +135,8 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
                 else "left in the cluster (pruning is off)",
             )
         )
+        if new is not None:
+            details = (*details, *policy_details(new))
         row = status.get((ds.workload, ds.group))
         changes.append(
             Change(
