@@ -18,7 +18,7 @@ from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
-from gitops_edge.planner.policy import holds_for_groups
+from gitops_edge.planner.policy import holds_for_groups, job_window_holds
 from gitops_edge.planner.prune import plan_prunes
 
 __all__ = ["plan"]
@@ -57,6 +57,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         served=observed.job_versions,
         prune=desired.config.prune_jobs,
         keep=prepulls,
+        holds=job_window_holds(desired.jobs, desired.groups, observed.nodes, now=observed.now),
     )
     return Plan(
         revision=desired.revision,

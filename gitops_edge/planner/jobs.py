@@ -11,6 +11,7 @@ repository stays in the cluster unless `spec.prune.jobs` is true. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredJob
@@ -96,9 +97,16 @@ def new_job_plan(
     )
 
 
-def _plan_one(desired: DesiredJob, existing: JobObs | None, *, served: Sequence[str]) -> JobPlan:
+def _plan_one(
+    desired: DesiredJob, existing: JobObs | None, *, served: Sequence[str], hold: str = ""
+) -> JobPlan:
     source = f"{desired.source.file}:{desired.source.line}"
     what = f"{desired.kind} {desired.name}"
+    if existing is None and hold:
+        plan = new_job_plan(
+            kind=desired.kind, name=desired.name, api_version=desired.api_version, source=source
+        )
+        return replace(plan, actions=(), notes=(f"not created yet: it {hold}",))
     if existing is None:
         return new_job_plan(
             kind=desired.kind,
@@ -141,15 +149,19 @@ def plan_repository_jobs(
     served: Sequence[str],
     prune: bool,
     keep: frozenset[JobKey] = frozenset(),
+    holds: Mapping[JobKey, str] | None = None,
 ) -> tuple[JobPlan, ...]:
     """One JobPlan per desired job, then one per managed job that left the repository (pruned
     when `prune`, else reported as kept). `keep`: jobs the planner itself created (pre-pulls
-    before rollouts), which are never pruned here."""
+    before rollouts), never pruned here. `holds`: jobs not to create this pass, and why (a
+    maintenance window)."""
     plans: list[JobPlan] = []
     wanted: set[JobKey] = set()
     for want in sorted(desired, key=lambda j: (j.kind, j.name)):
         wanted.add((want.kind, want.name))
-        plans.append(_plan_one(want, observed.get((want.kind, want.name)), served=served))
+        key = (want.kind, want.name)
+        hold = (holds or {}).get(key, "")
+        plans.append(_plan_one(want, observed.get(key), served=served, hold=hold))
     for key, job in sorted(observed.items()):
         if key in wanted or key in keep or not job.managed:
             continue

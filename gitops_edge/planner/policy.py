@@ -17,14 +17,23 @@ Pure: no I/O, no clock (the observation's time).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
-from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet
-from gitops_edge.maintenance import next_start, open_at
-from gitops_edge.observed import DaemonSetObs
+from gitops_edge import nodejobs as nj
+from gitops_edge.desired import (
+    SPEC_HASH_ANNOTATION,
+    DesiredDaemonSet,
+    DesiredJob,
+    LabelRequirement,
+    LabelSelector,
+    NodeGroup,
+)
+from gitops_edge.maintenance import Window, next_start, open_at
+from gitops_edge.observed import DaemonSetObs, Node
 from gitops_edge.plan import Action, AnnotateDaemonSet, RollbackDaemonSet
 from gitops_edge.planner.classify import NodeState, NodeView, node_views
-from gitops_edge.planner.index import FleetIndex
+from gitops_edge.planner.index import FleetIndex, group_members
 from gitops_edge.planner.words import rfc3339, short
 
 HALTED_ANNOTATION = "gitops-edge.io/halted"  # "<spec hash> <revision> <reason>"
@@ -32,16 +41,6 @@ LAST_GOOD_ANNOTATION = "gitops-edge.io/last-available-revision"
 ROLLED_BACK_ANNOTATION = "gitops-edge.io/rolled-back"  # "<spec hash> <from> <to>"
 
 Key = tuple[str, str]
-
-
-def window_hold(desired: DesiredDaemonSet, now: float) -> str:
-    """Why the group is held by its maintenance window ("" when open or none)."""
-    window = desired.window
-    if window is None or open_at(window, now) is not None:
-        return ""
-    upcoming = next_start(window, now)
-    when = f"; next window opens {rfc3339(upcoming)}" if upcoming is not None else ""
-    return f"deferred (window): outside its maintenance window {window.describe()}{when}"
 
 
 def _marked(ds: DaemonSetObs, annotation: str, spec_hash: str) -> list[str] | None:
@@ -188,7 +187,57 @@ def holds_for_groups(
     """Every DaemonSet that is held this pass, and why: its window first, then its wave."""
     holds = dict(wave_holds(daemonsets, index=index, now=now))
     for d in daemonsets:
-        why = window_hold(d, now)
+        why = window_hold(d.window, now)
         if why:
             holds[(d.namespace, d.name)] = why
     return holds
+
+
+def job_window_holds(
+    jobs: Sequence[DesiredJob], groups: Sequence[NodeGroup], nodes: Sequence[Node], *, now: float
+) -> dict[tuple[str, str], str]:
+    """Node jobs that must not be dispatched now: those targeting a node of a group whose
+    maintenance window is closed, by (kind, name)."""
+    closed = [g for g in groups if g.window is not None and window_hold(g.window, now)]
+    if not closed or not jobs:
+        return {}
+    members = group_members(closed, nodes)
+    holds: dict[tuple[str, str], str] = {}
+    for job in jobs:
+        spec = nj.job_spec(json.loads(job.manifest_json))
+        if spec.node_names:
+            targets = set(spec.node_names)
+        else:
+            selector = _label_selector(spec.selector or {})
+            targets = {n.name for n in nodes if selector.matches(n.labels)}
+        for group in closed:
+            if targets & members[group.name]:
+                holds[(job.kind, job.name)] = (
+                    f"targets nodes of group {group.name}, {window_hold(group.window, now)}"
+                )
+                break
+    return holds
+
+
+def window_hold(window: Window | None, now: float) -> str:
+    """Why a group is held by its maintenance window ("" when open or none)."""
+    if window is None or open_at(window, now) is not None:
+        return ""
+    upcoming = next_start(window, now)
+    when = f"; next window opens {rfc3339(upcoming)}" if upcoming is not None else ""
+    return f"deferred (window): outside its maintenance window {window.describe()}{when}"
+
+
+def _label_selector(raw: Mapping[str, object]) -> LabelSelector:
+    labels = raw.get("matchLabels") or {}
+    expressions = raw.get("matchExpressions") or []
+    assert isinstance(labels, dict) and isinstance(expressions, list)
+    return LabelSelector(
+        match_labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        match_expressions=tuple(
+            LabelRequirement(
+                key=str(e["key"]), operator=str(e["operator"]), values=tuple(e.get("values") or ())
+            )
+            for e in expressions
+        ),
+    )
