@@ -4,7 +4,8 @@ A fleet of four node groups (29 nodes, 3 of them NotReady); a pull request that 
 versions, one line each; reconcile passes with the clock advancing: AdvancedRollingUpdate rolls
 every Ready node without exceeding its budget while NotReady nodes are deferred, then catches
 them up when they return; the same change on a native RollingUpdate DaemonSet stalls; an OTA
-workload marks its pods `PodNeedUpgrade=True`. Every figure printed comes from the planner's
+workload marks its pods `PodNeedUpgrade=True`; finally a canary wave catches a broken image
+before the other groups are touched and rolls it back. Every figure printed comes from the planner's
 Plan and the simulated cluster; the demo checks the budget after every pass and exits 1 if it
 was ever exceeded. Side effects: a temporary folder (removed at the end) with a copy of
 `example-repo`; prints to stdout.
@@ -23,7 +24,7 @@ from pathlib import Path
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState, UpdateModel
 from gitops_edge.observed import POD_NEED_UPGRADE
-from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan
+from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet
 from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
@@ -185,6 +186,95 @@ def ota_nodes_take_upgrade(cluster: SimCluster, count: int) -> list[str]:
     return taken
 
 
+CANARY_REPO = {
+    "groups.yaml": "".join(
+        f"""---
+apiVersion: gitops-edge.io/v1alpha1
+kind: NodeGroup
+metadata:
+  name: {name}
+spec:
+  selector:
+    matchLabels: {{apps.openyurt.io/nodepool: {name}}}
+"""
+        for name in ("canary", "north", "south")
+    ),
+    "agent.yaml": """\
+apiVersion: gitops-edge.io/v1alpha1
+kind: EdgeDaemonSet
+metadata:
+  name: edge-agent
+  namespace: edge
+spec:
+  strategy:
+    type: AdvancedRollingUpdate
+    maxUnavailable: 1
+  rollout:
+    waves:
+      - groups: [canary]
+        bakeSeconds: 60
+      - groups: [north, south]
+    progressDeadlineSeconds: 90
+    autoRollback: true
+  template:
+    metadata:
+      labels: {app: edge-agent}
+    spec:
+      containers:
+        - name: agent
+          image: registry.example.com/edge/agent:2.0.0
+  groups:
+    - name: canary
+    - name: north
+    - name: south
+""",
+}
+BROKEN = "registry.example.com/edge/agent:2.1.0"
+
+
+def canary_wave(tmp: Path) -> bool:
+    """A canary wave catches a broken image before the other groups are touched."""
+    cluster = SimCluster.create(groups=[("canary", 2), ("north", 6), ("south", 6)])
+    repo = tmp / "canary-repo"
+    repo.mkdir()
+    for name, text in CANARY_REPO.items():
+        (repo / name).write_text(text)
+    settle(cluster, load_desired(repo, revision="v2.0.0"))
+    say("edge-agent 2.0.0 runs on canary (2 nodes), north (6) and south (6); waves: canary,")
+    say("then north + south after a 60 s bake; new pods must be available within 90 s")
+    agent = repo / "agent.yaml"
+    agent.write_text(agent.read_text().replace("agent:2.0.0", "agent:2.1.0"))
+    cluster.set_image_broken(BROKEN, True)
+    say(f"the pull request bumps it to {BROKEN.rpartition(':')[2]}, an image that never starts")
+    desired = load_desired(repo, revision="v2.1.0")
+    touched: set[str] = set()
+    for number in range(1, 9):
+        result = reconcile_once(desired, cluster)
+        touched |= {r.action.node for r in result.results if isinstance(r.action, DeletePod)}
+        for r in result.results:
+            if isinstance(r.action, RollbackDaemonSet | DeletePod) or "halt " in r.action.reason:
+                say(f"  pass {number}: {r.action.reason}")
+        cluster.tick(PASS_SECONDS)
+    final = plan_once(desired, cluster)
+    for ds in final.daemonsets:
+        p = ds.progress
+        if ds.rolled_back:
+            state = f"{p.current}/{p.nodes} on 2.0.0 again: rolled back {ds.rolled_back}"
+        elif ds.held:
+            state = f"{p.outdated}/{p.nodes} untouched on 2.0.0, held: waits for wave 1"
+        else:
+            state = f"{p.current}/{p.nodes} current" + (", halted" if ds.halted else "")
+        say(f"  {ds.group:7} wave {ds.wave}: {state}")
+    later = {p.node for p in cluster.observe().pods if not p.node.startswith("canary")}
+    untouched = not (touched & later)
+    say(
+        "north and south were never touched: "
+        + ("yes" if untouched else "NO")
+        + "; canary is back on 2.0.0 and the repository is unchanged (revert or fix to move on)"
+    )
+    return untouched and any(ds.rolled_back for ds in final.daemonsets)
+
+
 def main() -> int:
     heading("1. A simulated edge fleet")
     cluster = build_fleet()
@@ -268,6 +358,9 @@ def main() -> int:
         last, worst_again = rollout(cluster, desired, label="catch-up ", start=start)
         worst = max(worst, worst_again)
 
+        heading("7. Waves: a canary group catches a broken image")
+        caught = canary_wave(tmp)
+
     heading("Result")
     aru = [ds for ds in last.daemonsets if ds.model is UpdateModel.ADVANCED_ROLLING_UPDATE]
     complete = all(ds.progress.current == ds.progress.nodes for ds in aru)
@@ -281,8 +374,9 @@ def main() -> int:
         if worst <= 0
         else f"budget EXCEEDED by {worst} node(s) at some pass: this is a bug"
     )
+    say(f"canary wave: broken image caught and rolled back: {'yes' if caught else 'NO'}")
     say("try it by hand: see README, section 'Rolling out'")
-    return 0 if complete and worst <= 0 else 1
+    return 0 if complete and worst <= 0 and caught else 1
 
 
 if __name__ == "__main__":

@@ -19,3 +19,5 @@ def test_demo_story(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ota-updater pods carry PodNeedUpgrade=True" in out
     assert "AdvancedRollingUpdate: 53/53 nodes current (complete)" in out
     assert "budget: never exceeded" in out
+    assert "north and south were never touched: yes" in out  # the canary wave caught it
+    assert "canary wave: broken image caught and rolled back: yes" in out
