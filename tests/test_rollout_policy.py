@@ -11,12 +11,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gitops_edge.cli.status_cmd import render_rows
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.maintenance import open_at
 from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet, SetPodCondition
 from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
-from gitops_edge.status import status_files
+from gitops_edge.status import group_status, status_files
 
 GROUPS = """\
 apiVersion: gitops-edge.io/v1alpha1
@@ -137,6 +138,9 @@ def test_a_canary_wave_catches_a_broken_image_and_later_waves_never_start(tmp_pa
     assert canary.actions == ()
     north = group_plan(plan, "north")
     assert north.wave == "2/2" and "wave 2/2 waits: group canary is halted" in north.held
+    rows = [{"workload": "agent", **group_status(ds, ())} for ds in plan.daemonsets]
+    table = render_rows(rows)
+    assert "wave 1/2, HALTED" in table and "wave 2/2, waiting (wave)" in table
     summary = status_files(desired, plan)["README.md"]
     assert "| agent | canary | AdvancedRollingUpdate |" in summary and "**halted**" in summary
     assert "waiting: earlier wave" in summary

@@ -124,15 +124,28 @@ _COUNT_WORDS = (
 
 
 def render_rows(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'WORKLOAD':22} {'GROUP':14} {'MODEL':22} {'PROGRESS':30} DEFERRED  OTA"]
+    lines = [f"{'WORKLOAD':22} {'GROUP':14} {'MODEL':22} {'PROGRESS':30} DEFERRED  OTA  ROLLOUT"]
     for row in rows:
         nodes = row["nodes"]
-        lines.append(
+        line = (
             f"{row['workload']:22} {row['group'] or '-':14} {row['model']:22} "
             f"{progress_bar(nodes['current'], nodes['total']):30} "
-            f"{nodes['deferredNotReady']:>8}  {row['otaPending']:>3}"
+            f"{nodes['deferredNotReady']:>8}  {row['otaPending']:>3}  {_rollout(row)}"
         )
+        lines.append(line.rstrip())
     return "\n".join(lines)
+
+
+def _rollout(row: dict[str, Any]) -> str:
+    """Wave and state from a status row (older status files lack these fields)."""
+    words = [f"wave {row['wave']}"] if row.get("wave") else []
+    if row.get("rolledBack"):
+        words.append(f"rolled back {row['rolledBack']}")
+    elif row.get("halted"):
+        words.append("HALTED")
+    elif row.get("held"):
+        words.append("waiting (window)" if "(window)" in row["held"] else "waiting (wave)")
+    return ", ".join(words)
 
 
 def run(args: argparse.Namespace) -> int:
