@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gitops_edge.apply import apply_actions
 from gitops_edge.cli.status_cmd import render_rows
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
@@ -292,3 +293,26 @@ def test_no_group_outside_its_window_ever_loses_a_pod(
             if not is_open:
                 assert moved == [] and before <= after
             cluster.tick(seconds)
+
+
+def test_a_crash_between_the_rollback_and_its_record_still_ends_rolled_back(tmp_path: Path) -> None:
+    cluster = fleet()
+    policy = WAVES.format(bake=0, rollback="true", wait="false")
+    repo = rolled_out(tmp_path, cluster, rollout=policy)
+    cluster.set_image_broken("registry.example.com/agent:2", True)
+    write(repo, image="2", rollout=policy)
+    desired = load_desired(repo, revision="r2")
+    for _ in range(20):
+        plan = plan_once(desired, cluster)
+        rollback = [a for a in plan.actions if isinstance(a, RollbackDaemonSet)]
+        if rollback:  # apply only up to the rollback: the pass dies before recording it
+            actions = plan.actions[: plan.actions.index(rollback[0]) + 1]
+            apply_actions(actions, cluster)
+            break
+        apply_actions(plan.actions, cluster)
+        cluster.tick(10)
+    else:
+        raise AssertionError("no rollback planned")
+    passes(desired, cluster, 6)
+    canary = group_plan(plan_once(desired, cluster), "canary")
+    assert canary.rolled_back and images(cluster, "canary") == ["1", "1"]

@@ -151,23 +151,27 @@ def halt_and_rollback(
             )
         )
     good = ds.annotations.get(LAST_GOOD_ANNOTATION, "")
-    if policy.auto_rollback and good and good != ds.current_revision:
-        actions.append(
-            RollbackDaemonSet(
-                namespace=desired.namespace,
-                name=desired.name,
-                uid=ds.uid,
-                revision=good,
-                reason=f"roll {ident} back from revision {short(ds.current_revision)} to "
-                f"{short(good)}, the last fully available one (autoRollback)",
+    failed_revision = halted[0] if halted else ds.current_revision
+    if policy.auto_rollback and good and good != failed_revision:
+        if good != ds.current_revision:
+            actions.append(
+                RollbackDaemonSet(
+                    namespace=desired.namespace,
+                    name=desired.name,
+                    uid=ds.uid,
+                    revision=good,
+                    reason=f"roll {ident} back from revision {short(ds.current_revision)} to "
+                    f"{short(good)}, the last fully available one (autoRollback)",
+                )
             )
-        )
+        # Recorded after the rollback; a pass that crashed in between records it next time.
         actions.append(
             AnnotateDaemonSet(
                 namespace=desired.namespace,
                 name=desired.name,
-                annotations=((ROLLED_BACK_ANNOTATION, f"{spec} {ds.current_revision} {good}"),),
-                reason=f"record the rollback of {ident}",
+                annotations=((ROLLED_BACK_ANNOTATION, f"{spec} {failed_revision} {good}"),),
+                reason=f"record the rollback of {ident} from {short(failed_revision)} to "
+                f"{short(good)}",
             )
         )
     return tuple(actions), reason, ""
