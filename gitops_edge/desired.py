@@ -70,6 +70,23 @@ class LabelSelector:
     match_labels: tuple[tuple[str, str], ...] = ()
     match_expressions: tuple[LabelRequirement, ...] = ()
 
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> LabelSelector:
+        """From a (validated) Kubernetes LabelSelector object: matchLabels, matchExpressions."""
+        return cls(
+            match_labels=tuple(
+                sorted((str(k), str(v)) for k, v in (raw.get("matchLabels") or {}).items())
+            ),
+            match_expressions=tuple(
+                LabelRequirement(
+                    key=str(e["key"]),
+                    operator=str(e["operator"]),
+                    values=tuple(str(v) for v in e.get("values") or ()),
+                )
+                for e in raw.get("matchExpressions") or ()
+            ),
+        )
+
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self.match_labels) and all(
             r.matches(labels) for r in self.match_expressions

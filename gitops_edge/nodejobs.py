@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from gitops_edge.desired import LabelSelector
 from gitops_edge.kinds import JOB_KINDS
 
 GROUP = "operations.kubeedge.io"
@@ -59,7 +60,7 @@ class JobSpec:
     kind: str
     version: str
     node_names: tuple[str, ...]
-    selector: Mapping[str, Any] | None  # a LabelSelector, as written
+    selector: LabelSelector | None
     concurrency: int
     timeout_seconds: int
     failure_tolerate: float
@@ -87,7 +88,9 @@ def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
         kind=kind,
         version=version,
         node_names=tuple(str(n) for n in body.get("nodeNames") or ()),
-        selector=body.get("labelSelector"),
+        selector=LabelSelector.from_raw(body["labelSelector"])
+        if isinstance(body.get("labelSelector"), dict)
+        else None,
         concurrency=max(1, int(body.get("concurrency") or 1)),
         timeout_seconds=int(body.get("timeoutSeconds") or DEFAULT_TIMEOUT),
         failure_tolerate=tolerate,

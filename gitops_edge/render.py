@@ -28,7 +28,6 @@ from gitops_edge.desired import (
     DesiredDaemonSet,
     DesiredJob,
     DesiredState,
-    LabelRequirement,
     LabelSelector,
     NodeGroup,
     PrePullPolicy,
@@ -37,7 +36,7 @@ from gitops_edge.desired import (
     SourceRef,
     UpdateModel,
 )
-from gitops_edge.docpath import dict_at, dig, list_at
+from gitops_edge.docpath import dict_at, dig
 from gitops_edge.kinds import JOB_KINDS
 from gitops_edge.maintenance import parse_window
 from gitops_edge.openyurt import parse_update_strategy
@@ -75,17 +74,7 @@ def _source(td: TypedDocument) -> SourceRef:
 def node_group_from(td: TypedDocument) -> NodeGroup:
     spec = dict_at(td.doc.data, "spec")
     raw_selector = spec.get("selector")
-    selector = None
-    if isinstance(raw_selector, dict):
-        selector = LabelSelector(
-            match_labels=tuple(sorted(dict_at(raw_selector, "matchLabels").items())),
-            match_expressions=tuple(
-                LabelRequirement(
-                    key=e["key"], operator=e["operator"], values=tuple(e.get("values") or ())
-                )
-                for e in list_at(raw_selector, "matchExpressions")
-            ),
-        )
+    selector = LabelSelector.from_raw(raw_selector) if isinstance(raw_selector, dict) else None
     window = spec.get("maintenanceWindow")
     return NodeGroup(
         name=td.doc.data["metadata"]["name"],

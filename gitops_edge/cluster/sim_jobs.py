@@ -33,6 +33,7 @@ from typing import Any
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.k8s_objects import format_time
 from gitops_edge.cluster.sim_state import Obj, SimState, node_ready
+from gitops_edge.desired import LabelSelector
 
 FAILING_CHECKS_ANNOTATION = "sim.gitops-edge.io/failing-checks"
 _KUBEEDGE_VERSION = re.compile(r"kubeedge-v[0-9][0-9A-Za-z.+_-]*$")
@@ -60,28 +61,12 @@ def failing_checks(node: Obj) -> set[str]:
 def _selected(state: SimState, spec: nj.JobSpec) -> list[str]:
     if spec.node_names:
         return list(dict.fromkeys(spec.node_names))
-    selector: Mapping[str, Any] = spec.selector or {}
-    out = []
-    for name, node in sorted(state.nodes.items()):
-        labels = node["metadata"].get("labels") or {}
-        if all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()) and all(
-            _expression(req, labels) for req in selector.get("matchExpressions") or ()
-        ):
-            out.append(name)
-    return out
-
-
-def _expression(req: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key, op, values = req.get("key", ""), req.get("operator"), req.get("values") or ()
-    if op == "In":
-        return labels.get(key) in values
-    if op == "NotIn":
-        return labels.get(key) not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False
+    selector = spec.selector or LabelSelector()
+    return [
+        name
+        for name, node in sorted(state.nodes.items())
+        if selector.matches(node["metadata"].get("labels") or {})
+    ]
 
 
 # ── steps ─────────────────────────────────────────────────────────────────────────────────────

@@ -25,7 +25,6 @@ from gitops_edge.desired import (
     SPEC_HASH_ANNOTATION,
     DesiredDaemonSet,
     DesiredJob,
-    LabelRequirement,
     LabelSelector,
     NodeGroup,
 )
@@ -212,7 +211,7 @@ def job_window_holds(
         if spec.node_names:
             targets = set(spec.node_names)
         else:
-            selector = _label_selector(spec.selector or {})
+            selector = spec.selector or LabelSelector()
             targets = {n.name for n in nodes if selector.matches(n.labels)}
         for group in closed:
             if targets & members[group.name]:
@@ -230,18 +229,3 @@ def window_hold(window: Window | None, now: float) -> str:
     upcoming = next_start(window, now)
     when = f"; next window opens {rfc3339(upcoming)}" if upcoming is not None else ""
     return f"deferred (window): outside its maintenance window {window.describe()}{when}"
-
-
-def _label_selector(raw: Mapping[str, object]) -> LabelSelector:
-    labels = raw.get("matchLabels") or {}
-    expressions = raw.get("matchExpressions") or []
-    assert isinstance(labels, dict) and isinstance(expressions, list)
-    return LabelSelector(
-        match_labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-        match_expressions=tuple(
-            LabelRequirement(
-                key=str(e["key"]), operator=str(e["operator"]), values=tuple(e.get("values") or ())
-            )
-            for e in expressions
-        ),
-    )
