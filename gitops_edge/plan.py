@@ -188,6 +188,14 @@ class JobPlan:
         return sum(n.phase in phases for n in self.nodes)
 
 
+WINDOW_HOLD = "deferred (window)"  # how a hold by a maintenance window begins
+
+
+def held_by_window(held: str) -> bool:
+    """Whether a DaemonSetPlan's `held` reason (or a status row's) is its maintenance window."""
+    return held.startswith(WINDOW_HOLD)
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonSetPlan:
     """The plan for one (workload, group) DaemonSet."""

@@ -37,6 +37,7 @@ from gitops_edge.plan import (
     RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
+    held_by_window,
 )
 from gitops_edge.planner.words import rfc3339, short
 
@@ -331,7 +332,7 @@ def _held_cell(ds: DaemonSetPlan) -> str:
     if ds.halted:
         return "halted"
     if ds.held:
-        return "window" if ds.held.startswith("deferred (window)") else "waiting (wave)"
+        return "window" if held_by_window(ds.held) else "waiting (wave)"
     return ""
 
 

@@ -17,7 +17,7 @@ from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
 from gitops_edge.job_format import job_counts, job_markdown_lines, job_to_dict
-from gitops_edge.plan import DaemonSetPlan, JobPlan, Plan
+from gitops_edge.plan import DaemonSetPlan, JobPlan, Plan, held_by_window
 from gitops_edge.plan_format import all_jobs, progress_bar
 
 JOBS_DIR = "jobs"
@@ -100,7 +100,7 @@ def _rollout_cell(ds: DaemonSetPlan) -> str:
     elif ds.halted:
         words.append("**halted**")
     elif ds.held:
-        words.append("waiting: window" if "(window)" in ds.held else "waiting: earlier wave")
+        words.append("waiting: window" if held_by_window(ds.held) else "waiting: earlier wave")
     return ", ".join(words) or "—"
 
 

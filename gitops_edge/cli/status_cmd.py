@@ -19,6 +19,7 @@ from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.job_format import job_to_dict
+from gitops_edge.plan import held_by_window
 from gitops_edge.plan_format import all_jobs, progress_bar
 from gitops_edge.reconcile import plan_once
 from gitops_edge.status import JOBS_DIR, rows_from_status_file, status_rows
@@ -144,7 +145,7 @@ def _rollout(row: dict[str, Any]) -> str:
     elif row.get("halted"):
         words.append("HALTED")
     elif row.get("held"):
-        words.append("waiting (window)" if "(window)" in row["held"] else "waiting (wave)")
+        words.append("waiting (window)" if held_by_window(row["held"]) else "waiting (wave)")
     return ", ".join(words)
 
 

@@ -30,7 +30,7 @@ from gitops_edge.desired import (
 )
 from gitops_edge.maintenance import Window, next_start, open_at
 from gitops_edge.observed import DaemonSetObs, Node
-from gitops_edge.plan import Action, AnnotateDaemonSet, RollbackDaemonSet
+from gitops_edge.plan import WINDOW_HOLD, Action, AnnotateDaemonSet, RollbackDaemonSet
 from gitops_edge.planner.classify import NodeState, NodeView, node_views
 from gitops_edge.planner.index import FleetIndex, group_members
 from gitops_edge.planner.words import rfc3339, short
@@ -228,4 +228,4 @@ def window_hold(window: Window | None, now: float) -> str:
         return ""
     upcoming = next_start(window, now)
     when = f"; next window opens {rfc3339(upcoming)}" if upcoming is not None else ""
-    return f"deferred (window): outside its maintenance window {window.describe()}{when}"
+    return f"{WINDOW_HOLD}: outside its maintenance window {window.describe()}{when}"
