@@ -14,6 +14,7 @@ from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredState
 from gitops_edge.observed import Observed
 from gitops_edge.plan import Plan
+from gitops_edge.planner.classify import NodeView
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
@@ -32,7 +33,8 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
     # for it, unless the repository says gitops-edge drives them.
     delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
-    holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now)
+    views_of: dict[tuple[str, str], list[NodeView]] = {}
+    holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now, views_of=views_of)
     daemonsets = tuple(
         plan_daemonset(
             ds,
@@ -42,6 +44,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
             delegated=delegate and ds.openyurt_annotated,
             jobs_api_version=desired.config.jobs_api_version,
             hold=holds.get((ds.namespace, ds.name), ""),
+            views=views_of.pop((ds.namespace, ds.name), None),
         )
         for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
     )

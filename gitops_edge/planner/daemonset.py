@@ -118,10 +118,12 @@ def plan_daemonset(
     delegated: bool = False,
     jobs_api_version: str = "auto",
     hold: str = "",
+    views: list[NodeView] | None = None,
 ) -> DaemonSetPlan:
     """The plan for one DaemonSet; `delegated`: another controller moves its pods;
     `jobs_api_version`: the repository's spec.jobs.apiVersion, for pre-pull jobs; `hold`: why
-    its pods must not move this pass (maintenance window, earlier wave), "" if they may."""
+    its pods must not move this pass (maintenance window, earlier wave), "" if they may;
+    `views`: its node views when already computed this pass (by the wave check)."""
     key = (desired.namespace, desired.name)
     ds = index.daemonsets.get(key)
     ident = f"{desired.namespace}/{desired.name}"
@@ -143,7 +145,8 @@ def plan_daemonset(
             errors=errors,
             notes=(),
         )
-    views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
+    if views is None:
+        views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
     observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
     if observed_hash != desired.spec_hash and hold and desired.model is UpdateModel.ROLLING_UPDATE:
         return _result(  # the DaemonSet controller would replace pods as soon as it is updated

@@ -48,8 +48,15 @@ def _marked(ds: DaemonSetObs, annotation: str, spec_hash: str) -> list[str] | No
     return words[1:] if words and words[0] == spec_hash else None
 
 
-def settled(desired: DesiredDaemonSet, *, index: FleetIndex, now: float) -> str:
-    """ "" when the group's rollout is complete and baked, else what it waits for."""
+def settled(
+    desired: DesiredDaemonSet,
+    *,
+    index: FleetIndex,
+    now: float,
+    views_of: dict[Key, list[NodeView]],
+) -> str:
+    """The empty string when the group's rollout is complete and baked, else what it waits
+    for. The node views it computes are left in `views_of`, for the DaemonSet's own plan."""
     key = (desired.namespace, desired.name)
     ds = index.daemonsets.get(key)
     if ds is None or ds.annotations.get(SPEC_HASH_ANNOTATION) != desired.spec_hash:
@@ -59,6 +66,7 @@ def settled(desired: DesiredDaemonSet, *, index: FleetIndex, now: float) -> str:
     policy = desired.rollout
     wait_all = policy is not None and policy.wait_for_not_ready
     views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
+    views_of[key] = views
     counted = [v for v in views if v.ready or wait_all]
     behind = sum(v.state is not NodeState.CURRENT for v in counted)
     if behind:
@@ -72,7 +80,11 @@ def settled(desired: DesiredDaemonSet, *, index: FleetIndex, now: float) -> str:
 
 
 def wave_holds(
-    daemonsets: Sequence[DesiredDaemonSet], *, index: FleetIndex, now: float
+    daemonsets: Sequence[DesiredDaemonSet],
+    *,
+    index: FleetIndex,
+    now: float,
+    views_of: dict[Key, list[NodeView]],
 ) -> dict[Key, str]:
     """Per DaemonSet of a later wave: why it waits for an earlier wave ("" entries omitted)."""
     by_workload: dict[tuple[str, str], list[DesiredDaemonSet]] = {}
@@ -90,7 +102,9 @@ def wave_holds(
                         f"wave {wave + 1}/{d.rollout.waves if d.rollout else 1} waits: "
                         + "; ".join(waiting)
                     )
-            waiting += [why for d in in_wave if (why := settled(d, index=index, now=now))]
+            waiting += [
+                why for d in in_wave if (why := settled(d, index=index, now=now, views_of=views_of))
+            ]
     return holds
 
 
@@ -185,10 +199,15 @@ def _threshold(value: int | str, total: int) -> int:
 
 
 def holds_for_groups(
-    daemonsets: Sequence[DesiredDaemonSet], *, index: FleetIndex, now: float
+    daemonsets: Sequence[DesiredDaemonSet],
+    *,
+    index: FleetIndex,
+    now: float,
+    views_of: dict[Key, list[NodeView]],
 ) -> Mapping[Key, str]:
-    """Every DaemonSet that is held this pass, and why: its window first, then its wave."""
-    holds = dict(wave_holds(daemonsets, index=index, now=now))
+    """Every DaemonSet that is held this pass, and why: its window first, then its wave. Node
+    views computed on the way are left in `views_of` (multi-wave workloads only)."""
+    holds = dict(wave_holds(daemonsets, index=index, now=now, views_of=views_of))
     for d in daemonsets:
         why = window_hold(d.window, now)
         if why:
