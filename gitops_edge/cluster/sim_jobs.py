@@ -181,7 +181,6 @@ def advance(state: SimState, job: Obj) -> None:
         return
     spec = nj.job_spec(job)
     order = steps(spec)
-    tasks: dict[str, dict[str, Any]] = run["tasks"]
     t = float(run["at"])
     while "final" not in run:
         _dispatch(state, spec, run, order, t)
@@ -192,7 +191,11 @@ def advance(state: SimState, job: Obj) -> None:
         _complete(state, spec, run, order, name, t=t, timed_out=timed_out)
         _after_node(spec, run, order, t)
     run["at"] = max(t, state.now) if "final" not in run else t
-    _write_status(job, spec, run, order, tasks)
+    job["status"] = (
+        _v1alpha1_status(spec, run, order)
+        if spec.version == nj.V1ALPHA1
+        else _v1alpha2_status(spec, run)
+    )
     if "final" in run:
         run["written"] = True
 
@@ -342,15 +345,6 @@ def _tolerance_reason(failed: int, total: int) -> str:
 _V1_EVENTS = {nj.V1_CHECKING: "Check", nj.V1_UPGRADING: "Upgrade", nj.V1_PULLING: "Pull"}
 
 
-def _write_status(
-    job: Obj, spec: nj.JobSpec, run: Mapping[str, Any], order: list[str], tasks: Mapping[str, Any]
-) -> None:
-    if spec.version == nj.V1ALPHA1:
-        job["status"] = _v1alpha1_status(spec, run, order, tasks)
-    else:
-        job["status"] = _v1alpha2_status(spec, run, tasks)
-
-
 def _v1alpha1_node(name: str, task: Mapping[str, Any], order: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"nodeName": name}
     if task["step"] < 0:
@@ -370,9 +364,8 @@ def _v1alpha1_node(name: str, task: Mapping[str, Any], order: list[str]) -> dict
     return out
 
 
-def _v1alpha1_status(
-    spec: nj.JobSpec, run: Mapping[str, Any], order: list[str], tasks: Mapping[str, Any]
-) -> dict[str, Any]:
+def _v1alpha1_status(spec: nj.JobSpec, run: Mapping[str, Any], order: list[str]) -> dict[str, Any]:
+    tasks: Mapping[str, Any] = run["tasks"]
     final = run.get("final")
     started = any(task["step"] >= 0 for task in tasks.values())
     if final is not None:
@@ -405,9 +398,8 @@ def _v1alpha1_status(
     return status
 
 
-def _v1alpha2_status(
-    spec: nj.JobSpec, run: Mapping[str, Any], tasks: Mapping[str, Any]
-) -> dict[str, Any]:
+def _v1alpha2_status(spec: nj.JobSpec, run: Mapping[str, Any]) -> dict[str, Any]:
+    tasks: Mapping[str, Any] = run["tasks"]
     final = run.get("final")
     started = any(task["phase"] != nj.NODE_PENDING or task["step"] >= 0 for task in tasks.values())
     phase = final[0] if final is not None else (nj.JOB_IN_PROGRESS if started else nj.JOB_INIT)
