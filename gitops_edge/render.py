@@ -242,11 +242,13 @@ def _waves(spec: dict[str, Any]) -> dict[str, RolloutPolicy]:
     if not isinstance(raw, dict):
         return {}
     listed = [list(w["groups"]) for w in raw.get("waves") or ()]
-    bakes = [int(w.get("bakeSeconds", raw.get("bakeSeconds", 0))) for w in raw.get("waves") or ()]
+    d = RolloutPolicy()  # the defaults
+    bake = int(raw.get("bakeSeconds", d.bake_seconds))
+    bakes = [int(w.get("bakeSeconds", bake)) for w in raw.get("waves") or ()]
     rest = [g["name"] for g in spec["groups"] if not any(g["name"] in w for w in listed)]
     if rest:
         listed.append(rest)
-        bakes.append(int(raw.get("bakeSeconds", 0)))
+        bakes.append(bake)
     out = {}
     for index, groups in enumerate(listed):
         for name in groups:
@@ -254,10 +256,12 @@ def _waves(spec: dict[str, Any]) -> dict[str, RolloutPolicy]:
                 wave=index,
                 waves=len(listed),
                 bake_seconds=bakes[index],
-                wait_for_not_ready=bool(raw.get("waitForNotReady", False)),
-                progress_deadline_seconds=int(raw.get("progressDeadlineSeconds", 600)),
-                max_failed=raw.get("maxFailedPods", 0),
-                auto_rollback=bool(raw.get("autoRollback", False)),
+                wait_for_not_ready=bool(raw.get("waitForNotReady", d.wait_for_not_ready)),
+                progress_deadline_seconds=int(
+                    raw.get("progressDeadlineSeconds", d.progress_deadline_seconds)
+                ),
+                max_failed=raw.get("maxFailedPods", d.max_failed),
+                auto_rollback=bool(raw.get("autoRollback", d.auto_rollback)),
             )
     return out
 
@@ -266,11 +270,12 @@ def _prepull_policy(spec: dict[str, Any]) -> PrePullPolicy | None:
     raw = spec.get("prePull")
     if not isinstance(raw, dict):
         return None
+    d = PrePullPolicy()  # the defaults
     return PrePullPolicy(
-        concurrency=int(raw.get("concurrency", 1)),
-        timeout_seconds=int(raw.get("timeoutSeconds", 300)),
-        failure_tolerate=str(raw.get("failureTolerate", "0")),
-        retry_times=int(raw.get("retryTimes", 0)),
+        concurrency=int(raw.get("concurrency", d.concurrency)),
+        timeout_seconds=int(raw.get("timeoutSeconds", d.timeout_seconds)),
+        failure_tolerate=str(raw.get("failureTolerate", d.failure_tolerate)),
+        retry_times=int(raw.get("retryTimes", d.retry_times)),
     )
 
 
