@@ -11,6 +11,7 @@ Pure: returns strings and dicts, prints nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gitops_edge import nodejobs as nj
@@ -71,6 +72,20 @@ def job_to_dict(job: JobPlan) -> dict[str, Any]:
     }
 
 
+def count_words(counts: Mapping[str, int]) -> list[str]:
+    """`["1 failed", "2 pending"]`: the nodes not successful, from `job_counts` (or a job status
+    file's `counts`)."""
+    return [f"{counts[key]} {label}" for key, label in _NOT_SUCCESSFUL if counts.get(key)]
+
+
+_NOT_SUCCESSFUL = (
+    ("failed", "failed"),
+    ("unknown", "timed out"),
+    ("inProgress", "in progress"),
+    ("pending", "pending"),
+)
+
+
 def job_headline(job: JobPlan) -> str:
     """`NodeUpgradeJob upgrade-example (v1alpha1): Completed, 3/4 nodes successful, 1 failed`."""
     c = job_counts(job)
@@ -81,14 +96,7 @@ def job_headline(job: JobPlan) -> str:
     else:
         state = job.phase or "created, not started yet"
     words = [f"{c['successful']}/{c['nodes']} nodes successful"] if c["nodes"] else []
-    for key, label in (
-        ("failed", "failed"),
-        ("unknown", "timed out"),
-        ("inProgress", "in progress"),
-        ("pending", "pending"),
-    ):
-        if c[key]:
-            words.append(f"{c[key]} {label}")
+    words += count_words(c)
     version = nj.version_of(job.api_version) or job.api_version
     tail = ", ".join([state, *words])
     return f"{job.kind} {job.name} ({version}): {tail}"

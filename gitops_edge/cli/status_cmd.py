@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gitops_edge import nodejobs as nj
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
 from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
-from gitops_edge.job_format import job_to_dict
+from gitops_edge.job_format import count_words, job_to_dict
 from gitops_edge.plan import held_by_window
 from gitops_edge.plan_format import all_jobs, progress_bar
 from gitops_edge.reconcile import plan_once
@@ -107,21 +108,13 @@ def render_jobs(jobs: list[dict[str, Any]]) -> str:
     for job in jobs:
         c = job["counts"]
         words = [f"{c['successful']}/{c['nodes']} successful"]
-        words += [f"{c[k]} {w}" for k, w in _COUNT_WORDS if c.get(k)]
-        version = str(job["apiVersion"]).rpartition("/")[2]
+        words += count_words(c)
+        version = nj.version_of(str(job["apiVersion"]))
         phase = "error" if job.get("errors") else job.get("phase") or "to be created"
         lines.append(
             f"{job['kind'] + '/' + job['name']:48} {version:9} {phase:11} {', '.join(words)}"
         )
     return "\n".join(lines)
-
-
-_COUNT_WORDS = (
-    ("failed", "failed"),
-    ("unknown", "timed out"),
-    ("inProgress", "running"),
-    ("pending", "pending"),
-)
 
 
 def render_rows(rows: list[dict[str, Any]]) -> str:
