@@ -327,3 +327,18 @@ def test_a_saved_and_reloaded_cluster_runs_jobs_exactly_as_one_that_never_stoppe
     with SimCluster.open(path, read_only=True) as reopened:
         assert reopened.observe().jobs == steady.observe().jobs
         assert copy.deepcopy(reopened._state.node_jobs) == steady._state.node_jobs
+
+
+def test_a_v1alpha2_job_with_no_node_to_run_on_ends_in_failure() -> None:
+    cluster = fleet(2)
+    cluster.set_node_ready("edge-01", False)
+    cluster.create_node_job(
+        upgrade(nj.V1ALPHA2, nodeNames=["edge-01"], image="kubeedge/installation-package")
+    )
+    job = observed_job(cluster, nj.UPGRADE, "up")
+    assert job.phase == nj.JOB_FAILURE and "1/1" in job.reason  # its only node was NotReady
+    assert phases(job) == {"edge-01": nj.NODE_FAILURE}
+    empty = prepull(nj.V1ALPHA2, images=["r.io/a:1"], labelSelector={"matchLabels": {"x": "y"}})
+    cluster.create_node_job(empty)
+    job = observed_job(cluster, nj.PREPULL, "pull")
+    assert job.phase == nj.JOB_FAILURE and job.nodes == () and "no node to run on" in job.reason

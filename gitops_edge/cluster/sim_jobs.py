@@ -161,12 +161,13 @@ def start_job(state: SimState, job: Obj) -> None:
         if problem:
             task.update(phase=nj.NODE_FAILURE, reason=problem, time=t)
         tasks[name] = task
-    job["_sim"] = {"at": t, "stage": 0, "stopping": False, "tasks": tasks, "images": {}}
-    if spec.version == nj.V1ALPHA1 and not tasks:
-        job["_sim"]["final"] = (
-            nj.JOB_FAILURE,
-            "no node to run on: every selected node is missing, not an edge node or NotReady",
-        )
+    run: dict[str, Any] = {"at": t, "stage": 0, "stopping": False, "tasks": tasks, "images": {}}
+    job["_sim"] = run
+    if not tasks:  # v1alpha2 decides Failure for no node; v1alpha1 would wait at Init forever
+        why = "every selected node is missing, not an edge node or NotReady"
+        run["final"] = [nj.JOB_FAILURE, f"no node to run on: {why}"]
+    elif spec.version == nj.V1ALPHA2:
+        _after_node(spec, run, steps(spec), t)  # every node may have failed at selection
     advance(state, job)
 
 
