@@ -2,7 +2,8 @@
 
 kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
-pagination, resourceVersions, DELETE with a uid precondition (409), a strategic-merge patch of
+pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
+410 Gone below a compaction point), DELETE with a uid precondition (409), a strategic-merge patch of
 pod conditions by type, server-side apply as create-or-update (with generation), cascading
 DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
 CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
@@ -66,7 +67,14 @@ class StandIn:
     groups: list[str] = field(default_factory=lambda: ["apps"])  # served API groups
     job_versions: list[str] = field(default_factory=list)  # operations.kubeedge.io, [] = no CRDs
     jobs: dict[tuple[str, str], Obj] = field(default_factory=dict)  # (plural, name) → object
-    node_events: list[tuple[int, str, Obj]] = field(default_factory=list)  # (rv, type, node)
+    # Watch events per resource, (rv, type, object as it was then); a test may turn recording
+    # off while seeding a large fleet, or hold events back (a watch then sees nothing new).
+    events: dict[str, list[tuple[int, str, Obj]]] = field(
+        default_factory=lambda: {resource: [] for resource in KINDS}
+    )
+    record_events: bool = True
+    hold_events: bool = False
+    broken_watches: set[str] = field(default_factory=set)  # paths whose watches answer 500
     compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -83,8 +91,15 @@ class StandIn:
         meta.setdefault("uid", f"uid-{next(self._uid)}")
         meta["resourceVersion"] = str(next(self._rv))
         obj.setdefault("kind", KINDS[resource])
-        self.store[resource][(meta.get("namespace", ""), meta["name"])] = obj
+        key = (meta.get("namespace", ""), meta["name"])
+        self._record(resource, "MODIFIED" if key in self.store[resource] else "ADDED", obj)
+        self.store[resource][key] = obj
         return obj
+
+    def _record(self, resource: str, kind: str, obj: Obj) -> None:
+        if self.record_events:
+            rv = int(obj["metadata"]["resourceVersion"])
+            self.events[resource].append((rv, kind, json.loads(json.dumps(obj))))
 
     def fail_next(
         self, method: str, path: str, status: int, *, retry_after: str | None = None
@@ -123,8 +138,10 @@ class StandIn:
                     }
                 )
             return kmock.Response(status=200, payload={"kind": "APIGroupList", "groups": groups})
-        if method == "GET" and path == "/api/v1/nodes" and params.get("watch") == "true":
-            return self._watch_nodes(int(params.get("resourceVersion") or 0))
+        if method == "GET" and params.get("watch") == "true" and (m := _LIST.fullmatch(path)):
+            if path in self.broken_watches:
+                return _status(500, "watch broken by the test")
+            return self._watch(m[2], params)
         if (j := _JOB.fullmatch(path)) is not None:
             return self._job(method, j[1], j[2], j[3], body, params)
         if method == "GET" and (m := _LIST.fullmatch(path)):
@@ -213,19 +230,23 @@ class StandIn:
         self._writes += 1
         obj = self.store["nodes"][("", name)]
         obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
-        rv = next(self._rv)
-        obj["metadata"]["resourceVersion"] = str(rv)
-        self.node_events.append((rv, "MODIFIED", json.loads(json.dumps(obj))))
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        self._record("nodes", "MODIFIED", obj)
 
-    def _watch_nodes(self, since: int) -> kmock.Response:
-        """The events after `since`, then the stream ends (as a server-side watch timeout does)."""
+    def _watch(self, resource: str, params: dict[str, str]) -> kmock.Response:
+        """The events after the resourceVersion asked for that match the label selector, then
+        the stream ends (as a server-side watch timeout does); 410 Gone below `compacted`."""
+        since = int(params.get("resourceVersion") or 0)
         if since < self.compacted:
             gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
             return kmock.Response(status=200, payload=json.dumps(gone).encode() + b"\n")
+        if self.hold_events:
+            return kmock.Response(status=200, payload=b"")
+        selector = params.get("labelSelector", "")
         lines = [
             json.dumps({"type": kind, "object": obj}).encode() + b"\n"
-            for rv, kind, obj in self.node_events
-            if rv > since
+            for rv, kind, obj in self.events[resource]
+            if rv > since and (not selector or _labels_match(obj, selector))
         ]
         return kmock.Response(status=200, payload=b"".join(lines) or b"")
 
@@ -242,13 +263,17 @@ class StandIn:
             if selectors[1]:
                 items = [o for o in items if _fields_match(o, selectors[1])]
             self._filtered[cache_key] = (self._writes, items)
-        start = int(params.get("continue") or 0)
+        # The continue token carries the first page's resourceVersion: every page of one list
+        # reports it, as the API server's paginated lists do (one consistent snapshot).
+        offset, _, version = (params.get("continue") or "").partition(":")
+        start = int(offset or 0)
+        version = version or str(next(self._rv))
         limit = int(params.get("limit") or 0) or len(items) or 1
         page = items[start : start + limit]
         more = start + limit < len(items)
         meta = {
-            "resourceVersion": str(next(self._rv)),
-            "continue": str(start + limit) if more else "",
+            "resourceVersion": version,
+            "continue": f"{start + limit}:{version}" if more else "",
         }
         return kmock.Response(
             status=200,
@@ -298,16 +323,26 @@ class StandIn:
         wanted = ((body or {}).get("preconditions") or {}).get("uid")
         if wanted and wanted != obj["metadata"]["uid"]:
             return _status(409, "Precondition failed: UID in precondition does not match")
-        del self.store[resource][key]
-        self._writes += 1
+        self._remove(resource, key)
         if resource == "daemonsets":  # cascade (the garbage collector, instantly)
             uid = obj["metadata"]["uid"]
             for res in ("pods", "controllerrevisions"):
                 for k, o in list(self.store[res].items()):
                     refs = o["metadata"].get("ownerReferences") or []
                     if any(r.get("uid") == uid for r in refs):
-                        del self.store[res][k]
+                        self._remove(res, k)
         return kmock.Response(status=200, payload={"kind": "Status", "status": "Success"})
+
+    def _remove(self, resource: str, key: Key) -> None:
+        """Delete an object at once (no graceful deletion), as a DELETED event."""
+        obj = self.store[resource].pop(key)
+        self._writes += 1
+        obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        self._record(resource, "DELETED", obj)
+
+    def remove(self, resource: str, namespace: str, name: str) -> None:
+        """Delete an object as a controller would (the DaemonSet controller, a pod eviction)."""
+        self._remove(resource, (namespace, name))
 
     def _patch_status(self, obj: Obj, body: Obj) -> kmock.Response:
         wanted = (body.get("metadata") or {}).get("uid")
@@ -319,6 +354,7 @@ class StandIn:
             conditions[:] = [c for c in conditions if c.get("type") != patch.get("type")]
             conditions.append(patch)
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
+        self._record("pods", "MODIFIED", obj)
         return kmock.Response(status=200, payload=obj)
 
 

@@ -1,9 +1,11 @@
 """The contract both `Cluster` backends honour, run against the simulated cluster and against
-the Kubernetes adapter (official client, stand-in API server). Only behaviour that does not
-depend on controllers is shared: the stand-in runs none."""
+the Kubernetes adapter (official client, stand-in API server), listing on every observe and
+with the loop's watch-fed cache. Only behaviour that does not depend on controllers is shared:
+the stand-in runs none."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,7 @@ class Backend:
     pod: PodObs  # a pod owned by DaemonSet edge/web
 
 
-@pytest.fixture(params=["sim", "kube"])
+@pytest.fixture(params=["sim", "kube", "kube-cached"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sim":
         sim = SimCluster.create(groups=[("a", 2)])
@@ -83,6 +85,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
                     "status": {"conditions": [{"type": "Ready", "status": "False"}]},
                 },
             )
+            if request.param == "kube-cached":  # as the loop runs it: a watch-fed cache
+                cluster.start_cache(idle_delay=0.02)
             yield Backend(cluster, next(p for p in cluster.observe().pods))
 
 
@@ -140,7 +144,11 @@ def test_delete_daemonset_takes_its_pods_and_is_not_found_twice(backend: Backend
     backend.cluster.delete_daemonset("edge", "web")
     observed = backend.cluster.observe()
     assert observed.daemonsets == ()
-    assert [p for p in observed.pods if not p.deleting] == []
+    deadline = time.monotonic() + 5  # a garbage collector deletes the pods after the DaemonSet
+    while [p for p in observed.pods if not p.deleting]:
+        assert time.monotonic() < deadline, "the DaemonSet's pods were not deleted"
+        time.sleep(0.02)
+        observed = backend.cluster.observe()
     with pytest.raises(NotFoundError):
         backend.cluster.delete_daemonset("edge", "web")
 

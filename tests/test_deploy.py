@@ -5,6 +5,7 @@ loopback, and the Dockerfile builds the console script."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,12 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
 ) -> None:
     standin, cluster = api
     standin.job_versions = ["v1alpha1", "v1alpha2"]
+    cluster.observe()
+    cluster.start_cache(idle_delay=0.02)  # the loop's watches
+    deadline = time.monotonic() + 10
+    while len({p for _, p, params in standin.requests if params.get("watch")}) < 4:
+        assert time.monotonic() < deadline, "the cache did not start its four watches"
+        time.sleep(0.02)
     cluster.observe()
     for kind in ("NodeUpgradeJob", "ImagePrePullJob"):
         manifest = {"apiVersion": "operations.kubeedge.io/v1alpha2", "kind": kind}

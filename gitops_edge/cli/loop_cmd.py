@@ -3,7 +3,8 @@
 Wires the loop to its source (git or folder), the cluster, signals (SIGTERM/SIGINT stop it
 after the current pass), log lines, and the triggers that start a pass early: a node turning
 Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
-folder, a change to its files (watchdog, debounced).
+folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
+pass, with a watch-fed cache of the fleet unless --no-watch-cache.
 Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
 """
 
@@ -13,6 +14,8 @@ import argparse
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,13 +24,14 @@ from gitops_edge.apply import FAILED
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
-from gitops_edge.cluster.base import ClusterError
+from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.loop import LoopSettings, load_step, run_loop
 from gitops_edge.metrics import LoopMetrics
+from gitops_edge.observed import Node
 from gitops_edge.planner import plan
 from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
@@ -62,9 +66,11 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if args.metrics_addr and metrics is None:
         return fail(f"--metrics-addr {args.metrics_addr}: cannot listen there (HOST:PORT)")
 
+    clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
+
     def reconcile(desired: DesiredState) -> PassResult:
         started = time.monotonic()
-        with open_cluster(args.cluster) as cluster:
+        with clusters.open() as cluster:
             outcome = reconcile_once(desired, cluster)
             observed = cluster.observe() if publisher or metrics else None
         after = plan(desired, observed) if observed is not None else None
@@ -95,10 +101,46 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
         )
     finally:
         stop.set()
+        clusters.close()
         for watcher in watchers:
             watcher.join(5)
     log("info", "reconcile loop stopped")
     return EXIT_OK
+
+
+class PassClusters:
+    """The cluster each pass works on. A simulated cluster is opened anew for every pass (its
+    state file may change between passes). Kubernetes is connected once: with `cache`, its
+    watch-fed cache (`kube_cache`) is started by the first pass that reaches the API server and
+    kept for the next ones, and a node turning Ready sets `wake`."""
+
+    def __init__(self, spec: str, *, cache: bool, wake: threading.Event) -> None:
+        self.spec = spec
+        self.cache = cache and spec.partition(":")[0] == "kube"
+        self.wake = wake
+        self.kube: Any = None  # the KubeCluster, once connected
+
+    @contextmanager
+    def open(self) -> Iterator[Cluster]:
+        if not self.cache:
+            with open_cluster(self.spec) as cluster:
+                yield cluster
+            return
+        from gitops_edge.cluster.kube import KubeCluster  # imports kubernetes
+
+        if self.kube is None:
+            self.kube = KubeCluster.connect(self.spec.partition(":")[2] or None)
+        if self.kube.cache is None:
+            self.kube.start_cache(on_node_change=self._node_changed)
+        yield self.kube
+
+    def _node_changed(self, before: Node | None, after: Node | None) -> None:
+        if after is not None and after.ready and (before is None or not before.ready):
+            self.wake.set()
+
+    def close(self) -> None:
+        if self.kube is not None:
+            self.kube.__exit__(None, None, None)
 
 
 def git_publisher(args: argparse.Namespace, log: Any) -> GitPublisher:
@@ -139,7 +181,7 @@ def _start_triggers(
     kind, _, rest = args.cluster.partition(":")
     if kind == "sim":
         threads.append(_thread(_poll_sim_nodes, Path(rest), stop, wake))
-    elif kind == "kube":
+    elif kind == "kube" and args.no_watch_cache:  # else the cache's node watch wakes the loop
         threads.append(_thread(_watch_kube_nodes, rest or None, stop, wake, log))
     if not is_git_url(args.path):
         threads.append(_thread(_watch_folder, Path(args.path), stop, wake))

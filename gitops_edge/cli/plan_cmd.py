@@ -82,6 +82,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="do not commit status files back to a git SOURCE after each pass",
     )
+    reconcile.add_argument(
+        "--no-watch-cache",
+        action="store_true",
+        help="loop on kube: list nodes, DaemonSets and pods on every pass instead of keeping "
+        "them current with watches between passes",
+    )
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")
     reconcile.set_defaults(func=run_reconcile)

@@ -14,7 +14,6 @@ anything else fails that object only. Side effects: HTTP requests to the API ser
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 import random
@@ -22,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import urllib3
@@ -42,11 +42,28 @@ from gitops_edge.cluster.k8s_objects import (
     daemonset_from,
     node_from,
     node_job_from,
-    pod_from,
     pull_job_from,
     revisions_by_owner,
 )
-from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition, JobObs, Observed
+from gitops_edge.cluster.kube_cache import (
+    DAEMONSETS,
+    NODES,
+    PODS,
+    REVISIONS,
+    KubeCache,
+    NodeChange,
+    parsers,
+    read_pages,
+    version_of,
+)
+from gitops_edge.observed import (
+    POD_IMAGE_READY,
+    POD_NEED_UPGRADE,
+    Condition,
+    JobObs,
+    Observed,
+    PodObs,
+)
 from gitops_edge.prepull import PULL_POD_LABEL
 
 FIELD_MANAGER = "gitops-edge"
@@ -58,6 +75,7 @@ OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manag
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
+WATCH_SECONDS = 300  # the server ends a watch after this long; it is then resumed
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 Obj = dict[str, Any]
 
@@ -107,10 +125,12 @@ class Retrier:
         self.sleep = sleep
         self.base_delay = base_delay
         self.requests = 0  # every HTTP request made, retries included
+        self._count = threading.Lock()  # the cache's watch threads share this retrier
 
     def __call__(self, what: str, fn: Callable[[], Any], *, retry_conflicts: bool = True) -> Any:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             try:
                 return fn()
             except ApiException as exc:
@@ -181,6 +201,9 @@ class KubeCluster:
         self.apps = client.AppsV1Api(api)
         self.batch = client.BatchV1Api(api)
         self.retry = retrier or Retrier()
+        # Watches are counted apart: they run beside the passes, in the cache's threads.
+        self.watch_retry = Retrier(sleep=self.retry.sleep, base_delay=self.retry.base_delay)
+        self.cache: KubeCache | None = None
 
     @classmethod
     def connect(cls, context: str | None) -> KubeCluster:
@@ -190,7 +213,22 @@ class KubeCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.cache is not None:
+            self.cache.stop()
         self.api.close()  # type: ignore[no-untyped-call]
+
+    def start_cache(
+        self, *, on_node_change: NodeChange | None = None, **settings: float
+    ) -> KubeCache:
+        """From now on, `observe()` reads nodes, DaemonSets, ControllerRevisions and DaemonSet
+        pods from a watch-fed cache (`kube_cache`) instead of listing them: for a loop that
+        observes again and again. Lists each once now (raises when the API cannot be reached).
+        `settings`: the cache's timings (settle_timeout, silence_limit, idle_delay)."""
+        cache = KubeCache(
+            self, pod_conditions=PLANNER_CONDITIONS, on_node_change=on_node_change, **settings
+        )
+        self.cache = cache.start()
+        return cache
 
     # ── reads ──────────────────────────────────────────────────────────────────────────────
 
@@ -225,34 +263,62 @@ class KubeCluster:
     def list_all(self, what: str, lister: Callable[..., Any], **selectors: str) -> list[Obj]:
         return [item for page in self.pages(what, lister, **selectors) for item in page]
 
+    def _lister(self, resource: str) -> tuple[Callable[..., Any], dict[str, str]]:
+        """The LIST call of a cached resource, with its selectors."""
+        listers: dict[str, tuple[Callable[..., Any], dict[str, str]]] = {
+            NODES: (self.core.list_node, {}),
+            REVISIONS: (self.apps.list_controller_revision_for_all_namespaces, {}),
+            DAEMONSETS: (self.apps.list_daemon_set_for_all_namespaces, {}),
+            PODS: (
+                self.core.list_pod_for_all_namespaces,
+                {"label_selector": DAEMON_POD_SELECTOR},
+            ),
+        }
+        return listers[resource]
+
+    def list_bodies(self, resource: str) -> Iterator[Obj]:
+        """Every page of the LIST of a cached resource (for `KubeCache` and the uncached
+        observe)."""
+        lister, selectors = self._lister(resource)
+        return self.bodies(f"list {resource}", lister, **selectors)
+
+    def watch(self, resource: str, version: str) -> Iterator[Obj]:
+        """One watch of a cached resource from `version` (bookmarks asked for), its events as
+        they arrive, until the server ends it after WATCH_SECONDS. A connection silent for
+        longer than that is broken off (the read timeout), so a dead link is noticed."""
+        lister, selectors = self._lister(resource)
+        params: dict[str, Any] = {
+            **selectors,
+            "watch": True,
+            "resource_version": version,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": WATCH_SECONDS,
+            "_request_timeout": (10, WATCH_SECONDS + 30),
+        }
+        response = self.watch_retry(f"watch {resource}", _bind(lister, params))
+        yield from _watch_events(response)
+
+    def _fleet(self) -> dict[str, list[Any]]:
+        if self.cache is not None:
+            return self.cache.snapshot()
+        return {
+            resource: list(read_pages(parse, self.list_bodies(resource))[0].values())
+            for resource, parse in parsers(PLANNER_CONDITIONS).items()
+        }
+
     def observe(self) -> Observed:
         now = time.time()
-        nodes = [
-            node_from(n) for page in self.pages("list nodes", self.core.list_node) for n in page
-        ]
-        revisions = self.list_all(
-            "list controllerrevisions",
-            self.apps.list_controller_revision_for_all_namespaces,
+        fleet = self._fleet()
+        owners = revisions_by_owner(fleet[REVISIONS])
+        daemonsets = sorted(
+            (
+                daemonset_from(d, owners.get(str(d["metadata"].get("uid", "")), []))
+                for d in fleet[DAEMONSETS]
+            ),
+            key=lambda d: (d.namespace, d.name),
         )
-        owners = revisions_by_owner(revisions)
-        daemonsets = [
-            daemonset_from(d, owners.get(str(d["metadata"].get("uid", "")), []))
-            for page in self.pages("list daemonsets", self.apps.list_daemon_set_for_all_namespaces)
-            for d in page
-        ]
-        gc.disable()  # hundreds of thousands of small immutable objects: no cycles to find
-        try:
-            pods = [
-                pod_from(p, keep=PLANNER_CONDITIONS)
-                for page in self.pages(
-                    "list pods",
-                    self.core.list_pod_for_all_namespaces,
-                    label_selector=DAEMON_POD_SELECTOR,
-                )
-                for p in page
-            ]
-        finally:
-            gc.enable()
+        nodes = sorted(fleet[NODES], key=lambda n: n.name)
+        pods = fleet[PODS]
         groups = self.discover()
         job_versions = tuple(v for v in nj.VERSIONS if v in groups.get(nj.GROUP, ()))
         return Observed(
@@ -469,36 +535,74 @@ class KubeCluster:
 
     # ── writes ─────────────────────────────────────────────────────────────────────────────
 
+    @contextmanager
+    def _writing(self, resource: str, namespace: str, name: str) -> Iterator[Settle]:
+        """Around a write to a cached resource: the cache is told of it before it is sent, and
+        the write must call the `Settle` it is given with what the cache must then show (the
+        response's resourceVersion, a condition on the object). A refused write is forgotten;
+        one whose outcome is unknown makes the next observation list that resource again."""
+        cache = self.cache
+        if cache is None:
+            yield lambda response, holds=None: None
+            return
+        expectation = cache.expect(resource, (namespace, name))
+        settled = False
+
+        def settle(response: Any, holds: Callable[[Any], bool] | None = None) -> None:
+            nonlocal settled
+            settled = True
+            cache.settle(expectation, version=_response_version(response), holds=holds)
+
+        try:
+            yield settle
+        except (TransientClusterError, CloudUnreachableError):
+            cache.invalidate(resource, expectation)
+            raise
+        except ClusterError:
+            cache.forget(expectation)  # the API refused it: nothing changed
+            raise
+        except BaseException:
+            cache.invalidate(resource, expectation)
+            raise
+        if not settled:
+            cache.invalidate(resource, expectation)
+
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
         namespace, name = meta.get("namespace", "default"), meta["name"]
-        self.retry(
-            f"apply DaemonSet {namespace}/{name}",
-            lambda: self.apps.patch_namespaced_daemon_set(
-                name,
-                namespace,
-                body=dict(manifest),
-                field_manager=FIELD_MANAGER,
-                force=True,
-                _content_type="application/apply-patch+yaml",
-                _preload_content=False,
-            ),
-        )
+        with self._writing(DAEMONSETS, namespace, name) as settle:
+            settle(
+                self.retry(
+                    f"apply DaemonSet {namespace}/{name}",
+                    lambda: self.apps.patch_namespaced_daemon_set(
+                        name,
+                        namespace,
+                        body=dict(manifest),
+                        field_manager=FIELD_MANAGER,
+                        force=True,
+                        _content_type="application/apply-patch+yaml",
+                        _preload_content=False,
+                    ),
+                )
+            )
 
     def annotate_daemonset(
         self, namespace: str, name: str, annotations: Mapping[str, str | None]
     ) -> None:
         """A JSON merge patch of metadata.annotations (null removes one)."""
-        self.retry(
-            f"annotate DaemonSet {namespace}/{name}",
-            lambda: self.apps.patch_namespaced_daemon_set(
-                name,
-                namespace,
-                body={"metadata": {"annotations": dict(annotations)}},
-                _content_type="application/merge-patch+json",
-                _preload_content=False,
-            ),
-        )
+        with self._writing(DAEMONSETS, namespace, name) as settle:
+            settle(
+                self.retry(
+                    f"annotate DaemonSet {namespace}/{name}",
+                    lambda: self.apps.patch_namespaced_daemon_set(
+                        name,
+                        namespace,
+                        body={"metadata": {"annotations": dict(annotations)}},
+                        _content_type="application/merge-patch+json",
+                        _preload_content=False,
+                    ),
+                )
+            )
 
     def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
         """As `kubectl rollout undo --to-revision`: find the DaemonSet's ControllerRevision with
@@ -521,27 +625,38 @@ class KubeCluster:
         if target is None:
             raise NotFoundError(f"DaemonSet {namespace}/{name} has no revision {revision}")
         template = dict((target.get("data") or {}).get("spec", {}).get("template") or {})
-        self.retry(
-            f"roll back DaemonSet {namespace}/{name} to {revision}",
-            lambda: self.apps.patch_namespaced_daemon_set(
-                name,
-                namespace,
-                body={"spec": {"template": {**template, "$patch": "replace"}}},
-                _content_type="application/strategic-merge-patch+json",
-                _preload_content=False,
-            ),
-        )
+        with self._writing(DAEMONSETS, namespace, name) as settle:
+            settle(
+                self.retry(
+                    f"roll back DaemonSet {namespace}/{name} to {revision}",
+                    lambda: self.apps.patch_namespaced_daemon_set(
+                        name,
+                        namespace,
+                        body={"spec": {"template": {**template, "$patch": "replace"}}},
+                        _content_type="application/strategic-merge-patch+json",
+                        _preload_content=False,
+                    ),
+                )
+            )
 
     def delete_daemonset(self, namespace: str, name: str) -> None:
-        self.retry(
-            f"delete DaemonSet {namespace}/{name}",
-            lambda: self.apps.delete_namespaced_daemon_set(
-                name, namespace, propagation_policy="Background", _preload_content=False
-            ),
-        )
+        with self._writing(DAEMONSETS, namespace, name) as settle:
+            settle(
+                self.retry(
+                    f"delete DaemonSet {namespace}/{name}",
+                    lambda: self.apps.delete_namespaced_daemon_set(
+                        name, namespace, propagation_policy="Background", _preload_content=False
+                    ),
+                ),
+                lambda ds: ds is None or bool(ds["metadata"].get("deletionTimestamp")),
+            )
 
     def delete_pod(self, namespace: str, name: str, uid: str) -> None:
-        delete_pod(self, namespace, name, uid)
+        with self._writing(PODS, namespace, name) as settle:
+            settle(
+                delete_pod(self, namespace, name, uid),
+                lambda pod: pod is None or pod.uid != uid or pod.deleting,
+            )
 
     def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]
@@ -565,14 +680,38 @@ class KubeCluster:
         )
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
-        set_pod_condition(self, namespace, name, uid, condition)
+        def shown(pod: PodObs | None) -> bool:
+            if pod is None or pod.uid != uid or condition.type not in PLANNER_CONDITIONS:
+                return True  # gone, replaced, or a condition the cache does not keep
+            now = pod.condition(condition.type)
+            return now is not None and (now.status, now.reason, now.message) == (
+                condition.status,
+                condition.reason,
+                condition.message,
+            )
+
+        with self._writing(PODS, namespace, name) as settle:
+            settle(set_pod_condition(self, namespace, name, uid, condition), shown)
 
 
-def delete_pod(cluster: KubeCluster, namespace: str, name: str, uid: str) -> None:
-    """DELETE with a uid precondition: a 409 means the pod was recreated, so it is gone."""
+Settle = Callable[..., None]  # settle(response, holds=None), see KubeCluster._writing
+
+
+def _response_version(response: Any) -> str:
+    """The resourceVersion of the object a write returned ("" when it returned a Status)."""
+    try:
+        body = json.loads(response.data)
+    except (AttributeError, TypeError, ValueError):
+        return ""
+    return version_of(body) if isinstance(body, dict) and body.get("kind") != "Status" else ""
+
+
+def delete_pod(cluster: KubeCluster, namespace: str, name: str, uid: str) -> Any:
+    """DELETE with a uid precondition: a 409 means the pod was recreated, so it is gone.
+    Returns the API's response."""
     options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
     try:
-        cluster.retry(
+        return cluster.retry(
             f"delete pod {namespace}/{name}",
             lambda: cluster.core.delete_namespaced_pod(
                 name, namespace, body=options, _preload_content=False
@@ -585,12 +724,13 @@ def delete_pod(cluster: KubeCluster, namespace: str, name: str, uid: str) -> Non
 
 def set_pod_condition(
     cluster: KubeCluster, namespace: str, name: str, uid: str, condition: Condition
-) -> None:
+) -> Any:
     """Strategic-merge patch of pods/status: conditions merge by `type`, others untouched; the
-    uid in the patch makes the API server refuse it for a recreated pod."""
+    uid in the patch makes the API server refuse it for a recreated pod. Returns the API's
+    response."""
     body = {"metadata": {"uid": uid}, "status": {"conditions": [condition_to(condition)]}}
     try:
-        cluster.retry(
+        return cluster.retry(
             f"patch pod {namespace}/{name} status",
             lambda: cluster.core.patch_namespaced_pod_status(
                 name,

@@ -1,0 +1,258 @@
+"""The watch-fed cache behind the Kubernetes adapter's `observe()` in the loop (kube_cache), with
+the official client over real HTTP against the stand-in API server: a warm pass lists nothing
+that grows with the fleet, the cache follows other writers through its watches, it never shows
+a pass a view older than that pass's own writes (however slow the watch), and it lists again
+on 410 Gone, on a failing or silent watch and after a write whose outcome is unknown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kube_standin import StandIn, running
+from test_kube_adapter import EXAMPLE, node, pod, seed
+
+from gitops_edge.cluster import kube
+from gitops_edge.cluster.base import TransientClusterError
+from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube_cache import KubeCache
+from gitops_edge.observed import Condition, Node, Observed
+
+FLEET_LISTS = ("/api/v1/nodes", "/api/v1/pods", "/apis/apps/v1/daemonsets")
+
+
+@pytest.fixture
+def api() -> Iterator[StandIn]:
+    with running() as standin:
+        seed(standin)
+        yield standin
+
+
+@pytest.fixture
+def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
+    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
+    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as c:
+        yield c
+
+
+def start(cluster: KubeCluster, **settings: Any) -> KubeCache:
+    return cluster.start_cache(**{"idle_delay": 0.02, "settle_timeout": 5.0, **settings})
+
+
+def lists(api: StandIn) -> int:
+    """LIST requests (not watches) of the resources that grow with the fleet."""
+    return sum(
+        1
+        for method, path, params in api.requests
+        if method == "GET" and path in FLEET_LISTS and params.get("watch") != "true"
+    )
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the cache did not catch up"
+        time.sleep(0.02)
+
+
+def fresh(api: StandIn, tmp_path: Path) -> Observed:
+    """What an uncached observe sees now."""
+    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "fresh-kubeconfig")), None)
+    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as other:
+        return other.observe()
+
+
+def same_view(a: Observed, b: Observed) -> bool:
+    return (
+        a.nodes == b.nodes
+        and a.daemonsets == b.daemonsets
+        and sorted(a.pods, key=lambda p: (p.namespace, p.name))
+        == sorted(b.pods, key=lambda p: (p.namespace, p.name))
+    )
+
+
+def test_a_warm_pass_lists_nothing_that_grows_with_the_fleet(
+    api: StandIn, cluster: KubeCluster, tmp_path: Path
+) -> None:
+    start(cluster)
+    assert lists(api) == 4 - 1  # nodes, pods, daemonsets (+ controllerrevisions, not counted)
+    api.requests.clear()
+    observed = cluster.observe()
+    assert lists(api) == 0
+    passes = [p for _, p, params in api.requests if params.get("watch") != "true"]
+    assert sorted(passes) == ["/apis/", "/apis/batch/v1/jobs"]  # discovery, pre-pull Jobs
+    assert same_view(observed, fresh(api, tmp_path))
+
+    def watches() -> dict[str, dict[str, str]]:
+        return {p: params for _, p, params in api.requests if params.get("watch") == "true"}
+
+    eventually(lambda: set(watches()) == {*FLEET_LISTS, "/apis/apps/v1/controllerrevisions"})
+    assert watches()["/api/v1/pods"]["labelSelector"] == "controller-revision-hash"
+    assert all(w["allowWatchBookmarks"] == "true" for w in watches().values())
+
+
+def test_the_cache_follows_other_writers(
+    api: StandIn, cluster: KubeCluster, tmp_path: Path
+) -> None:
+    changes: list[tuple[Node | None, Node | None]] = []
+    start(cluster, on_node_change=lambda before, after: changes.append((before, after)))
+    api.set_node_ready("n03", True)  # the node controller
+    api.put("nodes", node("n12"))  # a node joins
+    api.remove("pods", "edge", "web-05")  # the kubelet finished deleting a pod
+    api.put("pods", pod("web-05b", "n05"))  # the DaemonSet controller replaced it
+    api.put("pods", {"metadata": {"name": "other", "namespace": "edge"}, "spec": {}})  # no DS pod
+    expected = fresh(api, tmp_path)
+    eventually(lambda: same_view(cluster.observe(), expected))
+    assert len(expected.pods) == 12 and len(expected.nodes) == 13
+    turned = [(b.name if b else None, a.ready if a else None) for b, a in changes]
+    assert turned == [("n03", True), (None, True)]
+
+
+def test_own_writes_are_seen_by_the_next_pass(api: StandIn, cluster: KubeCluster) -> None:
+    cache = start(cluster)
+    uid = api.store["pods"][("edge", "web-02")]["metadata"]["uid"]
+    cluster.delete_pod("edge", "web-02", uid)
+    cluster.set_pod_condition(
+        "edge",
+        "web-04",
+        api.store["pods"][("edge", "web-04")]["metadata"]["uid"],
+        Condition("PodNeedUpgrade", "True", reason="NewRevision"),
+    )
+    cluster.annotate_daemonset("edge", "web", {"gitops-edge.io/halted": "yes"})
+    observed = cluster.observe()  # no wait in the test: observe itself waits for the events
+    assert "web-02" not in {p.name for p in observed.pods}
+    needs = next(p for p in observed.pods if p.name == "web-04").condition("PodNeedUpgrade")
+    assert needs is not None and needs.status == "True"
+    assert observed.daemonsets[0].annotations["gitops-edge.io/halted"] == "yes"
+    assert cache.relists == 0  # the watch delivered every write in time: nothing listed again
+    assert cache.expected == {}
+
+
+def test_a_lagging_watch_never_shows_a_pass_less_than_its_own_writes(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    cache = start(cluster, settle_timeout=0.3)
+    api.hold_events = True  # the watch falls behind: it delivers nothing
+    uid = api.store["pods"][("edge", "web-02")]["metadata"]["uid"]
+    cluster.delete_pod("edge", "web-02", uid)
+    before = lists(api)
+    observed = cluster.observe()
+    # Without the expectation the cache would still show web-02 Running and a pass could
+    # delete a pod more than the budget allows; instead the pods are listed again.
+    assert "web-02" not in {p.name for p in observed.pods}
+    assert cache.relists == 1 and lists(api) == before + 1
+    assert cache.expected == {}
+    api.hold_events = False
+    cluster.observe()
+    assert cache.relists == 1  # trusted again: no more lists
+
+
+def test_a_write_with_an_unknown_outcome_is_listed_again(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    cache = start(cluster)
+    uid = api.store["pods"][("edge", "web-02")]["metadata"]["uid"]
+    for _ in range(5):  # every attempt fails: the DELETE may or may not have happened
+        api.fail_next("DELETE", "/api/v1/namespaces/edge/pods/web-02", 503)
+    with pytest.raises(TransientClusterError):
+        cluster.delete_pod("edge", "web-02", uid)
+    cluster.observe()
+    assert cache.relists == 1
+
+
+def test_410_gone_lists_again_and_goes_on_watching(
+    api: StandIn, cluster: KubeCluster, tmp_path: Path
+) -> None:
+    cache = start(cluster)
+    api.compacted = 10**9  # every resourceVersion the watches hold is gone
+    api.record_events = False  # and these changes reach the cache only through a new list
+    api.set_node_ready("n07", False)
+    api.remove("pods", "edge", "web-07")
+    eventually(lambda: all(store.generation > 1 for store in cache.stores.values()))
+    api.compacted, api.record_events = 0, True
+    api.set_node_ready("n08", False)  # then watched again from the new lists' versions
+    expected = fresh(api, tmp_path)
+    eventually(lambda: same_view(cluster.observe(), expected))
+
+
+def test_a_failing_or_silent_watch_is_not_trusted(api: StandIn, cluster: KubeCluster) -> None:
+    cache = start(cluster)
+    api.broken_watches.add("/api/v1/nodes")  # every watch of nodes fails; lists still work
+    eventually(lambda: "500" in cache.stores["nodes"].error)
+    before = lists(api)
+    cluster.observe()  # lists the nodes rather than trust a watch that is failing
+    assert lists(api) == before + 1
+    api.broken_watches.clear()
+    eventually(lambda: not cache.stores["nodes"].error)
+    before = lists(api)
+    cluster.observe()
+    assert lists(api) == before
+    cache.silence_limit = 0.0  # no watch has been heard from for longer than this
+    cluster.observe()
+    assert lists(api) == before + 3  # nodes, pods, daemonsets (and revisions) listed again
+
+
+def test_without_the_cache_every_observe_lists(api: StandIn, cluster: KubeCluster) -> None:
+    cluster.observe()
+    cluster.observe()
+    assert lists(api) == 6
+
+
+def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
+    api: StandIn, tmp_path: Path
+) -> None:
+    """`reconcile --cluster kube` (the loop) as a subprocess against the stand-in: passes read the
+    cache, a node turning Ready starts a pass at once (the interval is an hour)."""
+    api.job_versions = ["v1alpha1", "v1alpha2"]
+    for group, count in (("hangzhou", 3), ("shanghai", 2)):
+        for i in range(count):
+            api.put("nodes", node(f"{group}-{i}", pool=group, ready=(group, i) != ("shanghai", 1)))
+    env = {**os.environ, "KUBECONFIG": str(api.kubeconfig(tmp_path / "kubeconfig"))}
+    loop = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gitops_edge", "reconcile", str(EXAMPLE)),
+            *("--cluster", "kube", "--interval", "3600", "--log-format", "json"),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    passes: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert loop.stderr is not None
+        for line in loop.stderr:
+            entry = json.loads(line)
+            if entry["msg"] == "pass":
+                passes.append(entry)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        eventually(lambda: len(passes) == 1, seconds=60)
+        assert ("edge-system", "log-agent-hangzhou") in api.store["daemonsets"]
+        node_lists = lists_of(api, "/api/v1/nodes")
+        api.set_node_ready("shanghai-1", True)  # the link is back
+        eventually(lambda: len(passes) == 2, seconds=30)
+        assert lists_of(api, "/api/v1/nodes") == node_lists == 1  # the cache, not a new list
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        loop.wait(timeout=30)
+        reader.join(10)
+        assert loop.stderr is not None
+        loop.stderr.close()
+    assert loop.returncode == 0
+
+
+def lists_of(api: StandIn, path: str) -> int:
+    return sum(1 for m, p, params in api.requests if p == path and params.get("watch") != "true")
