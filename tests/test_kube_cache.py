@@ -21,6 +21,7 @@ import pytest
 from kube_standin import StandIn, running
 from test_kube_adapter import EXAMPLE, node, pod, seed
 
+from gitops_edge.cli.loop_cmd import PassClusters
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import TransientClusterError
 from gitops_edge.cluster.kube import KubeCluster, Retrier
@@ -256,3 +257,23 @@ def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
 
 def lists_of(api: StandIn, path: str) -> int:
     return sum(1 for m, p, params in api.requests if p == path and params.get("watch") != "true")
+
+
+def test_the_loop_starts_its_cache_once_the_api_answers(
+    api: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setattr(kube.Retrier, "_delay", lambda self, attempt, exc: 0.0)
+    clusters = PassClusters("kube", cache=True, wake=threading.Event())
+    try:
+        for _ in range(5):
+            api.fail_next("GET", "/api/v1/nodes", 503)
+        with pytest.raises(TransientClusterError), clusters.open():
+            pass  # the first pass fails (and the loop backs off): no cache, no thread
+        assert clusters.kube.cache is None
+        with clusters.open() as first, clusters.open() as second:
+            assert first is second and clusters.kube.cache is not None
+            assert len(first.observe().nodes) == 12
+    finally:
+        clusters.close()
+    assert lists_of(api, "/api/v1/nodes") == 5 + 1
