@@ -1,6 +1,7 @@
 """Opt-in tier against a real cluster: `pytest -m kube` with KUBECONFIG set (skipped otherwise).
 
-Runs the rollout scenario in a namespace of its own and deletes it afterwards: an
+Runs the rollout scenario in a namespace of its own and deletes it afterwards (once listing on
+every observe, once through the loop's watch-fed cache): an
 AdvancedRollingUpdate DaemonSet is created, its image changed, and passes are run until every
 Ready node's pod is current, checking the budget among Ready nodes after every pass. Needs
 permission to create namespaces, DaemonSets and to delete pods; runs on whatever nodes the
@@ -64,11 +65,16 @@ def namespace() -> Iterator[str]:
         core.delete_namespace(name)
 
 
-def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached", [False, True], ids=["listing", "watch-cache"])
+def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path, cached: bool) -> None:
+    """Listing on every observe (`plan`, `--once`) and from the loop's watch-fed cache, whose
+    view must never let a pass exceed the budget."""
     repo = tmp_path / "repo"
     repo.mkdir()
     ds_file = repo / "ds.yaml"
     with KubeCluster.connect(None) as cluster:
+        if cached:
+            cluster.start_cache()
         ds_file.write_text(DAEMONSET.format(namespace=namespace, tag="3.9"))
         reconcile_once(load_desired(repo, revision="v1"), cluster)
         deadline = time.monotonic() + 300
