@@ -6,6 +6,8 @@ on 410 Gone, on a failing or silent watch and after a write whose outcome is unk
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import signal
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_standin import StandIn, running
+from kube_standin import StandIn, running, write_kubeconfig
 from test_kube_adapter import EXAMPLE, node, pod, seed
 
 from gitops_edge.cli.loop_cmd import PassClusters
@@ -277,3 +279,48 @@ def test_the_loop_starts_its_cache_once_the_api_answers(
     finally:
         clusters.close()
     assert lists_of(api, "/api/v1/nodes") == 5 + 1
+
+
+def test_stopping_ends_a_quiet_watch_at_once(tmp_path: Path) -> None:
+    """A watch on which nothing happens blocks in a read for minutes; stopping the cache shuts
+    its socket down, so the loop exits promptly on SIGTERM."""
+    release = threading.Event()
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            release.wait(30)  # a watch with no events
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    client = kube.api_client_for(str(write_kubeconfig(tmp_path / "kubeconfig", url)), None)
+    try:
+        with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as cluster:
+            ended = threading.Event()
+
+            def watch() -> None:
+                with contextlib.suppress(Exception):
+                    list(cluster.watch("nodes", "1"))
+                ended.set()
+
+            threading.Thread(target=watch, daemon=True).start()
+            eventually(lambda: bool(cluster._streams))
+            started = time.monotonic()
+            cluster.interrupt()
+            assert ended.wait(5), "the watch went on after interrupt()"
+            assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

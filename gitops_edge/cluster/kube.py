@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import urllib3
@@ -204,6 +204,8 @@ class KubeCluster:
         # Watches are counted apart: they run beside the passes, in the cache's threads.
         self.watch_retry = Retrier(sleep=self.retry.sleep, base_delay=self.retry.base_delay)
         self.cache: KubeCache | None = None
+        self._streams: set[Any] = set()  # watch responses being read
+        self._streams_lock = threading.Lock()
 
     @classmethod
     def connect(cls, context: str | None) -> KubeCluster:
@@ -296,7 +298,22 @@ class KubeCluster:
             "_request_timeout": (10, WATCH_SECONDS + 30),
         }
         response = self.watch_retry(f"watch {resource}", _bind(lister, params))
-        yield from _watch_events(response)
+        with self._streams_lock:
+            self._streams.add(response)
+        try:
+            yield from _watch_events(response)
+        finally:
+            with self._streams_lock:
+                self._streams.discard(response)
+
+    def interrupt(self) -> None:
+        """End the watches being read: their sockets are shut down, so a read blocked on a
+        quiet watch returns at once (urllib3 >= 2.3; older ones wait for the server's end)."""
+        with self._streams_lock:
+            streams = list(self._streams)
+        for response in streams:
+            with suppress(AttributeError, ValueError, RuntimeError, OSError):
+                response.shutdown()
 
     def _fleet(self) -> dict[str, list[Any]]:
         if self.cache is not None:

@@ -51,6 +51,10 @@ class Source(Protocol):
         """The events of one watch of `resource` from `version`, until the server ends it."""
         ...
 
+    def interrupt(self) -> None:
+        """End every watch in progress now (the cache is stopping)."""
+        ...
+
 
 def _revision(obj: Obj) -> Obj:
     """A ControllerRevision without its data (a whole pod template): what the observed model
@@ -180,9 +184,12 @@ class KubeCache:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the watches (within `timeout` seconds in all)."""
         self._stop.set()
+        self.source.interrupt()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # ── expectations (called around every write to a cached resource) ───────────────────────
 
