@@ -219,6 +219,7 @@ class KubeCache:
             expectation.check = check
             expectation.settled_at = time.monotonic()
             self._evaluate(expectation)
+            self._prune((expectation.resource, expectation.key))
 
     def forget(self, expectation: Expectation) -> None:
         """The API refused the write: nothing changed, nothing to wait for."""
@@ -350,7 +351,7 @@ class KubeCache:
                 e.seen.add(version)
                 e.deleted = e.deleted or kind == "DELETED"
                 self._evaluate(e)
-            self._prune()
+            self._prune((resource, key))
             self._cond.notify_all()
             if resource == NODES and old != new:
                 changed = (old, new)
@@ -367,11 +368,14 @@ class KubeCache:
         pending = self.expected.get((expectation.resource, expectation.key), [])
         if expectation in pending:
             pending.remove(expectation)
-        self._prune()
+        self._prune((expectation.resource, expectation.key))
 
-    def _prune(self) -> None:
-        for key in [k for k, pending in self.expected.items() if all(e.done for e in pending)]:
-            del self.expected[key]
+    def _prune(self, only: tuple[str, Key] | None = None) -> None:
+        """Forget the objects whose expectations are all met (`only`: just that object's)."""
+        keys = [only] if only is not None else list(self.expected)
+        for key in keys:
+            if key in self.expected and all(e.done for e in self.expected[key]):
+                del self.expected[key]
 
 
 def _version(value: Any) -> str:
