@@ -324,3 +324,37 @@ def test_stopping_ends_a_quiet_watch_at_once(tmp_path: Path) -> None:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+class GatedSource:
+    """A `Source` whose LISTs wait for a gate (no HTTP): to order a list against a write."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.listing = threading.Event()
+
+    def list_bodies(self, resource: str) -> Iterator[dict[str, Any]]:
+        self.listing.set()
+        assert self.gate.wait(10)
+        yield {"metadata": {"resourceVersion": "7"}, "items": []}
+
+    def watch(self, resource: str, version: str) -> Iterator[dict[str, Any]]:
+        return iter(())
+
+    def interrupt(self) -> None:
+        pass
+
+
+def test_a_list_begun_before_an_unknown_write_does_not_vouch_for_it() -> None:
+    source = GatedSource()
+    cache = KubeCache(source, pod_conditions=frozenset())
+    listing = threading.Thread(target=cache._list, args=("pods",))
+    listing.start()
+    assert source.listing.wait(10)
+    pod_write = cache.expect("pods", ("edge", "web-01"))
+    cache.invalidate("pods", pod_write)  # its outcome is unknown, and the list was under way
+    source.gate.set()
+    listing.join(10)
+    assert not cache._trusted("pods")  # the next snapshot lists pods again
+    cache._list("pods")
+    assert cache._trusted("pods")

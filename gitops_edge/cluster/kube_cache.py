@@ -139,7 +139,8 @@ class _Store:
     generation: int = 0  # bumped by every list: a watch begun before it is stale
     heard: float = 0.0  # monotonic time of the last sign of life from the watch
     error: str = ""  # why the last watch failed ("" while it works)
-    invalid: bool = False  # a write's outcome is unknown: list before the next snapshot
+    invalid: float = 0.0  # when a write's outcome became unknown (0: none); a list begun later
+    # clears it, and until then every snapshot lists the resource again
 
 
 class KubeCache:
@@ -231,7 +232,7 @@ class KubeCache:
         with self._cond:
             if expectation is not None:
                 self._drop(expectation)
-            self.stores[resource].invalid = True
+            self.stores[resource].invalid = time.monotonic()
 
     # ── reading ────────────────────────────────────────────────────────────────────────────
 
@@ -280,7 +281,9 @@ class KubeCache:
             old = store.values
             store.values, store.version = values, version
             store.generation += 1
-            store.heard, store.error, store.invalid = time.monotonic(), "", False
+            store.heard, store.error = time.monotonic(), ""
+            if store.invalid and store.invalid < started:
+                store.invalid = 0.0
             for pending in self.expected.values():  # a list begun after a write shows it
                 for e in pending:
                     if e.resource == resource and e.check is not None and e.settled_at < started:
