@@ -231,22 +231,27 @@ def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
         env=env,
     )
     passes: list[dict[str, Any]] = []
+    others: list[str] = []
 
     def read() -> None:
         assert loop.stderr is not None
         for line in loop.stderr:
-            entry = json.loads(line)
-            if entry["msg"] == "pass":
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                others.append(line)  # shown if the test fails
+                continue
+            if entry.get("msg") == "pass":
                 passes.append(entry)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        eventually(lambda: len(passes) == 1, seconds=60)
+        eventually(lambda: len(passes) >= 1, seconds=60)
         assert ("edge-system", "log-agent-hangzhou") in api.store["daemonsets"]
         node_lists = lists_of(api, "/api/v1/nodes")
         api.set_node_ready("shanghai-1", True)  # the link is back
-        eventually(lambda: len(passes) == 2, seconds=30)
+        eventually(lambda: len(passes) >= 2, seconds=30)
         assert lists_of(api, "/api/v1/nodes") == node_lists == 1  # the cache, not a new list
     finally:
         loop.send_signal(signal.SIGTERM)
@@ -254,7 +259,7 @@ def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
         reader.join(10)
         assert loop.stderr is not None
         loop.stderr.close()
-    assert loop.returncode == 0
+    assert loop.returncode == 0, others
 
 
 def lists_of(api: StandIn, path: str) -> int:
