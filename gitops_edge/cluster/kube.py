@@ -584,42 +584,45 @@ class KubeCluster:
         if not settled:
             cache.invalidate(resource, expectation)
 
-    def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
-        meta = manifest["metadata"]
-        namespace, name = meta.get("namespace", "default"), meta["name"]
+    def _patch_daemonset(
+        self, what: str, namespace: str, name: str, body: Mapping[str, Any], **params: Any
+    ) -> None:
+        """PATCH a DaemonSet (`params`: content type, field manager), the cache told of it;
+        `what` names the request in errors."""
         with self._writing(DAEMONSETS, namespace, name) as settle:
             settle(
                 self.retry(
-                    f"apply DaemonSet {namespace}/{name}",
+                    what,
                     lambda: self.apps.patch_namespaced_daemon_set(
-                        name,
-                        namespace,
-                        body=dict(manifest),
-                        field_manager=FIELD_MANAGER,
-                        force=True,
-                        _content_type="application/apply-patch+yaml",
-                        _preload_content=False,
+                        name, namespace, body=dict(body), _preload_content=False, **params
                     ),
                 )
             )
+
+    def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
+        namespace, name = meta.get("namespace", "default"), meta["name"]
+        self._patch_daemonset(
+            f"apply DaemonSet {namespace}/{name}",
+            namespace,
+            name,
+            manifest,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
 
     def annotate_daemonset(
         self, namespace: str, name: str, annotations: Mapping[str, str | None]
     ) -> None:
         """A JSON merge patch of metadata.annotations (null removes one)."""
-        with self._writing(DAEMONSETS, namespace, name) as settle:
-            settle(
-                self.retry(
-                    f"annotate DaemonSet {namespace}/{name}",
-                    lambda: self.apps.patch_namespaced_daemon_set(
-                        name,
-                        namespace,
-                        body={"metadata": {"annotations": dict(annotations)}},
-                        _content_type="application/merge-patch+json",
-                        _preload_content=False,
-                    ),
-                )
-            )
+        self._patch_daemonset(
+            f"annotate DaemonSet {namespace}/{name}",
+            namespace,
+            name,
+            {"metadata": {"annotations": dict(annotations)}},
+            _content_type="application/merge-patch+json",
+        )
 
     def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
         """As `kubectl rollout undo --to-revision`: find the DaemonSet's ControllerRevision with
@@ -642,19 +645,13 @@ class KubeCluster:
         if target is None:
             raise NotFoundError(f"DaemonSet {namespace}/{name} has no revision {revision}")
         template = dict((target.get("data") or {}).get("spec", {}).get("template") or {})
-        with self._writing(DAEMONSETS, namespace, name) as settle:
-            settle(
-                self.retry(
-                    f"roll back DaemonSet {namespace}/{name} to {revision}",
-                    lambda: self.apps.patch_namespaced_daemon_set(
-                        name,
-                        namespace,
-                        body={"spec": {"template": {**template, "$patch": "replace"}}},
-                        _content_type="application/strategic-merge-patch+json",
-                        _preload_content=False,
-                    ),
-                )
-            )
+        self._patch_daemonset(
+            f"roll back DaemonSet {namespace}/{name} to {revision}",
+            namespace,
+            name,
+            {"spec": {"template": {**template, "$patch": "replace"}}},
+            _content_type="application/strategic-merge-patch+json",
+        )
 
     def delete_daemonset(self, namespace: str, name: str) -> None:
         with self._writing(DAEMONSETS, namespace, name) as settle:
