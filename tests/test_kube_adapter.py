@@ -17,7 +17,7 @@ from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError, TransientClusterError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
-from gitops_edge.observed import Condition
+from gitops_edge.observed import Condition, Node
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 
@@ -276,34 +276,45 @@ def test_discovery_tells_whether_openyurt_is_installed(api: StandIn, cluster: Ku
 def test_node_watch_reports_ready_transitions_resumes_and_relists_on_410(
     api: StandIn, cluster: KubeCluster
 ) -> None:
-    import itertools
-    import threading
+    import time
 
     seed(api)
-    stop = threading.Event()
+    turned: list[tuple[str, bool]] = []
+
+    def changed(before: Node | None, after: Node | None) -> None:
+        if after is not None and (before is None or before.ready != after.ready):
+            turned.append((after.name, after.ready))
+
+    def wait_for(count: int) -> list[tuple[str, bool]]:
+        deadline = time.monotonic() + 5
+        while len(turned) < count:
+            assert time.monotonic() < deadline, turned
+            time.sleep(0.01)
+        return turned
+
     api.set_node_ready("n05", False)  # before the watch starts: part of its initial list
-    start = cluster.node_readiness()
-    version = start[1]
-    assert start[0]["n05"] is False
-    watch = cluster.watch_node_readiness(stop=stop, since=start, timeout_seconds=5, idle_delay=0.01)
-    api.set_node_ready("n03", True)
-    api.set_node_ready("n07", False)
-    assert list(itertools.islice(watch, 2)) == [("n03", True), ("n07", False)]
-    watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
-    assert watches[0]["resourceVersion"] == version
-    assert watches[0]["allowWatchBookmarks"] == "true"
-    # The watch ended; the next one resumes from the last version it saw.
-    api.set_node_ready("n07", True)
-    assert next(watch) == ("n07", True)
-    watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
-    assert int(watches[-1]["resourceVersion"]) > int(version)
-    # Compaction: the next watch gets 410 Gone, lists again and reports what changed.
-    api.compacted = 10**9
-    node = api.store["nodes"][("", "n01")]
-    node["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
-    assert next(watch) == ("n01", False)
-    stop.set()
-    watch.close()
+    watch = cluster.watch_nodes(changed, idle_delay=0.01)
+    try:
+        version = watch.stores["nodes"].version  # the list's (no event has come since)
+        assert not next(n for n in watch.stores["nodes"].values.values() if n.name == "n05").ready
+        api.set_node_ready("n03", True)
+        api.set_node_ready("n07", False)
+        assert wait_for(2) == [("n03", True), ("n07", False)]
+        watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
+        assert watches[0]["resourceVersion"] == version
+        assert watches[0]["allowWatchBookmarks"] == "true"
+        # The watch ended; the next one resumes from the last version it saw.
+        api.set_node_ready("n07", True)
+        assert wait_for(3)[2] == ("n07", True)
+        watches = [p for m, path, p in api.requests if p.get("watch") == "true"]
+        assert int(watches[-1]["resourceVersion"]) > int(version)
+        # Compaction: the next watch gets 410 Gone, lists again and reports what changed.
+        api.compacted = 10**9
+        node = api.store["nodes"][("", "n01")]
+        node["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        assert wait_for(4)[3] == ("n01", False)
+    finally:
+        watch.stop()
 
 
 def test_kubeedge_jobs_in_the_served_version(api: StandIn, cluster: KubeCluster) -> None:

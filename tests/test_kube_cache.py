@@ -210,11 +210,13 @@ def test_without_the_cache_every_observe_lists(api: StandIn, cluster: KubeCluste
     assert lists(api) == 6
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["watch-cache", "no-watch-cache"])
 def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
-    api: StandIn, tmp_path: Path
+    api: StandIn, tmp_path: Path, cached: bool
 ) -> None:
     """`reconcile --cluster kube` (the loop) as a subprocess against the stand-in: passes read the
-    cache, a node turning Ready starts a pass at once (the interval is an hour)."""
+    cache (with --no-watch-cache: list every pass), a node turning Ready starts a pass at once
+    (the interval is an hour)."""
     api.job_versions = ["v1alpha1", "v1alpha2"]
     for group, count in (("hangzhou", 3), ("shanghai", 2)):
         for i in range(count):
@@ -224,6 +226,7 @@ def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
         [
             *(sys.executable, "-m", "gitops_edge", "reconcile", str(EXAMPLE)),
             *("--cluster", "kube", "--interval", "3600", "--log-format", "json"),
+            *(() if cached else ("--no-watch-cache",)),
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -252,7 +255,10 @@ def test_the_loop_lists_once_and_wakes_when_a_node_turns_ready(
         node_lists = lists_of(api, "/api/v1/nodes")
         api.set_node_ready("shanghai-1", True)  # the link is back
         eventually(lambda: len(passes) >= 2, seconds=30)
-        assert lists_of(api, "/api/v1/nodes") == node_lists == 1  # the cache, not a new list
+        if cached:
+            assert lists_of(api, "/api/v1/nodes") == node_lists == 1  # the cache, no new list
+        else:
+            assert lists_of(api, "/api/v1/nodes") > node_lists  # the second pass listed again
     finally:
         loop.send_signal(signal.SIGTERM)
         loop.wait(timeout=30)

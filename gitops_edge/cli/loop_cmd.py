@@ -135,7 +135,7 @@ class PassClusters:
         yield self.kube
 
     def _node_changed(self, before: Node | None, after: Node | None) -> None:
-        if after is not None and after.ready and (before is None or not before.ready):
+        if turned_ready(before, after):
             self.wake.set()
 
     def close(self) -> None:
@@ -222,16 +222,26 @@ def _poll_sim_nodes(path: Path, stop: threading.Event, wake: threading.Event) ->
             ready = now
 
 
+def turned_ready(before: Node | None, after: Node | None) -> bool:
+    """A node came (back) Ready: a pass can catch up with it."""
+    return after is not None and after.ready and (before is None or not before.ready)
+
+
 def _watch_kube_nodes(
     context: str | None, stop: threading.Event, wake: threading.Event, log: Any
 ) -> None:
+    """Without the cache, a watch of the nodes alone wakes the loop."""
     from gitops_edge.cluster.kube import KubeCluster
+
+    def changed(before: Node | None, after: Node | None) -> None:
+        if turned_ready(before, after):
+            wake.set()
 
     try:
         with KubeCluster.connect(context) as cluster:
-            for _name, is_ready in cluster.watch_node_readiness(stop=stop):
-                if is_ready:
-                    wake.set()
+            watch = cluster.watch_nodes(changed)
+            stop.wait()
+            watch.stop()
     except Exception as exc:  # the loop keeps polling on its interval without the watch
         log("warning", "node watch ended; catch-up waits for the interval", error=str(exc))
 

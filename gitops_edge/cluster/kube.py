@@ -40,7 +40,6 @@ from gitops_edge.cluster.k8s_objects import (
     condition_to,
     controller_ref,
     daemonset_from,
-    node_from,
     node_job_from,
     pull_job_from,
     revisions_by_owner,
@@ -400,73 +399,16 @@ class KubeCluster:
         """Discovery: whether the API server serves `group` (one GET /apis)."""
         return group in self.discover()
 
-    # ── watching node readiness (prompt catch-up) ─────────────────────────────────────────
-
-    def node_readiness(self) -> tuple[dict[str, bool], str]:
-        """Every node's Ready status, and the resourceVersion of that list."""
-        ready: dict[str, bool] = {}
-        version = ""
-        for body in self.bodies("list nodes", self.core.list_node):
-            for item in body.get("items") or ():
-                node = node_from(item)
-                ready[node.name] = node.ready
-            version = str((body.get("metadata") or {}).get("resourceVersion") or version)
-        return ready, version
-
-    def watch_node_readiness(
-        self,
-        *,
-        stop: threading.Event,
-        since: tuple[dict[str, bool], str] | None = None,
-        timeout_seconds: int = 300,
-        idle_delay: float = 1.0,
-    ) -> Iterator[tuple[str, bool]]:
-        """(node, ready) each time a node's Ready status changes, until `stop` is set.
-
-        Lists once, then watches from that resourceVersion; when a watch ends (server timeout)
-        it resumes from the last resourceVersion seen (bookmarks included); on 410 Gone (the
-        version was compacted) it lists again and reports what changed meanwhile. `since`: a
-        `node_readiness()` result to start from (default: list when first iterated)."""
-        known, version = since if since is not None else self.node_readiness()
-        while not stop.is_set():
-            events = 0
-            try:
-                response = self.retry(
-                    "watch nodes",
-                    _bind(
-                        self.core.list_node,
-                        {
-                            "watch": True,
-                            "resource_version": version,
-                            "allow_watch_bookmarks": True,
-                            "timeout_seconds": timeout_seconds,
-                        },
-                    ),
-                )
-                for event in _watch_events(response):
-                    events += 1
-                    kind, obj = event.get("type"), event.get("object") or {}
-                    if kind == "ERROR" and obj.get("code") == 410:
-                        fresh, version = self.node_readiness()
-                        for name in sorted(fresh):
-                            if known.get(name) != fresh[name]:
-                                yield name, fresh[name]
-                        known = fresh
-                        break
-                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                    if kind in ("ADDED", "MODIFIED"):
-                        node = node_from(obj)
-                        if known.get(node.name) != node.ready:
-                            known[node.name] = node.ready
-                            yield node.name, node.ready
-                    elif kind == "DELETED":
-                        known.pop(str((obj.get("metadata") or {}).get("name")), None)
-                    if stop.is_set():
-                        return
-            except TransientClusterError:
-                pass  # retried already; wait and watch again
-            if not events:
-                stop.wait(idle_delay)
+    def watch_nodes(self, on_node_change: NodeChange, **settings: float) -> KubeCache:
+        """A watch of the nodes alone, `on_node_change` told of each change (the loop's wake-up
+        when it runs without the cache); `observe()` keeps listing. Lists the nodes now."""
+        return KubeCache(
+            self,
+            (NODES,),
+            pod_conditions=PLANNER_CONDITIONS,
+            on_node_change=on_node_change,
+            **settings,
+        ).start()
 
     # ── KubeEdge node jobs (custom resources) ──────────────────────────────────────────────
 

@@ -144,11 +144,14 @@ class _Store:
 
 
 class KubeCache:
-    """Nodes, DaemonSets, ControllerRevisions and DaemonSet pods, kept current by watches."""
+    """Nodes, DaemonSets, ControllerRevisions and DaemonSet pods (or the `resources` named of
+    them), kept current by watches."""
 
     def __init__(
         self,
         source: Source,
+        resources: Iterable[str] | None = None,
+        /,
         *,
         pod_conditions: frozenset[str],
         settle_timeout: float = 10.0,
@@ -157,7 +160,12 @@ class KubeCache:
         on_node_change: NodeChange | None = None,
     ) -> None:
         self.source = source
-        self.kinds = parsers(pod_conditions)
+        wanted = set(resources) if resources is not None else None
+        self.kinds = {
+            resource: parse
+            for resource, parse in parsers(pod_conditions).items()
+            if wanted is None or resource in wanted
+        }
         self.settle_timeout = settle_timeout
         self.silence_limit = silence_limit  # a watch silent this long is not trusted
         self.idle_delay = idle_delay  # pause before re-watching after a stream with no events
