@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_edge.apply import FAILED
 from gitops_edge.cli.common import EXIT_OK, fail
@@ -35,6 +35,9 @@ from gitops_edge.observed import Node
 from gitops_edge.planner import plan
 from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
+
+if TYPE_CHECKING:
+    from gitops_edge.cluster.kube import KubeCluster  # at run time only where kube is used
 
 DEBOUNCE = 0.5
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
@@ -118,7 +121,7 @@ class PassClusters:
         self.spec = spec
         self.cache = cache and spec.partition(":")[0] == "kube"
         self.wake = wake
-        self.kube: Any = None  # the KubeCluster, once connected
+        self.kube: KubeCluster | None = None  # once connected
 
     @contextmanager
     def open(self) -> Iterator[Cluster]:
@@ -128,11 +131,11 @@ class PassClusters:
             return
         from gitops_edge.cluster.kube import KubeCluster  # imports kubernetes
 
-        if self.kube is None:
-            self.kube = KubeCluster.connect(self.spec.partition(":")[2] or None)
-        if self.kube.cache is None:
-            self.kube.start_cache(on_node_change=self._node_changed)
-        yield self.kube
+        kube = self.kube or KubeCluster.connect(self.spec.partition(":")[2] or None)
+        self.kube = kube
+        if kube.cache is None:
+            kube.start_cache(on_node_change=self._node_changed)
+        yield kube
 
     def _node_changed(self, before: Node | None, after: Node | None) -> None:
         if turned_ready(before, after):
