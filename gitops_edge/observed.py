@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gitops_edge.placement import Placement, Taint
+
 # Label and condition names shared with Kubernetes and OpenYurt.
 REVISION_HASH_LABEL = "controller-revision-hash"
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
@@ -36,6 +38,7 @@ class Node:
     ready: bool
     ready_since: float = 0.0  # time of the last Ready transition
     edge_version: str = ""  # KubeEdge edgecore version (status.nodeInfo.kubeletVersion on edge)
+    taints: tuple[Taint, ...] = ()  # spec.taints
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +55,15 @@ class DaemonSetObs:
     min_ready_seconds: int
     template_generation: int  # metadata.generation of the template (pod-template-generation)
     current_revision: str  # controller-revision-hash of the newest ControllerRevision ("" if none)
+    # Which nodes its pods may run on (the template's nodeSelector, affinity, tolerations).
+    placement: Placement = field(default_factory=Placement)
 
 
 @dataclass(frozen=True, slots=True)
 class PodObs:
-    """A pod: owner, node, revision labels, readiness and since when, conditions."""
+    """A pod: owner, node, revision labels, readiness and since when, conditions. `node` is
+    the node it is bound to or, while it waits for the scheduler, the node its DaemonSet pinned
+    it to (`placement.target_node`); "" when neither is known."""
 
     namespace: str
     name: str
@@ -71,6 +78,8 @@ class PodObs:
     deleting: bool = False  # metadata.deletionTimestamp is set
     conditions: tuple[Condition, ...] = ()
     created: float = 0.0  # metadata.creationTimestamp (0 when unknown)
+    owner_uid: str = ""  # uid of the controller ownerReference
+    bound: bool = True  # spec.nodeName is set (False: Pending, waiting for the scheduler)
 
     def condition(self, type_: str) -> Condition | None:
         for cond in self.conditions:

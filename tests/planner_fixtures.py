@@ -112,6 +112,7 @@ def pod(
         node=node_name,
         owner_kind="DaemonSet",
         owner_name=owner,
+        owner_uid=f"uid-{owner}",
         revision_hash=revision,
         template_generation=generation,
         ready=ready,

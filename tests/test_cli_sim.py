@@ -120,7 +120,13 @@ def test_sim_show_json_lists_daemonsets_and_pods(
             "status": "True",
             "message": "",
             "lastTransitionTime": "2026-01-01T00:00:05Z",
-        }
+        },
+        {  # bound by the scheduler as soon as it was created (scheduling delay 0)
+            "type": "PodScheduled",
+            "status": "True",
+            "message": "",
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        },
     ]
 
 
@@ -221,3 +227,48 @@ def test_sim_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: P
         main(["sim", "show", state, "--format", "yaml"])
     assert exc.value.code == 2
     capsys.readouterr()
+
+
+def _delete_first_pod(state: str) -> str:
+    with SimCluster.open(Path(state)) as cluster:
+        pod = cluster.observe().pods[0]
+        cluster.delete_pod(pod.namespace, pod.name, pod.uid)
+        return pod.node
+
+
+def test_sim_controller_stop_start_and_scheduler_delay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = _fleet_file(tmp_path)
+    code, out, _ = cli(capsys, "sim", "controller", state, "stop")
+    assert code == 0 and "DaemonSet controller stopped" in out
+    node = _delete_first_pod(state)
+    cli(capsys, "sim", "tick", state, "--seconds", "60")
+    show = json.loads(cli(capsys, "sim", "show", state, "--format", "json")[1])
+    assert node not in {p["node"] for p in show["pods"]}  # not recreated
+    code, out, _ = cli(capsys, "sim", "scheduler", state, "--delay", "30")
+    assert code == 0 and "new pods wait 30 s for the scheduler" in out
+    assert cli(capsys, "sim", "controller", state, "start")[0] == 0
+    with SimCluster.open(Path(state), read_only=True) as cluster:
+        (waiting,) = [p for p in cluster.observe().pods if p.node == node]
+        assert not waiting.bound and not waiting.ready  # Pending, pinned to its node
+    cli(capsys, "sim", "tick", state, "--seconds", "40")
+    with SimCluster.open(Path(state), read_only=True) as cluster:
+        (bound,) = [p for p in cluster.observe().pods if p.node == node]
+        assert bound.bound and bound.ready
+
+
+def test_sim_image_unschedulable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _fleet_file(tmp_path)
+    code, out, _ = cli(capsys, "sim", "image", state, "r.example.com/agent:1", "--unschedulable")
+    assert code == 0 and "r.example.com/agent:1 is unschedulable" in out
+    node = _delete_first_pod(state)
+    cli(capsys, "sim", "tick", state, "--seconds", "60")
+    with SimCluster.open(Path(state), read_only=True) as cluster:
+        (waiting,) = [p for p in cluster.observe().pods if p.node == node]
+        assert not waiting.bound
+        assert waiting.condition("PodScheduled") is not None
+    assert cli(capsys, "sim", "image", state, "r.example.com/agent:1", "--ok")[0] == 0
+    cli(capsys, "sim", "tick", state, "--seconds", "10")
+    with SimCluster.open(Path(state), read_only=True) as cluster:
+        assert all(p.bound and p.ready for p in cluster.observe().pods)

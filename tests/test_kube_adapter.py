@@ -405,3 +405,63 @@ def test_annotate_and_roll_back_a_daemonset(api: StandIn, cluster: KubeCluster) 
     assert api.store["daemonsets"][("edge", "web")]["spec"]["template"] == old
     with pytest.raises(NotFoundError, match="no revision r9"):
         cluster.rollback_daemonset("edge", "web", uid, "r9")
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["listing", "cached"])
+def test_observe_places_unbound_pods_and_reads_taints_and_template_constraints(
+    api: StandIn, cluster: KubeCluster, cached: bool
+) -> None:
+    """Issue 14 items 1-2 on the API server's data: a pod the DaemonSet controller created
+    Pending, unbound and pinned by `matchFields metadata.name In [NODE]` belongs to that node;
+    node taints and the template's nodeSelector, affinity and tolerations are observed; a pod
+    is owned by the DaemonSet whose uid its controller ownerReference names."""
+    seed(api)
+    api.put(
+        "nodes",
+        {
+            **node("n12"),
+            "spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
+        },
+    )
+    api.put(
+        "daemonsets",
+        {
+            "metadata": {"name": "web", "namespace": "edge", "uid": "ds-uid", "generation": 2},
+            "spec": {
+                "updateStrategy": {"type": "OnDelete"},
+                "template": {
+                    "spec": {
+                        "nodeSelector": {"apps.openyurt.io/nodepool": "a"},
+                        "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                    }
+                },
+            },
+        },
+    )
+    waiting = pod("web-waiting", "")
+    del waiting["spec"]["nodeName"]
+    waiting["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n12"]}]}
+                ]
+            }
+        }
+    }
+    waiting["status"] = {"phase": "Pending", "conditions": []}
+    api.put("pods", waiting)
+    api.put("pods", pod("web-stray", "n11", owner_uid="uid-of-an-older-web"))
+    if cached:
+        cluster.start_cache(idle_delay=0.02, settle_timeout=5.0)
+    observed = cluster.observe()
+    seen = {p.name: p for p in observed.pods}
+    assert (seen["web-waiting"].node, seen["web-waiting"].bound) == ("n12", False)
+    assert (seen["web-00"].node, seen["web-00"].bound) == ("n00", True)
+    assert seen["web-00"].owner_uid == "ds-uid"
+    assert seen["web-stray"].owner_uid == "uid-of-an-older-web"
+    (n12,) = [n for n in observed.nodes if n.name == "n12"]
+    assert [(t.key, t.value, t.effect) for t in n12.taints] == [("dedicated", "gpu", "NoSchedule")]
+    (ds,) = observed.daemonsets
+    assert ds.placement.node_selector == (("apps.openyurt.io/nodepool", "a"),)
+    assert ds.placement.tolerates(n12.taints)

@@ -239,6 +239,7 @@ def test_set_pod_condition_adds_then_replaces(fleet: SimCluster) -> None:
     seen = next(p for p in pods_of(fleet.observe()) if p.name == pod.name)
     assert [(c.type, c.status) for c in seen.conditions] == [
         ("Ready", "False"),
+        ("PodScheduled", "True"),
         ("PodNeedUpgrade", "False"),
     ]
 

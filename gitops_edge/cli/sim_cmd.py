@@ -116,13 +116,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tick.add_argument("--seconds", type=float, default=10.0, help="default 10")
     tick.set_defaults(func=run_tick)
 
-    image = commands.add_parser("image", help="mark an image broken (never Ready) or ok")
+    image = commands.add_parser(
+        "image", help="mark an image broken (never Ready), unschedulable (never bound) or ok"
+    )
     image.add_argument("file", type=Path)
     image.add_argument("image")
     mark = image.add_mutually_exclusive_group(required=True)
-    mark.add_argument("--broken", dest="broken", action="store_true")
-    mark.add_argument("--ok", dest="broken", action="store_false")
+    mark.add_argument("--broken", dest="mark", action="store_const", const="broken")
+    mark.add_argument("--unschedulable", dest="mark", action="store_const", const="unschedulable")
+    mark.add_argument("--ok", dest="mark", action="store_const", const="ok")
     image.set_defaults(func=run_image)
+
+    controller = commands.add_parser(
+        "controller", help="stop or start the DaemonSet controller (stopped: no pod is created)"
+    )
+    controller.add_argument("file", type=Path)
+    controller.add_argument("state", choices=("stop", "start"))
+    controller.set_defaults(func=run_controller)
+
+    scheduler = commands.add_parser(
+        "scheduler", help="how long new pods wait, Pending and unbound, for the scheduler"
+    )
+    scheduler.add_argument("file", type=Path)
+    scheduler.add_argument("--delay", type=float, required=True, help="seconds (0: at once)")
+    scheduler.set_defaults(func=run_scheduler)
 
     show = commands.add_parser("show", help="print nodes, DaemonSets and pods")
     show.add_argument("file", type=Path)
@@ -170,9 +187,16 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
             elif what == "tick":
                 cluster.tick(args.seconds)
                 done = f"clock advanced {args.seconds:g} s"
+            elif what == "controller":
+                cluster.set_controller_stopped(args.state == "stop")
+                done = f"DaemonSet controller {'stopped' if args.state == 'stop' else 'running'}"
+            elif what == "scheduler":
+                cluster.set_schedule_delay(args.delay)
+                done = f"new pods wait {args.delay:g} s for the scheduler"
             else:
-                cluster.set_image_broken(args.image, args.broken)
-                done = f"{args.image} is {'broken' if args.broken else 'ok'}"
+                cluster.set_image_broken(args.image, args.mark == "broken")
+                cluster.set_image_unschedulable(args.image, args.mark == "unschedulable")
+                done = f"{args.image} is {args.mark}"
     except NotFoundError as exc:
         return fail(str(exc))
     except (ValueError, OSError) as exc:
@@ -183,6 +207,14 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
 
 def run_node(args: argparse.Namespace) -> int:
     return _mutate(args, "node")
+
+
+def run_controller(args: argparse.Namespace) -> int:
+    return _mutate(args, "controller")
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    return _mutate(args, "scheduler")
 
 
 def _label(text: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ from gitops_edge.observed import (
     PodObs,
     PullJobObs,
 )
+from gitops_edge.placement import placement_from, taints_from, target_node
 from gitops_edge.prepull import PULL_POD_LABEL, PULL_REVISION_LABEL
 
 Obj = Mapping[str, Any]
@@ -89,6 +90,7 @@ def node_from(obj: Obj) -> Node:
         ready=ready,
         ready_since=since,
         edge_version=str(status.get("nodeInfo", _EMPTY).get("kubeletVersion", "")),
+        taints=taints_from(obj),
     )
 
 
@@ -120,6 +122,7 @@ def daemonset_from(obj: Obj, revisions: Sequence[Obj]) -> DaemonSetObs:
         min_ready_seconds=int(spec.get("minReadySeconds") or 0),
         template_generation=int(meta.get("generation") or 0),
         current_revision=newest_revision_hash(revisions),
+        placement=placement_from((spec.get("template") or _EMPTY).get("spec") or _EMPTY),
     )
 
 
@@ -147,11 +150,12 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
             ready = cond.status == "True"
             since = cond.last_transition_time if ready else None
     generation = labels.get(TEMPLATE_GENERATION_LABEL)
+    bound = bool(obj.get("spec", _EMPTY).get("nodeName"))
     return PodObs(
         namespace=meta.get("namespace", "default"),
         name=meta["name"],
         uid=str(meta.get("uid", "")),
-        node=str(obj.get("spec", _EMPTY).get("nodeName") or ""),
+        node=str(obj["spec"]["nodeName"]) if bound else target_node(obj),
         owner_kind=str(owner.get("kind", "")),
         owner_name=str(owner.get("name", "")),
         revision_hash=str(labels.get(REVISION_HASH_LABEL, "")),
@@ -161,6 +165,8 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
         deleting=bool(meta.get("deletionTimestamp")),
         conditions=conditions,
         created=_time(meta.get("creationTimestamp")),
+        owner_uid=str(owner.get("uid", "")),
+        bound=bound,
     )
 
 

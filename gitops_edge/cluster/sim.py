@@ -316,9 +316,11 @@ class SimCluster:
     # ── node-scoped reads (the edge agent) ──────────────────────────────────────────────────
 
     def node_pods(self, node: str) -> list[dict[str, Any]]:
-        """Copies of the v1 Pod objects bound to `node`, in name order."""
+        """Copies of the v1 Pod objects bound to `node`, in name order (a pod still waiting for
+        the scheduler is not the node's yet)."""
+        pods = self._state.pods
         keys = sorted(self._state.pods_by_node.get(node, ()))
-        return [json.loads(json.dumps(self._state.pods[k])) for k in keys]
+        return [json.loads(json.dumps(pods[k])) for k in keys if pods[k]["spec"].get("nodeName")]
 
     def raw_pod(self, namespace: str, name: str) -> dict[str, Any]:
         pod = self._state.pods.get((namespace, name))
@@ -428,6 +430,34 @@ class SimCluster:
     def set_image_broken(self, image: str, broken: bool) -> None:
         (self._state.broken_images.add if broken else self._state.broken_images.discard)(image)
         ctl.sync_all(self._state)
+
+    def set_image_unschedulable(self, image: str, unschedulable: bool) -> None:
+        """Pods with this image are never bound by the scheduler (they do not fit any node)."""
+        images = self._state.unschedulable_images
+        (images.add if unschedulable else images.discard)(image)
+        ctl.sync_all(self._state)
+
+    def set_schedule_delay(self, seconds: float) -> None:
+        """How long a new pod waits, Pending and unbound, before the scheduler binds it."""
+        if seconds < 0:
+            raise ValueError("the scheduling delay cannot be negative")
+        self._state.schedule_delay = seconds
+        ctl.sync_all(self._state)
+
+    def set_controller_stopped(self, stopped: bool) -> None:
+        """Stop (or restart) the DaemonSet controller: stopped, deleted pods are not recreated."""
+        self._state.controller_stopped = stopped
+        ctl.sync_all(self._state)
+
+    def set_node_taints(self, name: str, taints: Sequence[Mapping[str, str]]) -> None:
+        """Replace the node's `spec.taints` ({key, value, effect} each)."""
+        s = self._state
+        node = s.nodes.get(name)
+        if node is None:
+            raise NotFoundError(f"no node {name!r}")
+        node.setdefault("spec", {})["taints"] = [dict(t) for t in taints]
+        s.eligible_cache.clear()
+        ctl.sync_all(s)
 
     # ── inspection ─────────────────────────────────────────────────────────────────────────
 

@@ -3,8 +3,15 @@ nodes, OnDelete and native RollingUpdate) and pod readiness over the logical clo
 
 Models real Kubernetes where a rollout depends on it (DESIGN §8): a NotReady node gets no new
 pod (its not-ready taint), keeps its existing pod (not Ready any more), and a pod deleted there
-stays Terminating until the node is Ready again. Native RollingUpdate follows kube-controller-
-manager's `rollingUpdate` (maxSurge 0), so NotReady nodes use up maxUnavailable and stall it.
+stays Terminating until the node is Ready again. Pods are created Pending and unbound, pinned to
+their node by a required node affinity `matchFields metadata.name In [NODE]`; a scheduler binds
+them `schedule_delay` seconds later, never while the node is NotReady, and never when an image
+of the pod is marked unschedulable (condition PodScheduled=False, reason Unschedulable). The
+DaemonSet controller can be stopped (`controller_stopped`): it then creates, deletes and
+counts nothing, as when kube-controller-manager is down or every new pod is refused (quota,
+admission webhook, Pod Security); ControllerRevisions are still recorded on apply. Native
+RollingUpdate follows kube-controller-manager's `rollingUpdate` (maxSurge 0), so NotReady nodes
+use up maxUnavailable and stall it.
 Simplifications: pods keep only their containers' names and images; no revision history limit.
 Side effects: mutates the `SimState` it is given, nothing else.
 """
@@ -21,6 +28,7 @@ from gitops_edge.cluster.k8s_objects import format_time, parse_time
 from gitops_edge.cluster.sim_jobs import advance_node_jobs, node_images
 from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
 from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+from gitops_edge.placement import NODE_NAME_FIELD, placement_from, taints_from, target_node
 
 CACHED_READY_FRACTION = 0.2  # pods whose images the node holds start this much sooner
 
@@ -33,48 +41,11 @@ def template_hash(template: Any) -> str:
 # ── nodes ─────────────────────────────────────────────────────────────────────────────────────
 
 
-def _requirement_holds(req: Mapping[str, Any], value: str | None) -> bool:
-    op, values = req.get("operator"), [str(v) for v in req.get("values") or ()]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values:
-        try:
-            left, right = int(value), int(values[0])
-        except ValueError:
-            return False
-        return left > right if op == "Gt" else left < right
-    return False
-
-
-def _term_matches(term: Mapping[str, Any], node: Obj) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    fields = {"metadata.name": node["metadata"]["name"]}
-    return all(
-        _requirement_holds(r, labels.get(r.get("key"))) for r in term.get("matchExpressions") or ()
-    ) and all(
-        _requirement_holds(r, fields.get(r.get("key"))) for r in term.get("matchFields") or ()
-    )
-
-
 def node_is_eligible(pod_spec: Mapping[str, Any], node: Obj) -> bool:
-    """nodeSelector AND (any of the required nodeAffinity terms)."""
+    """The DaemonSet controller should run a pod of this template on the node: nodeSelector,
+    required node affinity, and taints against tolerations (`placement`)."""
     labels = node["metadata"].get("labels") or {}
-    selector = pod_spec.get("nodeSelector") or {}
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return False
-    required = (
-        (pod_spec.get("affinity") or {})
-        .get("nodeAffinity", {})
-        .get("requiredDuringSchedulingIgnoredDuringExecution")
-    )
-    terms = (required or {}).get("nodeSelectorTerms") or []
-    return not terms or any(_term_matches(t, node) for t in terms)
+    return placement_from(pod_spec).admits(node["metadata"]["name"], labels, taints_from(node))
 
 
 def eligible_nodes(state: SimState, key: Key) -> frozenset[str]:
@@ -87,7 +58,8 @@ def eligible_nodes(state: SimState, key: Key) -> frozenset[str]:
     if cached is not None and cached[0] == digest:
         return cached[1]
     selector = pod_spec.get("nodeSelector") or {}
-    if selector and not pod_spec.get("affinity"):
+    tainted = any((n.get("spec") or {}).get("taints") for n in state.nodes.values())
+    if selector and not pod_spec.get("affinity") and not tainted:
         index = _label_index(state)
         nodes = frozenset(set.intersection(*(index.get(item, set()) for item in selector.items())))
     else:
@@ -157,9 +129,24 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
                 }
             ],
         },
-        "spec": {"nodeName": node, "containers": containers},
+        "spec": {
+            "containers": containers,
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchFields": [
+                                    {"key": NODE_NAME_FIELD, "operator": "In", "values": [node]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+        },
         "status": {
-            "startTime": now,
+            "phase": "Pending",
             "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}],
         },
     }
@@ -169,10 +156,49 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
     return key
 
 
+def schedule_pods(state: SimState, keys: Iterable[Key]) -> None:
+    """The scheduler: bind each unbound pod to its target node once `schedule_delay` has passed
+    since it was created, if the node is Ready and no image of the pod is unschedulable; an
+    unschedulable pod gets PodScheduled=False, reason Unschedulable, and stays Pending."""
+    for key in keys:
+        pod = state.pods.get(key)
+        if pod is None or pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            continue
+        node = target_node(pod)
+        images = [c["image"] for c in pod["spec"]["containers"]]
+        conditions = pod["status"]["conditions"]
+        if any(image in state.unschedulable_images for image in images):
+            if not any(c["type"] == "PodScheduled" for c in conditions):
+                conditions.append(
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": f"0/1 nodes are available: the pod does not fit node {node}",
+                        "lastTransitionTime": state.time(),
+                    }
+                )
+            continue
+        ready, since = node_ready(state.nodes.get(node))
+        at = max(parse_time(pod["metadata"]["creationTimestamp"]) + state.schedule_delay, since)
+        if at > state.now or not ready:
+            continue
+        bound_at = format_time(at)  # when it was bound, between two ticks of the clock
+        pod["spec"]["nodeName"] = node
+        pod["status"]["startTime"] = bound_at
+        pod["status"]["phase"] = "Running"
+        pod["status"]["conditions"] = [
+            *(c for c in conditions if c["type"] != "PodScheduled"),
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": bound_at},
+        ]
+
+
 def remove_pod(state: SimState, key: Key) -> None:
-    """Delete a pod: gone at once on a Ready node; Terminating on a NotReady one."""
+    """Delete a pod: gone at once when unbound or on a Ready node; Terminating on a NotReady
+    one (until its kubelet confirms)."""
     pod = state.pods[key]
-    ready, _ = node_ready(state.nodes.get(pod["spec"]["nodeName"]))
+    bound = pod["spec"].get("nodeName")
+    ready, _ = node_ready(state.nodes.get(bound)) if bound else (True, 0.0)
     if ready:
         del state.pods[key]
         state.unindex_pod(key, pod)
@@ -186,6 +212,8 @@ def refresh_readiness(state: SimState, pods: Iterable[Key] | None = None) -> Non
     of the pod, pre-pulled by an ImagePrePullJob), unless an image is broken."""
     for key in state.pods if pods is None else pods:
         pod = state.pods[key]
+        if not pod["spec"].get("nodeName"):
+            continue  # waiting for the scheduler: not started, not Ready
         ready, since = node_ready(state.nodes.get(pod["spec"]["nodeName"]))
         if not ready:
             _set_ready(pod, False, since)
@@ -216,7 +244,7 @@ def _available(pod: Obj, *, min_ready: int, now: float) -> bool:
 def _pods_by_node(state: SimState, key: Key) -> dict[str, list[Key]]:
     out: dict[str, list[Key]] = defaultdict(list)
     for pod_key in sorted(state.pods_by_ds.get(key, ())):
-        out[state.pods[pod_key]["spec"]["nodeName"]].append(pod_key)
+        out[target_node(state.pods[pod_key])].append(pod_key)
     return out
 
 
@@ -269,6 +297,9 @@ def _rolling_update(state: SimState, key: Key, *, ready_eligible: list[str]) -> 
 def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> None:
     """Run the DaemonSet controller once for `key`. `refreshed`: the readiness of every pod was
     just recomputed (`sync_all`), so only pods created here need it."""
+    if state.controller_stopped:
+        refresh_readiness(state, sorted(state.pods_by_ds.get(key, ())))
+        return
     ds = state.daemonsets[key]
     eligible = eligible_nodes(state, key)
     for node, pod_keys in _pods_by_node(state, key).items():
@@ -278,11 +309,13 @@ def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> Non
     ready_eligible = [n for n in sorted(eligible) if node_ready(state.nodes[n])[0]]
     if (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
         _rolling_update(state, key, ready_eligible=ready_eligible)
-    hosting = {state.pods[k]["spec"]["nodeName"] for k in state.pods_by_ds.get(key, ())}
+    hosting = {target_node(state.pods[k]) for k in state.pods_by_ds.get(key, ())}
     created = [
         create_pod(state, ds_key=key, node=node) for node in ready_eligible if node not in hosting
     ]
-    refresh_readiness(state, created if refreshed else sorted(state.pods_by_ds.get(key, ())))
+    owned = sorted(state.pods_by_ds.get(key, ()))
+    schedule_pods(state, created if refreshed else owned)
+    refresh_readiness(state, created if refreshed else owned)
     _update_status(state, key, desired=len(ready_eligible))
 
 
@@ -298,7 +331,7 @@ def _update_status(state: SimState, key: Key, *, desired: int) -> None:
     ds["status"] = {
         "observedGeneration": generation,
         "desiredNumberScheduled": desired,
-        "currentNumberScheduled": len({p["spec"]["nodeName"] for p in live}),
+        "currentNumberScheduled": len({target_node(p) for p in live}),
         "numberReady": len(ready),
         "numberAvailable": len(available),
         "numberUnavailable": max(0, desired - len(available)),
@@ -310,6 +343,7 @@ def _update_status(state: SimState, key: Key, *, desired: int) -> None:
 
 def sync_all(state: SimState) -> None:
     advance_node_jobs(state)  # first: a pre-pull fills image caches the pods then use
+    schedule_pods(state, sorted(state.pods))
     refresh_readiness(state)
     advance_jobs(state)
     for key in sorted(state.daemonsets):

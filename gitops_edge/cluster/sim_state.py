@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_edge.cluster.k8s_objects import format_time, parse_time
+from gitops_edge.placement import target_node
 
 FORMAT = "gitops-edge-sim/v1"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -30,6 +31,9 @@ class SimState:
     ready_delay: float = 5.0
     counter: int = 0
     broken_images: set[str] = field(default_factory=set)
+    unschedulable_images: set[str] = field(default_factory=set)  # pods never bound
+    schedule_delay: float = 0.0  # seconds a new pod waits, unbound, for the scheduler
+    controller_stopped: bool = False  # the DaemonSet controller creates and deletes nothing
     openyurt_installed: bool = False  # whether a simulated yurt-manager would be present
     nodes: dict[str, Obj] = field(default_factory=dict)
     daemonsets: dict[Key, Obj] = field(default_factory=dict)
@@ -68,13 +72,13 @@ class SimState:
         owner = owner_key(pod)
         if owner is not None:
             self.pods_by_ds[owner].add(key)
-        self.pods_by_node[pod["spec"]["nodeName"]].add(key)
+        self.pods_by_node[target_node(pod)].add(key)
 
     def unindex_pod(self, key: Key, pod: Obj) -> None:
         owner = owner_key(pod)
         if owner is not None:
             self.pods_by_ds[owner].discard(key)
-        self.pods_by_node[pod["spec"]["nodeName"]].discard(key)
+        self.pods_by_node[target_node(pod)].discard(key)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +88,9 @@ class SimState:
             "readyDelay": self.ready_delay,
             "counter": self.counter,
             "brokenImages": sorted(self.broken_images),
+            "unschedulableImages": sorted(self.unschedulable_images),
+            "scheduleDelay": self.schedule_delay,
+            "controllerStopped": self.controller_stopped,
             "openyurtInstalled": self.openyurt_installed,
             # Insertion order: a saved and reloaded cluster observes exactly the same.
             "nodes": list(self.nodes.values()),
@@ -110,6 +117,9 @@ class SimState:
                 ready_delay=float(data["readyDelay"]),
                 counter=int(data["counter"]),
                 broken_images=set(data["brokenImages"]),
+                unschedulable_images=set(data.get("unschedulableImages", ())),
+                schedule_delay=float(data.get("scheduleDelay", 0.0)),
+                controller_stopped=bool(data.get("controllerStopped", False)),
                 openyurt_installed=bool(data.get("openyurtInstalled", False)),
                 nodes={n["metadata"]["name"]: n for n in data["nodes"]},
                 daemonsets={obj_key(d): d for d in data["daemonsets"]},

@@ -2,11 +2,13 @@
 
 Over Ready nodes only (NotReady nodes are never touched, never counted unavailable, and are
 reported as deferred while they still run an outdated pod): a node with more than one live pod,
-no live pod, an old and a new pod, or only a new pod not yet available counts unavailable; an
-old pod that is not available is deleted outside the budget; old available pods are candidates,
-deleted up to `maxUnavailable − unavailable`. At most 250 deletions a pass (outside-budget ones
-first). Candidates in node-name order (upstream iterates a Go map; we sort so a plan is
-reproducible). Pure: no I/O.
+no live pod (including a Ready node the DaemonSet should run on that has no pod at all), an old
+and a new pod, or only a new pod not yet available counts unavailable; an old pod that is not
+available is deleted outside the budget, and its node counts unavailable too (upstream does not
+count it, so one pass could leave budget + that many nodes without an available pod); old
+available pods are candidates, deleted up to `maxUnavailable − unavailable`. At most 250
+deletions a pass (outside-budget ones first). Candidates in node-name order (upstream iterates
+a Go map; we sort so a plan is reproducible). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def plan_advanced(
         if view.state in UNAVAILABLE_STATES:
             unavailable += 1
         elif view.state is NodeState.OLD_NOT_AVAILABLE:
+            unavailable += 1  # not available before its deletion, nor after: in the budget
             pod = view.live[0]
             free.append(
                 DeletePod(

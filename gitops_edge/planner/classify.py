@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from gitops_edge.observed import DaemonSetObs, Node, PodObs
+from gitops_edge.planner.index import FleetIndex
 
 
 class NodeState(enum.IntEnum):
@@ -22,7 +23,7 @@ class NodeState(enum.IntEnum):
     OLD_AVAILABLE = 2  # only an old, available pod → candidate
     OLD_NOT_AVAILABLE = 3  # only an old pod, not available → delete outside the budget
     CONFLICT = 4  # more than one live pod, or an old and a new one → unavailable
-    NO_LIVE_POD = 5  # only terminating pods → unavailable
+    NO_LIVE_POD = 5  # only terminating pods, or none on a node that should run one → unavailable
 
 
 UNAVAILABLE_STATES = frozenset(
@@ -70,12 +71,27 @@ def classify(live: Sequence[PodObs], ds: DaemonSetObs, *, now: float) -> NodeSta
     return NodeState.OLD_AVAILABLE if available else NodeState.OLD_NOT_AVAILABLE
 
 
+def daemonset_views(ds: DaemonSetObs, *, index: FleetIndex, now: float) -> list[NodeView]:
+    """The node views of an observed DaemonSet: its pods, and its Ready eligible nodes."""
+    return node_views(
+        index.pods_of(ds), ds=ds, nodes=index.nodes, eligible=index.ready_eligible(ds), now=now
+    )
+
+
 def node_views(
-    pods: Iterable[PodObs], *, ds: DaemonSetObs, nodes: Mapping[str, Node], now: float
+    pods: Iterable[PodObs],
+    *,
+    ds: DaemonSetObs,
+    nodes: Mapping[str, Node],
+    eligible: Iterable[str] = (),
+    now: float,
 ) -> list[NodeView]:
-    """One view per node hosting pods of `ds` (terminating pods count for hosting), in
-    node-name order, live pods in name order. The single-live-pod case, nearly every node, is
-    classified inline: this loop runs once per pod of the fleet."""
+    """One view per node hosting pods of `ds` (terminating pods, and pods waiting for the
+    scheduler on the node they are pinned to, count for hosting), plus one per `eligible` node
+    (Ready, should run a pod of `ds`) hosting none: NO_LIVE_POD, unavailable (a pod deleted and
+    never recreated must not escape the budget). In node-name order, live pods in name order.
+    The single-live-pod case, nearly every node, is classified inline: this loop runs once per
+    pod of the fleet."""
     revision, generation = ds.current_revision, ds.template_generation
     min_ready, deadline = ds.min_ready_seconds, now - ds.min_ready_seconds
     views: list[NodeView] = []
@@ -109,7 +125,17 @@ def node_views(
         else:
             views.append(NodeView(name, node.ready, node.ready_since, state, live, outdated, True))
         i = j
+    hosting = {view.node for view in views}
+    missing = [name for name in eligible if name not in hosting]
+    if missing:
+        for name in missing:
+            node = nodes[name]
+            views.append(
+                NodeView(name, node.ready, node.ready_since, NodeState.NO_LIVE_POD, (), False, True)
+            )
+        views.sort(key=_BY_NODE)
     return views
 
 
 _BY_NODE_AND_NAME = attrgetter("node", "name")
+_BY_NODE = attrgetter("node")

@@ -21,7 +21,7 @@ from gitops_edge.plan import (
     Progress,
 )
 from gitops_edge.planner.advanced import plan_advanced
-from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, node_views
+from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, daemonset_views
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
 from gitops_edge.planner.policy import halt_and_rollback
@@ -146,7 +146,7 @@ def plan_daemonset(
             notes=(),
         )
     if views is None:
-        views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
+        views = daemonset_views(ds, index=index, now=now)
     observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
     if observed_hash != desired.spec_hash and hold and desired.model is UpdateModel.ROLLING_UPDATE:
         return _result(  # the DaemonSet controller would replace pods as soon as it is updated

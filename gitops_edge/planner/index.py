@@ -1,5 +1,6 @@
 """Lookups over one observation, built once per `plan()` call: nodes by name, DaemonSets by
-identity, pods by owning DaemonSet and node, node-group membership.
+identity, pods by owning DaemonSet, node-group membership, and the Ready nodes each DaemonSet
+should run a pod on.
 
 Pure: no I/O. Everything here is linear in the size of the observation, so planning stays fast
 at fleet scale (10,000 nodes, 200,000 pods).
@@ -9,30 +10,82 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from gitops_edge.desired import LabelSelector, NodeGroup
 from gitops_edge.observed import DaemonSetObs, JobObs, Node, Observed, PodObs, PullJobObs
+from gitops_edge.placement import NODE_NAME_FIELD, REPELLING_EFFECTS, Placement, Requirement
 
 DAEMONSET_KIND = "DaemonSet"
 Key = tuple[str, str]  # (namespace, name)
 
 
 @dataclass(frozen=True, slots=True)
+class LabelIndex:
+    """Node names: all, by (label key, value), by label key; built once per plan."""
+
+    everyone: frozenset[str]
+    by_label: Mapping[tuple[str, str], set[str]]
+    by_key: Mapping[str, set[str]]
+
+    @classmethod
+    def of(cls, nodes: Iterable[Node]) -> LabelIndex:
+        everyone: set[str] = set()
+        by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
+        by_key: dict[str, set[str]] = defaultdict(set)
+        for node in nodes:
+            everyone.add(node.name)
+            for key, value in node.labels.items():
+                by_label[(key, value)].add(node.name)
+                by_key[key].add(node.name)
+        return cls(everyone=frozenset(everyone), by_label=by_label, by_key=by_key)
+
+
+@dataclass(frozen=True, slots=True)
 class FleetIndex:
     nodes: Mapping[str, Node]
     daemonsets: Mapping[Key, DaemonSetObs]
-    pods_by_owner: Mapping[Key, tuple[PodObs, ...]]
+    pods_by_owner: Mapping[str, tuple[PodObs, ...]]  # by the controller ownerReference's uid
     pull_jobs: Mapping[Key, PullJobObs]  # (namespace, Job name)
     node_jobs: Mapping[Key, JobObs]  # KubeEdge jobs by (kind, name)
     job_versions: tuple[str, ...]  # operations.kubeedge.io versions served
+    labels: LabelIndex
+    ready_tainted: frozenset[str]  # Ready nodes with a NoSchedule/NoExecute taint
+    ready_nodes: frozenset[str]
+    # Ready eligible nodes per placement, filled as DaemonSets are planned (same answer for
+    # every DaemonSet rendered for one group).
+    _eligible: dict[Placement, frozenset[str]] = field(default_factory=dict)
+
+    def pods_of(self, ds: DaemonSetObs) -> tuple[PodObs, ...]:
+        """The pods `ds` controls (matched by uid, never by name: a DaemonSet deleted and
+        created again under the same name does not own its predecessor's pods)."""
+        return self.pods_by_owner.get(ds.uid, ()) if ds.uid else ()
+
+    def ready_eligible(self, ds: DaemonSetObs) -> frozenset[str]:
+        """The Ready nodes the DaemonSet controller should run a pod of `ds` on: its template's
+        nodeSelector and required node affinity match, and every NoSchedule/NoExecute taint is
+        tolerated (DESIGN §2, issue 14: such a node without a live pod counts unavailable)."""
+        placement = ds.placement
+        found = self._eligible.get(placement)
+        if found is None:
+            fits = _fitting(placement, self.labels) & self.ready_nodes
+            untolerated = {
+                n
+                for n in fits & self.ready_tainted
+                if not placement.tolerates(self.nodes[n].taints)
+            }
+            found = self._eligible[placement] = frozenset(fits - untolerated)
+        return found
 
 
 def index_observed(observed: Observed) -> FleetIndex:
-    pods: dict[Key, list[PodObs]] = defaultdict(list)
+    pods: dict[str, list[PodObs]] = defaultdict(list)
     for pod in observed.pods:
-        if pod.owner_kind == DAEMONSET_KIND:
-            pods[(pod.namespace, pod.owner_name)].append(pod)
+        # A pod whose node cannot be determined (unbound and not pinned) belongs to no node
+        # and must not count in any budget.
+        if pod.owner_kind == DAEMONSET_KIND and pod.owner_uid and pod.node:
+            pods[pod.owner_uid].append(pod)
     return FleetIndex(
         nodes={n.name: n for n in observed.nodes},
         daemonsets={(d.namespace, d.name): d for d in observed.daemonsets},
@@ -40,55 +93,90 @@ def index_observed(observed: Observed) -> FleetIndex:
         pull_jobs={(j.namespace, j.name): j for j in observed.pull_jobs},
         node_jobs={(j.kind, j.name): j for j in observed.jobs},
         job_versions=observed.job_versions,
+        labels=LabelIndex.of(observed.nodes),
+        ready_nodes=frozenset(n.name for n in observed.nodes if n.ready),
+        ready_tainted=frozenset(
+            n.name
+            for n in observed.nodes
+            if n.ready and any(t.effect in REPELLING_EFFECTS for t in n.taints)
+        ),
     )
 
 
+def _fitting(placement: Placement, labels: LabelIndex) -> frozenset[str]:
+    """Nodes matching the placement's nodeSelector and required node affinity, from the label
+    index (the same answer as `Placement.fits`)."""
+    nodes = set(labels.everyone)
+    for item in placement.node_selector:
+        nodes &= labels.by_label.get(item, set())
+    if placement.terms is not None:
+        matched: set[str] = set()
+        for term in placement.terms:
+            if not term.expressions and not term.fields:
+                continue  # an empty term matches nothing
+            in_term = set(nodes)
+            for req in term.expressions:
+                in_term &= _requirement_nodes(req, labels)
+            for req in term.fields:
+                in_term = {
+                    n for n in in_term if req.holds(n if req.key == NODE_NAME_FIELD else None)
+                }
+            matched |= in_term
+        nodes &= matched
+    return frozenset(nodes)
+
+
+class _Requirement(Protocol):
+    """A label requirement: `placement.Requirement` or `desired.LabelRequirement`."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def values(self) -> tuple[str, ...]: ...
+
+
+def _requirement_nodes(req: _Requirement, labels: LabelIndex) -> set[str]:
+    if req.operator in ("In", "NotIn"):
+        with_value: set[str] = set().union(
+            *(labels.by_label.get((req.key, v), ()) for v in req.values)
+        )
+        return with_value if req.operator == "In" else set(labels.everyone - with_value)
+    if req.operator == "Exists":
+        return set(labels.by_key.get(req.key, set()))
+    if req.operator == "DoesNotExist":
+        return set(labels.everyone - labels.by_key.get(req.key, set()))
+    if req.operator in ("Gt", "Lt") and isinstance(req, Requirement):
+        return {  # compare each value held under the key
+            n
+            for (key, value), names in labels.by_label.items()
+            if key == req.key and req.holds(value)
+            for n in names
+        }
+    return set()  # an unknown operator matches nothing (as LabelRequirement.matches)
+
+
 def group_members(groups: Iterable[NodeGroup], nodes: Iterable[Node]) -> dict[str, frozenset[str]]:
-    """Node names in each group, computed once per plan. Selectors are answered from a
-    (label key, value) index and a label-key index: each matchLabels entry and each expression
-    (In, NotIn, Exists, DoesNotExist) is an exact set of nodes, and a selector is their
-    intersection, so 100 groups over 10,000 nodes cost set operations, not 100 scans."""
-    everyone: set[str] = set()
-    by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
-    by_key: dict[str, set[str]] = defaultdict(set)
-    for node in nodes:
-        everyone.add(node.name)
-        for key, value in node.labels.items():
-            by_label[(key, value)].add(node.name)
-            by_key[key].add(node.name)
+    """Node names in each group, computed once per plan. Selectors are answered from the label
+    index: each matchLabels entry and each expression (In, NotIn, Exists, DoesNotExist) is an
+    exact set of nodes, and a selector is their intersection, so 100 groups over 10,000 nodes
+    cost set operations, not 100 scans."""
+    labels = LabelIndex.of(nodes)
     out: dict[str, frozenset[str]] = {}
     for group in groups:
-        members = {n for n in group.nodes if n in everyone}
+        members = {n for n in group.nodes if n in labels.everyone}
         if group.selector is not None:
-            members |= _selected(
-                group.selector, everyone=everyone, by_label=by_label, by_key=by_key
-            )
+            members |= _selected(group.selector, labels)
         out[group.name] = frozenset(members)
     return out
 
 
-def _selected(
-    selector: LabelSelector,
-    *,
-    everyone: set[str],
-    by_label: Mapping[tuple[str, str], set[str]],
-    by_key: Mapping[str, set[str]],
-) -> set[str]:
+def _selected(selector: LabelSelector, labels: LabelIndex) -> set[str]:
     """The nodes a selector matches (the same answer as `LabelSelector.matches`)."""
-    sets = [by_label.get(item, set()) for item in selector.match_labels]
-    for req in selector.match_expressions:
-        with_value: set[str] = set().union(*(by_label.get((req.key, v), ()) for v in req.values))
-        if req.operator == "In":
-            sets.append(with_value)
-        elif req.operator == "NotIn":
-            sets.append(everyone - with_value)
-        elif req.operator == "Exists":
-            sets.append(by_key.get(req.key, set()))
-        elif req.operator == "DoesNotExist":
-            sets.append(everyone - by_key.get(req.key, set()))
-        else:
-            return set()  # an unknown operator matches nothing (as LabelRequirement.matches)
+    sets = [labels.by_label.get(item, set()) for item in selector.match_labels]
+    sets.extend(_requirement_nodes(req, labels) for req in selector.match_expressions)
     if not sets:
-        return set(everyone)  # the empty selector matches every node
+        return set(labels.everyone)  # the empty selector matches every node
     sets.sort(key=len)
     return set.intersection(*sets)

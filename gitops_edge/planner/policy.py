@@ -31,7 +31,7 @@ from gitops_edge.desired import (
 from gitops_edge.maintenance import Window, next_start, open_at
 from gitops_edge.observed import DaemonSetObs, Node
 from gitops_edge.plan import WINDOW_HOLD, Action, AnnotateDaemonSet, RollbackDaemonSet
-from gitops_edge.planner.classify import NodeState, NodeView, node_views
+from gitops_edge.planner.classify import NodeState, NodeView, daemonset_views
 from gitops_edge.planner.index import FleetIndex, group_members
 from gitops_edge.planner.words import rfc3339, short
 
@@ -65,7 +65,7 @@ def settled(
         return f"group {desired.group} is halted"
     policy = desired.rollout
     wait_all = policy is not None and policy.wait_for_not_ready
-    views = node_views(index.pods_by_owner.get(key, ()), ds=ds, nodes=index.nodes, now=now)
+    views = daemonset_views(ds, index=index, now=now)
     views_of[key] = views
     counted = [v for v in views if v.ready or wait_all]
     behind = sum(v.state is not NodeState.CURRENT for v in counted)
