@@ -23,6 +23,12 @@ def _bool(source: dict[str, Any], key: str, default: bool) -> bool:
     return value if isinstance(value, bool) else default
 
 
+def owner_of(data: Any) -> str:
+    """The source's owner identity: spec.owner, else metadata.name ("" when neither is a
+    string)."""
+    return _str(dict_at(data, "spec"), "owner", _str(dict_at(data, "metadata"), "name", ""))
+
+
 def repo_config_from(data: Any) -> RepoConfig:
     spec = dict_at(data, "spec")
     status, prune, jobs = dict_at(spec, "status"), dict_at(spec, "prune"), dict_at(spec, "jobs")
@@ -32,6 +38,7 @@ def repo_config_from(data: Any) -> RepoConfig:
     return RepoConfig(
         cloud_version=cloud if isinstance(cloud, str) else None,
         default_namespace=_str(spec, "defaultNamespace", _DEFAULT.default_namespace),
+        owner=owner_of(data),
         default_max_unavailable=max_unavailable
         if isinstance(max_unavailable, int | str) and not isinstance(max_unavailable, bool)
         else _DEFAULT.default_max_unavailable,
@@ -39,6 +46,7 @@ def repo_config_from(data: Any) -> RepoConfig:
         status_branch=_str(status, "branch", _DEFAULT.status_branch),
         prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
         prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),
+        prune_allow_empty=_bool(prune, "allowEmpty", _DEFAULT.prune_allow_empty),
         jobs_api_version=_str(jobs, "apiVersion", _DEFAULT.jobs_api_version),
         drive_openyurt_annotated=_str(dict_at(spec, "openyurt"), "annotatedDaemonSets", "")
         == "drive",

@@ -187,6 +187,12 @@ def ota_nodes_take_upgrade(cluster: SimCluster, count: int) -> list[str]:
 
 
 CANARY_REPO = {
+    "gitops-edge.yaml": """apiVersion: gitops-edge.io/v1alpha1
+kind: RepositoryConfig
+metadata:
+  name: canary-fleet
+spec: {}
+""",
     "groups.yaml": "".join(
         f"""---
 apiVersion: gitops-edge.io/v1alpha1

@@ -14,9 +14,10 @@ from typing import Any
 from gitops_edge.maintenance import Window
 
 # Labels and annotations gitops-edge puts on what it renders. Only objects carrying
-# MANAGED_BY_LABEL=MANAGED_BY_VALUE are ever pruned.
+# MANAGED_BY_LABEL=MANAGED_BY_VALUE and the source's own OWNER_LABEL are ever pruned.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "gitops-edge"
+OWNER_LABEL = "gitops-edge.io/owner"  # the owner identity of the source (RepoConfig.owner)
 WORKLOAD_LABEL = "gitops-edge.io/workload"
 GROUP_LABEL = "gitops-edge.io/group"
 REVISION_ANNOTATION = "gitops-edge.io/git-revision"
@@ -151,6 +152,7 @@ class DesiredDaemonSet:
     prepull: PrePullPolicy | None = None  # pre-pull the images before pods move
     rollout: RolloutPolicy | None = None  # waves, deadline, rollback (spec.rollout)
     window: Window | None = None  # the group's maintenance window
+    owner: str = ""  # the owner identity of the source (RepoConfig.owner)
 
     def pod_template(self) -> dict[str, Any]:
         """The rendered pod template, a fresh copy parsed from manifest_json on each call."""
@@ -181,11 +183,13 @@ class RepoConfig:
 
     cloud_version: str | None = None
     default_namespace: str = "default"
+    owner: str = ""  # spec.owner, else metadata.name: the source's identity in the cluster
     default_max_unavailable: int | str = "10%"
     status_path: str = "status"
     status_branch: str = ""
     prune_workloads: bool = True
     prune_jobs: bool = False
+    prune_allow_empty: bool = False  # spec.prune.allowEmpty: may prune every owned workload
     jobs_api_version: str = "auto"
     drive_openyurt_annotated: bool = False  # spec.openyurt.annotatedDaemonSets: drive
     ignore: tuple[str, ...] = ()

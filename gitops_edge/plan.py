@@ -49,7 +49,19 @@ class SetPodCondition:
 
 @dataclass(frozen=True, slots=True)
 class PruneDaemonSet:
-    """Delete a DaemonSet this tool created whose source left the repository."""
+    """Delete a DaemonSet this source created whose definition left the repository (the API
+    server's garbage collector then deletes its `pods`)."""
+
+    namespace: str
+    name: str
+    reason: str
+    pods: tuple[str, ...] = ()  # names of the pods it takes with it
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A DaemonSet labelled managed-by gitops-edge without an owner identity (created before
+    owner identities existed, or labelled by hand): never pruned, reported."""
 
     namespace: str
     name: str
@@ -228,12 +240,17 @@ class Plan:
     daemonsets: tuple[DaemonSetPlan, ...]
     prunes: tuple[PruneDaemonSet, ...] = ()
     jobs: tuple[JobPlan, ...] = ()  # node jobs written in the repository (and pruned ones)
+    orphans: tuple[Orphan, ...] = ()
+    owner: str = ""  # the source's owner identity
+    prune_errors: tuple[str, ...] = ()  # pruning refused (nothing is pruned this pass)
 
     @property
     def errors(self) -> tuple[tuple[str, str], ...]:
-        """(object, error) for every plan error: DaemonSets (namespace/name), node jobs."""
+        """(object, error) for every plan error: DaemonSets (namespace/name), node jobs,
+        pruning."""
         out = [(f"{ds.namespace}/{ds.name}", e) for ds in self.daemonsets for e in ds.errors]
         out += [(f"{job.kind} {job.name}", e) for job in self.jobs for e in job.errors]
+        out += [(f"pruning for owner {self.owner}", e) for e in self.prune_errors]
         return tuple(out)
 
     @property

@@ -5,8 +5,9 @@
 errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
 current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
 deletions, spec} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
-reason}], errors: [...], notes: [...], prePull: [job]}], prunes: [{type, namespace, name,
-reason}], jobs: [job]}` with `job` as in `gitops_edge.job_format`; the summary also counts
+reason}], errors: [...], notes: [...], prePull: [job]}], owner, prunes: [{type, namespace,
+name, pods, reason}], pruneErrors: [...], orphans: [{kind, namespace, name, reason}], jobs:
+[job]}` with `job` as in `gitops_edge.job_format`; the summary also counts
 `jobs` and `jobCreations`.
 Pure: returns strings, prints nothing.
 """
@@ -28,7 +29,6 @@ from gitops_edge.plan import (
     ApplyDaemonSet,
     CreateNodeJob,
     DaemonSetPlan,
-    DeleteJob,
     DeleteNodeJob,
     DeletePod,
     JobPlan,
@@ -107,8 +107,16 @@ def action_to_dict(action: Action) -> dict[str, Any]:
             "revision": action.revision,
             "reason": action.reason,
         }
+    if isinstance(action, PruneDaemonSet):
+        return {
+            "type": "prune",
+            "namespace": action.namespace,
+            "name": action.name,
+            "pods": list(action.pods),
+            "reason": action.reason,
+        }
     return {
-        "type": "deleteJob" if isinstance(action, DeleteJob) else "prune",
+        "type": "deleteJob",
         "namespace": action.namespace,
         "name": action.name,
         "reason": action.reason,
@@ -126,7 +134,8 @@ def _summary(plan: Plan) -> dict[str, int]:
         "prunes": sum(isinstance(a, PruneDaemonSet) for a in actions),
         "deferred": sum(len(ds.deferred) for ds in plan.daemonsets),
         "errors": sum(len(ds.errors) for ds in plan.daemonsets)
-        + sum(len(j.errors) for j in all_jobs(plan)),
+        + sum(len(j.errors) for j in all_jobs(plan))
+        + len(plan.prune_errors),
         "jobs": len(all_jobs(plan)),
         "jobCreations": sum(isinstance(a, CreateNodeJob) for a in actions),
     }
@@ -180,7 +189,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "now": rfc3339(plan.now),
         "summary": _summary(plan),
         "daemonsets": [daemonset_to_dict(ds) for ds in plan.daemonsets],
+        "owner": plan.owner,
         "prunes": [action_to_dict(p) for p in plan.prunes],
+        "pruneErrors": list(plan.prune_errors),
+        "orphans": [
+            {"kind": "DaemonSet", "namespace": o.namespace, "name": o.name, "reason": o.reason}
+            for o in plan.orphans
+        ],
         "jobs": [job_to_dict(j) for j in plan.jobs],
     }
 
@@ -270,9 +285,10 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
     if quiet:
         names = ", ".join(f"{ds.namespace}/{ds.name}" for ds in quiet)
         lines += [f"up to date, nothing to do: {names}", ""]
-    for prune in plan.prunes:
-        lines.append(f"- {prune.reason}")
-    if plan.prunes:
+    lines += [f"error: {e}" for e in plan.prune_errors]
+    lines += [f"- {prune.reason}" for prune in plan.prunes]
+    lines += [f"orphan: {o.reason}" for o in plan.orphans]
+    if plan.prunes or plan.prune_errors or plan.orphans:
         lines.append("")
     for job in plan.jobs:
         lines += job_text_lines(job, verbose=verbose)
@@ -319,8 +335,13 @@ def render_markdown(plan: Plan) -> str:
         for job in ds.prepull:
             lines += ["", *job_markdown_lines(job)]
         lines += ["", "</details>"]
-    if plan.prunes:
-        lines += ["", "**Prunes**", ""] + [f"- {_cell(p.reason)}" for p in plan.prunes]
+    if plan.prunes or plan.prune_errors:
+        lines += ["", f"**Prunes** (owner `{plan.owner}`)", ""]
+        lines += [f"- **error**: {_cell(e)}" for e in plan.prune_errors]
+        lines += [f"- {_cell(p.reason)}" for p in plan.prunes]
+    if plan.orphans:
+        lines += ["", "**Orphans** (never pruned)", ""]
+        lines += [f"- {_cell(o.reason)}" for o in plan.orphans]
     if plan.jobs:
         lines += ["", "**Node jobs**"]
         for job in plan.jobs:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from gitops_edge.desired import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from gitops_edge.desired import MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL
 
 PULL_POD_LABEL = "gitops-edge.io/image-pull-for"
 PULL_REVISION_LABEL = "gitops-edge.io/image-pull-revision"
@@ -39,9 +39,16 @@ def images_of(pod_spec: dict[str, Any]) -> tuple[str, ...]:
 
 
 def pull_job(
-    *, namespace: str, pod: str, node: str, revision: str, pod_spec: dict[str, Any]
+    *,
+    namespace: str,
+    pod: str,
+    node: str,
+    revision: str,
+    pod_spec: dict[str, Any],
+    owner: str = "",
 ) -> dict[str, Any]:
-    """The Job that pre-pulls the images of `pod_spec` on `node`."""
+    """The Job that pre-pulls the images of `pod_spec` on `node`; `owner`: the source's owner
+    identity, carried as a label like every object gitops-edge creates."""
     containers = [
         {
             "name": f"pull-{i}",
@@ -70,6 +77,7 @@ def pull_job(
                 MANAGED_BY_LABEL: MANAGED_BY_VALUE,
                 PULL_POD_LABEL: pod,
                 PULL_REVISION_LABEL: revision,
+                **({OWNER_LABEL: owner} if owner else {}),
             },
         },
         "spec": {

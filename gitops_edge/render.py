@@ -21,6 +21,7 @@ from gitops_edge.desired import (
     MANAGED_BY_VALUE,
     OPENYURT_MAX_UNAVAILABLE_ANNOTATION,
     OPENYURT_STRATEGY_ANNOTATION,
+    OWNER_LABEL,
     REVISION_ANNOTATION,
     SOURCE_ANNOTATION,
     SPEC_HASH_ANNOTATION,
@@ -58,8 +59,27 @@ def spec_hash(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _finish(manifest: dict[str, Any], *, revision: str, source: SourceRef) -> tuple[str, str]:
+def _owned(labels: dict[str, str], config: RepoConfig) -> dict[str, str]:
+    """The labels every applied object carries: managed by gitops-edge, owned by this source."""
+    labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+    if config.owner:
+        labels[OWNER_LABEL] = config.owner
+    return labels
+
+
+def _finish(
+    manifest: dict[str, Any],
+    *,
+    revision: str,
+    source: SourceRef,
+    unhashed_labels: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """Canonical JSON and spec hash; `unhashed_labels` are added after hashing (a node job's
+    owner label: jobs created before owner identities must not read as changed, since a job's
+    spec is immutable)."""
     digest = spec_hash(manifest)
+    if unhashed_labels:
+        manifest["metadata"].setdefault("labels", {}).update(unhashed_labels)
     annotations = manifest["metadata"].setdefault("annotations", {})
     annotations[REVISION_ANNOTATION] = revision
     annotations[SOURCE_ANNOTATION] = f"{source.file}:{source.line}"
@@ -199,11 +219,7 @@ def _edge_daemonsets(
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {
-                    **(meta.get("labels") or {}),
-                    MANAGED_BY_LABEL: MANAGED_BY_VALUE,
-                    **own_labels,
-                },
+                "labels": _owned({**(meta.get("labels") or {}), **own_labels}, config),
                 "annotations": annotations,
             },
             "spec": {
@@ -230,6 +246,7 @@ def _edge_daemonsets(
                 prepull=prepull,
                 rollout=waves.get(group.name),
                 window=group.window,
+                owner=config.owner,
             )
         )
     return out
@@ -301,7 +318,7 @@ def _plain_daemonset(td: TypedDocument, *, config: RepoConfig, revision: str) ->
     meta = manifest["metadata"]
     meta.setdefault("namespace", config.default_namespace)
     name = meta["name"]
-    meta.setdefault("labels", {}).update({MANAGED_BY_LABEL: MANAGED_BY_VALUE, WORKLOAD_LABEL: name})
+    _owned(meta.setdefault("labels", {}), config)[WORKLOAD_LABEL] = name
     model, max_unavailable = plain_model(manifest)
     source = _source(td)
     manifest_json, digest = _finish(manifest, revision=revision, source=source)
@@ -318,16 +335,20 @@ def _plain_daemonset(td: TypedDocument, *, config: RepoConfig, revision: str) ->
         source=source,
         openyurt_annotated=OPENYURT_STRATEGY_ANNOTATION
         in dict_at(manifest, "metadata", "annotations"),
+        owner=config.owner,
     )
 
 
-def _job(td: TypedDocument, *, revision: str) -> DesiredJob:
+def _job(td: TypedDocument, *, config: RepoConfig, revision: str) -> DesiredJob:
     manifest = copy.deepcopy(td.doc.data)
     manifest["metadata"].setdefault("labels", {})[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
     version = nj.version_of(manifest["apiVersion"])
     manifest["metadata"].setdefault("annotations", {})[nj.API_VERSION_ANNOTATION] = version
     source = _source(td)
-    manifest_json, digest = _finish(manifest, revision=revision, source=source)
+    owner = {OWNER_LABEL: config.owner} if config.owner else {}
+    manifest_json, digest = _finish(
+        manifest, revision=revision, source=source, unhashed_labels=owner
+    )
     return DesiredJob(
         api_version=manifest["apiVersion"],
         kind=manifest["kind"],
@@ -353,7 +374,7 @@ def render(
         elif td.kind.kind == "DaemonSet":
             daemonsets.append(_plain_daemonset(td, config=config, revision=revision))
         elif td.kind.kind in JOB_KINDS:
-            jobs.append(_job(td, revision=revision))
+            jobs.append(_job(td, config=config, revision=revision))
     return DesiredState(
         revision=revision,
         config=config,

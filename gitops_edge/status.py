@@ -117,6 +117,17 @@ def headline(plan: Plan) -> str:
     return text
 
 
+def _pruning_lines(plan: Plan) -> list[str]:
+    """Prunes still to do (with the pods each takes), a refused prune, and orphans."""
+    if not (plan.prunes or plan.prune_errors or plan.orphans):
+        return []
+    lines = ["", f"## Pruning (owner `{plan.owner}`)", ""]
+    lines += [f"- **refused**: {e}" for e in plan.prune_errors]
+    lines += [f"- to prune: {p.reason}" for p in plan.prunes]
+    lines += [f"- orphan: {o.reason}" for o in plan.orphans]
+    return lines
+
+
 def summary_markdown(
     desired: DesiredState,
     plan: Plan,
@@ -172,6 +183,7 @@ def summary_markdown(
             )
         for job in jobs:
             lines += ["", *job_markdown_lines(job)]
+    lines += _pruning_lines(plan)
     held = [ds for ds in plan.daemonsets if ds.held or ds.rolled_back]
     if held:
         lines += ["", "## Held and rolled back", ""]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_edge.config import repo_config_from
+from gitops_edge.config import owner_of, repo_config_from
 from gitops_edge.desired import RepoConfig
 from gitops_edge.diagnostics import Diagnostic, has_errors
 from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file
@@ -53,6 +53,51 @@ def _read_config(root: Path) -> tuple[RepoConfig, list[Document], list[Diagnosti
     return config, docs, diags
 
 
+MAX_OWNER = 63  # a label value
+
+
+def _check_config_present(
+    config_docs: list[Document], typed: list[TypedDocument]
+) -> list[Diagnostic]:
+    """A folder must hold gitops-edge.yaml with a RepositoryConfig at its root: without it, a
+    commit that deleted or moved every file would be valid and prune every workload. Its owner
+    identity (spec.owner, else metadata.name) must fit in a label value."""
+    configs = [t for t in typed if t.kind.kind == "RepositoryConfig" and t.doc.file == CONFIG_FILE]
+    if not configs:
+        found = "holds no RepositoryConfig" if config_docs else "is missing"
+        return [
+            Diagnostic(
+                file=CONFIG_FILE,
+                line=1,
+                col=1,
+                path="",
+                message=f"{CONFIG_FILE} at the root of the repository {found}: without it "
+                "the revision is not applied (a commit that deleted it would otherwise prune "
+                "every workload)",
+                hint="add gitops-edge.yaml with apiVersion: gitops-edge.io/v1alpha1, kind: "
+                "RepositoryConfig, metadata.name and spec (see example-repo/gitops-edge.yaml); "
+                "to validate one file on its own, pass the file instead of the folder",
+                rule="config",
+            )
+        ]
+    doc = configs[0].doc
+    spec = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    if isinstance(spec, dict) and "owner" in spec:
+        return []  # checked by the schema
+    name = owner_of(doc.data)
+    if len(name) <= MAX_OWNER:
+        return []
+    return [
+        doc.diagnostic(
+            ["metadata", "name"],
+            f"metadata.name is the owner identity when spec.owner is not set, and an "
+            f"identity is a label value of at most {MAX_OWNER} characters ({len(name)} here)",
+            hint="set spec.owner to a shorter name, unique in the cluster",
+            rule="config",
+        )
+    ]
+
+
 def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagnostic]] | None:
     if kind == "DaemonSet":
         return check_daemonset
@@ -92,6 +137,8 @@ def validate_repository(root: Path) -> ValidatedRepo:
             diagnostics.extend(rules(doc))
         typed.append(TypedDocument(doc=doc, kind=kind))
     diagnostics.extend(check_repository(typed, default_namespace=config.default_namespace))
+    if root.is_dir():
+        diagnostics.extend(_check_config_present(config_docs, typed))
     files = tree.files + (1 if config_docs or (root / CONFIG_FILE).is_file() else 0)
     return ValidatedRepo(
         root=tree.root,

@@ -661,6 +661,13 @@ def repository_config() -> Schema:
             "defaultNamespace": dns_label(
                 "Namespace for namespaced objects that set none (default: default)."
             ),
+            "owner": dns_label(
+                "Owner identity of this repository (or folder) in the cluster: every object "
+                "the reconciler applies carries it as the label gitops-edge.io/owner, and only "
+                "objects carrying the same identity are ever pruned. Unique per cluster: two "
+                "repositories, or two folders of one repository, reconciled into one cluster "
+                "must use different identities (default: metadata.name)."
+            ),
             "defaults": closed(
                 "Defaults for EdgeDaemonSets.",
                 {
@@ -703,6 +710,11 @@ def repository_config() -> Schema:
                     "jobs": boolean(
                         "Delete KubeEdge jobs that are no longer in the repository "
                         "(default: false)."
+                    ),
+                    "allowEmpty": boolean(
+                        "Allow a revision to prune every workload this source owns "
+                        "(default: false: such a revision is refused, nothing is pruned, and "
+                        "the pass fails with an error saying so)."
                     ),
                 },
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gitops_edge.desired import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    OWNER_LABEL,
     SPEC_HASH_ANNOTATION,
     DesiredDaemonSet,
     DesiredState,
@@ -20,6 +21,8 @@ NOW = 10_000.0
 NEW, OLD = "newhash", "oldhash"
 NS = "edge"
 SPEC = "spec-1"
+OWNER = "test-repo"  # the owner identity of the repository in `state`
+OURS = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OWNER_LABEL: OWNER}
 
 
 def desired_ds(
@@ -42,15 +45,19 @@ def desired_ds(
         manifest_json="{}",
         spec_hash=spec_hash,
         source=SourceRef(file="app.yaml", line=1),
+        owner=OWNER,
     )
 
 
 def state(
-    *daemonsets: DesiredDaemonSet, groups: tuple[NodeGroup, ...] = (), prune: bool = True
+    *daemonsets: DesiredDaemonSet,
+    groups: tuple[NodeGroup, ...] = (),
+    prune: bool = True,
+    allow_empty: bool = False,
 ) -> DesiredState:
     return DesiredState(
         revision="rev",
-        config=RepoConfig(prune_workloads=prune),
+        config=RepoConfig(prune_workloads=prune, owner=OWNER, prune_allow_empty=allow_empty),
         groups=groups,
         daemonsets=daemonsets,
     )
@@ -78,7 +85,7 @@ def observed_ds(
         namespace=NS,
         name=name,
         uid=f"uid-{name}",
-        labels=labels if labels is not None else {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+        labels=labels if labels is not None else dict(OURS),
         annotations={SPEC_HASH_ANNOTATION: spec_hash},
         update_strategy="OnDelete",
         rolling_max_unavailable=None,

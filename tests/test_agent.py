@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from repo_config import write_config
 
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent, handle
@@ -123,7 +124,7 @@ def condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     state, repo = tmp_path / "fleet.json", tmp_path / "repo"
-    repo.mkdir()
+    write_config(repo)
     SimCluster.init_file(state, SimCluster.create(groups=[("edge", 3)]))
     server = make_server(
         "127.0.0.1",

@@ -173,7 +173,8 @@ def test_workload_that_left_the_repository_is_pruned_foreign_objects_never(
     (repo / "workloads" / "node-exporter.yaml").unlink()
     code, out, _ = run(capsys, "reconcile", str(repo), "--cluster", f"sim:{sim}", "--once")
     assert code == 0
-    assert "ok   prune DaemonSet monitoring/node-exporter-hangzhou: created by gitops-edge" in out
+    assert "ok   prune DaemonSet monitoring/node-exporter-hangzhou, and its 4 pods (" in out
+    assert "created by owner edge-fleet for workload node-exporter group hangzhou" in out
     _, shown, _ = run(capsys, "sim", "show", str(sim), "--format", "json")
     left = {d["name"] for d in json.loads(shown)["daemonsets"] if d["namespace"] == "monitoring"}
     assert left == {"node-exporter-legacy"}

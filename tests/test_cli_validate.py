@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_config import write_config
 
 from gitops_edge.cli.main import main
 
@@ -44,6 +45,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    write_config(tmp_path)
     (tmp_path / "good.yaml").write_text(GOOD_DS)
     (tmp_path / "bad.yaml").write_text(BAD_DS)
     return tmp_path
@@ -93,6 +95,7 @@ def test_json_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_valid_json_is_empty_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(tmp_path)
     (tmp_path / "good.yaml").write_text(GOOD_DS)
     code, out, _ = run(capsys, "validate", str(tmp_path), "--format", "json")
     assert (code, json.loads(out)) == (0, [])
@@ -156,6 +159,7 @@ def test_warnings_pass_unless_asked(tmp_path: Path, capsys: pytest.CaptureFixtur
         "    apps.openyurt.io/update-strategy: AdvancedRollingUpdate\n",
         "    apps.openyurt.io/update-strategy: OTA\n    apps.openyurt.io/max-unavailable: 30%\n",
     )
+    write_config(tmp_path)
     (tmp_path / "ota.yaml").write_text(text)
     code, out, _ = run(capsys, "validate", str(tmp_path))
     assert code == 0 and "warning: metadata.annotations" in out
@@ -172,3 +176,35 @@ def test_console_script_runs(repo: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stdout.startswith("::error file=")
+
+
+def test_a_folder_without_gitops_edge_yaml_is_invalid_but_a_single_file_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14 item 5: a revision that deleted gitops-edge.yaml is not valid (else a commit
+    removing every file would prune every workload); one file on its own is still checked."""
+    (tmp_path / "good.yaml").write_text(GOOD_DS)
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 1
+    assert "gitops-edge.yaml:1:1: gitops-edge.yaml at the root of the repository is missing" in out
+    assert "(hint: add gitops-edge.yaml with apiVersion: gitops-edge.io/v1alpha1" in out
+    assert run(capsys, "validate", str(tmp_path / "good.yaml"))[0] == 0
+    (tmp_path / "gitops-edge.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and "gitops-edge.yaml at the root of the repository holds no" in out
+
+
+def test_the_owner_identity_must_fit_a_label_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_name = "fleet-" + "x" * 60
+    write_config(tmp_path, name=long_name)
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and "gitops-edge.yaml:4:9: metadata.name: metadata.name is the owner" in out
+    assert "hint: set spec.owner to a shorter name" in out
+    config = tmp_path / "gitops-edge.yaml"
+    config.write_text(config.read_text().replace("spec: {}", "spec:\n  owner: fleet-a"))
+    assert run(capsys, "validate", str(tmp_path))[0] == 0
+    config.write_text(config.read_text().replace("owner: fleet-a", "owner: Fleet_A"))
+    code, out, _ = run(capsys, "validate", str(tmp_path))
+    assert code == 1 and "spec.owner" in out

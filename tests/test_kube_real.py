@@ -1,7 +1,9 @@
 """Opt-in tier against a real cluster: `pytest -m kube` with KUBECONFIG set (skipped otherwise).
 
-Runs the rollout scenario in a namespace of its own and deletes it afterwards (once listing on
-every observe, once through the loop's watch-fed cache): an
+Runs the rollout scenario in a namespace of its own, under an owner identity of its own (the
+namespace's name, in the test repository's gitops-edge.yaml), and deletes the namespace
+afterwards (once listing on every observe, once through the loop's watch-fed cache); it checks
+that no DaemonSet outside its namespace was created or deleted meanwhile: an
 AdvancedRollingUpdate DaemonSet is created, its image changed, and passes are run until every
 Ready node's pod is current, checking the budget among Ready nodes after every pass. Needs
 permission to create namespaces, DaemonSets and to delete pods; runs on whatever nodes the
@@ -26,6 +28,14 @@ pytestmark = [
     pytest.mark.kube,
     pytest.mark.skipif(not os.environ.get("KUBECONFIG"), reason="KUBECONFIG is not set"),
 ]
+
+CONFIG = """apiVersion: gitops-edge.io/v1alpha1
+kind: RepositoryConfig
+metadata:
+  name: {namespace}
+spec:
+  defaultNamespace: {namespace}
+"""
 
 DAEMONSET = """apiVersion: apps/v1
 kind: DaemonSet
@@ -71,8 +81,10 @@ def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path, cached: bool)
     view must never let a pass exceed the budget."""
     repo = tmp_path / "repo"
     repo.mkdir()
+    (repo / "gitops-edge.yaml").write_text(CONFIG.format(namespace=namespace))
     ds_file = repo / "ds.yaml"
     with KubeCluster.connect(None) as cluster:
+        others = _elsewhere(cluster, namespace)
         if cached:
             cluster.start_cache()
         ds_file.write_text(DAEMONSET.format(namespace=namespace, tag="3.9"))
@@ -94,12 +106,22 @@ def test_rollout_on_a_real_cluster(namespace: str, tmp_path: Path, cached: bool)
             budget = math.ceil(0.3 * len({p.node for p in mine}))
             down = {p.node for p in mine if p.node in ready and (not p.ready or p.deleting)}
             assert len(down) <= max(budget, 1)
+            assert _elsewhere(cluster, namespace) == others  # nothing outside was touched
             if all(
                 p.revision_hash == ds.current_revision and p.ready for p in mine if p.node in ready
             ):
                 return
             time.sleep(10)
         pytest.fail("the rollout did not complete on the Ready nodes in 10 minutes")
+
+
+def _elsewhere(cluster: KubeCluster, namespace: str) -> set[tuple[str, str, str]]:
+    """DaemonSets outside the test's namespace: (namespace, name, uid)."""
+    return {
+        (d.namespace, d.name, d.uid)
+        for d in cluster.observe().daemonsets
+        if d.namespace != namespace
+    }
 
 
 def test_node_job_round_trip_on_a_real_cluster() -> None:
@@ -116,7 +138,10 @@ def test_node_job_round_trip_on_a_real_cluster() -> None:
                 "kind": "ImagePrePullJob",
                 "metadata": {
                     "name": name,
-                    "labels": {"app.kubernetes.io/managed-by": "gitops-edge"},
+                    "labels": {
+                        "app.kubernetes.io/managed-by": "gitops-edge",
+                        "gitops-edge.io/owner": name,  # an identity no repository has
+                    },
                     "annotations": {"gitops-edge.io/job-api-version": version},
                 },
                 "spec": {

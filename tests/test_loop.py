@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from repo_config import write_config
 from test_git_source import Remote, run
 
 from gitops_edge.cluster.sim import SimCluster
@@ -173,6 +174,7 @@ def web_pods(sim: Path) -> tuple[list[Any], set[str], str]:
 @pytest.fixture
 def fleet(tmp_path: Path) -> tuple[Remote, Path]:
     remote = Remote(tmp_path)
+    write_config(remote.work)
     (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
     remote.commit("web 1.19.4")
     sim = tmp_path / "fleet.json"
@@ -287,7 +289,7 @@ def test_unreachable_remote_backs_off_without_crashing_and_resumes(
 
 def test_a_node_turning_ready_triggers_a_pass_before_the_interval(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    repo.mkdir()
+    write_config(repo)
     all_at_once = DAEMONSET.replace("max-unavailable: 30%", "max-unavailable: 100%")
     (repo / "web.yaml").write_text(all_at_once.replace("TAG", "1.19.4"))
     sim = tmp_path / "fleet.json"
@@ -321,7 +323,7 @@ def _revision_current_on(sim: Path, node: str) -> bool:
 
 def test_a_changed_local_folder_triggers_a_pass_before_the_interval(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    repo.mkdir()
+    write_config(repo)
     (repo / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
     sim = tmp_path / "fleet.json"
     SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 2)]))

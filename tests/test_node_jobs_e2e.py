@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from repo_config import write_config
 from test_git_source import EXAMPLE, Remote, run
 
 from gitops_edge import nodejobs as nj
@@ -134,7 +135,7 @@ spec:
 
 
 def write_repo(root: Path, image: str) -> None:
-    root.mkdir(exist_ok=True)
+    write_config(root)
     (root / "agent.yaml").write_text(WORKLOAD.replace("IMAGE", image))
 
 

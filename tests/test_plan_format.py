@@ -23,7 +23,17 @@ def busy() -> Plan:
 def test_json_shape_is_stable_and_serialisable(busy: Plan) -> None:
     data = json.loads(render(busy, "json"))
     assert data == plan_to_dict(busy)
-    assert set(data) == {"revision", "now", "summary", "daemonsets", "prunes", "jobs"}
+    assert set(data) == {
+        "revision",
+        "now",
+        "summary",
+        "daemonsets",
+        "owner",
+        "prunes",
+        "pruneErrors",
+        "orphans",
+        "jobs",
+    }
     ds = data["daemonsets"][0]
     assert ds["model"] == "AdvancedRollingUpdate"
     assert ds["budget"] == {

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from planner_fixtures import NEW, OLD, desired_ds, fleet, observed, state
+from planner_fixtures import NEW, OLD, OWNER, desired_ds, fleet, observed, state
 
 from gitops_edge import nodejobs as nj
-from gitops_edge.desired import DesiredJob, PrePullPolicy, RepoConfig, SourceRef
+from gitops_edge.desired import OWNER_LABEL, DesiredJob, PrePullPolicy, RepoConfig, SourceRef
 from gitops_edge.observed import JobObs, NodeJobStatus
 from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, DeletePod, Plan
 from gitops_edge.planner import plan
@@ -49,7 +49,7 @@ def job_obs(
         managed=managed,
         phase=phase,
         nodes=nodes,
-        labels=labels or {},
+        labels=labels if labels is not None else ({OWNER_LABEL: OWNER} if managed else {}),
     )
 
 
@@ -60,7 +60,9 @@ def run(
     prune: bool = False,
 ) -> Plan:
     nodes, pods = fleet(2, revision=NEW)
-    desired = replace(state(desired_ds()), jobs=jobs, config=RepoConfig(prune_jobs=prune))
+    desired = replace(
+        state(desired_ds()), jobs=jobs, config=RepoConfig(prune_jobs=prune, owner=OWNER)
+    )
     obs = replace(observed(nodes, pods), jobs=seen, job_versions=served)
     return plan(desired, obs)
 

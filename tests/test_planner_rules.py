@@ -346,7 +346,7 @@ def test_prune_only_objects_we_created_and_only_when_enabled() -> None:
     theirs = observed_ds("foreign", labels={})
     obs = observed(ns, pods, observed_ds(), ours, theirs)
     result = plan(state(desired_ds()), obs)
-    assert [(p.name, "created by gitops-edge" in p.reason) for p in result.prunes] == [
+    assert [(p.name, "created by owner test-repo" in p.reason) for p in result.prunes] == [
         ("gone", True)
     ]
     assert plan(state(desired_ds(), prune=False), obs).prunes == ()

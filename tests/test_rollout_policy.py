@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from repo_config import write_config
 
 from gitops_edge.apply import apply_actions
 from gitops_edge.cli.status_cmd import render_rows
@@ -72,7 +73,7 @@ def write(
     groups: tuple[str, ...] = ("canary", "north", "south"),
     model: str = "AdvancedRollingUpdate",
 ) -> None:
-    root.mkdir(parents=True, exist_ok=True)
+    write_config(root)
     for name in groups:
         window = (windows or {}).get(name, "")
         (root / f"group-{name}.yaml").write_text(GROUPS.format(name=name, window=window))

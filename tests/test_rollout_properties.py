@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from repo_config import write_config
 
 from gitops_edge.apply import apply_actions
 from gitops_edge.cluster.sim import SimCluster
@@ -65,7 +66,7 @@ def desired_state(
     root: Path, *, groups: list[str], budget: str, min_ready: int, version: str
 ) -> DesiredState:
     repo = root / version
-    repo.mkdir()
+    write_config(repo, name="app")
     (repo / "groups.yaml").write_text("".join(GROUP.format(name=g) for g in groups))
     (repo / "app.yaml").write_text(
         WORKLOAD.format(

@@ -212,6 +212,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
             f"pass over revision {desired.revision}: {done} done, {skipped} skipped, "
             f"{len(failed)} failed" + ("" if outcome.results else " (nothing to do)")
         )
+        for orphan in outcome.last_plan.orphans:
+            print(f"orphan: {orphan.reason}")
         for what, error in outcome.last_plan.errors:
             print(f"ERROR {what}: {error}", file=sys.stderr)
     return EXIT_INVALID if failed or outcome.last_plan.errors else EXIT_OK

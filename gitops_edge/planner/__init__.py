@@ -48,10 +48,13 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         )
         for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
     )
-    prunes = (
-        plan_prunes(observed.daemonsets, desired={(d.namespace, d.name) for d in daemonsets})
-        if desired.config.prune_workloads
-        else ()
+    pruning = plan_prunes(
+        observed.daemonsets,
+        desired={(d.namespace, d.name) for d in daemonsets},
+        owner=desired.config.owner,
+        pods_of=index.pods_by_owner,
+        enabled=desired.config.prune_workloads,
+        allow_empty=desired.config.prune_allow_empty,
     )
     prepulls = frozenset((j.kind, j.name) for ds in daemonsets for j in ds.prepull)
     jobs = plan_repository_jobs(
@@ -59,6 +62,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         {k: j for k, j in index.node_jobs.items() if nj.PREPULL_FOR_LABEL not in j.labels},
         served=observed.job_versions,
         prune=desired.config.prune_jobs,
+        owner=desired.config.owner,
         keep=prepulls,
         holds=job_window_holds(desired.jobs, desired.groups, observed.nodes, now=observed.now),
     )
@@ -66,6 +70,9 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         revision=desired.revision,
         now=observed.now,
         daemonsets=daemonsets,
-        prunes=prunes,
+        prunes=pruning.prunes,
         jobs=jobs,
+        orphans=pruning.orphans,
+        owner=desired.config.owner,
+        prune_errors=pruning.errors,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitops_edge.desired import SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
+from gitops_edge.desired import OWNER_LABEL, SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
 from gitops_edge.observed import DaemonSetObs
 from gitops_edge.plan import (
     Action,
@@ -147,6 +147,23 @@ def plan_daemonset(
         )
     if views is None:
         views = daemonset_views(ds, index=index, now=now)
+    theirs = ds.labels.get(OWNER_LABEL, "")
+    if desired.owner and theirs and theirs != desired.owner:
+        return _result(  # neither applied, nor its pods moved, nor annotated
+            desired,
+            revision=ds.current_revision,
+            actions=(),
+            deferred=(),
+            progress=_progress(views),
+            budget=None,
+            errors=(
+                *errors,
+                f"DaemonSet {ident} in the cluster belongs to owner {theirs} ({OWNER_LABEL}), "
+                f"not to this source ({desired.owner}): two sources must not define the same "
+                "DaemonSet; nothing is done for it until one of them renames or removes it",
+            ),
+            notes=(),
+        )
     observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
     if observed_hash != desired.spec_hash and hold and desired.model is UpdateModel.ROLLING_UPDATE:
         return _result(  # the DaemonSet controller would replace pods as soon as it is updated

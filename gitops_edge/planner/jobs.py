@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from gitops_edge import nodejobs as nj
-from gitops_edge.desired import DesiredJob
+from gitops_edge.desired import OWNER_LABEL, DesiredJob
 from gitops_edge.observed import JobObs
 from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, JobPlan
 
@@ -148,12 +148,15 @@ def plan_repository_jobs(
     *,
     served: Sequence[str],
     prune: bool,
+    owner: str = "",
     keep: frozenset[JobKey] = frozenset(),
     holds: Mapping[JobKey, str] | None = None,
 ) -> tuple[JobPlan, ...]:
-    """One JobPlan per desired job, then one per managed job that left the repository (pruned
-    when `prune`, else reported as kept). `keep`: jobs the planner itself created (pre-pulls
-    before rollouts), never pruned here. `holds`: jobs not to create this pass, and why (a
+    """One JobPlan per desired job, then one per job of this source (`owner`) that left the
+    repository (pruned when `prune`, else reported as kept). Jobs of other sources are not
+    ours to report or prune; managed jobs without an owner identity (created before
+    identities) are never pruned. `keep`: jobs the planner itself created (pre-pulls before
+    rollouts), never pruned here. `holds`: jobs not to create this pass, and why (a
     maintenance window)."""
     plans: list[JobPlan] = []
     wanted: set[JobKey] = set()
@@ -165,7 +168,22 @@ def plan_repository_jobs(
     for key, job in sorted(observed.items()):
         if key in wanted or key in keep or not job.managed:
             continue
-        if prune:
+        theirs = job.labels.get(OWNER_LABEL, "")
+        if theirs and theirs != owner:
+            continue  # another source's
+        if not theirs:
+            plans.append(
+                job_plan_from(
+                    job,
+                    notes=(
+                        f"{job.kind} {job.name} is managed by gitops-edge but carries no owner "
+                        f"identity ({OWNER_LABEL}) and is not in this repository: an orphan, "
+                        f"never pruned (label it {OWNER_LABEL}={owner} to let this source "
+                        "prune it)",
+                    ),
+                )
+            )
+        elif prune:
             plans.append(
                 job_plan_from(
                     job,

@@ -62,6 +62,7 @@ def plan_prepull(
                             node=view.node,
                             revision=revision,
                             pod_spec=pod_spec,
+                            owner=desired.owner,
                         ),
                         reason=f"pre-pull the images of revision {short(revision)} for pod "
                         f"{ident} on node {view.node} (Job {name})",

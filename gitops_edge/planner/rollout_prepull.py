@@ -22,6 +22,7 @@ from gitops_edge.desired import (
     GROUP_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    OWNER_LABEL,
     WORKLOAD_LABEL,
     DesiredDaemonSet,
     PrePullPolicy,
@@ -89,6 +90,8 @@ def prepull_manifest(
     if secrets and secrets[0].get("name"):
         template["imageSecrets"] = f"{desired.namespace}/{secrets[0]['name']}"
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, nj.PREPULL_FOR_LABEL: "true"}
+    if desired.owner:
+        labels[OWNER_LABEL] = desired.owner
     labels[WORKLOAD_LABEL] = desired.workload
     if desired.group:
         labels[GROUP_LABEL] = desired.group
