@@ -1,6 +1,8 @@
 """The repository configuration (`gitops-edge.yaml`): plain data → `RepoConfig` with defaults.
 
-Pure. The schema has already checked types; a value of the wrong type falls back to the default.
+Pure. The schema has already checked types; a value of the wrong type falls back to the default,
+and so does a status path that could leave the repository or enter `.git` (that revision is
+invalid anyway, but its config still names the folder a git source's history excludes).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from typing import Any
 
 from gitops_edge.desired import RepoConfig
 from gitops_edge.docpath import dict_at
+from gitops_edge.rules_status import normalise_status_path, status_path_problem
 
 _DEFAULT = RepoConfig()
 
@@ -29,6 +32,12 @@ def owner_of(data: Any) -> str:
     return _str(dict_at(data, "spec"), "owner", _str(dict_at(data, "metadata"), "name", ""))
 
 
+def _status_path(value: str) -> str:
+    if status_path_problem(value) is not None:
+        return _DEFAULT.status_path
+    return normalise_status_path(value)
+
+
 def repo_config_from(data: Any) -> RepoConfig:
     spec = dict_at(data, "spec")
     status, prune, jobs = dict_at(spec, "status"), dict_at(spec, "prune"), dict_at(spec, "jobs")
@@ -42,7 +51,7 @@ def repo_config_from(data: Any) -> RepoConfig:
         default_max_unavailable=max_unavailable
         if isinstance(max_unavailable, int | str) and not isinstance(max_unavailable, bool)
         else _DEFAULT.default_max_unavailable,
-        status_path=_str(status, "path", _DEFAULT.status_path).strip("/"),
+        status_path=_status_path(_str(status, "path", _DEFAULT.status_path)),
         status_branch=_str(status, "branch", _DEFAULT.status_branch),
         prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
         prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),

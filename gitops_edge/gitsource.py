@@ -17,6 +17,8 @@ from pathlib import Path
 
 import git
 
+from gitops_edge.status_folder import StatusFolderError, replace_status_files
+
 _URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
 _CREDENTIALS = re.compile(r"//[^/@\s]+@")
 
@@ -111,16 +113,20 @@ class GitSource:
             )
         return Checkout(root=root, revision=head, fetched=fetched, forced=forced)
 
-    def spec_revision(self, status_dir: str) -> str:
+    def spec_revision(self, *status_dirs: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status
-        commits (only under `status_dir`, relative to --path) never count as a spec change."""
+        commits (only under `status_dirs`, relative to --path) never count as a spec change."""
         repo = git.Repo(self.clone_dir)
-        status = f"{self.subpath}/{status_dir}".lstrip("./") or status_dir
+        excluded = [f":(exclude){self._in_subpath(d)}" for d in dict.fromkeys(status_dirs)]
         try:
-            out = repo.git.rev_list("-1", "HEAD", "--", self.subpath, f":(exclude){status}")
+            out = repo.git.rev_list("-1", "HEAD", "--", self.subpath, *excluded)
         except git.GitCommandError as exc:
             raise self._fail("cannot read the history", exc) from None
         return str(out).strip() or repo.head.commit.hexsha
+
+    def _in_subpath(self, relative: str) -> str:
+        """A path relative to --path, relative to the repository root."""
+        return relative if self.subpath == "." else f"{self.subpath}/{relative}"
 
     def write_status(
         self, files: dict[str, str], *, status_dir: str, message: str, status_branch: str = ""
@@ -129,24 +135,23 @@ class GitSource:
         push them; None when nothing changed.
         With `status_branch`, they go to that branch (a worktree of its own, the branch created
         on first use) and the spec branch is never written. Pushes are retried after
-        `git pull --rebase` (concurrent commits are kept), never forced."""
+        `git pull --rebase` (concurrent commits are kept), never forced. A symbolic link as the
+        status folder, on its path or in it is a GitSourceError naming it: nothing is
+        written, deleted or committed (see status_folder)."""
         branch = status_branch or self.branch
         try:
             repo = (
                 self._status_worktree(status_branch) if status_branch else git.Repo(self.clone_dir)
             )
-            folder = Path(str(repo.working_tree_dir)) / self.subpath / status_dir
-            folder.mkdir(parents=True, exist_ok=True)
-            for stale in sorted(folder.rglob("*"), reverse=True):  # files before their folders
-                relative = stale.relative_to(folder).as_posix()
-                if stale.is_file() and relative not in files:
-                    stale.unlink()
-                elif stale.is_dir() and not any(stale.iterdir()):
-                    stale.rmdir()
-            for name, content in files.items():
-                target = folder / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(content, encoding="utf-8")
+            work_tree = str(repo.working_tree_dir)
+            relative = self._in_subpath(status_dir)
+            try:  # never through a symbolic link: nothing outside the clone is touched
+                replace_status_files(work_tree, relative, files)
+            except StatusFolderError as exc:
+                raise GitSourceError(
+                    f"{redact(self.url)} ({branch}): cannot write the status: {exc}"
+                ) from None
+            folder = Path(work_tree) / relative
             repo.git.add("-A", "--", str(folder))
             if not repo.git.status("--porcelain", "--", str(folder)).strip():
                 return None

@@ -90,6 +90,20 @@ def discover(
     return found, diagnostics
 
 
+def yaml_files_in(root: Path, folder: str, *, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The YAML files discovery would read under `root/folder` were that folder not skipped
+    (relative to root). A hidden folder, or one reached through a symbolic link, holds none:
+    nothing outside the repository is looked at."""
+    current = root
+    for part in folder.split("/"):
+        current = current / part
+        if part.startswith(".") or current.is_symlink() or not current.is_dir():
+            return []
+    found, _ = discover(current)
+    inside = [f"{folder}/{rel}" for rel, _ in found]
+    return [rel for rel in inside if not _ignored(rel, skip_dirs=(), ignore=ignore)]
+
+
 def read_yaml_file(rel: str, path: Path) -> tuple[list[Document], list[Diagnostic]]:
     """Read and parse one file; size, encoding and I/O problems become diagnostics."""
     try:

@@ -6,7 +6,7 @@ Side effects: git (through GitSource), reading the checkout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_edge.desired import DesiredState
@@ -26,6 +26,9 @@ class GitPublisher:
     log: Any
     enabled: bool = True
     invalid: tuple[str, tuple[Diagnostic, ...]] | None = None
+    # Status folders written to: never a spec change, whatever the revision's own config says
+    # (an invalid revision may name another folder; the last good one's is where status goes).
+    written_to: set[str] = field(default_factory=set)
 
     def load(self) -> Loaded:
         checkout = self.source.sync()
@@ -37,7 +40,10 @@ class GitPublisher:
             )
         try:
             desired = load_desired_at(
-                checkout.root, revision_for=lambda c: self.source.spec_revision(c.status_path)
+                checkout.root,
+                revision_for=lambda c: self.source.spec_revision(
+                    c.status_path, *sorted(self.written_to)
+                ),
             )
         except InvalidRevisionError as exc:
             self.invalid = (exc.revision, exc.diagnostics)
@@ -51,6 +57,7 @@ class GitPublisher:
         if not self.enabled:
             return None
         files = status_files(desired, after, invalid=self.invalid)
+        self.written_to.add(desired.config.status_path)
         message = f"status: {headline(after)} (spec {desired.revision[:12]})"
         pushed = self.source.write_status(
             files,

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from gitops_edge.diagnostics import Diagnostic
@@ -39,9 +39,20 @@ def load_schema(schema_file: str) -> dict[str, Any]:
     return schema
 
 
+# JSON Schema counts 3.0 as an integer; Kubernetes (Go's JSON decoder) refuses it for an int
+# field, and the tool would carry the float on into rendering and planning.
+_StrictIntegerValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+
 @cache
 def validator_for(schema_file: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(schema_file))
+    validator: Draft202012Validator = _StrictIntegerValidator(load_schema(schema_file))
+    return validator
 
 
 def kind_of(doc: Document) -> tuple[Kind | None, list[Diagnostic]]:

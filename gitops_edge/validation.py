@@ -13,7 +13,7 @@ from pathlib import Path
 from gitops_edge.config import owner_of, repo_config_from
 from gitops_edge.desired import RepoConfig
 from gitops_edge.diagnostics import Diagnostic, has_errors
-from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file
+from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file, yaml_files_in
 from gitops_edge.rules_jobs import (
     check_image_prepull_job,
     check_job_api_version,
@@ -21,6 +21,7 @@ from gitops_edge.rules_jobs import (
 )
 from gitops_edge.rules_repo import TypedDocument, check_repository
 from gitops_edge.rules_rollout import check_node_group, check_rollout
+from gitops_edge.rules_status import check_status_path
 from gitops_edge.rules_workloads import check_daemonset, check_edge_daemonset
 from gitops_edge.schema_check import check_schema, kind_of
 from gitops_edge.yamldoc import Document
@@ -46,9 +47,7 @@ def _read_config(root: Path) -> tuple[RepoConfig, list[Document], list[Diagnosti
     if not root.is_dir() or not path.is_file():
         return RepoConfig(), [], []
     docs, diags = read_yaml_file(CONFIG_FILE, path)
-    configs = [
-        d for d in docs if isinstance(d.data, dict) and d.data.get("kind") == "RepositoryConfig"
-    ]
+    configs = [d for d in docs if _is_config(d)]
     config = repo_config_from(configs[0].data) if configs else RepoConfig()
     return config, docs, diags
 
@@ -98,6 +97,10 @@ def _check_config_present(
     ]
 
 
+def _is_config(doc: Document) -> bool:
+    return isinstance(doc.data, dict) and doc.data.get("kind") == "RepositoryConfig"
+
+
 def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagnostic]] | None:
     if kind == "DaemonSet":
         return check_daemonset
@@ -123,8 +126,18 @@ def validate_repository(root: Path) -> ValidatedRepo:
     """Validate every YAML file under root (or the single file root)."""
     config, config_docs, diagnostics = _read_config(root)
     skip = (config.status_path,) if config.status_path else ()
-    tree = load_tree(root, skip_dirs=skip, ignore=(*config.ignore, CONFIG_FILE))
+    ignore = (*config.ignore, CONFIG_FILE)
+    tree = load_tree(root, skip_dirs=skip, ignore=ignore)
     diagnostics.extend(tree.diagnostics)
+    if root.is_dir():
+        desired_files = {d.file for d in tree.documents}
+        desired_files.update(yaml_files_in(root, config.status_path, ignore=ignore))
+        config_doc = next((d for d in config_docs if _is_config(d)), None)
+        diagnostics.extend(
+            check_status_path(
+                config_doc, status_path=config.status_path, desired_files=sorted(desired_files)
+            )
+        )
     typed: list[TypedDocument] = []
     for doc in (*config_docs, *tree.documents):
         kind, problems = kind_of(doc)

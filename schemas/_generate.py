@@ -270,9 +270,11 @@ DEFS["LabelSelectorRequirement"] = {
 }
 
 DEFS["IntOrPercent"] = {
-    "description": "A whole number (>= 0) or a percentage string such as 30%.",
+    "description": "A whole number (0 to 2147483647, a 32-bit integer) or a percentage string "
+    "such as 30% (at most 100%).",
     "type": ["integer", "string"],
     "minimum": 0,
+    "maximum": 2147483647,
     "pattern": anchored(PERCENT),
     "x-hint": HINT_INT_OR_PERCENT,
 }

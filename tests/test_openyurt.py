@@ -53,3 +53,34 @@ def test_resolve(value: int | str | None, nodes: int, budget: int) -> None:
 def test_invalid_values(bad: int | str) -> None:
     with pytest.raises(ValueError):
         parse_max_unavailable(bad)
+
+
+# ── budgets are bounded (issue 14 item 3) ─────────────────────────────────────────────────────
+INT32_MAX = 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("101%", "above 100%"),
+        ("1000%", "above 100%"),
+        ("99999999999999999999%", "above 100%"),
+        (2**31, "32-bit"),
+        (0xFFFFFFFFFFFFFFFFFF, "32-bit"),
+        ("2147483648", "32-bit"),
+        ("4294967297", "32-bit"),  # upstream's int32 conversion would wrap it to 1
+        ("9" * 5000, "32-bit"),  # not Python's int-conversion limit error
+        (3.0, "whole number"),  # a float is not an IntOrString
+    ],
+)
+def test_out_of_range_values_are_rejected_with_a_hint(bad: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_max_unavailable(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("100%", "100%"), ("007%", "7%"), (INT32_MAX, INT32_MAX), (str(INT32_MAX), INT32_MAX)],
+)
+def test_the_bounds_themselves_are_accepted(value: int | str, parsed: int | str) -> None:
+    assert parse_max_unavailable(value) == parsed

@@ -61,6 +61,7 @@ def test_every_rule_has_an_invalid_case() -> None:
         "failure-tolerate",
         "version-skew",
         "config",
+        "status-path",
     } <= rules
 
 

@@ -1,0 +1,107 @@
+"""Where status may be written: `spec.status.path` of gitops-edge.yaml names a folder inside the
+repository, outside `.git`, that neither holds nor lies in a folder holding desired state (a
+status pass replaces that folder's files: over `workloads/` it deleted the workloads).
+
+Pure functions over paths and documents. No side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.docpath import dig
+from gitops_edge.yamldoc import Document
+
+_PATH: list[str | int] = ["spec", "status", "path"]
+_HINT = "choose a folder that holds no desired state, such as status (the default)"
+
+
+def status_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a status folder (relative to the repository root), or None:
+    empty or the root itself, absolute, a `.` or `..` segment (could leave the repository), a
+    backslash or a line break, or inside `.git` (any case)."""
+    syntax = _syntax_problem(path)
+    if syntax is None and _in_git(path):
+        return f"{path!r} is inside .git, which is git's own data, not the repository's files"
+    return syntax
+
+
+def _syntax_problem(path: str) -> str | None:
+    """What the schema's pattern for status.path refuses too."""
+    if path.startswith("/") or "\\" in path or "\n" in path:
+        return f"{path!r} is not a relative folder"
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return "the status folder cannot be the repository root"
+    if any(p in (".", "..") for p in parts):
+        return f"{path!r} has a '.' or '..' segment"
+    return None
+
+
+def normalise_status_path(path: str) -> str:
+    """`status/`, `a//b` → `status`, `a/b` (for a path without problems)."""
+    return "/".join(p for p in path.split("/") if p)
+
+
+def _in_git(path: str) -> bool:
+    return any(p.lower() == ".git" for p in path.split("/"))
+
+
+def check_status_path(
+    config_doc: Document | None, *, status_path: str, desired_files: Sequence[str]
+) -> list[Diagnostic]:
+    """Errors for a status folder over desired state. `desired_files`: every YAML file (relative,
+    `/`-separated) read as desired state were the status folder not skipped, i.e. not ignored.
+    A folder holds desired state when it directly contains one; the root does not count."""
+    raw = dig(config_doc.data, *_PATH) if config_doc is not None else None
+    if config_doc is None or not isinstance(raw, str):
+        return _yaml_in_default_folder(status_path, desired_files)
+    if _syntax_problem(raw) is not None:
+        return []  # empty, absolute, '.', '..': the schema's pattern reports those
+    problem = status_path_problem(raw)
+    if problem is not None:
+        return [
+            config_doc.diagnostic(_PATH, f"status.path {problem}", hint=_HINT, rule="status-path")
+        ]
+    folder = normalise_status_path(raw)
+    status = PurePosixPath(folder)
+    for file in sorted(desired_files):
+        holder = PurePosixPath(file).parent
+        if holder == PurePosixPath("."):
+            continue
+        if holder == status or status in holder.parents:
+            message = (
+                f"status.path {folder!r} holds desired state ({file}): a status pass replaces "
+                "every file in that folder, and the folder is never read as desired state"
+            )
+        elif holder in status.parents:
+            message = (
+                f"status.path {folder!r} is inside {holder}/, which holds desired state "
+                f"({file}): keep status apart from the desired state"
+            )
+        else:
+            continue
+        return [config_doc.diagnostic(_PATH, message, hint=_HINT, rule="status-path")]
+    return []
+
+
+def _yaml_in_default_folder(status_path: str, desired_files: Sequence[str]) -> list[Diagnostic]:
+    """YAML files in the status folder when spec.status.path is not written: at each file."""
+    prefix = normalise_status_path(status_path) + "/"
+    return [
+        Diagnostic(
+            file=file,
+            line=1,
+            col=1,
+            path="",
+            message=f"this file is in the status folder {prefix} (spec.status.path): it is never "
+            "read as desired state, and a status pass would delete it",
+            hint=f"move it out of {prefix}, or set spec.status.path in gitops-edge.yaml to a "
+            "folder that holds no desired state",
+            rule="status-path",
+        )
+        for file in sorted(desired_files)
+        if file.startswith(prefix)
+    ]
