@@ -2,7 +2,9 @@
 
 Each pass loads the source (a cheap check for git sources), validates it, and reconciles the
 newest valid revision; an invalid revision is reported once and the last good one keeps being
-reconciled. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
+reconciled. Every failed action and plan error of a pass is logged with its reason (at most
+`failures.LOG_LIMIT` records per kind and pass, then a summary) and handed, counted by kind, to
+`on_failures`. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
 `max_backoff`, and never end the loop. `stop` is checked between passes only, so a pass is
 never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node turned Ready).
 Side effects: whatever `load` and `reconcile` do; log lines through `log`.
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
+from gitops_edge.failures import counts_by_kind, log_records, pass_failures
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
 Log = Callable[..., None]  # log(level, message, **fields)
@@ -50,6 +53,7 @@ def run_loop(
     log: Log,
     transient: tuple[type[BaseException], ...],
     on_error: Callable[[BaseException], None] | None = None,
+    on_failures: Callable[[Mapping[str, int]], None] | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run."""
     last_good: DesiredState | None = None
@@ -76,9 +80,7 @@ def run_loop(
                 last_good = loaded.desired
             if last_good is not None:
                 outcome = reconcile(last_good)
-                done = sum(r.outcome == DONE for r in outcome.results)
-                failed = sum(r.outcome == FAILED for r in outcome.results)
-                log("info", "pass", revision=last_good.revision, done=done, failed=failed)
+                _report(outcome, revision=last_good.revision, log=log, on_failures=on_failures)
             failures = 0
         except transient as exc:
             failures += 1
@@ -93,6 +95,26 @@ def run_loop(
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes
+
+
+def _report(
+    outcome: PassResult,
+    *,
+    revision: str,
+    log: Log,
+    on_failures: Callable[[Mapping[str, int]], None] | None,
+) -> None:
+    """Log the failures of a pass, one record each (flood-limited), then its counts."""
+    last_plan = outcome.plans[-1] if outcome.plans else None
+    failures = pass_failures(results=outcome.results, plan=last_plan)
+    for record in log_records(failures, revision=revision):
+        log(record.level, record.message, **dict(record.fields))
+    if on_failures is not None and failures:
+        on_failures(counts_by_kind(failures))
+    done = sum(r.outcome == DONE for r in outcome.results)
+    failed = sum(r.outcome == FAILED for r in outcome.results)
+    plan_errors = len(failures) - failed
+    log("info", "pass", revision=revision, done=done, failed=failed, plan_errors=plan_errors)
 
 
 def backoff(failures: int, settings: LoopSettings) -> float:

@@ -1,12 +1,14 @@
 """Prometheus metrics of the reconcile loop (opt-in, `--metrics-addr HOST:PORT`).
 
-passes, pass duration, errors by kind, nodes by group and Ready state, pods current/outdated per
+passes, pass duration, errors by kind (failed passes by exception type; failed actions and plan
+errors by `gitops_edge.failures` kind), nodes by group and Ready state, pods current/outdated per
 workload and group, the last applied spec revision. Own registry (no process-wide globals).
 Side effects: `serve` listens on a socket in a background thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -25,7 +27,10 @@ class LoopMetrics:
             "gitops_edge_pass_duration_seconds", "Duration of a reconcile pass.", registry=r
         )
         self.errors = Counter(
-            "gitops_edge_errors", "Failed passes and actions, by kind.", ["kind"], registry=r
+            "gitops_edge_errors",
+            "Failed passes, failed actions and plan errors, by kind.",
+            ["kind"],
+            registry=r,
         )
         self.nodes = Gauge(
             "gitops_edge_nodes", "Nodes per group and Ready state.", ["group", "state"], registry=r
@@ -44,12 +49,10 @@ class LoopMetrics:
         )
 
     def record_pass(
-        self, *, desired: DesiredState, observed: Observed, plan: Plan, seconds: float, failed: int
+        self, *, desired: DesiredState, observed: Observed, plan: Plan, seconds: float
     ) -> None:
         self.passes.inc()
         self.duration.observe(seconds)
-        if failed:
-            self.errors.labels(kind="action").inc(failed)
         self.nodes.clear()
         for group in desired.groups:
             members = [n for n in observed.nodes if group.contains(n.name, n.labels)]
@@ -70,6 +73,11 @@ class LoopMetrics:
 
     def record_error(self, kind: str) -> None:
         self.errors.labels(kind=kind).inc()
+
+    def record_failures(self, counts: Mapping[str, int]) -> None:
+        """Failed actions and plan errors of one pass, counted by kind."""
+        for kind, count in counts.items():
+            self.errors.labels(kind=kind).inc(count)
 
     def serve(self, host: str, port: int) -> Any:
         """Start the /metrics endpoint; returns the server (its port: server.server_port)."""

@@ -27,7 +27,7 @@ def test_metrics_after_a_pass_and_over_http() -> None:
     observed = cluster.observe()
     metrics = LoopMetrics()
     metrics.record_pass(
-        desired=desired, observed=observed, plan=plan(desired, observed), seconds=0.25, failed=0
+        desired=desired, observed=observed, plan=plan(desired, observed), seconds=0.25
     )
     metrics.record_error("GitSourceError")
     text = generate_latest(metrics.registry).decode()

@@ -1,6 +1,6 @@
 """Log lines for long-running commands (`--log-format text|json`), on stderr.
 
-Every value passes through `redact`, so a URL with credentials never reaches a log.
+The message and every value pass through `redact`, so a URL with credentials never reaches a log.
 Side effects: writes to stderr.
 """
 
@@ -20,10 +20,10 @@ def make_logger(fmt: str) -> Callable[..., None]:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         clean = {k: redact(str(v)) if v is not None else None for k, v in fields.items()}
         if fmt == "json":
-            line = json.dumps({"time": now, "level": level, "msg": message, **clean})
+            line = json.dumps({"time": now, "level": level, "msg": redact(message), **clean})
         else:
             extra = " ".join(f"{k}={v}" for k, v in clean.items())
-            line = f"{now} {level:7} {message}" + (f" {extra}" if extra else "")
+            line = f"{now} {level:7} {redact(message)}" + (f" {extra}" if extra else "")
         print(line, file=sys.stderr, flush=True)
 
     return log

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from gitops_edge.apply import FAILED
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
@@ -83,7 +82,6 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
                 observed=observed,
                 plan=after,
                 seconds=time.monotonic() - started,
-                failed=sum(r.outcome == FAILED for r in outcome.results),
             )
         if publisher is not None and after is not None:
             publisher.publish(desired, after)
@@ -101,6 +99,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             log=log,
             transient=(ClusterError, GitSourceError, OSError, TimeoutError, ValueError),
             on_error=(lambda exc: metrics.record_error(type(exc).__name__)) if metrics else None,
+            on_failures=metrics.record_failures if metrics else None,
         )
     finally:
         stop.set()
