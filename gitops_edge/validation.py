@@ -125,6 +125,7 @@ def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagn
 def validate_repository(root: Path) -> ValidatedRepo:
     """Validate every YAML file under root (or the single file root)."""
     config, config_docs, diagnostics = _read_config(root)
+    config_unreadable = bool(diagnostics)  # already reported (YAML error, too large, ...)
     skip = (config.status_path,) if config.status_path else ()
     ignore = (*config.ignore, CONFIG_FILE)
     tree = load_tree(root, skip_dirs=skip, ignore=ignore)
@@ -150,7 +151,7 @@ def validate_repository(root: Path) -> ValidatedRepo:
             diagnostics.extend(rules(doc))
         typed.append(TypedDocument(doc=doc, kind=kind))
     diagnostics.extend(check_repository(typed, default_namespace=config.default_namespace))
-    if root.is_dir():
+    if root.is_dir() and not config_unreadable:
         diagnostics.extend(_check_config_present(config_docs, typed))
     files = tree.files + (1 if config_docs or (root / CONFIG_FILE).is_file() else 0)
     return ValidatedRepo(

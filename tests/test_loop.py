@@ -302,8 +302,13 @@ def test_a_node_turning_ready_triggers_a_pass_before_the_interval(tmp_path: Path
             cluster.set_node_ready("edge-02", False)
         # The change (picked up by the folder watch) rolls every Ready node in one pass;
         # edge-02 is deferred.
+        first = web_pods(sim)[2]
         (repo / "web.yaml").write_text(all_at_once.replace("TAG", "1.20.0"))
-        assert wait_for(lambda: _revision_current_on(sim, "edge-01"), seconds=20)
+        # Wait for the new revision (edge-01 was already current with the first one: waiting
+        # for it alone raced the folder watch under load).
+        assert wait_for(
+            lambda: web_pods(sim)[2] != first and _revision_current_on(sim, "edge-01"), seconds=20
+        )
         time.sleep(1.5)
         assert not _revision_current_on(sim, "edge-02")
         with SimCluster.open(sim) as cluster:
