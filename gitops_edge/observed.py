@@ -52,6 +52,9 @@ class DaemonSetObs:
     min_ready_seconds: int
     template_generation: int  # metadata.generation of the template (pod-template-generation)
     current_revision: str  # controller-revision-hash of the newest ControllerRevision ("" if none)
+    # The fields drift is checked on, as compact JSON: {"metadata": {"labels", "annotations"},
+    # "spec"} of the live object ("" when unknown: no drift check). One string per DaemonSet.
+    live_json: str = ""
 
 
 @dataclass(frozen=True, slots=True)
