@@ -84,9 +84,10 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
                 plan=after,
                 seconds=time.monotonic() - started,
                 failed=sum(r.outcome == FAILED for r in outcome.results),
+                drifted=outcome.drifted,
             )
         if publisher is not None and after is not None:
-            publisher.publish(desired, after)
+            publisher.publish(desired, after, drift=outcome.drift)
         return outcome
 
     watchers = _start_triggers(args, stop=stop, wake=wake, log=log)
