@@ -18,8 +18,8 @@ nothing is reported that re-applying would not change):
   (git revision, source, spec hash), which change with every commit without changing the spec.
 
 Values of environment variables may be secrets: they are never shown, only their path.
-Pure: no I/O. `drift_between` memoizes on the two JSON texts (a pass over an unchanged fleet
-compares nothing).
+Pure: no I/O. `drift_between` memoizes on the two JSON texts (the last 4,096 pairs, at most a
+few MiB): a pass over an unchanged fleet compares nothing, which is what the loop's passes are.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ _SUFFIX = {
     "E": Fraction(10**18),
     **{s: Fraction(1024**i) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), 1)},
 }
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ def parse_quantity(value: Any) -> Fraction | None:
 def drifted_fields(desired: Mapping[str, Any], live: Mapping[str, Any]) -> tuple[DriftedField, ...]:
     """The fields of the `desired` manifest (labels, annotations, spec) that differ in the `live`
     DaemonSet, in manifest order; () when there is no drift."""
-    out: list[DriftedField] = []
+    walk = _Walk()
     want_meta = desired.get("metadata") or {}
     have_meta = live.get("metadata") or {}
     for section in ("labels", "annotations"):
@@ -125,17 +124,14 @@ def drifted_fields(desired: Mapping[str, Any], live: Mapping[str, Any]) -> tuple
             for k, v in (want_meta.get(section) or {}).items()
             if section == "labels" or k not in BOOKKEEPING_ANNOTATIONS
         }
-        _compare(
-            wanted,
-            have_meta.get(section),
-            _Where(path=f"metadata.{section}", key=section, parent="metadata", secret=False),
-            out,
-        )
-    _compare(desired.get("spec"), live.get("spec"), _Where("spec", "spec", "", False), out)
-    return tuple(out)
+        walk.steps[:] = ["metadata", f".{section}"]
+        walk.compare(wanted, have_meta.get(section), key=section, parent="metadata")
+    walk.steps[:] = ["spec"]
+    walk.compare(desired.get("spec"), live.get("spec"), key="spec", parent="")
+    return tuple(walk.out)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def drift_between(manifest_json: str, live_json: str) -> tuple[DriftedField, ...]:
     """`drifted_fields` of the rendered manifest and the observed DaemonSet's compact JSON
     (`DaemonSetObs.live_json`); () when the live object is unknown ("")."""
@@ -151,47 +147,74 @@ def drift_summary(fields: Sequence[DriftedField]) -> str:
     return shown + (f"; and {more} more field{'s' if more > 1 else ''}" if more > 0 else "")
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
-    path: str
-    key: str  # the field's own name ("" for a list item)
-    parent: str  # the name of the map holding it
-    secret: bool
+class _Walk:
+    """One comparison: the drifted fields found so far, and the path being walked (its steps,
+    joined only when a field is reported). `key` is the name of the field being compared ("" for
+    a list item), `parent` the name of the map holding it; `secret`: its values are not shown."""
 
+    __slots__ = ("out", "steps")
 
-def _child(where: _Where, key: str) -> _Where:
-    step = f".{key}" if _IDENTIFIER.fullmatch(key) else f'["{key}"]'
-    return _Where(path=where.path + step, key=key, parent=where.key, secret=where.secret)
+    def __init__(self) -> None:
+        self.out: list[DriftedField] = []
+        self.steps: list[str] = []
+
+    def compare(
+        self, desired: Any, live: Any, *, key: str, parent: str, secret: bool = False
+    ) -> None:
+        if desired == live:  # the common case, whole subtrees at once
+            return
+        if live is None:
+            if not _empty(desired):
+                self.report(live, desired, secret=secret)
+        elif isinstance(desired, dict):
+            if not isinstance(live, dict):
+                self.report(live, desired, secret=secret)
+                return
+            steps = self.steps
+            for name, value in desired.items():
+                steps.append(f".{name}" if str(name).isidentifier() else f'["{name}"]')
+                self.compare(value, live.get(name), key=str(name), parent=key, secret=secret)
+                steps.pop()
+        elif isinstance(desired, list):
+            if not isinstance(live, list):
+                self.report(live, desired, secret=secret)
+            elif key in MERGE_KEYS and _keyed(desired, MERGE_KEYS[key]):
+                self.compare_keyed(desired, live, key=key, secret=secret or key in SECRET_LISTS)
+            elif len(desired) != len(live):
+                self.report(live, desired, secret=secret)
+            else:
+                for i, (want, have) in enumerate(zip(desired, live, strict=True)):
+                    self.steps.append(f"[{i}]")
+                    self.compare(want, have, key="", parent=key, secret=secret)
+                    self.steps.pop()
+        elif not _same_scalar(
+            desired, live, quantity=parent in QUANTITY_PARENTS or key in QUANTITY_KEYS
+        ):
+            self.report(live, desired, secret=secret)
+
+    def compare_keyed(
+        self, desired: Sequence[Mapping[str, Any]], live: Sequence[Any], *, key: str, secret: bool
+    ) -> None:
+        """A list merged by key: each item of `desired` against the live item with its key."""
+        keys = MERGE_KEYS[key]
+        by_key = {_key_of(i, keys): i for i in live if isinstance(i, dict)}
+        for want in desired:
+            values = _key_of(want, keys)
+            label = ",".join(f"{k}={v}" for k, v in zip(keys, values, strict=True) if v)
+            self.steps.append(f"[{label}]")
+            self.compare(want, by_key.get(values), key="", parent=key, secret=secret)
+            self.steps.pop()
+
+    def report(self, live: Any, desired: Any, *, secret: bool) -> None:
+        path = "".join(self.steps)
+        if secret:
+            self.out.append(DriftedField(path=path, live="", desired="", secret=True))
+        else:
+            self.out.append(DriftedField(path=path, live=_shown(live), desired=_shown(desired)))
 
 
 def _empty(value: Any) -> bool:
     return value is None or value in ("", False, 0) or value == {} or value == []
-
-
-def _compare(desired: Any, live: Any, where: _Where, out: list[DriftedField]) -> None:
-    if live is None:
-        if not _empty(desired):
-            out.append(_drifted(where, live, desired))
-        return
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            out.append(_drifted(where, live, desired))
-            return
-        for key, value in desired.items():
-            _compare(value, live.get(key), _child(where, str(key)), out)
-    elif isinstance(desired, list):
-        if not isinstance(live, list):
-            out.append(_drifted(where, live, desired))
-        elif where.key in MERGE_KEYS and _keyed(desired, MERGE_KEYS[where.key]):
-            _compare_keyed(desired, live, where, out)
-        elif len(desired) != len(live):
-            out.append(_drifted(where, live, desired))
-        else:
-            for i, (want, have) in enumerate(zip(desired, live, strict=True)):
-                item = _Where(f"{where.path}[{i}]", "", where.key, where.secret)
-                _compare(want, have, item, out)
-    elif not _same_scalar(desired, live, where):
-        out.append(_drifted(where, live, desired))
 
 
 def _keyed(items: Sequence[Any], keys: tuple[str, ...]) -> bool:
@@ -202,26 +225,10 @@ def _key_of(item: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(str(item.get(k, KEY_DEFAULTS.get(k, ""))) for k in keys)
 
 
-def _compare_keyed(
-    desired: Sequence[Mapping[str, Any]],
-    live: Sequence[Any],
-    where: _Where,
-    out: list[DriftedField],
-) -> None:
-    keys = MERGE_KEYS[where.key]
-    by_key = {_key_of(i, keys): i for i in live if isinstance(i, dict)}
-    secret = where.secret or where.key in SECRET_LISTS
-    for want in desired:
-        key = _key_of(want, keys)
-        label = ",".join(f"{k}={v}" for k, v in zip(keys, key, strict=True) if v)
-        item = _Where(f"{where.path}[{label}]", "", where.key, secret)
-        _compare(want, by_key.get(key), item, out)
-
-
-def _same_scalar(desired: Any, live: Any, where: _Where) -> bool:
+def _same_scalar(desired: Any, live: Any, *, quantity: bool) -> bool:
     if isinstance(desired, bool) or isinstance(live, bool):
         return desired is live
-    if where.parent in QUANTITY_PARENTS or where.key in QUANTITY_KEYS:
+    if quantity:
         want, have = parse_quantity(desired), parse_quantity(live)
         if want is not None and have is not None:
             return want == have
@@ -230,12 +237,6 @@ def _same_scalar(desired: Any, live: Any, where: _Where) -> bool:
     if isinstance(desired, int) != isinstance(live, int):  # int-or-string: 8080 and "8080"
         return str(desired) == str(live)
     return bool(desired == live)
-
-
-def _drifted(where: _Where, live: Any, desired: Any) -> DriftedField:
-    if where.secret:
-        return DriftedField(path=where.path, live="", desired="", secret=True)
-    return DriftedField(path=where.path, live=_shown(live), desired=_shown(desired))
 
 
 def _shown(value: Any) -> str:
