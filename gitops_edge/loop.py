@@ -5,7 +5,8 @@ newest valid revision; an invalid revision is reported once and the last good on
 reconciled. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
 `max_backoff`, and never end the loop. `stop` is checked between passes only, so a pass is
 never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node turned Ready).
-Side effects: whatever `load` and `reconcile` do; log lines through `log`.
+Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
+DaemonSet it found drifted from the repository).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
+from gitops_edge.plan import ApplyDaemonSet
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
 Log = Callable[..., None]  # log(level, message, **fields)
@@ -79,6 +81,14 @@ def run_loop(
                 done = sum(r.outcome == DONE for r in outcome.results)
                 failed = sum(r.outcome == FAILED for r in outcome.results)
                 log("info", "pass", revision=last_good.revision, done=done, failed=failed)
+                for ds in outcome.drifted:
+                    log(
+                        "warning",
+                        "drifted from the repository",
+                        daemonset=f"{ds.namespace}/{ds.name}",
+                        fields=", ".join(ds.drift),
+                        restored=any(isinstance(a, ApplyDaemonSet) for a in ds.actions),
+                    )
             failures = 0
         except transient as exc:
             failures += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from test_kube_adapter import node
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.desired import DesiredState
+from gitops_edge.loop import Loaded, LoopSettings, run_loop
 from gitops_edge.metrics import LoopMetrics
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
 from gitops_edge.status import status_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
@@ -185,6 +188,40 @@ def test_status_files_and_metrics_report_the_drift_a_pass_restored() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'gitops_edge_drift_total{group="shanghai",workload="log-agent"} 1.0' in text
     assert "gitops_edge_drifted_daemonsets 1.0" in text
+
+
+def test_the_loop_logs_each_drifted_daemonset() -> None:
+    cluster = SimCluster.create(
+        groups=[("shanghai", 2)], group_label_keys=("apps.openyurt.io/nodepool",)
+    )
+    desired = load_desired(EXAMPLE, revision="r1")
+    edits = [
+        lambda: None,
+        lambda: cluster.set_image(*DS.split("/"), container="agent", image="x:6"),
+    ]
+    lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def reconcile(d: DesiredState) -> PassResult:
+        edits.pop(0)()
+        return reconcile_once(d, cluster)
+
+    run_loop(
+        load=lambda: Loaded("r1", desired),
+        reconcile=reconcile,
+        settings=LoopSettings(interval=0.01, max_passes=2),
+        stop=threading.Event(),
+        wake=threading.Event(),
+        log=lambda level, message, **fields: lines.append((level, message, fields)),
+        transient=(OSError,),
+    )
+    drift = [line for line in lines if line[1] == "drifted from the repository"]
+    assert drift == [
+        (
+            "warning",
+            "drifted from the repository",
+            {"daemonset": DS, "fields": PATH, "restored": True},
+        )
+    ]
 
 
 # ── the stand-in API server, through the official client ─────────────────────────────────────
