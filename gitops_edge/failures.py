@@ -39,6 +39,7 @@ SUPPRESSED = "failures_suppressed"
 
 PLAN_DAEMONSET = "plan_daemonset"  # a DaemonSet the plan does nothing for (e.g. groups overlap)
 PLAN_NODE_JOB = "plan_node_job"  # a node job (or pre-pull job) the plan does nothing for
+PLAN_PRUNE = "plan_prune"  # pruning refused (a revision that would prune every workload)
 ACTION_KINDS: Mapping[type, str] = {
     ApplyDaemonSet: "action_apply",
     DeletePod: "action_delete_pod",
@@ -51,7 +52,7 @@ ACTION_KINDS: Mapping[type, str] = {
     AnnotateDaemonSet: "action_annotate",
     RollbackDaemonSet: "action_rollback",
 }
-KINDS = (*dict.fromkeys(ACTION_KINDS.values()), PLAN_DAEMONSET, PLAN_NODE_JOB)
+KINDS = (*dict.fromkeys(ACTION_KINDS.values()), PLAN_DAEMONSET, PLAN_NODE_JOB, PLAN_PRUNE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,8 @@ def pass_failures(*, results: Iterable[ActionResult], plan: Plan | None) -> tupl
         for job in all_jobs(plan):
             obj = f"{job.kind} {job.name}"
             out += [Failure(kind=PLAN_NODE_JOB, object=obj, reason=e) for e in job.errors]
+        obj = f"pruning for owner {plan.owner}"
+        out += [Failure(kind=PLAN_PRUNE, object=obj, reason=e) for e in plan.prune_errors]
     return tuple(out)
 
 

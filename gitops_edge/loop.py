@@ -7,7 +7,8 @@ reconciled. Every failed action and plan error of a pass is logged with its reas
 `on_failures`. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
 `max_backoff`, and never end the loop. `stop` is checked between passes only, so a pass is
 never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node turned Ready).
-Side effects: whatever `load` and `reconcile` do; log lines through `log`.
+Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
+DaemonSet it found drifted from the repository).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
 from gitops_edge.failures import counts_by_kind, log_records, pass_failures
+from gitops_edge.plan import ApplyDaemonSet
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
 Log = Callable[..., None]  # log(level, message, **fields)
@@ -81,6 +83,14 @@ def run_loop(
             if last_good is not None:
                 outcome = reconcile(last_good)
                 _report(outcome, revision=last_good.revision, log=log, on_failures=on_failures)
+                for ds in outcome.drifted:
+                    log(
+                        "warning",
+                        "drifted from the repository",
+                        daemonset=f"{ds.namespace}/{ds.name}",
+                        fields=", ".join(ds.drift),
+                        restored=any(isinstance(a, ApplyDaemonSet) for a in ds.actions),
+                    )
             failures = 0
         except transient as exc:
             failures += 1

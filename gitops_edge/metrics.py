@@ -2,20 +2,21 @@
 
 passes, pass duration, errors by kind (failed passes by exception type; failed actions and plan
 errors by `gitops_edge.failures` kind), nodes by group and Ready state, pods current/outdated per
-workload and group, the last applied spec revision. Own registry (no process-wide globals).
+workload and group, drift found and restored, the last applied spec revision. Own registry (no
+process-wide globals).
 Side effects: `serve` listens on a socket in a background thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from gitops_edge.desired import DesiredState
 from gitops_edge.observed import Observed
-from gitops_edge.plan import Plan
+from gitops_edge.plan import DaemonSetPlan, Plan
 
 
 class LoopMetrics:
@@ -41,6 +42,18 @@ class LoopMetrics:
             ["workload", "group", "state"],
             registry=r,
         )
+        self.drift = Counter(
+            "gitops_edge_drift",
+            "DaemonSets found drifted from the repository (changed in the cluster) and "
+            "restored, per workload and group.",
+            ["workload", "group"],
+            registry=r,
+        )
+        self.drifted = Gauge(
+            "gitops_edge_drifted_daemonsets",
+            "DaemonSets the last pass found drifted from the repository.",
+            registry=r,
+        )
         self.revision = Gauge(
             "gitops_edge_last_applied_revision_info",
             "The spec revision the last pass reconciled (value 1).",
@@ -49,9 +62,19 @@ class LoopMetrics:
         )
 
     def record_pass(
-        self, *, desired: DesiredState, observed: Observed, plan: Plan, seconds: float
+        self,
+        *,
+        desired: DesiredState,
+        observed: Observed,
+        plan: Plan,
+        seconds: float,
+        drifted: Sequence[DaemonSetPlan] = (),
     ) -> None:
+        """`plan`: the cluster after the pass; `drifted`: the DaemonSets the pass found drifted."""
         self.passes.inc()
+        for ds in drifted:
+            self.drift.labels(workload=ds.workload, group=ds.group or "-").inc()
+        self.drifted.set(len(drifted))
         self.duration.observe(seconds)
         self.nodes.clear()
         for group in desired.groups:

@@ -57,6 +57,9 @@ class DaemonSetObs:
     current_revision: str  # controller-revision-hash of the newest ControllerRevision ("" if none)
     # Which nodes its pods may run on (the template's nodeSelector, affinity, tolerations).
     placement: Placement = field(default_factory=Placement)
+    # The fields drift is checked on, as compact JSON: {"metadata": {"labels", "annotations"},
+    # "spec"} of the live object ("" when unknown: no drift check). One string per DaemonSet.
+    live_json: str = ""
 
 
 @dataclass(frozen=True, slots=True)

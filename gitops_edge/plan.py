@@ -21,6 +21,7 @@ class ApplyDaemonSet:
     manifest_json: str
     create: bool
     reason: str
+    drift: tuple[str, ...] = ()  # a restore: the drifted field paths it puts back
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ class DaemonSetPlan:
     held: str = ""  # why its pods do not move now (maintenance window, earlier wave)
     halted: str = ""  # why the group is halted (progress deadline), "" when it is not
     rolled_back: str = ""  # "<from> → <to>" when gitops-edge rolled it back
+    drift: tuple[str, ...] = ()  # fields the repository sets that differ in the cluster
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 
 `plan_to_dict` is the stable JSON shape (documented in the README, "Plan JSON"):
 `{revision, now, summary: {daemonsets, actions, deletions, marks, applies, prunes, deferred,
-errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
-current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
-deletions, spec} | null, actions: [{type, namespace, name, node?, reason, ...}], deferred: [{node,
-reason}], errors: [...], notes: [...], prePull: [job]}], owner, prunes: [{type, namespace,
-name, pods, reason}], pruneErrors: [...], orphans: [{kind, namespace, name, reason}], jobs:
-[job]}` with `job` as in `gitops_edge.job_format`; the summary also counts
-`jobs` and `jobCreations`.
+drifted, errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress:
+{nodes, current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable,
+unavailable, deletions, spec} | null, actions: [{type, namespace, name, node?, drift?, reason,
+...}], deferred: [{node, reason}], errors: [...], notes: [...], prePull: [job], drift: [path]}],
+owner, prunes: [{type, namespace, name, pods, reason}], pruneErrors: [...], orphans: [{kind,
+namespace, name, reason}], jobs: [job]}` with `job` as in `gitops_edge.job_format`; the summary
+also counts `jobs` and `jobCreations`.
 Pure: returns strings, prints nothing.
 """
 
@@ -48,11 +48,13 @@ BAR_WIDTH = 10
 
 def action_to_dict(action: Action) -> dict[str, Any]:
     if isinstance(action, ApplyDaemonSet):
+        kind = "create" if action.create else "restore" if action.drift else "update"
         return {
-            "type": "create" if action.create else "update",
+            "type": kind,
             "namespace": action.namespace,
             "name": action.name,
             "reason": action.reason,
+            **({"drift": list(action.drift)} if action.drift else {}),
         }
     if isinstance(action, DeletePod):
         return {
@@ -133,6 +135,7 @@ def _summary(plan: Plan) -> dict[str, int]:
         "marks": sum(isinstance(a, SetPodCondition) for a in actions),
         "prunes": sum(isinstance(a, PruneDaemonSet) for a in actions),
         "deferred": sum(len(ds.deferred) for ds in plan.daemonsets),
+        "drifted": sum(bool(ds.drift) for ds in plan.daemonsets),
         "errors": sum(len(ds.errors) for ds in plan.daemonsets)
         + sum(len(j.errors) for j in all_jobs(plan))
         + len(plan.prune_errors),
@@ -180,6 +183,7 @@ def daemonset_to_dict(ds: DaemonSetPlan) -> dict[str, Any]:
         "held": ds.held,
         "halted": ds.halted,
         "rolledBack": ds.rolled_back,
+        "drift": list(ds.drift),
     }
 
 
@@ -234,7 +238,7 @@ def _status_words(ds: DaemonSetPlan) -> str:
 def _quiet(ds: DaemonSetPlan) -> bool:
     """Nothing to say: up to date everywhere, no action, note, deferral or error."""
     p = ds.progress
-    busy = ds.actions or ds.errors or ds.notes or ds.deferred or ds.prepull
+    busy = ds.actions or ds.errors or ds.notes or ds.deferred or ds.prepull or ds.drift
     return not busy and p.current == p.nodes
 
 
@@ -251,6 +255,8 @@ def _text_block(ds: DaemonSetPlan, *, verbose: bool) -> list[str]:
     if budget:
         lines.append(f"  {budget}")
     lines += [f"  ERROR: {e}" for e in ds.errors]
+    if ds.drift:
+        lines.append(f"  drift: {', '.join(ds.drift)}")
     lines += [f"  - {a.reason}" for a in ds.actions]
     shown = ds.deferred if verbose else ds.deferred[:SHOWN_DEFERRED]
     for d in shown:
@@ -270,6 +276,7 @@ def _summary_line(plan: Plan) -> str:
         f"DaemonSets, {s['applies']} to create/update, {s['deletions']} pod deletions, "
         f"{s['marks']} OTA marks, {s['prunes']} prunes, {s['jobCreations']} node jobs to "
         f"create, {s['deferred']} nodes deferred, {s['errors']} errors"
+        + (f", {s['drifted']} DaemonSets drifted from the repository" if s["drifted"] else "")
     )
 
 
@@ -320,7 +327,7 @@ def render_markdown(plan: Plan) -> str:
             f"{_held_cell(ds) or p.deferred} |"
         )
     for ds in plan.daemonsets:
-        if not (ds.actions or ds.errors or ds.deferred or ds.notes or ds.prepull):
+        if not (ds.actions or ds.errors or ds.deferred or ds.notes or ds.prepull or ds.drift):
             continue
         lines += ["", f"<details><summary><code>{ds.namespace}/{ds.name}</code>: "]
         lines[-1] += f"{_cell(_status_words(ds))}</summary>"
@@ -329,6 +336,8 @@ def render_markdown(plan: Plan) -> str:
         if budget:
             lines.append(f"- {budget}")
         lines += [f"- **error**: {_cell(e)}" for e in ds.errors]
+        if ds.drift:
+            lines.append(f"- **drift**: {', '.join(f'`{_cell(p)}`' for p in ds.drift)}")
         lines += [f"- {_cell(a.reason)}" for a in ds.actions]
         lines += [f"- deferred `{d.node}`: {_cell(d.reason)}" for d in ds.deferred]
         lines += [f"- note: {_cell(n)}" for n in ds.notes]

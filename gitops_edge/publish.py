@@ -15,7 +15,7 @@ from gitops_edge.gitsource import GitSource
 from gitops_edge.loop import Loaded
 from gitops_edge.plan import Plan
 from gitops_edge.reconcile import InvalidRevisionError, load_desired_at
-from gitops_edge.status import headline, status_files
+from gitops_edge.status import Drift, headline, status_files
 
 
 @dataclass
@@ -52,13 +52,16 @@ class GitPublisher:
             self.invalid = None
         return Loaded(revision=desired.revision, desired=desired)
 
-    def publish(self, desired: DesiredState, after: Plan) -> str | None:
-        """Commit and push the status; the new commit, or None when nothing changed."""
+    def publish(
+        self, desired: DesiredState, after: Plan, *, drift: Drift | None = None
+    ) -> str | None:
+        """Commit and push the status; the new commit, or None when nothing changed. `drift`:
+        the fields the pass found drifted (and restored), by DaemonSet."""
         if not self.enabled:
             return None
-        files = status_files(desired, after, invalid=self.invalid)
+        files = status_files(desired, after, invalid=self.invalid, drift=drift)
         self.written_to.add(desired.config.status_path)
-        message = f"status: {headline(after)} (spec {desired.revision[:12]})"
+        message = f"status: {headline(after, drift=drift)} (spec {desired.revision[:12]})"
         pushed = self.source.write_status(
             files,
             status_dir=desired.config.status_path,
@@ -66,5 +69,5 @@ class GitPublisher:
             status_branch=desired.config.status_branch,
         )
         if pushed:
-            self.log("info", "status pushed", commit=pushed, headline=headline(after))
+            self.log("info", "status pushed", commit=pushed, headline=headline(after, drift=drift))
         return pushed

@@ -15,7 +15,7 @@ from gitops_edge.apply import ActionResult, apply_actions
 from gitops_edge.cluster.base import Cluster
 from gitops_edge.desired import DesiredState, RepoConfig
 from gitops_edge.diagnostics import Diagnostic
-from gitops_edge.plan import ApplyDaemonSet, Plan
+from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, Plan
 from gitops_edge.planner import plan as make_plan
 from gitops_edge.render import render
 from gitops_edge.validation import validate_repository
@@ -40,6 +40,22 @@ class PassResult:
     @property
     def last_plan(self) -> Plan:
         return self.plans[-1]
+
+    @property
+    def drifted(self) -> tuple[DaemonSetPlan, ...]:
+        """The DaemonSets this pass found drifted from the repository (restored, unless held),
+        each as planned when its drift was found."""
+        seen: dict[tuple[str, str], DaemonSetPlan] = {}
+        for plan in self.plans:
+            for ds in plan.daemonsets:
+                if ds.drift:
+                    seen.setdefault((ds.namespace, ds.name), ds)
+        return tuple(seen.values())
+
+    @property
+    def drift(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The drifted field paths of `drifted`, by (namespace, name)."""
+        return {(ds.namespace, ds.name): ds.drift for ds in self.drifted}
 
 
 def load_desired(root: Path, *, revision: str) -> DesiredState:

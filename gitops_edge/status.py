@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitops_edge import nodejobs as nj
@@ -23,7 +23,12 @@ from gitops_edge.plan_format import all_jobs, progress_bar
 JOBS_DIR = "jobs"
 
 
-def group_status(ds: DaemonSetPlan, images: Sequence[str]) -> dict[str, Any]:
+Drift = Mapping[tuple[str, str], Sequence[str]]  # (namespace, name) → drifted field paths
+
+
+def group_status(
+    ds: DaemonSetPlan, images: Sequence[str], *, drift: Sequence[str] = ()
+) -> dict[str, Any]:
     p = ds.progress
     return {
         "group": ds.group,
@@ -46,14 +51,26 @@ def group_status(ds: DaemonSetPlan, images: Sequence[str]) -> dict[str, Any]:
         "held": ds.held,
         "halted": ds.halted,
         "rolledBack": ds.rolled_back,
+        "drift": list(drift or ds.drift),
     }
 
 
-def status_rows(desired: DesiredState, plan: Plan) -> list[dict[str, Any]]:
-    """One row per planned DaemonSet: its workload, and its group's status (as in the files)."""
+def status_rows(
+    desired: DesiredState, plan: Plan, *, drift: Drift | None = None
+) -> list[dict[str, Any]]:
+    """One row per planned DaemonSet: its workload, and its group's status (as in the files).
+    `drift`: what the pass found drifted (and restored) before `plan`, by DaemonSet."""
     images = {(d.namespace, d.name): d.container_images() for d in desired.daemonsets}
+    found = drift or {}
     return [
-        {"workload": ds.workload, **group_status(ds, images[(ds.namespace, ds.name)])}
+        {
+            "workload": ds.workload,
+            **group_status(
+                ds,
+                images[(ds.namespace, ds.name)],
+                drift=found.get((ds.namespace, ds.name), ()),
+            ),
+        }
         for ds in plan.daemonsets
     ]
 
@@ -70,11 +87,13 @@ def status_files(
     plan: Plan,
     *,
     invalid: tuple[str, tuple[Diagnostic, ...]] | None = None,
+    drift: Drift | None = None,
 ) -> dict[str, str]:
     """File name (relative to the status folder) → content. `invalid`: a newer revision that
-    failed validation (its diagnostics go into the summary; the last good one is reported)."""
+    failed validation (its diagnostics go into the summary; the last good one is reported).
+    `drift`: the fields the pass found drifted (and restored) before `plan`, by DaemonSet."""
     by_workload: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in status_rows(desired, plan):
+    for row in status_rows(desired, plan, drift=drift):
         by_workload[row.pop("workload")].append(row)
     files: dict[str, str] = {}
     for workload, groups in sorted(by_workload.items()):
@@ -83,7 +102,7 @@ def status_files(
     for job in all_jobs(plan):
         body = {"specRevision": desired.revision, **job_to_dict(job)}
         files[job_file(job)] = json.dumps(body, indent=2, sort_keys=True) + "\n"
-    files["README.md"] = summary_markdown(desired, plan, invalid=invalid)
+    files["README.md"] = summary_markdown(desired, plan, invalid=invalid, drift=drift)
     return files
 
 
@@ -104,11 +123,26 @@ def _rollout_cell(ds: DaemonSetPlan) -> str:
     return ", ".join(words) or "—"
 
 
-def headline(plan: Plan) -> str:
+def drifted(plan: Plan, drift: Drift | None) -> dict[tuple[str, str], Sequence[str]]:
+    """Per DaemonSet of the plan, its drifted fields: as found by the pass (`drift`), else as
+    the plan shows them (a drift not restored yet)."""
+    found = drift or {}
+    out: dict[tuple[str, str], Sequence[str]] = {}
+    for ds in plan.daemonsets:
+        fields = found.get((ds.namespace, ds.name)) or ds.drift
+        if fields:
+            out[(ds.namespace, ds.name)] = fields
+    return out
+
+
+def headline(plan: Plan, *, drift: Drift | None = None) -> str:
     nodes = sum(ds.progress.nodes for ds in plan.daemonsets)
     current = sum(ds.progress.current for ds in plan.daemonsets)
     deferred = sum(ds.progress.deferred for ds in plan.daemonsets)
     text = f"{current}/{nodes} nodes current, {deferred} deferred"
+    changed = drifted(plan, drift)
+    if changed:
+        text += f", {len(changed)} DaemonSets drifted from the repository"
     jobs = all_jobs(plan)
     if jobs:
         done = sum(j.phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE) for j in jobs)
@@ -133,11 +167,12 @@ def summary_markdown(
     plan: Plan,
     *,
     invalid: tuple[str, tuple[Diagnostic, ...]] | None = None,
+    drift: Drift | None = None,
 ) -> str:
     lines = [
         "# Rollout status",
         "",
-        f"Spec revision `{desired.revision}`: {headline(plan)}.",
+        f"Spec revision `{desired.revision}`: {headline(plan, drift=drift)}.",
         "Written by gitops-edge after each pass; do not edit.",
         "",
         "| workload | group | model | progress | outdated | unavailable | deferred (NotReady) "
@@ -184,6 +219,20 @@ def summary_markdown(
         for job in jobs:
             lines += ["", *job_markdown_lines(job)]
     lines += _pruning_lines(plan)
+    changed = drifted(plan, drift)
+    if changed:
+        lines += [
+            "",
+            "## Drift",
+            "",
+            "Changed in the cluster, not in the repository; restored to the repository's values "
+            "(a held RollingUpdate DaemonSet when its hold ends):",
+            "",
+        ]
+        lines += [
+            f"- `{ns}/{name}`: " + ", ".join(f"`{path}`" for path in fields)
+            for (ns, name), fields in changed.items()
+        ]
     held = [ds for ds in plan.daemonsets if ds.held or ds.rolled_back]
     if held:
         lines += ["", "## Held and rolled back", ""]

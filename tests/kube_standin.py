@@ -4,7 +4,8 @@ kmock (pinned) serves real HTTP; this module holds the objects and adds what the
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
 pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
 410 Gone below a compaction point), DELETE with a uid precondition (409), a strategic-merge patch of
-pod conditions by type, server-side apply as create-or-update (with generation), cascading
+pod conditions by type, server-side apply as create-or-update (with generation, the API
+server's defaults and canonical quantities: `apiserver_defaults`), hand edits, cascading
 DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
 CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
 object served at every declared version, as with conversion strategy None). It runs no
@@ -18,13 +19,14 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import kmock
+from apiserver_defaults import default_daemonset
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -288,6 +290,7 @@ class StandIn:
     def _apply(self, key: Key, body: Obj, params: dict[str, str]) -> kmock.Response:
         if params.get("fieldManager") != "gitops-edge":
             return _status(422, "server-side apply needs a fieldManager")
+        body = default_daemonset(body)  # stored as the API server stores it
         existing = self.store["daemonsets"].get(key)
         meta = body.setdefault("metadata", {})
         meta["namespace"] = key[0]
@@ -317,6 +320,18 @@ class StandIn:
             obj["spec"]["template"] = {k: v for k, v in template.items() if k != "$patch"}
             obj["metadata"]["generation"] += 1
         return kmock.Response(status=200, payload=self.put("daemonsets", obj))
+
+    def edit_daemonset(self, namespace: str, name: str, edit: Callable[[Obj], None]) -> Obj:
+        """Change a stored DaemonSet by hand, as `kubectl edit` / `kubectl set image` would:
+        `edit` mutates it in place, annotations are kept, `metadata.generation` goes up when the
+        spec changed, a MODIFIED event is recorded. The new ControllerRevision the DaemonSet
+        controller would create for a new template is not (no controllers run here): `put` it."""
+        obj = self.store["daemonsets"][(namespace, name)]
+        before = json.loads(json.dumps(obj.get("spec")))
+        edit(obj)
+        if obj.get("spec") != before:
+            obj["metadata"]["generation"] = int(obj["metadata"].get("generation") or 1) + 1
+        return self.put("daemonsets", obj)
 
     def _delete(self, resource: str, key: Key, body: Obj | None) -> kmock.Response:
         obj = self.store[resource][key]

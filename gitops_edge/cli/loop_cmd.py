@@ -82,9 +82,10 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
                 observed=observed,
                 plan=after,
                 seconds=time.monotonic() - started,
+                drifted=outcome.drifted,
             )
         if publisher is not None and after is not None:
-            publisher.publish(desired, after)
+            publisher.publish(desired, after, drift=outcome.drift)
         return outcome
 
     watchers = _start_triggers(args, stop=stop, wake=wake, log=log)

@@ -181,7 +181,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
             outcome = reconcile_once(desired, cluster)
             after = plan_once(desired, cluster) if publisher and publisher.enabled else None
         if publisher is not None and after is not None:
-            publisher.publish(desired, after)
+            publisher.publish(desired, after, drift=outcome.drift)
     except (ClusterSpecError, OSError, ValueError, GitSourceError) as exc:
         return fail(str(exc))
     failed = [r for r in outcome.results if r.outcome == FAILED]

@@ -1,7 +1,7 @@
 """`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
 
-Subcommands: init, node, add-node, checks, job-versions, tick, image, show. Side effects: read
-and write the state file (under its lock); print to stdout, errors to stderr.
+Subcommands: init, node, add-node, checks, job-versions, tick, image, set-image, show. Side
+effects: read and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
 from __future__ import annotations
@@ -141,6 +141,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scheduler.add_argument("--delay", type=float, required=True, help="seconds (0: at once)")
     scheduler.set_defaults(func=run_scheduler)
 
+    set_image = commands.add_parser(
+        "set-image",
+        help="change a DaemonSet's image by hand, as `kubectl set image` would (drift)",
+        description="Change the image of a container of a DaemonSet in the cluster, keeping its "
+        "annotations, as `kubectl set image daemonset/NAME CONTAINER=IMAGE -n NAMESPACE` does: "
+        "the next reconcile pass reports the drift and restores the repository's image.",
+    )
+    set_image.add_argument("file", type=Path)
+    set_image.add_argument("daemonset", metavar="NAMESPACE/NAME")
+    set_image.add_argument("change", metavar="CONTAINER=IMAGE")
+    set_image.set_defaults(func=run_set_image)
+
     show = commands.add_parser("show", help="print nodes, DaemonSets and pods")
     show.add_argument("file", type=Path)
     show.add_argument("--format", choices=("text", "json"), default="text")
@@ -184,6 +196,10 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
                 wanted = [] if args.versions == "none" else args.versions.split(",")
                 cluster.set_job_versions([v.strip() for v in wanted])
                 done = f"serves {args.versions}"
+            elif what == "set-image":
+                namespace, name, container, image = _image_change(args.daemonset, args.change)
+                cluster.set_image(namespace, name, container=container, image=image)
+                done = f"DaemonSet {namespace}/{name}: container {container} now runs {image}"
             elif what == "tick":
                 cluster.tick(args.seconds)
                 done = f"clock advanced {args.seconds:g} s"
@@ -222,6 +238,20 @@ def _label(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise ValueError(f"--label {text!r}: write KEY=VALUE, e.g. region=north")
     return key, value
+
+
+def _image_change(daemonset: str, change: str) -> tuple[str, str, str, str]:
+    namespace, slash, name = daemonset.partition("/")
+    if not slash or not namespace or not name:
+        raise ValueError(f"{daemonset!r}: write NAMESPACE/NAME, e.g. edge-system/log-agent-north")
+    container, equals, image = change.partition("=")
+    if not equals or not container or not image:
+        raise ValueError(f"{change!r}: write CONTAINER=IMAGE, e.g. agent=nginx:1.26")
+    return namespace, name, container, image
+
+
+def run_set_image(args: argparse.Namespace) -> int:
+    return _mutate(args, "set-image")
 
 
 def run_add_node(args: argparse.Namespace) -> int:

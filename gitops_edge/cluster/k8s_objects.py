@@ -7,6 +7,7 @@ are observed the same way. Pure functions, no side effects.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -123,6 +124,23 @@ def daemonset_from(obj: Obj, revisions: Sequence[Obj]) -> DaemonSetObs:
         template_generation=int(meta.get("generation") or 0),
         current_revision=newest_revision_hash(revisions),
         placement=placement_from((spec.get("template") or _EMPTY).get("spec") or _EMPTY),
+        live_json=live_json(obj),
+    )
+
+
+def live_json(obj: Obj) -> str:
+    """What drift is checked on (`planner.drift`): the object's labels, annotations and spec,
+    as compact JSON (immutable, and the same text for an unchanged object)."""
+    meta = obj.get("metadata", _EMPTY)
+    return json.dumps(
+        {
+            "metadata": {
+                "labels": meta.get("labels") or {},
+                "annotations": meta.get("annotations") or {},
+            },
+            "spec": obj.get("spec", _EMPTY),
+        },
+        separators=(",", ":"),
     )
 
 

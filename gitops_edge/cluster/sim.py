@@ -2,7 +2,8 @@
 JSON file (DESIGN §5). The embedded default for the demo, the tests and the benchmarks.
 
 Owns: creating a fleet, the file (atomic save, a file lock so two processes never interleave),
-the protocol operations and the simulation controls (node readiness, clock, broken images).
+the protocol operations and the simulation controls (node readiness, clock, broken images,
+hand edits of DaemonSets).
 The controllers live in `sim_controller`. Side effects: `open`/`save`/`init_file` read and
 write the state file and its `.lock` beside it; everything else is in memory. While an `open`
 block runs, the objects alive when the state was loaded are frozen out of the cyclic garbage
@@ -27,7 +28,7 @@ from filelock import FileLock, Timeout
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster import sim_jobs
+from gitops_edge.cluster import sim_edit, sim_jobs
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
@@ -426,6 +427,16 @@ class SimCluster:
         if unknown:
             raise ValueError(f"unknown version {', '.join(unknown)}: use v1alpha1, v1alpha2")
         self._state.job_versions = tuple(v for v in nj.VERSIONS if v in versions)
+
+    def edit_daemonset(self, namespace: str, name: str, edit: sim_edit.Edit) -> None:
+        """Change a DaemonSet by hand, as `kubectl edit` would (`sim_edit.edit_daemonset`)."""
+        sim_edit.edit_daemonset(self._state, namespace=namespace, name=name, edit=edit)
+
+    def set_image(self, namespace: str, name: str, *, container: str, image: str) -> None:
+        """`kubectl set image daemonset/NAME CONTAINER=IMAGE`: annotations kept, spec changed."""
+        sim_edit.set_image(
+            self._state, namespace=namespace, name=name, container=container, image=image
+        )
 
     def set_image_broken(self, image: str, broken: bool) -> None:
         (self._state.broken_images.add if broken else self._state.broken_images.discard)(image)

@@ -22,9 +22,10 @@ from gitops_edge.plan import (
 )
 from gitops_edge.planner.advanced import plan_advanced
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, daemonset_views
+from gitops_edge.planner.drift import DriftedField, drift_between, drift_summary
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
-from gitops_edge.planner.policy import halt_and_rollback
+from gitops_edge.planner.policy import frozen, halt_and_rollback
 from gitops_edge.planner.prepull import plan_prepull
 from gitops_edge.planner.rollout_prepull import Gate, prepull_gate
 from gitops_edge.planner.words import short
@@ -77,6 +78,7 @@ def _result(
     held: str = "",
     halted: str = "",
     rolled_back: str = "",
+    drift: tuple[DriftedField, ...] = (),
 ) -> DaemonSetPlan:
     return DaemonSetPlan(
         namespace=desired.namespace,
@@ -96,7 +98,18 @@ def _result(
         held=held,
         halted=halted,
         rolled_back=rolled_back,
+        drift=tuple(f.path for f in drift),
     )
+
+
+def daemonset_drift(desired: DesiredDaemonSet, ds: DaemonSetObs) -> tuple[DriftedField, ...]:
+    """The fields the repository sets that differ in the cluster, for a DaemonSet at the desired
+    spec hash; none while gitops-edge itself froze it (halted, rolled back)."""
+    if ds.annotations.get(SPEC_HASH_ANNOTATION) != desired.spec_hash:
+        return ()
+    if frozen(ds, desired.spec_hash):
+        return ()
+    return drift_between(desired.manifest_json, ds.live_json)
 
 
 GATED_MODELS = (UpdateModel.ADVANCED_ROLLING_UPDATE, UpdateModel.OTA)
@@ -165,7 +178,11 @@ def plan_daemonset(
             notes=(),
         )
     observed_hash = ds.annotations.get(SPEC_HASH_ANNOTATION, "")
-    if observed_hash != desired.spec_hash and hold and desired.model is UpdateModel.ROLLING_UPDATE:
+    drift = daemonset_drift(desired, ds)
+    changed = observed_hash != desired.spec_hash or bool(drift)
+    if changed and hold and desired.model is UpdateModel.ROLLING_UPDATE:
+        drifted = f"drifted from the repository at {drift_summary(drift)}; " if drift else ""
+        verb = "restored" if drift else "updated"
         return _result(  # the DaemonSet controller would replace pods as soon as it is updated
             desired,
             revision=ds.current_revision,
@@ -174,8 +191,9 @@ def plan_daemonset(
             progress=_progress(views),
             budget=None,
             errors=errors,
-            notes=(f"{hold}; the RollingUpdate DaemonSet is not updated until then",),
+            notes=(f"{hold}; {drifted}the RollingUpdate DaemonSet is not {verb} until then",),
             held=hold,
+            drift=drift,
         )
     if observed_hash != desired.spec_hash:
         apply = ApplyDaemonSet(
@@ -195,6 +213,27 @@ def plan_daemonset(
             budget=None,
             errors=errors,
             notes=("pods are planned after the DaemonSet update, against its new revision",),
+        )
+    if drift:
+        apply = ApplyDaemonSet(
+            namespace=desired.namespace,
+            name=desired.name,
+            manifest_json=desired.manifest_json,
+            create=False,
+            reason=f"restore DaemonSet {ident} {_origin(desired)}: drifted from the repository "
+            f"at {drift_summary(drift)}",
+            drift=tuple(f.path for f in drift),
+        )
+        return _result(
+            desired,
+            revision=ds.current_revision,
+            actions=() if errors else (apply,),
+            deferred=(),
+            progress=_progress(views),
+            budget=None,
+            errors=errors,
+            notes=("pods are planned after the DaemonSet is restored, against its revision",),
+            drift=drift,
         )
     actions: tuple[Action, ...] = ()
     deferred: tuple[Deferral, ...] = ()

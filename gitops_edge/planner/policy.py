@@ -48,6 +48,15 @@ def _marked(ds: DaemonSetObs, annotation: str, spec_hash: str) -> list[str] | No
     return words[1:] if words and words[0] == spec_hash else None
 
 
+def frozen(ds: DaemonSetObs, spec_hash: str) -> bool:
+    """The group is halted or rolled back at this spec: gitops-edge changes nothing of it (not
+    even drift: an operator may be fixing it by hand) until the repository changes."""
+    return any(
+        _marked(ds, annotation, spec_hash) is not None
+        for annotation in (HALTED_ANNOTATION, ROLLED_BACK_ANNOTATION)
+    )
+
+
 def settled(
     desired: DesiredDaemonSet,
     *,
