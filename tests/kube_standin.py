@@ -8,7 +8,10 @@ pod conditions by type, server-side apply as create-or-update (with generation),
 DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
 CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
 object served at every declared version, as with conversion strategy None). It runs no
-controllers. Every request is recorded for assertions on request counts.
+controllers. Every request is recorded for assertions on request counts, and so is what it is
+authorized as (`standin_rbac`: verb, API group, resource/subresource; an apply that creates its
+object is also a `create`); with an `authorizer` (e.g. a ClusterRole from deploy/), a request
+it does not allow answers 403 Forbidden as the real server does.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import kmock
+from standin_rbac import RECONCILER_USER, Attributes, forbidden, request_attributes
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -76,6 +80,11 @@ class StandIn:
     hold_events: bool = False
     broken_watches: set[str] = field(default_factory=set)  # paths whose watches answer 500
     compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
+    # Every authorization the requests needed, in order (what tests derive RBAC grants from);
+    # with an `authorizer`, what it does not allow answers 403 Forbidden to `user`.
+    authorizations: list[Attributes] = field(default_factory=list)
+    authorizer: Callable[[Attributes], bool] | None = None
+    user: str = RECONCILER_USER
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -118,6 +127,9 @@ class StandIn:
         method, path = str(req.method.value).upper(), req.url.path
         params = dict(req.params)
         self.requests.append((method, path, params))
+        denied = self._authorize(req, method, path, params)
+        if denied is not None:
+            return denied
         for injected in self.failures:
             if injected.method == method and path.startswith(injected.path):
                 self.failures.remove(injected)
@@ -172,6 +184,30 @@ class StandIn:
         if method == "PATCH" and resource == "pods" and status:
             return self._patch_status(obj, body)
         return _status(405, "method not allowed")
+
+    def _authorize(
+        self, req: kmock.Request, method: str, path: str, params: dict[str, str]
+    ) -> kmock.Response | None:
+        """Authorize a resource request as the API server does (see `standin_rbac`): the
+        filter checks the request's verb; a server-side apply of an absent object must also be
+        allowed to `create` it. None when allowed, else the 403 response."""
+        attributes = request_attributes(method, path, params)
+        if attributes is None:
+            return None  # discovery
+        checks = [attributes]
+        apply = str(req.headers.get("Content-Type", "")).startswith("application/apply-patch")
+        if method == "PATCH" and apply and not self._exists(attributes):
+            checks.append(replace(attributes, verb="create"))
+        for check in checks:
+            self.authorizations.append(check)
+            if self.authorizer is not None and not self.authorizer(check):
+                return kmock.Response(status=403, payload=forbidden(check, self.user))
+        return None
+
+    def _exists(self, attributes: Attributes) -> bool:
+        if attributes.resource in self.store:
+            return (attributes.namespace, attributes.name) in self.store[attributes.resource]
+        return (attributes.resource, attributes.name) in self.jobs
 
     def _job(
         self,

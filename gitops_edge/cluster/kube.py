@@ -76,6 +76,9 @@ PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
 WATCH_SECONDS = 300  # the server ends a watch after this long; it is then resumed
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+FORBIDDEN_HINT = (
+    "grant that permission to the account gitops-edge runs as (deploy/ has the roles it needs)"
+)
 Obj = dict[str, Any]
 
 
@@ -138,6 +141,8 @@ class Retrier:
                     raise NotFoundError(f"{what}: not found") from None
                 if status == 409 and not retry_conflicts:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
+                if status == 403:  # the server's message names the verb and resource
+                    raise ClusterError(f"{what}: 403 {_reason(exc)} — {FORBIDDEN_HINT}") from None
                 if status not in RETRYABLE and status != 409:
                     raise ClusterError(f"{what}: {status} {_reason(exc)}") from None
                 if attempt == MAX_ATTEMPTS:
