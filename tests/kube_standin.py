@@ -3,15 +3,17 @@
 kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
 pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
-410 Gone below a compaction point), DELETE with a uid precondition (409), a strategic-merge patch of
-pod conditions by type, server-side apply as create-or-update (with generation), cascading
-DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
-CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
-object served at every declared version, as with conversion strategy None). It runs no
-controllers. Every request is recorded for assertions on request counts, and so is what it is
-authorized as (`standin_rbac`: verb, API group, resource/subresource; an apply that creates its
-object is also a `create`); with an `authorizer` (e.g. a ClusterRole from deploy/), a request
-it does not allow answers 403 Forbidden as the real server does.
+410 Gone below a compaction point), DELETE with a uid precondition (409 Conflict when it does not
+hold), a strategic-merge patch of pod conditions by type (a `metadata.uid` in it that is not
+the pod's answers 422 Invalid, `field is immutable`, as the real server does), server-side
+apply as create-or-update (with generation), cascading DaemonSet deletion, injected failures
+(409/429/5xx with Retry-After), and KubeEdge's node job CRDs in the versions a test declares
+(discovery, paged lists, create, get, delete; one stored object served at every declared
+version, as with conversion strategy None). It runs no controllers. Every request is recorded
+for assertions on request counts, and so is what it is authorized as (`standin_rbac`: verb, API
+group, resource/subresource; an apply that creates its object is also a `create`); with an
+`authorizer` (e.g. a ClusterRole from deploy/), a request it does not allow answers 403
+Forbidden as the real server does.
 """
 
 from __future__ import annotations
@@ -358,7 +360,11 @@ class StandIn:
         obj = self.store[resource][key]
         wanted = ((body or {}).get("preconditions") or {}).get("uid")
         if wanted and wanted != obj["metadata"]["uid"]:
-            return _status(409, "Precondition failed: UID in precondition does not match")
+            return _status(  # storage's precondition check, as a Conflict
+                409,
+                f'Operation cannot be fulfilled on {resource} "{key[1]}": Precondition failed: '
+                f"UID in precondition: {wanted}, UID in object meta: {obj['metadata']['uid']}",
+            )
         self._remove(resource, key)
         if resource == "daemonsets":  # cascade (the garbage collector, instantly)
             uid = obj["metadata"]["uid"]
@@ -382,8 +388,8 @@ class StandIn:
 
     def _patch_status(self, obj: Obj, body: Obj) -> kmock.Response:
         wanted = (body.get("metadata") or {}).get("uid")
-        if wanted and wanted != obj["metadata"]["uid"]:
-            return _status(409, "Precondition failed: UID in precondition does not match")
+        if wanted and wanted != obj["metadata"]["uid"]:  # the patched object changes its uid
+            return _invalid("Pod", obj["metadata"]["name"], "metadata.uid", wanted)
         self._writes += 1
         conditions = obj.setdefault("status", {}).setdefault("conditions", [])
         for patch in (body.get("status") or {}).get("conditions") or []:  # merge key: type
@@ -424,6 +430,29 @@ def _status(code: int, message: str, headers: dict[str, str] | None = None) -> k
             "code": code,
         },
         headers=headers or {},
+    )
+
+
+def _invalid(kind: str, name: str, path: str, value: str) -> kmock.Response:
+    """422 for an update that changes an immutable field (apimachinery's `NewInvalid` of
+    `ValidateImmutableField`)."""
+    detail = f'Invalid value: "{value}": field is immutable'
+    return kmock.Response(
+        status=422,
+        payload={
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f'{kind} "{name}" is invalid: {path}: {detail}',
+            "reason": "Invalid",
+            "details": {
+                "name": name,
+                "kind": kind,
+                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": path}],
+            },
+            "code": 422,
+        },
     )
 
 

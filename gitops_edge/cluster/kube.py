@@ -90,6 +90,14 @@ class ConflictError(ClusterError):
     """409: a precondition (uid) no longer holds, or a write lost a race."""
 
 
+class InvalidError(ClusterError):
+    """422 Invalid: the API server refused the object; `fields` are the fields it names."""
+
+    def __init__(self, message: str, *, fields: frozenset[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 def api_client(context: str | None) -> client.ApiClient:
     """A client from KUBECONFIG (or ~/.kube/config), `context` selecting the context; inside a
     pod without a kubeconfig, the service account."""
@@ -141,6 +149,10 @@ class Retrier:
                     raise NotFoundError(f"{what}: not found") from None
                 if status == 409 and not retry_conflicts:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
+                if status == 422:
+                    raise InvalidError(
+                        f"{what}: 422 {_reason(exc)}", fields=_invalid_fields(exc)
+                    ) from None
                 if status == 403:  # the server's message names the verb and resource
                     raise ClusterError(f"{what}: 403 {_reason(exc)} — {FORBIDDEN_HINT}") from None
                 if status not in RETRYABLE and status != 409:
@@ -169,6 +181,15 @@ def _reason(exc: ApiException) -> str:
         return str(json.loads(exc.body or "").get("message") or exc.reason)
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
+
+
+def _invalid_fields(exc: ApiException) -> frozenset[str]:
+    """The fields a 422 Status names (`details.causes[].field`)."""
+    try:
+        causes = json.loads(exc.body or "").get("details", {}).get("causes") or ()
+        return frozenset(str(c["field"]) for c in causes if c.get("field"))
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return frozenset()
 
 
 def _bind(lister: Callable[..., Any], params: dict[str, Any]) -> Callable[[], Any]:
@@ -687,8 +708,9 @@ def set_pod_condition(
     cluster: KubeCluster, namespace: str, name: str, uid: str, condition: Condition
 ) -> Any:
     """Strategic-merge patch of pods/status: conditions merge by `type`, others untouched; the
-    uid in the patch makes the API server refuse it for a recreated pod. Returns the API's
-    response."""
+    uid in the patch makes the API server refuse it for a recreated pod (422 Invalid,
+    `metadata.uid: … field is immutable`: NotFoundError, the pod was replaced; any other 422
+    stays an error). Returns the API's response."""
     body = {"metadata": {"uid": uid}, "status": {"conditions": [condition_to(condition)]}}
     try:
         return cluster.retry(
@@ -702,6 +724,10 @@ def set_pod_condition(
             ),
             retry_conflicts=False,
         )
+    except InvalidError as exc:
+        if "metadata.uid" not in exc.fields:
+            raise
+        raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
     except ConflictError:
         raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
 
