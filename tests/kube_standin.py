@@ -7,7 +7,8 @@ pagination, resourceVersions, watches (every write is an event; resume from a re
 hold), a strategic-merge patch of pod conditions by type (a `metadata.uid` in it that is not
 the pod's answers 422 Invalid, `field is immutable`, as the real server does), server-side
 apply as create-or-update (with generation), cascading DaemonSet deletion, injected failures
-(409/429/5xx with Retry-After), and KubeEdge's node job CRDs in the versions a test declares
+(409/429/5xx with Retry-After), refused credentials (every request 401 Unauthorized, a
+switch), and KubeEdge's node job CRDs in the versions a test declares
 (discovery, paged lists, create, get, delete; one stored object served at every declared
 version, as with conversion strategy None). It runs no controllers. Every request is recorded
 for assertions on request counts, and so is what it is authorized as (`standin_rbac`: verb, API
@@ -87,6 +88,7 @@ class StandIn:
     authorizations: list[Attributes] = field(default_factory=list)
     authorizer: Callable[[Attributes], bool] | None = None
     user: str = RECONCILER_USER
+    reject_credentials: bool = False  # every request answers 401 Unauthorized (a revoked token)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -129,6 +131,8 @@ class StandIn:
         method, path = str(req.method.value).upper(), req.url.path
         params = dict(req.params)
         self.requests.append((method, path, params))
+        if self.reject_credentials:  # the authenticator's answer, before any authorization
+            return _status(401, "Unauthorized", reason="Unauthorized")
         denied = self._authorize(req, method, path, params)
         if denied is not None:
             return denied
@@ -419,16 +423,13 @@ def write_kubeconfig(path: Path, server: str) -> Path:
     return path
 
 
-def _status(code: int, message: str, headers: dict[str, str] | None = None) -> kmock.Response:
+def _status(
+    code: int, message: str, headers: dict[str, str] | None = None, *, reason: str = ""
+) -> kmock.Response:
+    payload = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
     return kmock.Response(
         status=code,
-        payload={
-            "kind": "Status",
-            "apiVersion": "v1",
-            "status": "Failure",
-            "message": message,
-            "code": code,
-        },
+        payload={**payload, **({"reason": reason} if reason else {}), "code": code},
         headers=headers or {},
     )
 
