@@ -3,13 +3,19 @@
 kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
 pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
-410 Gone below a compaction point), DELETE with a uid precondition (409), a strategic-merge patch of
-pod conditions by type, server-side apply as create-or-update (with generation, the API
-server's defaults and canonical quantities: `apiserver_defaults`), hand edits, cascading
-DaemonSet deletion, injected failures (409/429/5xx with Retry-After), and KubeEdge's node job
-CRDs in the versions a test declares (discovery, paged lists, create, get, delete; one stored
-object served at every declared version, as with conversion strategy None). It runs no
-controllers. Every request is recorded for assertions on request counts.
+410 Gone below a compaction point), DELETE with a uid precondition (409 Conflict when it does not
+hold), a strategic-merge patch of pod conditions by type (a `metadata.uid` in it that is not
+the pod's answers 422 Invalid, `field is immutable`, as the real server does), server-side
+apply as create-or-update (with generation, the API server's defaults and canonical
+quantities: `apiserver_defaults`), hand edits, cascading DaemonSet deletion, injected failures
+(409/429/5xx with Retry-After), refused credentials (every request 401 Unauthorized, a
+switch), and KubeEdge's node job CRDs in the versions a test declares
+(discovery, paged lists, create, get, delete; one stored object served at every declared
+version, as with conversion strategy None). It runs no controllers. Every request is recorded
+for assertions on request counts, and so is what it is authorized as (`standin_rbac`: verb, API
+group, resource/subresource; an apply that creates its object is also a `create`); with an
+`authorizer` (e.g. a ClusterRole from deploy/), a request it does not allow answers 403
+Forbidden as the real server does.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import kmock
 from apiserver_defaults import default_daemonset
+from standin_rbac import RECONCILER_USER, Attributes, forbidden, request_attributes
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -78,6 +85,12 @@ class StandIn:
     hold_events: bool = False
     broken_watches: set[str] = field(default_factory=set)  # paths whose watches answer 500
     compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
+    # Every authorization the requests needed, in order (what tests derive RBAC grants from);
+    # with an `authorizer`, what it does not allow answers 403 Forbidden to `user`.
+    authorizations: list[Attributes] = field(default_factory=list)
+    authorizer: Callable[[Attributes], bool] | None = None
+    user: str = RECONCILER_USER
+    reject_credentials: bool = False  # every request answers 401 Unauthorized (a revoked token)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -120,6 +133,11 @@ class StandIn:
         method, path = str(req.method.value).upper(), req.url.path
         params = dict(req.params)
         self.requests.append((method, path, params))
+        if self.reject_credentials:  # the authenticator's answer, before any authorization
+            return _status(401, "Unauthorized", reason="Unauthorized")
+        denied = self._authorize(req, method, path, params)
+        if denied is not None:
+            return denied
         for injected in self.failures:
             if injected.method == method and path.startswith(injected.path):
                 self.failures.remove(injected)
@@ -174,6 +192,30 @@ class StandIn:
         if method == "PATCH" and resource == "pods" and status:
             return self._patch_status(obj, body)
         return _status(405, "method not allowed")
+
+    def _authorize(
+        self, req: kmock.Request, method: str, path: str, params: dict[str, str]
+    ) -> kmock.Response | None:
+        """Authorize a resource request as the API server does (see `standin_rbac`): the
+        filter checks the request's verb; a server-side apply of an absent object must also be
+        allowed to `create` it. None when allowed, else the 403 response."""
+        attributes = request_attributes(method, path, params)
+        if attributes is None:
+            return None  # discovery
+        checks = [attributes]
+        apply = str(req.headers.get("Content-Type", "")).startswith("application/apply-patch")
+        if method == "PATCH" and apply and not self._exists(attributes):
+            checks.append(replace(attributes, verb="create"))
+        for check in checks:
+            self.authorizations.append(check)
+            if self.authorizer is not None and not self.authorizer(check):
+                return kmock.Response(status=403, payload=forbidden(check, self.user))
+        return None
+
+    def _exists(self, attributes: Attributes) -> bool:
+        if attributes.resource in self.store:
+            return (attributes.namespace, attributes.name) in self.store[attributes.resource]
+        return (attributes.resource, attributes.name) in self.jobs
 
     def _job(
         self,
@@ -337,7 +379,11 @@ class StandIn:
         obj = self.store[resource][key]
         wanted = ((body or {}).get("preconditions") or {}).get("uid")
         if wanted and wanted != obj["metadata"]["uid"]:
-            return _status(409, "Precondition failed: UID in precondition does not match")
+            return _status(  # storage's precondition check, as a Conflict
+                409,
+                f'Operation cannot be fulfilled on {resource} "{key[1]}": Precondition failed: '
+                f"UID in precondition: {wanted}, UID in object meta: {obj['metadata']['uid']}",
+            )
         self._remove(resource, key)
         if resource == "daemonsets":  # cascade (the garbage collector, instantly)
             uid = obj["metadata"]["uid"]
@@ -361,8 +407,8 @@ class StandIn:
 
     def _patch_status(self, obj: Obj, body: Obj) -> kmock.Response:
         wanted = (body.get("metadata") or {}).get("uid")
-        if wanted and wanted != obj["metadata"]["uid"]:
-            return _status(409, "Precondition failed: UID in precondition does not match")
+        if wanted and wanted != obj["metadata"]["uid"]:  # the patched object changes its uid
+            return _invalid("Pod", obj["metadata"]["name"], "metadata.uid", wanted)
         self._writes += 1
         conditions = obj.setdefault("status", {}).setdefault("conditions", [])
         for patch in (body.get("status") or {}).get("conditions") or []:  # merge key: type
@@ -392,17 +438,37 @@ def write_kubeconfig(path: Path, server: str) -> Path:
     return path
 
 
-def _status(code: int, message: str, headers: dict[str, str] | None = None) -> kmock.Response:
+def _status(
+    code: int, message: str, headers: dict[str, str] | None = None, *, reason: str = ""
+) -> kmock.Response:
+    payload = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
     return kmock.Response(
         status=code,
+        payload={**payload, **({"reason": reason} if reason else {}), "code": code},
+        headers=headers or {},
+    )
+
+
+def _invalid(kind: str, name: str, path: str, value: str) -> kmock.Response:
+    """422 for an update that changes an immutable field (apimachinery's `NewInvalid` of
+    `ValidateImmutableField`)."""
+    detail = f'Invalid value: "{value}": field is immutable'
+    return kmock.Response(
+        status=422,
         payload={
             "kind": "Status",
             "apiVersion": "v1",
+            "metadata": {},
             "status": "Failure",
-            "message": message,
-            "code": code,
+            "message": f'{kind} "{name}" is invalid: {path}: {detail}',
+            "reason": "Invalid",
+            "details": {
+                "name": name,
+                "kind": kind,
+                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": path}],
+            },
+            "code": 422,
         },
-        headers=headers or {},
     )
 
 

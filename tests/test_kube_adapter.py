@@ -191,6 +191,64 @@ def test_status_patch_replaces_one_condition_by_type(api: StandIn, cluster: Kube
         cluster.set_pod_condition("edge", "web-01", "stale-uid", mark)
 
 
+def test_standin_refuses_a_stale_uid_as_the_api_server_does(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    """DESIGN §8: a pods/status patch carrying another uid is 422 Invalid (the patched object
+    would change an immutable field); a DELETE with a uid precondition that fails is 409."""
+    from kubernetes.client import V1DeleteOptions, V1Preconditions
+    from kubernetes.client.exceptions import ApiException
+
+    seed(api)
+    with pytest.raises(ApiException) as patched:
+        cluster.core.patch_namespaced_pod_status(
+            "web-01",
+            "edge",
+            body={"metadata": {"uid": "stale-uid"}, "status": {"conditions": []}},
+            _content_type="application/strategic-merge-patch+json",
+        )
+    status = json.loads(patched.value.body)
+    assert (patched.value.status, status["reason"], status["code"]) == (422, "Invalid", 422)
+    assert status["message"] == (
+        'Pod "web-01" is invalid: metadata.uid: Invalid value: "stale-uid": field is immutable'
+    )
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": 'Invalid value: "stale-uid": field is immutable',
+            "field": "metadata.uid",
+        }
+    ]
+    options = V1DeleteOptions(preconditions=V1Preconditions(uid="stale-uid"))
+    with pytest.raises(ApiException) as deleted:
+        cluster.core.delete_namespaced_pod("web-01", "edge", body=options)
+    assert deleted.value.status == 409
+    assert "Precondition failed: UID in precondition: stale-uid" in deleted.value.body
+
+
+def test_a_status_patch_of_a_replaced_pod_is_not_found_for_the_planner_and_the_agent(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    seed(api)
+    before = json.dumps(api.store["pods"][("edge", "web-02")])
+    mark = Condition("PodNeedUpgrade", "True", message="controllerrevision: h2")
+    with pytest.raises(NotFoundError, match=r"pod edge/web-02 \(uid stale-uid\) was replaced"):
+        cluster.set_pod_condition("edge", "web-02", "stale-uid", mark)
+    with pytest.raises(NotFoundError, match="was replaced"):
+        KubeNodeClient(cluster, "n02").set_pod_condition("edge", "web-02", "stale-uid", mark)
+    assert api.count("PATCH", "/api/v1/namespaces/edge/pods/web-02/status") == 2  # no retries
+    assert json.dumps(api.store["pods"][("edge", "web-02")]) == before
+
+
+def test_any_other_invalid_status_patch_stays_an_error(api: StandIn, cluster: KubeCluster) -> None:
+    seed(api)
+    uid = api.store["pods"][("edge", "web-03")]["metadata"]["uid"]
+    api.fail_next("PATCH", "/api/v1/namespaces/edge/pods/web-03/status", 422)
+    with pytest.raises(ClusterError, match="422 injected failure") as failed:
+        cluster.set_pod_condition("edge", "web-03", uid, Condition("PodNeedUpgrade", "True"))
+    assert not isinstance(failed.value, NotFoundError)
+
+
 def test_conflicts_and_throttling_are_retried_honouring_retry_after(
     api: StandIn, cluster: KubeCluster, sleeps: list[float]
 ) -> None:

@@ -1,7 +1,9 @@
 """`gitops-edge agent`: serve one edge node's OTA upgrade API (DESIGN §2).
 
-Side effects: listens on a socket until SIGTERM/SIGINT; reads and writes the cluster (through a
-NodeClient) and the local pod cache; logs requests to stderr.
+Side effects: lists the node's pods once at start (refusing to start, exit 2, when the API
+refuses the credentials, or cannot be reached and nothing is cached yet); listens on a socket
+until SIGTERM/SIGINT; reads and writes the cluster (through a NodeClient) and the local pod
+cache; logs requests to stderr.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from types import FrameType
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
 from gitops_edge.agent.server import DEFAULT_TIMEOUT, is_loopback, make_server
-from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail
-from gitops_edge.cluster.base import NodeClient
+from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, warn
+from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient
 from gitops_edge.cluster.sim_node import SimNodeClient
 
 DEFAULT_LISTEN = "127.0.0.1:10267"
@@ -81,6 +83,22 @@ def node_client(spec: str, node: str) -> NodeClient:
     raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
 
 
+def first_contact(cloud: NodeClient, cache: PodCache, *, node: str) -> str:
+    """List this node's pods once before serving (it fills the cache). What keeps the agent from
+    serving is returned: credentials the API server refuses, or an API that cannot be reached
+    while nothing is cached (a wrong kubeconfig, most likely). Offline with a cache, it serves
+    from the cache (DESIGN §2), with a warning."""
+    try:
+        cache.save(cloud.list_pods())
+    except CloudUnreachableError as exc:
+        if cache.load() is None:
+            return str(exc)
+        warn(f"{exc} Serving the pods cached for {node} until it can be reached")
+    except ClusterError as exc:
+        return str(exc)
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     if not _NODE_NAME.fullmatch(args.node) or len(args.node) > 253:
         return fail(f"--node {args.node!r}: not a valid node name (DNS-1123 subdomain)")
@@ -95,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
             "upgrade this node's pods; add --allow-remote if that is really intended"
         )
     cache = PodCache((args.cache_dir or cache_dir("agent")) / f"{args.node}.pods.json")
+    refused = first_contact(cloud, cache, node=args.node)
+    if refused:
+        return fail(refused)
     try:
         server = make_server(
             host, port, Agent(node=args.node, cloud=cloud, cache=cache), timeout=args.timeout

@@ -1,6 +1,6 @@
 """Options and error printing shared by every subcommand (DESIGN §7: same option, same meaning).
 
-Side effects: writes to stderr in `fail`.
+Side effects: writes to stderr in `fail` and `warn`.
 """
 
 from __future__ import annotations
@@ -47,3 +47,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one clear error line and return the exit code."""
     print(f"gitops-edge: error: {message}", file=sys.stderr)
     return code
+
+
+def warn(message: str) -> None:
+    """Print one warning line."""
+    print(f"gitops-edge: warning: {message}", file=sys.stderr, flush=True)

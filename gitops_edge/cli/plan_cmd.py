@@ -24,6 +24,7 @@ from gitops_edge.cli.common import (
     fail,
 )
 from gitops_edge.cli.logs import make_logger
+from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic
@@ -155,7 +156,7 @@ def run_plan(args: argparse.Namespace) -> int:
     try:
         with open_cluster(args.cluster, read_only=True) as cluster:
             plan = plan_once(desired, cluster)
-    except (ClusterSpecError, OSError, ValueError) as exc:
+    except (ClusterSpecError, ClusterError, OSError, ValueError) as exc:
         return fail(str(exc))
     print(plan_format.render(plan, args.format, verbose=args.verbose))
     return EXIT_INVALID if plan.errors else EXIT_OK
@@ -182,8 +183,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
             after = plan_once(desired, cluster) if publisher and publisher.enabled else None
         if publisher is not None and after is not None:
             publisher.publish(desired, after, drift=outcome.drift)
-    except (ClusterSpecError, OSError, ValueError, GitSourceError) as exc:
-        return fail(str(exc))
+    except (ClusterSpecError, ClusterError, OSError, ValueError, GitSourceError) as exc:
+        return fail(str(exc))  # the cluster could not be observed: nothing was planned
     failed = [r for r in outcome.results if r.outcome == FAILED]
     if args.format == "json":
         print(

@@ -17,6 +17,7 @@ from typing import Any
 from gitops_edge import nodejobs as nj
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
 from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
+from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.job_format import count_words, job_to_dict
@@ -58,7 +59,7 @@ def collect(args: argparse.Namespace) -> Report | int:
         try:
             with open_cluster(args.cluster, read_only=True) as cluster:
                 plan = plan_once(desired, cluster)
-        except (ClusterSpecError, OSError, ValueError) as exc:
+        except (ClusterSpecError, ClusterError, OSError, ValueError) as exc:
             return fail(str(exc))
         return status_rows(desired, plan), [job_to_dict(j) for j in all_jobs(plan)]
     return _from_status_files(args)

@@ -8,7 +8,10 @@ are served. Writes: server-side apply of DaemonSets (field manager `gitops-edge`
 with a uid precondition, a strategic-merge patch of pods/status that replaces one condition by
 type, create and delete of pre-pull Jobs and of KubeEdge node jobs (custom objects). 429, 5xx
 and (where safe) 409 are retried with exponential backoff and jitter, honouring Retry-After;
-anything else fails that object only. Side effects: HTTP requests to the API server.
+anything else fails that object only. Errors read as one line (`kube_errors`): an unreachable
+server and why, refused credentials (401) naming the context, a kubeconfig or context that does
+not exist; a 403 is the server's message (it names the missing permission) with a hint.
+Side effects: HTTP requests to the API server.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from gitops_edge.cluster.kube_cache import (
     read_pages,
     version_of,
 )
+from gitops_edge.cluster.kube_errors import Endpoint, config_problem
 from gitops_edge.observed import (
     POD_IMAGE_READY,
     POD_NEED_UPGRADE,
@@ -76,6 +80,9 @@ PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
 WATCH_SECONDS = 300  # the server ends a watch after this long; it is then resumed
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+FORBIDDEN_HINT = (
+    "grant that permission to the account gitops-edge runs as (deploy/ has the roles it needs)"
+)
 Obj = dict[str, Any]
 
 
@@ -87,32 +94,51 @@ class ConflictError(ClusterError):
     """409: a precondition (uid) no longer holds, or a write lost a race."""
 
 
+class InvalidError(ClusterError):
+    """422 Invalid: the API server refused the object; `fields` are the fields it names."""
+
+    def __init__(self, message: str, *, fields: frozenset[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 def api_client(context: str | None) -> client.ApiClient:
     """A client from KUBECONFIG (or ~/.kube/config), `context` selecting the context; inside a
     pod without a kubeconfig, the service account."""
-    return api_client_for(None, context)
+    return connect_to(None, context)[0]
 
 
 def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiClient:
     """A client from the kubeconfig file `kubeconfig` (None: KUBECONFIG or ~/.kube/config, read
     now: the client library reads KUBECONFIG only once, when it is imported)."""
+    return connect_to(kubeconfig, context)[0]
+
+
+def connect_to(kubeconfig: str | None, context: str | None) -> tuple[client.ApiClient, Endpoint]:
+    """A client as `api_client_for`, and how messages name its server and credentials (the
+    context used). KubeConfigError, in one line, when there is no usable configuration."""
     kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
         made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context
         )
-        return made
     except (ConfigException, FileNotFoundError, TypeError) as exc:
         if context is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
-                return client.ApiClient()
+                made = client.ApiClient()
+                return made, Endpoint.of(made.configuration.host, context=None, in_cluster=True)
             except ConfigException:
                 pass
+        flag = f"--cluster kube{':' + context if context else ''}"
         raise KubeConfigError(
-            f"--cluster kube{':' + context if context else ''}: no usable Kubernetes "
-            f"configuration ({exc}); set KUBECONFIG or run inside a cluster"
+            config_problem(flag=flag, path=kubeconfig, context=context, detail=str(exc))
         ) from None
+    if context is None:
+        with suppress(ConfigException, OSError, KeyError, TypeError):
+            _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+            context = str(active["name"])
+    return made, Endpoint.of(made.configuration.host, context=context)
 
 
 class Retrier:
@@ -124,6 +150,7 @@ class Retrier:
         self.sleep = sleep
         self.base_delay = base_delay
         self.requests = 0  # every HTTP request made, retries included
+        self.endpoint = Endpoint()  # how errors name the server and the credentials
         self._count = threading.Lock()  # the cache's watch threads share this retrier
 
     def __call__(self, what: str, fn: Callable[[], Any], *, retry_conflicts: bool = True) -> Any:
@@ -138,6 +165,14 @@ class Retrier:
                     raise NotFoundError(f"{what}: not found") from None
                 if status == 409 and not retry_conflicts:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
+                if status == 401:  # the whole API refuses these credentials
+                    raise ClusterError(self.endpoint.unauthorized()) from None
+                if status == 422:
+                    raise InvalidError(
+                        f"{what}: 422 {_reason(exc)}", fields=_invalid_fields(exc)
+                    ) from None
+                if status == 403:  # the server's message names the verb and resource
+                    raise ClusterError(f"{what}: 403 {_reason(exc)} — {FORBIDDEN_HINT}") from None
                 if status not in RETRYABLE and status != 409:
                     raise ClusterError(f"{what}: {status} {_reason(exc)}") from None
                 if attempt == MAX_ATTEMPTS:
@@ -147,7 +182,7 @@ class Retrier:
                 self.sleep(self._delay(attempt, exc))
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if attempt == MAX_ATTEMPTS:
-                    raise CloudUnreachableError(f"{what}: API server unreachable ({exc})") from None
+                    raise CloudUnreachableError(self.endpoint.unreachable(exc)) from None
                 self.sleep(self._delay(attempt, None))
         raise AssertionError("unreachable")
 
@@ -164,6 +199,15 @@ def _reason(exc: ApiException) -> str:
         return str(json.loads(exc.body or "").get("message") or exc.reason)
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
+
+
+def _invalid_fields(exc: ApiException) -> frozenset[str]:
+    """The fields a 422 Status names (`details.causes[].field`)."""
+    try:
+        causes = json.loads(exc.body or "").get("details", {}).get("causes") or ()
+        return frozenset(str(c["field"]) for c in causes if c.get("field"))
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return frozenset()
 
 
 def _bind(lister: Callable[..., Any], params: dict[str, Any]) -> Callable[[], Any]:
@@ -194,7 +238,13 @@ def _json(response: Any) -> Obj:
 class KubeCluster:
     """`Cluster` over a real API server."""
 
-    def __init__(self, api: client.ApiClient, *, retrier: Retrier | None = None) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        retrier: Retrier | None = None,
+        endpoint: Endpoint | None = None,
+    ) -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
@@ -202,13 +252,17 @@ class KubeCluster:
         self.retry = retrier or Retrier()
         # Watches are counted apart: they run beside the passes, in the cache's threads.
         self.watch_retry = Retrier(sleep=self.retry.sleep, base_delay=self.retry.base_delay)
+        self.retry.endpoint = self.watch_retry.endpoint = endpoint or Endpoint.of(
+            api.configuration.host, context=None
+        )
         self.cache: KubeCache | None = None
         self._streams: set[Any] = set()  # watch responses being read
         self._streams_lock = threading.Lock()
 
     @classmethod
     def connect(cls, context: str | None) -> KubeCluster:
-        return cls(api_client(context))
+        api, endpoint = connect_to(None, context)
+        return cls(api, endpoint=endpoint)
 
     def __enter__(self) -> KubeCluster:
         return self
@@ -682,8 +736,9 @@ def set_pod_condition(
     cluster: KubeCluster, namespace: str, name: str, uid: str, condition: Condition
 ) -> Any:
     """Strategic-merge patch of pods/status: conditions merge by `type`, others untouched; the
-    uid in the patch makes the API server refuse it for a recreated pod. Returns the API's
-    response."""
+    uid in the patch makes the API server refuse it for a recreated pod (422 Invalid,
+    `metadata.uid: … field is immutable`: NotFoundError, the pod was replaced; any other 422
+    stays an error). Returns the API's response."""
     body = {"metadata": {"uid": uid}, "status": {"conditions": [condition_to(condition)]}}
     try:
         return cluster.retry(
@@ -697,6 +752,10 @@ def set_pod_condition(
             ),
             retry_conflicts=False,
         )
+    except InvalidError as exc:
+        if "metadata.uid" not in exc.fields:
+            raise
+        raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
     except ConflictError:
         raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) was replaced") from None
 
