@@ -95,7 +95,9 @@ def api_client(context: str | None) -> client.ApiClient:
 
 def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiClient:
     """A client from the kubeconfig file `kubeconfig` (None: KUBECONFIG or ~/.kube/config, read
-    now: the client library reads KUBECONFIG only once, when it is imported)."""
+    now: the client library reads KUBECONFIG only once, when it is imported; only then is the
+    in-cluster service account the fallback)."""
+    explicit = kubeconfig
     kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
         made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
@@ -103,6 +105,10 @@ def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiCli
         )
         return made
     except (ConfigException, FileNotFoundError, TypeError) as exc:
+        if explicit is not None:
+            raise KubeConfigError(
+                f"--kubeconfig {explicit}: not a usable kubeconfig ({exc})"
+            ) from None
         if context is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
@@ -702,7 +708,8 @@ def set_pod_condition(
 
 
 class KubeNodeClient:
-    """`NodeClient` for the edge agent of one node."""
+    """`NodeClient` for the edge agent of one node, and who its credentials are (the API
+    server confines them when they are the node's own: `gitops_edge.agent.identity`)."""
 
     def __init__(self, cluster: KubeCluster, node: str) -> None:
         self.cluster = cluster
@@ -730,3 +737,25 @@ class KubeNodeClient:
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         set_pod_condition(self.cluster, namespace, name, uid, condition)
+
+    def who_am_i(self) -> dict[str, Any]:
+        """The user the API server takes these credentials for: the userInfo of a
+        SelfSubjectReview (authentication.k8s.io/v1, Kubernetes >= 1.28; every authenticated
+        user may create one). NotFoundError where the server does not serve it."""
+        review = client.V1SelfSubjectReview(
+            api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+        )
+        response = self.cluster.retry(
+            "create SelfSubjectReview",
+            lambda: client.AuthenticationV1Api(self.cluster.api).create_self_subject_review(
+                review, _preload_content=False
+            ),
+            retry_conflicts=False,
+        )
+        return dict((_json(response).get("status") or {}).get("userInfo") or {})
+
+    def client_certificate(self) -> str | None:
+        """The client certificate file of the kubeconfig (one the client library wrote for
+        embedded certificate data too); None when the credentials are not a certificate."""
+        cert_file = self.cluster.api.configuration.cert_file
+        return str(cert_file) if cert_file else None
