@@ -91,6 +91,9 @@ class StandIn:
     authorizer: Callable[[Attributes], bool] | None = None
     user: str = RECONCILER_USER
     reject_credentials: bool = False  # every request answers 401 Unauthorized (a revoked token)
+    # Who may do what (e.g. kube_identity.Identities): sees each request first and answers it
+    # (401, 403, an endpoint of its own) or returns None to let it through. None: anyone may.
+    gate: Callable[[StandIn, kmock.Request], kmock.Response | None] | None = None
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -121,8 +124,8 @@ class StandIn:
     ) -> None:
         self.failures.append(Injected(method, path, status, retry_after))
 
-    def kubeconfig(self, path: Path) -> Path:
-        return write_kubeconfig(path, self.url)
+    def kubeconfig(self, path: Path, *, token: str = "not-a-secret") -> Path:
+        return write_kubeconfig(path, self.url, token=token)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p, _ in self.requests if m == method and p == path)
@@ -138,6 +141,8 @@ class StandIn:
         denied = self._authorize(req, method, path, params)
         if denied is not None:
             return denied
+        if self.gate is not None and (answer := self.gate(self, req)) is not None:
+            return answer
         for injected in self.failures:
             if injected.method == method and path.startswith(injected.path):
                 self.failures.remove(injected)
@@ -419,15 +424,15 @@ class StandIn:
         return kmock.Response(status=200, payload=obj)
 
 
-def write_kubeconfig(path: Path, server: str) -> Path:
-    """A kubeconfig with one context, "standin", for `server` (plain HTTP, a dummy token)."""
+def write_kubeconfig(path: Path, server: str, *, token: str = "not-a-secret") -> Path:
+    """A kubeconfig with one context, "standin", for `server` (plain HTTP, a bearer token)."""
     path.write_text(
         json.dumps(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [{"name": "standin", "cluster": {"server": server}}],
-                "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                "users": [{"name": "tester", "user": {"token": token}}],
                 "contexts": [
                     {"name": "standin", "context": {"cluster": "standin", "user": "tester"}}
                 ],

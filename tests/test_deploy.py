@@ -1,6 +1,7 @@
-"""deploy/: the manifests parse, the RBAC grants exactly what the adapter and the agent use
-(derived from what the requests they make against the stand-in API server are authorized as),
-the agent stays on loopback, and the Dockerfile builds the console script."""
+"""deploy/: the manifests parse, the RBAC grants exactly what the adapter uses (derived from what
+the requests it makes against the stand-in API server are authorized as), the agent needs no
+RBAC (it acts as its node, which may do all it does) and stays on loopback, and the Dockerfile
+builds the console script."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_identity import EVERYONE, NODE_RULES, Identities, User, node_user
 from kube_standin import StandIn, running
 
 from gitops_edge.cluster import kube
@@ -104,15 +106,85 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
     assert used(standin) == granted("reconciler-rbac.yaml", "gitops-edge-reconciler")
 
 
-def test_agent_rbac_is_exactly_what_the_agent_uses(api: tuple[StandIn, KubeCluster]) -> None:
-    standin, cluster = api
+def agent_requests(standin: StandIn, node: KubeNodeClient) -> set[Grant]:
+    """Every kind of request the agent makes, on a pod of its node (n1)."""
     uid = add_pod(standin, "p1")
-    node = KubeNodeClient(cluster, "n1")
+    node.who_am_i()
     node.list_pods()
     node.get_pod("edge", "p1")
     node.set_pod_condition("edge", "p1", uid, Condition("PodImageReady", "False"))
     node.delete_pod("edge", "p1", uid)
-    assert used(standin) == granted("agent.yaml", "gitops-edge-agent")
+    return used(standin)
+
+
+def test_agent_needs_nothing_but_what_its_node_may_do(tmp_path: Path) -> None:
+    """deploy/agent.yaml grants the agent nothing: it acts as its node, and everything it does
+    is what the API server allows a node (the stand-in enforcing the Node authorizer's rules and
+    NodeRestriction: tests/kube_identity.py)."""
+    assert {d["kind"] for d in manifests("agent.yaml")} == {"DaemonSet"}  # no RBAC at all
+    with running() as standin:
+        identities = Identities(tokens={"node-n1": node_user("n1")})
+        standin.gate = identities
+        path = standin.kubeconfig(tmp_path / "kubelet.conf", token="node-n1")
+        cluster = KubeCluster(kube.api_client_for(str(path), None))
+        requests = agent_requests(standin, KubeNodeClient(cluster, "n1"))
+    assert identities.refused == []
+    assert requests == {
+        ("authentication.k8s.io", "selfsubjectreviews", "create"),  # every user may
+        ("", "pods", "list"),
+        ("", "pods", "get"),
+        ("", "pods/status", "patch"),
+        ("", "pods", "delete"),
+    }
+    assert requests <= NODE_RULES | EVERYONE
+
+
+def test_agent_daemonset_mounts_the_kubelets_identity_read_only() -> None:
+    (daemonset,) = manifests("agent.yaml")
+    pod = daemonset["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    (container,) = pod["containers"]
+    args = container["args"]
+    kubeconfig = args[args.index("--kubeconfig") + 1]
+    assert kubeconfig == "/etc/kubernetes/kubelet.conf"
+    volumes = {v["name"]: v["hostPath"] for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    for path, kind in ((kubeconfig, "File"), ("/var/lib/kubelet/pki", "Directory")):
+        # at the host's own path: the kubeconfig names the certificate by its absolute path
+        assert mounts[path]["readOnly"] is True
+        assert volumes[mounts[path]["name"]] == {"path": path, "type": kind}
+
+
+def test_agent_vap_alternative_grants_exactly_what_the_agent_uses(tmp_path: Path) -> None:
+    """The service account of the alternative, held to its ClusterRole by the stand-in (the
+    ValidatingAdmissionPolicy that ties it to its node is not evaluated here: no CEL)."""
+    grants = granted("alternatives/agent-vap.yaml", "gitops-edge-agent")
+    account = User("system:serviceaccount:gitops-edge:gitops-edge-agent", grants=frozenset(grants))
+    with running() as standin:
+        identities = Identities(tokens={"sa": account})
+        standin.gate = identities
+        path = standin.kubeconfig(tmp_path / "kubeconfig", token="sa")
+        cluster = KubeCluster(kube.api_client_for(str(path), None))
+        requests = agent_requests(standin, KubeNodeClient(cluster, "n1")) - EVERYONE
+    assert identities.refused == []
+    assert requests == grants
+    documents = {d["kind"]: d for d in manifests("alternatives/agent-vap.yaml")}
+    policy = documents["ValidatingAdmissionPolicy"]["spec"]
+    (rule,) = policy["matchConstraints"]["resourceRules"]
+    assert set(rule["operations"]) == {"DELETE", "UPDATE"}
+    assert set(rule["resources"]) == {"pods", "pods/status"}
+    assert "authentication.kubernetes.io/node-name" in policy["variables"][0]["expression"]
+    assert any("oldObject.spec.nodeName" in v["expression"] for v in policy["validations"])
+    binding = documents["ValidatingAdmissionPolicyBinding"]["spec"]
+    assert binding == {"policyName": "gitops-edge-agent-own-node", "validationActions": ["Deny"]}
+    pod = documents["DaemonSet"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "gitops-edge-agent"
+    (alternative,) = pod["containers"]
+    (node_identity,) = manifests("agent.yaml")[0]["spec"]["template"]["spec"]["containers"]
+    args = node_identity["args"]
+    without_kubeconfig = args[: args.index("--kubeconfig")] + args[args.index("--kubeconfig") + 2 :]
+    assert alternative["args"] == without_kubeconfig
+    assert alternative["image"] == node_identity["image"]
 
 
 def test_agent_daemonset_stays_on_loopback_and_knows_its_node() -> None:

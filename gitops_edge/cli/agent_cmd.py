@@ -1,9 +1,11 @@
 """`gitops-edge agent`: serve one edge node's OTA upgrade API (DESIGN §2).
 
-Side effects: lists the node's pods once at start (refusing to start, exit 2, when the API
-refuses the credentials, or cannot be reached and nothing is cached yet); listens on a socket
-until SIGTERM/SIGINT; reads and writes the cluster (through a NodeClient) and the local pod
-cache; logs requests to stderr.
+With `--cluster kube` it first checks that its credentials are the node's own identity (the
+API server then confines them to the node's pods: `gitops_edge.agent.identity`) and refuses to
+start otherwise. Side effects: lists the node's pods once at start (refusing to start, exit 2,
+when the API refuses the credentials, or cannot be reached and nothing is cached yet); listens
+on a socket until SIGTERM/SIGINT; reads and writes the cluster (through a NodeClient) and the
+local pod cache; logs requests to stderr.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
+from gitops_edge.agent.identity import NODE_KUBECONFIG, Check, CredentialSource, verify
 from gitops_edge.agent.server import DEFAULT_TIMEOUT, is_loopback, make_server
 from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, warn
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient
@@ -35,6 +40,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     agent.add_argument("--node", required=True, help="this node's name")
     add_cluster(agent)
+    agent.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --cluster kube: the kubeconfig to use instead of KUBECONFIG, normally the "
+        f"kubelet's ({NODE_KUBECONFIG}): the agent must act as its node",
+    )
     agent.add_argument(
         "--listen",
         default=DEFAULT_LISTEN,
@@ -72,14 +85,24 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def node_client(spec: str, node: str) -> NodeClient:
+def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeClient:
+    """The agent's client of the cloud (ValueError when it cannot be made). On Kubernetes its
+    credentials are checked to be `node`'s by `identity.verify` before the agent serves."""
     kind, _, rest = spec.partition(":")
     if kind == "sim" and rest:
+        if kubeconfig is not None:
+            raise ValueError(f"--kubeconfig applies to --cluster kube only, not {spec}")
         return SimNodeClient(Path(rest), node)
     if kind == "kube":
-        from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient  # imports kubernetes
+        from gitops_edge.cluster.kube import (  # imports kubernetes
+            KubeCluster,
+            KubeNodeClient,
+        )
 
-        return KubeNodeClient(KubeCluster.connect(rest or None), node)
+        cluster = KubeCluster.connect(
+            rest or None, kubeconfig=str(kubeconfig) if kubeconfig else None
+        )
+        return KubeNodeClient(cluster, node)
     raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
 
 
@@ -99,12 +122,21 @@ def first_contact(cloud: NodeClient, cache: PodCache, *, node: str) -> str:
     return ""
 
 
+def report_identity(check: Check, node: str) -> str:
+    """Why the agent must not start with these credentials; empty when they are `node`'s, or
+    cannot be checked while offline (then a warning on stderr)."""
+    if check.warning:
+        print(f"gitops-edge: warning: {check.warning}", file=sys.stderr, flush=True)
+    if check.identity is not None and not check.error:
+        print(f"agent for node {node} acts as {check.identity.user}", flush=True)
+    return check.error
+
+
 def run(args: argparse.Namespace) -> int:
     if not _NODE_NAME.fullmatch(args.node) or len(args.node) > 253:
         return fail(f"--node {args.node!r}: not a valid node name (DNS-1123 subdomain)")
     try:
         host, port = parse_listen(args.listen)
-        cloud = node_client(args.cluster, args.node)
     except ValueError as exc:
         return fail(str(exc))
     if not is_loopback(host) and not args.allow_remote:
@@ -112,8 +144,20 @@ def run(args: argparse.Namespace) -> int:
             f"--listen {args.listen}: not a loopback address. Anyone who can reach it could "
             "upgrade this node's pods; add --allow-remote if that is really intended"
         )
+    try:
+        cloud = node_client(args.cluster, args.node, args.kubeconfig)
+    except ValueError as exc:
+        return fail(str(exc))
     cache = PodCache((args.cache_dir or cache_dir("agent")) / f"{args.node}.pods.json")
+    # On Kubernetes, whose identity it is, before anything is cached; a refused credential or
+    # an API that cannot be reached is then told by the first list, in kubectl's words.
+    kube = args.cluster.partition(":")[0] == "kube"
+    check = verify(cast(CredentialSource, cloud), args.node) if kube else None
+    if check is not None and check.error and not check.api_failed:
+        return fail(check.error)
     refused = first_contact(cloud, cache, node=args.node)
+    if not refused and check is not None:
+        refused = report_identity(check, args.node)
     if refused:
         return fail(refused)
     try:

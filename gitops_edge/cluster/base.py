@@ -21,6 +21,10 @@ class TransientClusterError(ClusterError):
     """Worth retrying with backoff (unreachable, 429, 5xx, conflicts)."""
 
 
+class UnauthorizedError(ClusterError):
+    """401: the API server refuses these credentials altogether."""
+
+
 class NotFoundError(ClusterError):
     """The object does not exist (or no longer has the expected uid)."""
 

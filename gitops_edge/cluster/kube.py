@@ -38,6 +38,7 @@ from gitops_edge.cluster.base import (
     ClusterError,
     NotFoundError,
     TransientClusterError,
+    UnauthorizedError,
 )
 from gitops_edge.cluster.k8s_objects import (
     condition_to,
@@ -110,19 +111,26 @@ def api_client(context: str | None) -> client.ApiClient:
 
 def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiClient:
     """A client from the kubeconfig file `kubeconfig` (None: KUBECONFIG or ~/.kube/config, read
-    now: the client library reads KUBECONFIG only once, when it is imported)."""
+    now: the client library reads KUBECONFIG only once, when it is imported; only then is the
+    in-cluster service account the fallback)."""
     return connect_to(kubeconfig, context)[0]
 
 
 def connect_to(kubeconfig: str | None, context: str | None) -> tuple[client.ApiClient, Endpoint]:
     """A client as `api_client_for`, and how messages name its server and credentials (the
-    context used). KubeConfigError, in one line, when there is no usable configuration."""
+    context used). KubeConfigError, in one line, when there is no usable configuration (an
+    explicit `kubeconfig` never falls back to the in-cluster service account)."""
+    explicit = kubeconfig
     kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
         made: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context
         )
     except (ConfigException, FileNotFoundError, TypeError) as exc:
+        if explicit is not None:
+            raise KubeConfigError(
+                f"--kubeconfig {explicit}: not a usable kubeconfig ({exc})"
+            ) from None
         if context is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
@@ -166,7 +174,7 @@ class Retrier:
                 if status == 409 and not retry_conflicts:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
                 if status == 401:  # the whole API refuses these credentials
-                    raise ClusterError(self.endpoint.unauthorized()) from None
+                    raise UnauthorizedError(self.endpoint.unauthorized()) from None
                 if status == 422:
                     raise InvalidError(
                         f"{what}: 422 {_reason(exc)}", fields=_invalid_fields(exc)
@@ -260,8 +268,8 @@ class KubeCluster:
         self._streams_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, context: str | None) -> KubeCluster:
-        api, endpoint = connect_to(None, context)
+    def connect(cls, context: str | None, *, kubeconfig: str | None = None) -> KubeCluster:
+        api, endpoint = connect_to(kubeconfig, context)
         return cls(api, endpoint=endpoint)
 
     def __enter__(self) -> KubeCluster:
@@ -761,7 +769,8 @@ def set_pod_condition(
 
 
 class KubeNodeClient:
-    """`NodeClient` for the edge agent of one node."""
+    """`NodeClient` for the edge agent of one node, and who its credentials are (the API
+    server confines them when they are the node's own: `gitops_edge.agent.identity`)."""
 
     def __init__(self, cluster: KubeCluster, node: str) -> None:
         self.cluster = cluster
@@ -789,3 +798,25 @@ class KubeNodeClient:
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         set_pod_condition(self.cluster, namespace, name, uid, condition)
+
+    def who_am_i(self) -> dict[str, Any]:
+        """The user the API server takes these credentials for: the userInfo of a
+        SelfSubjectReview (authentication.k8s.io/v1, Kubernetes >= 1.28; every authenticated
+        user may create one). NotFoundError where the server does not serve it."""
+        review = client.V1SelfSubjectReview(
+            api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+        )
+        response = self.cluster.retry(
+            "create SelfSubjectReview",
+            lambda: client.AuthenticationV1Api(self.cluster.api).create_self_subject_review(
+                review, _preload_content=False
+            ),
+            retry_conflicts=False,
+        )
+        return dict((_json(response).get("status") or {}).get("userInfo") or {})
+
+    def client_certificate(self) -> str | None:
+        """The client certificate file of the kubeconfig (one the client library wrote for
+        embedded certificate data too); None when the credentials are not a certificate."""
+        cert_file = self.cluster.api.configuration.cert_file
+        return str(cert_file) if cert_file else None
