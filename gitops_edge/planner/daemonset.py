@@ -195,33 +195,28 @@ def plan_daemonset(
             held=hold,
             drift=drift,
         )
-    if observed_hash != desired.spec_hash:
+    if changed:  # the DaemonSet first; its pods in a later round, against its new revision
+        if observed_hash != desired.spec_hash:
+            reason = (
+                f"update DaemonSet {ident} {_origin(desired)}: spec "
+                f"{observed_hash[:10] or '(not ours)'} → {desired.spec_hash[:10]}"
+            )
+            note, drift = (
+                "pods are planned after the DaemonSet update, against its new revision",
+                (),
+            )
+        else:
+            reason = (
+                f"restore DaemonSet {ident} {_origin(desired)}: drifted from the repository "
+                f"at {drift_summary(drift)}"
+            )
+            note = "pods are planned after the DaemonSet is restored, against its revision"
         apply = ApplyDaemonSet(
             namespace=desired.namespace,
             name=desired.name,
             manifest_json=desired.manifest_json,
             create=False,
-            reason=f"update DaemonSet {ident} {_origin(desired)}: spec "
-            f"{observed_hash[:10] or '(not ours)'} → {desired.spec_hash[:10]}",
-        )
-        return _result(
-            desired,
-            revision=ds.current_revision,
-            actions=() if errors else (apply,),
-            deferred=(),
-            progress=_progress(views),
-            budget=None,
-            errors=errors,
-            notes=("pods are planned after the DaemonSet update, against its new revision",),
-        )
-    if drift:
-        apply = ApplyDaemonSet(
-            namespace=desired.namespace,
-            name=desired.name,
-            manifest_json=desired.manifest_json,
-            create=False,
-            reason=f"restore DaemonSet {ident} {_origin(desired)}: drifted from the repository "
-            f"at {drift_summary(drift)}",
+            reason=reason,
             drift=tuple(f.path for f in drift),
         )
         return _result(
@@ -232,7 +227,7 @@ def plan_daemonset(
             progress=_progress(views),
             budget=None,
             errors=errors,
-            notes=("pods are planned after the DaemonSet is restored, against its revision",),
+            notes=(note,),
             drift=drift,
         )
     actions: tuple[Action, ...] = ()
