@@ -3,19 +3,22 @@
 kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
 pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
-410 Gone below a compaction point), DELETE with a uid precondition (409 Conflict when it does not
-hold), a strategic-merge patch of pod conditions by type (a `metadata.uid` in it that is not
-the pod's answers 422 Invalid, `field is immutable`, as the real server does), server-side
-apply as create-or-update (with generation, the API server's defaults and canonical
-quantities: `apiserver_defaults`), hand edits, cascading DaemonSet deletion, injected failures
-(409/429/5xx with Retry-After), refused credentials (every request 401 Unauthorized, a
-switch), and KubeEdge's node job CRDs in the versions a test declares
-(discovery, paged lists, create, get, delete; one stored object served at every declared
-version, as with conversion strategy None). It runs no controllers. Every request is recorded
-for assertions on request counts, and so is what it is authorized as (`standin_rbac`: verb, API
-group, resource/subresource; an apply that creates its object is also a `create`); with an
-`authorizer` (e.g. a ClusterRole from deploy/), a request it does not allow answers 403
-Forbidden as the real server does.
+410 Gone below a compaction point), DELETE with a uid precondition (409 Conflict when it does
+not hold), graceful pod deletion (a bound pod gets `metadata.deletionTimestamp` and stays
+Terminating until its node's kubelet confirms: at once while the node is Ready or absent, as the
+pod garbage collector does for a vanished node; never while it is NotReady, until
+`set_node_ready` brings it back: MODIFIED, then DELETED), a strategic-merge patch of pod
+conditions by type (a `metadata.uid` in it that is not the pod's answers 422 Invalid, `field is
+immutable`, as the real server does), server-side apply as create-or-update (with generation,
+the API server's defaults and canonical quantities: `apiserver_defaults`), hand edits, cascading
+DaemonSet deletion, injected failures (409/429/5xx with Retry-After), refused credentials (every
+request 401 Unauthorized, a switch), and KubeEdge's node job CRDs in the versions a test
+declares (discovery, paged lists, create, get, delete; one stored object served at every
+declared version, as with conversion strategy None). It runs no controllers
+(`standin_controllers` plays them). Every request is recorded for assertions on request counts,
+and so is what it is authorized as (`standin_rbac`: verb, API group, resource/subresource; an
+apply that creates its object is also a `create`); with an `authorizer` (e.g. a ClusterRole from
+deploy/), a request it does not allow answers 403 Forbidden as the real server does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +285,7 @@ class StandIn:
         obj["status"]["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
         self._record("nodes", "MODIFIED", obj)
+        self._kubelet_confirms(name)  # back: its kubelet finishes the deletions it missed
 
     def _watch(self, resource: str, params: dict[str, str]) -> kmock.Response:
         """The events after the resourceVersion asked for that match the label selector, then
@@ -389,6 +394,8 @@ class StandIn:
                 f'Operation cannot be fulfilled on {resource} "{key[1]}": Precondition failed: '
                 f"UID in precondition: {wanted}, UID in object meta: {obj['metadata']['uid']}",
             )
+        if resource == "pods":
+            return self._delete_pod(key, obj, body or {})
         self._remove(resource, key)
         if resource == "daemonsets":  # cascade (the garbage collector, instantly)
             uid = obj["metadata"]["uid"]
@@ -398,6 +405,46 @@ class StandIn:
                     if any(r.get("uid") == uid for r in refs):
                         self._remove(res, k)
         return kmock.Response(status=200, payload={"kind": "Status", "status": "Success"})
+
+    def _delete_pod(self, key: Key, obj: Obj, options: Obj) -> kmock.Response:
+        """Graceful deletion (apiserver's pod `CheckGracefulDelete`): the grace period is the
+        request's, else the pod's `terminationGracePeriodSeconds`, else 30 (its default); an
+        unbound or finished pod, or a grace period of 0, is removed at once. Otherwise the pod
+        is marked (deletionTimestamp, deletionGracePeriodSeconds: a MODIFIED event) and answered
+        as it is now; its kubelet then confirms, if it can. Deleting a Terminating pod again
+        changes nothing."""
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed") or grace == 0:
+            self._remove("pods", key)
+            return kmock.Response(status=200, payload=obj)
+        if not meta.get("deletionTimestamp"):
+            self._writes += 1
+            meta["deletionTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            meta["deletionGracePeriodSeconds"] = int(grace)
+            meta["resourceVersion"] = str(next(self._rv))
+            self._record("pods", "MODIFIED", obj)
+        answer = json.loads(json.dumps(obj))
+        self._kubelet_confirms(spec["nodeName"])
+        return kmock.Response(status=200, payload=answer)
+
+    def _kubelet_confirms(self, node: str) -> None:
+        """The kubelet of `node` finishes the graceful deletions of its pods (a DELETED event
+        each), unless the node is NotReady: it cannot, until the node comes back."""
+        host = self.store["nodes"].get(("", node))
+        conditions = ((host or {}).get("status") or {}).get("conditions") or ()
+        ready = host is None or any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+        )
+        if not ready:
+            return
+        for key, pod in list(self.store["pods"].items()):
+            bound = (pod.get("spec") or {}).get("nodeName")
+            if bound == node and pod["metadata"].get("deletionTimestamp"):
+                self._remove("pods", key)
 
     def _remove(self, resource: str, key: Key) -> None:
         """Delete an object at once (no graceful deletion), as a DELETED event."""

@@ -3,94 +3,38 @@ server enforcing exactly the reconciler's ClusterRole from deploy/reconciler-rba
 in-cluster reconciler runs (DESIGN §8: a server-side apply that creates its object needs
 `create`): DaemonSets and node jobs created on an empty cluster, OTA conditions marked, a new
 version applied, pods deleted and marked, a workload and a node job pruned; listing on every
-pass and through the loop's watch-fed cache. The test plays the DaemonSet controller."""
+pass and through the loop's watch-fed cache. The test plays the DaemonSet controller, the
+scheduler and the kubelets as they behave (tests/standin_controllers.py)."""
 
 from __future__ import annotations
 
-import itertools
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from kube_standin import Obj, StandIn, running
+from kube_standin import StandIn, running
+from standin_controllers import run_daemonset_controller, run_kubelets, run_scheduler
 from standin_rbac import Role, cluster_role
 
 from gitops_edge.apply import DONE, FAILED, ActionResult
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import KubeCluster, Retrier
-from gitops_edge.cluster.sim_controller import node_is_eligible, template_hash
-from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
 from gitops_edge.reconcile import load_desired, reconcile_once
 
 ROOT = Path(__file__).resolve().parent.parent
 RECONCILER_ROLE = cluster_role(ROOT / "deploy" / "reconciler-rbac.yaml", "gitops-edge-reconciler")
-READY_LONG_AGO = "2020-01-01T00:00:00Z"  # every pod is past its minReadySeconds
 
 
-def play_daemonset_controller(api: StandIn, names: Iterator[int]) -> None:
-    """What kube-controller-manager's DaemonSet controller does, at once: a ControllerRevision
-    for a new template, and a Ready pod of the newest revision on each eligible node without
-    one (pods that are there stay: OnDelete)."""
-    for (namespace, name), ds in list(api.store["daemonsets"].items()):
-        template = ds["spec"].get("template") or {}
-        digest, uid = template_hash(template), ds["metadata"]["uid"]
-        owner = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": name, "uid": uid}
-        owned = [
-            r
-            for r in api.store["controllerrevisions"].values()
-            if any(ref.get("uid") == uid for ref in r["metadata"].get("ownerReferences") or ())
-        ]
-        if all(r["metadata"]["labels"][REVISION_HASH_LABEL] != digest for r in owned):
-            api.put(
-                "controllerrevisions",
-                {
-                    "metadata": {
-                        "name": f"{name}-{digest}",
-                        "namespace": namespace,
-                        "labels": {REVISION_HASH_LABEL: digest},
-                        "ownerReferences": [{**owner, "controller": True}],
-                    },
-                    "revision": len(owned) + 1,
-                    "data": {"spec": {"template": template}},
-                },
-            )
-        hosting = {
-            p["spec"]["nodeName"]
-            for p in api.store["pods"].values()
-            if any(ref.get("uid") == uid for ref in p["metadata"].get("ownerReferences") or ())
-        }
-        for node in list(api.store["nodes"].values()):
-            node_name = node["metadata"]["name"]
-            if node_name in hosting or not node_is_eligible(template.get("spec") or {}, node):
-                continue
-            labels = (template.get("metadata") or {}).get("labels") or {}
-            api.put("pods", _pod(f"{name}-{next(names)}", namespace, node_name, owner, labels, ds))
-
-
-def _pod(name: str, namespace: str, node: str, owner: Obj, labels: Obj, ds: Obj) -> Obj:
-    generation = str(ds["metadata"]["generation"])
-    digest = template_hash(ds["spec"].get("template") or {})
-    return {
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {
-                **labels,
-                REVISION_HASH_LABEL: digest,
-                TEMPLATE_GENERATION_LABEL: generation,
-            },
-            "ownerReferences": [{**owner, "controller": True}],
-        },
-        "spec": {"nodeName": node},
-        "status": {
-            "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": READY_LONG_AGO}
-            ]
-        },
-    }
+def play_control_plane(api: StandIn) -> None:
+    """What kube-controller-manager's DaemonSet controller, kube-scheduler and the kubelets do
+    (`standin_controllers`): a ControllerRevision for a new template at once, a pod Pending
+    and pinned to each eligible node without one (pods that are there stay: OnDelete), bound by
+    the scheduler and started by the node's kubelet."""
+    run_daemonset_controller(api)
+    run_scheduler(api)
+    run_kubelets(api)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -105,7 +49,6 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
 ) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "example-repo", repo)
-    names = itertools.count(1)
     with running() as api:
         api.authorizer = RECONCILER_ROLE.allows
         api.job_versions = ["v1alpha1", "v1alpha2"]
@@ -144,12 +87,12 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
                 r.startswith("create DaemonSet edge-system/log-agent-hangzhou ") for r in created
             )
             assert any(reason.startswith("create NodeUpgradeJob") for reason in created)
-            play_daemonset_controller(api, names)
+            play_control_plane(api)
             reconcile()  # OTA pods get PodNeedUpgrade=False
             edit(repo / "workloads" / "log-agent.yaml", "log-agent:1.4.3", "log-agent:1.4.4")
             edit(repo / "workloads" / "ota-updater.yaml", "ota-updater:2.3.0", "ota-updater:2.3.1")
             reconcile()  # the DaemonSets are updated
-            play_daemonset_controller(api, names)  # new revisions
+            play_control_plane(api)  # new revisions
             reconcile()  # hangzhou's log-agent pods are deleted, the OTA pods marked
             (repo / "workloads" / "node-exporter.yaml").unlink()
             (repo / "jobs" / "upgrade-example.yaml").unlink()
