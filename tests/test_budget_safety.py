@@ -357,3 +357,31 @@ def test_pool_label_is_what_groups_select() -> None:
     """The scenarios above rely on every node being in group g (eligible for app-g)."""
     cluster = SimCluster.create(groups=[("g", 3)])
     assert all(n.labels[POOL_LABEL] == "g" for n in cluster.observe().nodes)
+
+
+def test_sim_pods_tolerate_what_the_daemonset_controller_adds() -> None:
+    """DESIGN §8: DaemonSet pods tolerate the not-ready and unreachable NoExecute taints (so they
+    are not evicted from NotReady nodes), and the pressure and unschedulable NoSchedule ones."""
+    cluster = SimCluster.create(groups=[("g", 1)])
+    cluster.apply_daemonset(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "x", "namespace": "edge"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "x"}},
+                "updateStrategy": {"type": "OnDelete"},
+                "template": {
+                    "metadata": {"labels": {"app": "x"}},
+                    "spec": {"containers": [{"name": "x", "image": "x/y:1"}]},
+                },
+            },
+        }
+    )
+    (pod_obj,) = cluster.observe().pods
+    raw = cluster.raw_pod("edge", pod_obj.name)
+    tolerated = {(t["key"], t["effect"]) for t in raw["spec"]["tolerations"]}
+    assert ("node.kubernetes.io/not-ready", "NoExecute") in tolerated
+    assert ("node.kubernetes.io/unreachable", "NoExecute") in tolerated
+    assert ("node.kubernetes.io/unschedulable", "NoSchedule") in tolerated
+    assert all(t["operator"] == "Exists" for t in raw["spec"]["tolerations"])

@@ -28,9 +28,19 @@ from gitops_edge.cluster.k8s_objects import format_time, parse_time
 from gitops_edge.cluster.sim_jobs import advance_node_jobs, node_images
 from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
 from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
-from gitops_edge.placement import NODE_NAME_FIELD, placement_from, taints_from, target_node
+from gitops_edge.placement import (
+    DAEMON_TOLERATIONS,
+    NODE_NAME_FIELD,
+    placement_from,
+    taints_from,
+    target_node,
+)
 
 CACHED_READY_FRACTION = 0.2  # pods whose images the node holds start this much sooner
+# One list shared by every simulated pod (never mutated): a fleet has 200,000 of them.
+DAEMON_POD_TOLERATIONS = [
+    {"key": t.key, "operator": t.operator, "effect": t.effect} for t in DAEMON_TOLERATIONS
+]
 
 
 def template_hash(template: Any) -> str:
@@ -131,6 +141,10 @@ def create_pod(state: SimState, *, ds_key: Key, node: str) -> Key:
         },
         "spec": {
             "containers": containers,
+            # What the DaemonSet controller adds to every daemon pod: tolerations of the node
+            # conditions (not-ready/unreachable NoExecute, pressure and unschedulable NoSchedule),
+            # so its pod is not evicted from a NotReady node.
+            "tolerations": DAEMON_POD_TOLERATIONS,
             "affinity": {
                 "nodeAffinity": {
                     "requiredDuringSchedulingIgnoredDuringExecution": {
