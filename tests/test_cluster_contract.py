@@ -52,7 +52,7 @@ class Backend:
 @pytest.fixture(params=["sim", "kube", "kube-cached"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sim":
-        sim = SimCluster.create(groups=[("a", 2)])
+        sim = SimCluster.create(namespaces=("edge",), groups=[("a", 2)])
         sim.apply_daemonset(manifest())
         yield Backend(sim, next(p for p in sim.observe().pods if p.owner_name == "web"))
         return
