@@ -58,6 +58,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     with running() as api:
         api.job_versions = ["v1alpha1", "v1alpha2"]  # KubeEdge >= 1.21, as the sim's default
+        api.add_namespace("edge")
         for name in ("a-01", "a-02"):
             api.put(
                 "nodes",
