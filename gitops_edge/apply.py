@@ -9,16 +9,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gitops_edge.cluster.base import Cluster, ClusterError, NotFoundError
+from gitops_edge.cluster.base import Cluster, ClusterError, NamespaceMissingError, NotFoundError
 from gitops_edge.plan import (
     Action,
     AnnotateDaemonSet,
     ApplyDaemonSet,
+    ApplyNamespace,
     CreateNodeJob,
     DeleteJob,
     DeleteNodeJob,
     DeletePod,
     PruneDaemonSet,
+    PruneNamespace,
     RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
@@ -57,14 +59,21 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
         cluster.create_node_job(json.loads(action.manifest_json))
     elif isinstance(action, DeleteNodeJob):
         cluster.delete_node_job(action.api_version, action.kind, action.name)
+    elif isinstance(action, ApplyNamespace):
+        cluster.apply_namespace(json.loads(action.manifest_json))
+    elif isinstance(action, PruneNamespace):
+        cluster.delete_namespace(action.name)
 
 
 def apply_actions(actions: Iterable[Action], cluster: Cluster) -> tuple[ActionResult, ...]:
-    """Apply each action; a pod or object that is already gone is skipped, errors recorded."""
+    """Apply each action; a pod or object that is already gone is skipped, errors recorded. An
+    object whose namespace does not exist is not "gone": that action failed."""
     results = []
     for action in actions:
         try:
             _apply_one(action, cluster)
+        except NamespaceMissingError as exc:
+            results.append(ActionResult(action, FAILED, str(exc)))
         except NotFoundError as exc:
             results.append(ActionResult(action, SKIPPED, f"already gone: {exc}"))
         except ClusterError as exc:

@@ -56,6 +56,7 @@ def repo_config_from(data: Any) -> RepoConfig:
         prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
         prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),
         prune_allow_empty=_bool(prune, "allowEmpty", _DEFAULT.prune_allow_empty),
+        prune_namespaces=_bool(prune, "namespaces", _DEFAULT.prune_namespaces),
         jobs_api_version=_str(jobs, "apiVersion", _DEFAULT.jobs_api_version),
         drive_openyurt_annotated=_str(dict_at(spec, "openyurt"), "annotatedDaemonSets", "")
         == "drive",

@@ -193,6 +193,11 @@ metadata:
   name: canary-fleet
 spec: {}
 """,
+    "namespaces.yaml": """apiVersion: v1
+kind: Namespace
+metadata:
+  name: edge
+""",
     "groups.yaml": "".join(
         f"""---
 apiVersion: gitops-edge.io/v1alpha1

@@ -178,6 +178,16 @@ class DesiredJob:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredNamespace:
+    """A v1 Namespace the repository declares: applied before the objects in it."""
+
+    name: str
+    manifest_json: str  # canonical JSON of the rendered v1 Namespace (owner labels added)
+    spec_hash: str  # also in SPEC_HASH_ANNOTATION
+    source: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
 class RepoConfig:
     """The repository's RepositoryConfig (defaults applied)."""
 
@@ -190,6 +200,7 @@ class RepoConfig:
     prune_workloads: bool = True
     prune_jobs: bool = False
     prune_allow_empty: bool = False  # spec.prune.allowEmpty: may prune every owned workload
+    prune_namespaces: bool = False  # spec.prune.namespaces: delete owned namespaces left out
     jobs_api_version: str = "auto"
     drive_openyurt_annotated: bool = False  # spec.openyurt.annotatedDaemonSets: drive
     ignore: tuple[str, ...] = ()
@@ -204,3 +215,4 @@ class DesiredState:
     groups: tuple[NodeGroup, ...]
     daemonsets: tuple[DesiredDaemonSet, ...]
     jobs: tuple[DesiredJob, ...] = ()
+    namespaces: tuple[DesiredNamespace, ...] = ()

@@ -18,12 +18,14 @@ from gitops_edge.plan import (
     Action,
     AnnotateDaemonSet,
     ApplyDaemonSet,
+    ApplyNamespace,
     CreateNodeJob,
     DeleteJob,
     DeleteNodeJob,
     DeletePod,
     Plan,
     PruneDaemonSet,
+    PruneNamespace,
     RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
@@ -51,6 +53,8 @@ ACTION_KINDS: Mapping[type, str] = {
     DeleteNodeJob: "action_node_job",
     AnnotateDaemonSet: "action_annotate",
     RollbackDaemonSet: "action_rollback",
+    ApplyNamespace: "action_namespace",
+    PruneNamespace: "action_namespace",
 }
 KINDS = (*dict.fromkeys(ACTION_KINDS.values()), PLAN_DAEMONSET, PLAN_NODE_JOB, PLAN_PRUNE)
 
@@ -101,6 +105,11 @@ def pass_failures(*, results: Iterable[ActionResult], plan: Plan | None) -> tupl
 def describe(action: Action) -> tuple[str, str]:
     """(what the action does, the object it acts on), e.g. ("delete pod ns/p on node n",
     "Pod ns/p")."""
+    if isinstance(action, ApplyNamespace):
+        verb = "create" if action.create else "apply"
+        return f"{verb} Namespace {action.name}", f"Namespace {action.name}"
+    if isinstance(action, PruneNamespace):
+        return f"prune Namespace {action.name}", f"Namespace {action.name}"
     if isinstance(action, DeletePod):
         ident = f"{action.namespace}/{action.name}"
         return f"delete pod {ident} on node {action.node}", f"Pod {ident}"

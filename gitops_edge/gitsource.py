@@ -83,6 +83,7 @@ class GitSource:
         """Make the clone match the remote branch; fetch only when its head moved."""
         head = self.remote_head()
         fetched = False
+        repo: git.Repo | None = None
         try:
             if not (self.clone_dir / ".git").is_dir():
                 self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +106,9 @@ class GitSource:
                 repo.git.clean("-fdx")
         except git.GitCommandError as exc:
             raise self._fail("cannot fetch", exc) from None
+        finally:  # its `git cat-file` helpers hold pipes until closed
+            if repo is not None:
+                repo.close()
         root = self.clone_dir / self.subpath
         if not root.is_dir():
             raise GitSourceError(
@@ -116,13 +120,13 @@ class GitSource:
     def spec_revision(self, *status_dirs: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status
         commits (only under `status_dirs`, relative to --path) never count as a spec change."""
-        repo = git.Repo(self.clone_dir)
         excluded = [f":(exclude){self._in_subpath(d)}" for d in dict.fromkeys(status_dirs)]
-        try:
-            out = repo.git.rev_list("-1", "HEAD", "--", self.subpath, *excluded)
-        except git.GitCommandError as exc:
-            raise self._fail("cannot read the history", exc) from None
-        return str(out).strip() or repo.head.commit.hexsha
+        with git.Repo(self.clone_dir) as repo:
+            try:
+                out = repo.git.rev_list("-1", "HEAD", "--", self.subpath, *excluded)
+            except git.GitCommandError as exc:
+                raise self._fail("cannot read the history", exc) from None
+            return str(out).strip() or repo.head.commit.hexsha
 
     def _in_subpath(self, relative: str) -> str:
         """A path relative to --path, relative to the repository root."""
@@ -139,6 +143,7 @@ class GitSource:
         status folder, on its path or in it is a GitSourceError naming it: nothing is
         written, deleted or committed (see status_folder)."""
         branch = status_branch or self.branch
+        repo: git.Repo | None = None
         try:
             repo = (
                 self._status_worktree(status_branch) if status_branch else git.Repo(self.clone_dir)
@@ -165,31 +170,34 @@ class GitSource:
                         if attempt == PUSH_ATTEMPTS:
                             raise
                         repo.git.pull("--rebase", "origin", branch)
+            return str(repo.head.commit.hexsha)
         except git.GitCommandError as exc:
             raise self._fail("cannot push the status commit", exc) from None
-        return str(repo.head.commit.hexsha)
+        finally:
+            if repo is not None:
+                repo.close()
 
     def _status_worktree(self, status_branch: str) -> git.Repo:
         """A worktree on `status_branch`, up to date with the remote (created, as an orphan
-        branch, when the remote has none)."""
-        repo = git.Repo(self.clone_dir)
+        branch, when the remote has none). The caller closes it."""
         tree = self.clone_dir.with_name(self.clone_dir.name + "-status")
         remote_ref = f"refs/remotes/origin/{status_branch}"
-        exists = bool(str(repo.git.ls_remote("origin", f"refs/heads/{status_branch}")).strip())
-        if exists:
-            repo.git.fetch("origin", f"+refs/heads/{status_branch}:{remote_ref}")
-        if not (tree / ".git").exists():
-            repo.git.worktree("prune")
-            repo.git.worktree("add", "--detach", str(tree))
-            work = git.Repo(tree)
+        created = False
+        with git.Repo(self.clone_dir) as repo:
+            exists = bool(str(repo.git.ls_remote("origin", f"refs/heads/{status_branch}")).strip())
             if exists:
-                work.git.checkout("-B", status_branch, remote_ref)
-            else:
-                work.git.checkout("--orphan", status_branch)
-                work.git.rm("-rfq", "--ignore-unmatch", ".")
-            return work
+                repo.git.fetch("origin", f"+refs/heads/{status_branch}:{remote_ref}")
+            if not (tree / ".git").exists():
+                repo.git.worktree("prune")
+                repo.git.worktree("add", "--detach", str(tree))
+                created = True
         work = git.Repo(tree)
-        if exists:
+        if created and exists:
+            work.git.checkout("-B", status_branch, remote_ref)
+        elif created:
+            work.git.checkout("--orphan", status_branch)
+            work.git.rm("-rfq", "--ignore-unmatch", ".")
+        elif exists:
             work.git.reset("--hard", remote_ref)
         return work
 
@@ -199,19 +207,23 @@ def export_revision(repo_dir: Path, revision: str, dest: Path) -> str:
     exist); returns the full commit hash. For previews: nothing in the repository changes."""
     try:
         repo = git.Repo(repo_dir, search_parent_directories=True)
-        commit = repo.commit(revision)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, ValueError) as exc:
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise GitSourceError(f"{repo_dir}: cannot read revision {revision!r} ({exc})") from None
-    dest.mkdir(parents=True)
-    for blob in commit.tree.traverse():
-        if not isinstance(blob, git.Blob):
-            continue
-        target = dest / str(blob.path)
-        if blob.mode == git.Blob.link_mode:
-            continue  # symbolic links are never followed, here as in validation
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob.data_stream.read())
-    return str(commit.hexsha)
+    with repo:  # its `git cat-file` helpers hold pipes until closed
+        try:
+            commit = repo.commit(revision)
+        except (git.BadName, ValueError) as exc:
+            raise GitSourceError(f"{repo_dir}: cannot read revision {revision!r} ({exc})") from None
+        dest.mkdir(parents=True)
+        for blob in commit.tree.traverse():
+            if not isinstance(blob, git.Blob):
+                continue
+            target = dest / str(blob.path)
+            if blob.mode == git.Blob.link_mode:
+                continue  # symbolic links are never followed, here as in validation
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob.data_stream.read())
+        return str(commit.hexsha)
 
 
 def repository_root(path: Path) -> Path:
@@ -220,4 +232,5 @@ def repository_root(path: Path) -> Path:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise GitSourceError(f"{path}: not inside a git repository") from None
-    return Path(str(repo.working_tree_dir))
+    with repo:
+        return Path(str(repo.working_tree_dir))

@@ -46,6 +46,7 @@ KINDS: dict[tuple[str, str], Kind] = {
             True,
         ),
         Kind("apps/v1", "DaemonSet", "daemonset.apps.v1.schema.json", True),
+        Kind("v1", "Namespace", "namespace.v1.schema.json", False),
         Kind(
             OPERATIONS_V1ALPHA1,
             "NodeUpgradeJob",

@@ -42,6 +42,16 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceObs:
+    """A namespace: its labels and annotations (the owner label and spec-hash annotation tell
+    whether gitops-edge applied it, and from which revision)."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonSetObs:
     """A DaemonSet as observed, with the hash of its newest ControllerRevision."""
 
@@ -157,3 +167,6 @@ class Observed:
     pull_jobs: tuple[PullJobObs, ...] = ()
     # Versions of operations.kubeedge.io the cluster serves (empty: KubeEdge's job CRDs absent).
     job_versions: tuple[str, ...] = ()
+    # The cluster's namespaces; None when the backend did not list them (a namespace is then
+    # applied every pass, and none is pruned).
+    namespaces: tuple[NamespaceObs, ...] | None = None

@@ -25,6 +25,25 @@ class ApplyDaemonSet:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyNamespace:
+    """Create or update a Namespace the repository declares (before anything in it)."""
+
+    name: str
+    manifest_json: str
+    create: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PruneNamespace:
+    """Delete a Namespace this source created whose declaration left the repository (only with
+    spec.prune.namespaces: everything in it goes with it)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeletePod:
     """Delete one pod (precondition: its uid) so the DaemonSet controller recreates it."""
 
@@ -146,6 +165,8 @@ Action = (
     | DeleteNodeJob
     | AnnotateDaemonSet
     | RollbackDaemonSet
+    | ApplyNamespace
+    | PruneNamespace
 )
 
 
@@ -245,6 +266,9 @@ class Plan:
     orphans: tuple[Orphan, ...] = ()
     owner: str = ""  # the source's owner identity
     prune_errors: tuple[str, ...] = ()  # pruning refused (nothing is pruned this pass)
+    namespaces: tuple[ApplyNamespace, ...] = ()  # first: the objects after them live in them
+    namespace_prunes: tuple[PruneNamespace, ...] = ()  # last: after the DaemonSets in them
+    namespace_notes: tuple[str, ...] = ()  # namespaces left alone, and why (refused prunes)
 
     @property
     def errors(self) -> tuple[tuple[str, str], ...]:
@@ -257,7 +281,7 @@ class Plan:
 
     @property
     def actions(self) -> tuple[Action, ...]:
-        out: list[Action] = []
+        out: list[Action] = list(self.namespaces)
         for job in self.jobs:
             out.extend(job.actions)
         for ds in self.daemonsets:
@@ -265,4 +289,5 @@ class Plan:
                 out.extend(prepull.actions)
             out.extend(ds.actions)
         out.extend(self.prunes)
+        out.extend(self.namespace_prunes)
         return tuple(out)

@@ -7,7 +7,9 @@ drifted, errors}, daemonsets: [{namespace, name, workload, group, model, revisio
 unavailable, deletions, spec} | null, actions: [{type, namespace, name, node?, drift?, reason,
 ...}], deferred: [{node, reason}], errors: [...], notes: [...], prePull: [job], drift: [path]}],
 owner, prunes: [{type, namespace, name, pods, reason}], pruneErrors: [...], orphans: [{kind,
-namespace, name, reason}], jobs: [job]}` with `job` as in `gitops_edge.job_format`; the summary
+namespace, name, reason}], jobs: [job], namespaces: [{type: createNamespace|applyNamespace|
+updateNamespace, name, reason}], namespacePrunes: [{type: pruneNamespace, name, reason}],
+namespaceNotes: [...]}` with `job` as in `gitops_edge.job_format`; the summary
 also counts `jobs` and `jobCreations`.
 Pure: returns strings, prints nothing.
 """
@@ -27,6 +29,7 @@ from gitops_edge.plan import (
     Action,
     AnnotateDaemonSet,
     ApplyDaemonSet,
+    ApplyNamespace,
     CreateNodeJob,
     DaemonSetPlan,
     DeleteNodeJob,
@@ -34,6 +37,7 @@ from gitops_edge.plan import (
     JobPlan,
     Plan,
     PruneDaemonSet,
+    PruneNamespace,
     RollbackDaemonSet,
     SetPodCondition,
     StartImagePull,
@@ -47,6 +51,11 @@ BAR_WIDTH = 10
 
 
 def action_to_dict(action: Action) -> dict[str, Any]:
+    if isinstance(action, ApplyNamespace):
+        verb = action.reason.split(" ", 1)[0]  # create | apply | update
+        return {"type": f"{verb}Namespace", "name": action.name, "reason": action.reason}
+    if isinstance(action, PruneNamespace):
+        return {"type": "pruneNamespace", "name": action.name, "reason": action.reason}
     if isinstance(action, ApplyDaemonSet):
         kind = "create" if action.create else "restore" if action.drift else "update"
         return {
@@ -201,6 +210,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for o in plan.orphans
         ],
         "jobs": [job_to_dict(j) for j in plan.jobs],
+        "namespaces": [action_to_dict(n) for n in plan.namespaces],
+        "namespacePrunes": [action_to_dict(n) for n in plan.namespace_prunes],
+        "namespaceNotes": list(plan.namespace_notes),
     }
 
 
@@ -283,7 +295,9 @@ def _summary_line(plan: Plan) -> str:
 def render_text(plan: Plan, *, verbose: bool = False) -> str:
     """One block per DaemonSet; without `verbose`, DaemonSets with nothing to report share one
     line and long deferral lists are cut after five nodes."""
-    lines: list[str] = []
+    lines = [f"- {a.reason}" for a in plan.namespaces]
+    if lines:
+        lines.append("")
     quiet = [ds for ds in plan.daemonsets if _quiet(ds) and not verbose]
     for ds in plan.daemonsets:
         if ds not in quiet:
@@ -295,7 +309,12 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
     lines += [f"error: {e}" for e in plan.prune_errors]
     lines += [f"- {prune.reason}" for prune in plan.prunes]
     lines += [f"orphan: {o.reason}" for o in plan.orphans]
-    if plan.prunes or plan.prune_errors or plan.orphans:
+    lines += [f"- {p.reason}" for p in plan.namespace_prunes]
+    lines += [f"note: {n}" for n in plan.namespace_notes]
+    if (
+        any((plan.prunes, plan.prune_errors, plan.orphans, plan.namespace_prunes))
+        or plan.namespace_notes
+    ):
         lines.append("")
     for job in plan.jobs:
         lines += job_text_lines(job, verbose=verbose)
@@ -351,6 +370,11 @@ def render_markdown(plan: Plan) -> str:
     if plan.orphans:
         lines += ["", "**Orphans** (never pruned)", ""]
         lines += [f"- {_cell(o.reason)}" for o in plan.orphans]
+    if plan.namespaces or plan.namespace_prunes or plan.namespace_notes:
+        lines += ["", "**Namespaces**", ""]
+        lines += [f"- {_cell(a.reason)}" for a in plan.namespaces]
+        lines += [f"- {_cell(p.reason)}" for p in plan.namespace_prunes]
+        lines += [f"- note: {_cell(n)}" for n in plan.namespace_notes]
     if plan.jobs:
         lines += ["", "**Node jobs**"]
         for job in plan.jobs:

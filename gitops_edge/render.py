@@ -2,8 +2,8 @@
 
 Owns how an EdgeDaemonSet group becomes an apps/v1 DaemonSet: name `<workload>-<group>`, pinned
 to the group's nodes (nodeSelector for plain label groups, nodeAffinity otherwise), group
-overrides applied, owner labels and source annotations added. Plain DaemonSets render as
-written plus those labels. Pure: no I/O.
+overrides applied, owner labels and source annotations added. Plain DaemonSets and declared
+Namespaces render as written plus those labels. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from gitops_edge.desired import (
     WORKLOAD_LABEL,
     DesiredDaemonSet,
     DesiredJob,
+    DesiredNamespace,
     DesiredState,
     LabelSelector,
     NodeGroup,
@@ -359,6 +360,25 @@ def _job(td: TypedDocument, *, config: RepoConfig, revision: str) -> DesiredJob:
     )
 
 
+def _namespace(td: TypedDocument, *, config: RepoConfig, revision: str) -> DesiredNamespace:
+    """A declared v1 Namespace: its name, labels and annotations, plus the owner labels."""
+    meta = td.doc.data["metadata"]
+    manifest: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": meta["name"],
+            "labels": _owned(dict(meta.get("labels") or {}), config),
+            "annotations": dict(meta.get("annotations") or {}),
+        },
+    }
+    source = _source(td)
+    manifest_json, digest = _finish(manifest, revision=revision, source=source)
+    return DesiredNamespace(
+        name=meta["name"], manifest_json=manifest_json, spec_hash=digest, source=source
+    )
+
+
 def render(
     documents: Sequence[TypedDocument], *, config: RepoConfig, revision: str
 ) -> DesiredState:
@@ -368,6 +388,7 @@ def render(
     }
     daemonsets: list[DesiredDaemonSet] = []
     jobs: list[DesiredJob] = []
+    namespaces: list[DesiredNamespace] = []
     for td in documents:
         if td.kind.kind == "EdgeDaemonSet":
             daemonsets.extend(_edge_daemonsets(td, groups=groups, config=config, revision=revision))
@@ -375,10 +396,13 @@ def render(
             daemonsets.append(_plain_daemonset(td, config=config, revision=revision))
         elif td.kind.kind in JOB_KINDS:
             jobs.append(_job(td, config=config, revision=revision))
+        elif td.kind.kind == "Namespace":
+            namespaces.append(_namespace(td, config=config, revision=revision))
     return DesiredState(
         revision=revision,
         config=config,
         groups=tuple(sorted(groups.values(), key=lambda g: g.name)),
         daemonsets=tuple(sorted(daemonsets, key=lambda d: (d.namespace, d.name))),
         jobs=tuple(sorted(jobs, key=lambda j: (j.kind, j.name))),
+        namespaces=tuple(sorted(namespaces, key=lambda n: n.name)),
     )

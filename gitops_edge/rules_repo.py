@@ -1,5 +1,6 @@
 """Rules across documents: one RepositoryConfig at the root, unique object identities (rendered
-DaemonSet names included), group references that resolve.
+DaemonSet names included), group references that resolve, and (a warning) namespaced objects in
+a namespace the repository does not declare when it declares some.
 
 Pure functions over typed documents. No side effects.
 """
@@ -10,7 +11,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.diagnostics import WARNING, Diagnostic
 from gitops_edge.docpath import dig, list_at
 from gitops_edge.kinds import Kind
 from gitops_edge.loader import CONFIG_FILE
@@ -33,6 +34,45 @@ def check_repository(typed: Sequence[TypedDocument], *, default_namespace: str) 
     out.extend(_check_config_placement(typed))
     out.extend(_check_identities(typed, default_namespace=default_namespace))
     out.extend(_check_group_refs(typed))
+    out.extend(_check_namespaces(typed, default_namespace=default_namespace))
+    return out
+
+
+def _check_namespaces(
+    typed: Sequence[TypedDocument], *, default_namespace: str
+) -> list[Diagnostic]:
+    """Once a repository declares Namespaces, a namespaced object in one it does not declare
+    (other than `default`) gets a warning: the namespace must then already exist in the
+    cluster. A repository that declares none relies on namespaces made elsewhere: no warning."""
+    declared = {
+        n
+        for t in typed
+        if t.kind.kind == "Namespace" and isinstance(n := dig(t.doc.data, "metadata", "name"), str)
+    }
+    if not declared:
+        return []
+    out: list[Diagnostic] = []
+    for td in typed:
+        if not td.kind.namespaced or not isinstance(dig(td.doc.data, "metadata", "name"), str):
+            continue
+        ns = _namespace(td, default_namespace)
+        if ns in declared or ns == "default":
+            continue
+        explicit = isinstance(dig(td.doc.data, "metadata", "namespace"), str)
+        out.append(
+            td.doc.diagnostic(
+                ["metadata", "namespace" if explicit else "name"],
+                f"namespace {ns!r} is not declared in this repository"
+                + ("" if explicit else " (it is spec.defaultNamespace)")
+                + "; it must already exist in the cluster (declared: "
+                + ", ".join(sorted(declared))
+                + ")",
+                hint=f"add a v1 Namespace named {ns} to the repository, or create it "
+                f"(kubectl create namespace {ns})",
+                rule="namespace-undeclared",
+                severity=WARNING,
+            )
+        )
     return out
 
 

@@ -713,6 +713,12 @@ def repository_config() -> Schema:
                         "Delete KubeEdge jobs that are no longer in the repository "
                         "(default: false)."
                     ),
+                    "namespaces": boolean(
+                        "Delete Namespaces this source created (owner label) whose declaration "
+                        "left the repository, with everything in them (default: false). Never "
+                        "default, kube-system, kube-public or kube-node-lease, nor one that "
+                        "still holds a DaemonSet or pod the same pass does not prune."
+                    ),
                     "allowEmpty": boolean(
                         "Allow a revision to prune every workload this source owns "
                         "(default: false: such a revision is refused, nothing is pruned, and "
@@ -1072,6 +1078,23 @@ def daemonset() -> Schema:
     )
 
 
+def namespace() -> Schema:
+    return closed(
+        "A Kubernetes Namespace (v1), applied before the objects in it. Only its metadata is "
+        "written: name, labels, annotations (the API server fills in spec and status).",
+        {
+            "apiVersion": {"description": "API group and version.", "const": "v1"},
+            "kind": {"description": "Kind of object.", "const": "Namespace"},
+            "metadata": object_meta(
+                kind="Namespace",
+                namespaced=False,
+                name=dns_label("Namespace name (a DNS-1123 label, at most 63 characters)."),
+            ),
+        },
+        required=("apiVersion", "kind", "metadata"),
+    )
+
+
 def job_common(*, what: str, concurrency: str) -> Schema:
     """Fields NodeUpgradeJob and ImagePrePullJob share (in both API versions)."""
     return {
@@ -1314,6 +1337,7 @@ def schemas() -> dict[str, Schema]:
             edge_daemonset(),
         ),
         ("daemonset.apps.v1", "DaemonSet (apps/v1)", daemonset()),
+        ("namespace.v1", "Namespace (v1)", namespace()),
     ]
     for api in ("v1alpha1", "v1alpha2"):
         kinds.append(

@@ -19,6 +19,12 @@ declared version, as with conversion strategy None). It runs no controllers
 and so is what it is authorized as (`standin_rbac`: verb, API group, resource/subresource; an
 apply that creates its object is also a `create`); with an `authorizer` (e.g. a ClusterRole from
 deploy/), a request it does not allow answers 403 Forbidden as the real server does.
+Namespaces (DESIGN §8): `/api/v1/namespaces` is served (list, get, server-side apply, create,
+delete: deleting one deletes what is in it at once, the namespace controller's work); default,
+kube-system, kube-public and kube-node-lease exist from the start, and seeding an object (`put`)
+makes its namespace exist; a create or server-side apply of a namespaced object in a namespace
+that does not exist answers 404 `namespaces "NAME" not found` with details {name, kind:
+namespaces}, as NamespaceLifecycle admission does.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import kmock
+import kmock._internal.parsing as kmock_parsing
 from apiserver_defaults import default_daemonset
 from standin_rbac import RECONCILER_USER, Attributes, forbidden, request_attributes
 
@@ -51,6 +58,8 @@ _ITEM = re.compile(
     r"/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/(pods|daemonsets|jobs)"
     r"(?:/([^/]+))?(/status)?"
 )
+_NAMESPACE = re.compile(r"/api/v1/namespaces(?:/([^/]+))?")
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
 KINDS = {
     "nodes": "Node",
@@ -59,6 +68,20 @@ KINDS = {
     "controllerrevisions": "ControllerRevision",
     "jobs": "Job",
 }
+
+
+_kmock_parse_path = kmock_parsing.parse_path
+
+
+def _parse_path(path: str) -> kmock_parsing.ParsedPath:
+    """kmock 0.8 fails to parse the namespace collection `/api/v1/namespaces` itself (it reads
+    `namespaces` as the start of a namespaced path and finds no name): parse it as a list."""
+    if path.rstrip("/") == "/api/v1/namespaces":
+        return kmock_parsing.ParsedPath(group="", version="v1", plural="namespaces")
+    return _kmock_parse_path(path)
+
+
+kmock_parsing.parse_path = _parse_path
 
 
 @dataclass
@@ -95,6 +118,9 @@ class StandIn:
     authorizer: Callable[[Attributes], bool] | None = None
     user: str = RECONCILER_USER
     reject_credentials: bool = False  # every request answers 401 Unauthorized (a revoked token)
+    namespaces: dict[str, Obj] = field(
+        default_factory=lambda: {n: _namespace_object(n) for n in SYSTEM_NAMESPACES}
+    )
     # Who may do what (e.g. kube_identity.Identities): sees each request first and answers it
     # (401, 403, an endpoint of its own) or returns None to let it through. None: anyone may.
     gate: Callable[[StandIn, kmock.Request], kmock.Response | None] | None = None
@@ -110,6 +136,7 @@ class StandIn:
         meta = obj.setdefault("metadata", {})
         if resource != "nodes":
             meta.setdefault("namespace", "default")
+            self.namespaces.setdefault(meta["namespace"], _namespace_object(meta["namespace"]))
         meta.setdefault("uid", f"uid-{next(self._uid)}")
         meta["resourceVersion"] = str(next(self._rv))
         obj.setdefault("kind", KINDS[resource])
@@ -117,6 +144,10 @@ class StandIn:
         self._record(resource, "MODIFIED" if key in self.store[resource] else "ADDED", obj)
         self.store[resource][key] = obj
         return obj
+
+    def add_namespace(self, name: str) -> None:
+        """Create a namespace, as `kubectl create namespace` would."""
+        self.namespaces.setdefault(name, _namespace_object(name))
 
     def _record(self, resource: str, kind: str, obj: Obj) -> None:
         if self.record_events:
@@ -173,12 +204,22 @@ class StandIn:
             return self._watch(m[2], params)
         if (j := _JOB.fullmatch(path)) is not None:
             return self._job(method, j[1], j[2], j[3], body, params)
+        if (n := _NAMESPACE.fullmatch(path)) is not None:
+            return self._namespace(method, n[1], body)
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)
         if m is None:
             return _status(404, f"the server could not find the requested resource {path}")
         namespace, resource, name, status = m[2], m[3], m[4], bool(m[5])
+        creates = method == "POST" or (method == "PATCH" and "fieldManager" in params)
+        if creates and namespace not in self.namespaces:  # NamespaceLifecycle admission
+            return _status(
+                404,
+                f'namespaces "{namespace}" not found',
+                reason="NotFound",
+                details={"name": namespace, "kind": "namespaces"},
+            )
         if method == "POST" and name is None and body is not None:  # create (201, as a server)
             body.setdefault("metadata", {})["namespace"] = namespace
             if (namespace, body["metadata"]["name"]) in self.store[resource]:
@@ -222,6 +263,8 @@ class StandIn:
         return None
 
     def _exists(self, attributes: Attributes) -> bool:
+        if attributes.resource == "namespaces":
+            return attributes.name in self.namespaces
         if attributes.resource in self.store:
             return (attributes.namespace, attributes.name) in self.store[attributes.resource]
         return (attributes.resource, attributes.name) in self.jobs
@@ -272,6 +315,46 @@ class StandIn:
             if self.jobs.pop((plural, name), None) is None:
                 return _status(404, "not found")
             return kmock.Response(status=200, payload={"kind": "Status", "status": "Success"})
+        return _status(405, "method not allowed")
+
+    def _namespace(self, method: str, name: str | None, body: Obj | None) -> kmock.Response:
+        """Namespaces: list, create, get, server-side apply (create or update of labels and
+        annotations), delete (what is in it goes at once)."""
+        if name is None and method == "GET":
+            items = [self.namespaces[n] for n in sorted(self.namespaces)]
+            meta = {"resourceVersion": str(next(self._rv)), "continue": ""}
+            payload = {"kind": "NamespaceList", "apiVersion": "v1", "metadata": meta}
+            return kmock.Response(status=200, payload={**payload, "items": items})
+        if name is None and method == "POST" and body is not None:
+            name = str(body["metadata"]["name"])
+            if name in self.namespaces:
+                return _status(409, f'namespaces "{name}" already exists')
+            method = "PATCH"
+        if name is None:
+            return _status(405, "method not allowed")
+        if method == "PATCH" and body is not None:
+            stored = self.namespaces.setdefault(name, _namespace_object(name))
+            meta = body.get("metadata") or {}
+            labels = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": name}
+            stored["metadata"].update(
+                labels=labels, annotations=dict(meta.get("annotations") or {})
+            )
+            stored["metadata"]["resourceVersion"] = str(next(self._rv))
+            return kmock.Response(status=200, payload=stored)
+        if name not in self.namespaces:
+            return _status(
+                404,
+                f'namespaces "{name}" not found',
+                reason="NotFound",
+                details={"name": name, "kind": "namespaces"},
+            )
+        if method == "GET":
+            return kmock.Response(status=200, payload=self.namespaces[name])
+        if method == "DELETE":
+            for resource, objects in self.store.items():
+                for key in [k for k in objects if k[0] == name]:
+                    self._remove(resource, key)
+            return kmock.Response(status=200, payload=self.namespaces.pop(name))
         return _status(405, "method not allowed")
 
     def set_job_status(self, plural: str, name: str, status: Obj) -> None:
@@ -491,14 +574,29 @@ def write_kubeconfig(path: Path, server: str, *, token: str = "not-a-secret") ->
 
 
 def _status(
-    code: int, message: str, headers: dict[str, str] | None = None, *, reason: str = ""
+    code: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    reason: str = "",
+    details: Obj | None = None,
 ) -> kmock.Response:
-    payload = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
-    return kmock.Response(
-        status=code,
-        payload={**payload, **({"reason": reason} if reason else {}), "code": code},
-        headers=headers or {},
-    )
+    payload: Obj = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
+    if reason:
+        payload["reason"] = reason
+    if details:
+        payload["details"] = details
+    return kmock.Response(status=code, payload={**payload, "code": code}, headers=headers or {})
+
+
+def _namespace_object(name: str) -> Obj:
+    """A v1 Namespace as the API server stores it (its name label, phase Active)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+        "status": {"phase": "Active"},
+    }
 
 
 def _invalid(kind: str, name: str, path: str, value: str) -> kmock.Response:

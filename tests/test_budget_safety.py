@@ -214,7 +214,7 @@ def ready_nodes_without_available_pod(observed_state: Observed, ds_name: str) ->
 
 
 def rollout(tmp: Path, *, nodes: int, budget: str) -> tuple[SimCluster, DesiredState]:
-    cluster = SimCluster.create(groups=[("g", nodes)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("g", nodes)])
     v1 = desired_state(tmp, groups=["g"], budget=budget, min_ready=0, version="1.0.0")
     v2 = desired_state(tmp, groups=["g"], budget=budget, min_ready=0, version="2.0.0")
     apply_actions(plan(v1, cluster.observe()).actions, cluster)
@@ -255,7 +255,7 @@ def test_stopped_daemonset_controller_never_takes_down_more_than_the_budget(
 def test_unschedulable_new_template_never_takes_down_more_than_the_budget(
     tmp_path: Path,
 ) -> None:
-    cluster = SimCluster.create(groups=[("g", 20)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("g", 20)])
     cluster.set_image_unschedulable("registry.example.com/app:2.0.0", True)
     v1 = desired_state(tmp_path, groups=["g"], budget="3", min_ready=0, version="1.0.0")
     v2 = desired_state(tmp_path, groups=["g"], budget="3", min_ready=0, version="2.0.0")
@@ -280,7 +280,7 @@ def test_pods_waiting_for_the_scheduler_count_against_the_budget(tmp_path: Path)
 
 
 def test_sim_pods_are_created_pending_unbound_and_pinned(tmp_path: Path) -> None:
-    cluster = SimCluster.create(groups=[("g", 2)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("g", 2)])
     cluster.set_schedule_delay(10)
     v1 = desired_state(tmp_path, groups=["g"], budget="1", min_ready=0, version="1.0.0")
     apply_actions(plan(v1, cluster.observe()).actions, cluster)
@@ -355,7 +355,7 @@ def test_budget_holds_when_pods_are_not_recreated_or_not_scheduled(
 
 def test_pool_label_is_what_groups_select() -> None:
     """The scenarios above rely on every node being in group g (eligible for app-g)."""
-    cluster = SimCluster.create(groups=[("g", 3)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("g", 3)])
     assert all(n.labels[POOL_LABEL] == "g" for n in cluster.observe().nodes)
 
 
@@ -363,6 +363,7 @@ def test_sim_pods_tolerate_what_the_daemonset_controller_adds() -> None:
     """DESIGN §8: DaemonSet pods tolerate the not-ready and unreachable NoExecute taints (so they
     are not evicted from NotReady nodes), and the pressure and unschedulable NoSchedule ones."""
     cluster = SimCluster.create(groups=[("g", 1)])
+    cluster.add_namespace("edge")
     cluster.apply_daemonset(
         {
             "apiVersion": "apps/v1",

@@ -77,7 +77,7 @@ def test_sim_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def _fleet_file(tmp_path: Path) -> str:
-    fleet = SimCluster.create(groups=[("hz", 2), ("sh", 1)])
+    fleet = SimCluster.create(namespaces=("edge",), groups=[("hz", 2), ("sh", 1)])
     fleet.apply_daemonset(
         {
             "apiVersion": "apps/v1",

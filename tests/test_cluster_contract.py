@@ -52,12 +52,13 @@ class Backend:
 @pytest.fixture(params=["sim", "kube", "kube-cached"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sim":
-        sim = SimCluster.create(groups=[("a", 2)])
+        sim = SimCluster.create(namespaces=("edge",), groups=[("a", 2)])
         sim.apply_daemonset(manifest())
         yield Backend(sim, next(p for p in sim.observe().pods if p.owner_name == "web"))
         return
     with running() as api:
         api.job_versions = ["v1alpha1", "v1alpha2"]  # KubeEdge >= 1.21, as the sim's default
+        api.add_namespace("edge")
         for name in ("a-01", "a-02"):
             api.put(
                 "nodes",

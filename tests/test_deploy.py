@@ -92,6 +92,9 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
         manifest = {"apiVersion": "operations.kubeedge.io/v1alpha2", "kind": kind}
         cluster.create_node_job({**manifest, "metadata": {"name": "j"}, "spec": {}})
         cluster.delete_node_job(manifest["apiVersion"], kind, "j")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "edge"}}
+    cluster.apply_namespace(namespace)  # create
+    cluster.apply_namespace(namespace)  # patch
     cluster.apply_daemonset({"metadata": {"name": "d", "namespace": "edge"}, "spec": {}})
     cluster.annotate_daemonset("edge", "d", {"gitops-edge.io/halted": None})
     with pytest.raises(NotFoundError):  # lists the revisions, finds none: no patch
@@ -103,6 +106,7 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
     job = pull_job(namespace="edge", pod="p1", node="n1", revision="h2", pod_spec={})
     cluster.create_pull_job(job)
     cluster.delete_job("edge", job["metadata"]["name"])
+    cluster.delete_namespace("edge")
     assert used(standin) == granted("reconciler-rbac.yaml", "gitops-edge-reconciler")
 
 

@@ -67,6 +67,7 @@ def pod(
 @pytest.fixture
 def api() -> Iterator[StandIn]:
     with running() as standin:
+        standin.add_namespace("edge")  # where these tests apply their objects
         yield standin
 
 
@@ -128,8 +129,8 @@ def test_observe_is_four_paginated_lists(
 ) -> None:
     seed(api)
     cluster.observe()
-    # nodes, revisions, daemonsets, pods, pre-pull jobs (one page each) and discovery
-    assert len(api.requests) == 6
+    # nodes, revisions, daemonsets, pods, pre-pull jobs, namespaces (one page each), discovery
+    assert len(api.requests) == 7
     api.requests.clear()
     monkeypatch.setattr(kube, "PAGE_SIZE", 5)
     observed = cluster.observe()

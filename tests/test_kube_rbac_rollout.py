@@ -82,7 +82,16 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
                 done.extend(r for r in outcome.results if r.outcome == DONE)
                 return [r.action.reason for r in outcome.results if r.outcome == DONE]
 
-            created = reconcile()  # an empty cluster: every DaemonSet and node job is created
+            created = reconcile()  # an empty cluster: namespaces first, then every DaemonSet
+            assert created[:4] == [  # and node job
+                f"create Namespace {ns} (declared at namespaces.yaml:{line})"
+                for ns, line in (
+                    ("edge-apps", 4),
+                    ("edge-system", 9),
+                    ("monitoring", 14),
+                    ("ota-demo", 19),
+                )
+            ]
             assert any(
                 r.startswith("create DaemonSet edge-system/log-agent-hangzhou ") for r in created
             )
@@ -109,6 +118,7 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
     } <= kinds
     verbs = {(a.combined, a.verb) for a in api.authorizations}
     assert {("daemonsets", "create"), ("daemonsets", "patch"), ("pods/status", "patch")} <= verbs
+    assert {("namespaces", "list"), ("namespaces", "create")} <= verbs
 
 
 def test_a_refused_apply_is_a_failed_action_naming_the_missing_permission(

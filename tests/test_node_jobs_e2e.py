@@ -42,7 +42,7 @@ def test_seed_jobs_run_to_completion_from_git_with_per_node_results_in_the_pushe
         shutil.copy(EXAMPLE / "jobs" / name, remote.work / "jobs" / name)
     spec = remote.commit("node jobs")
     sim = tmp_path / "sim.json"
-    cluster = SimCluster.create(groups=[("edge", 4)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("edge", 4)])
     cluster.add_node("edgenode1", {})
     cluster.add_node("edgenode2", {})
     cluster.set_node_ready("edge-02", False)
@@ -144,7 +144,7 @@ def test_prepull_before_rollout_holds_deletions_until_the_images_are_on_the_node
 ) -> None:
     repo = tmp_path / "repo"
     write_repo(repo, "1")
-    cluster = SimCluster.create(groups=[("north", 4)], ready_delay=10)
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("north", 4)], ready_delay=10)
     reconcile_once(load_desired(repo, revision="r1"), cluster)
     cluster.tick(30)
     assert plan_once(load_desired(repo, revision="r1"), cluster).daemonsets[0].prepull == ()
@@ -176,7 +176,7 @@ def test_prepull_before_rollout_holds_deletions_until_the_images_are_on_the_node
 def test_a_failed_prepull_halts_the_group_and_the_status_says_why(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     write_repo(repo, "1")
-    cluster = SimCluster.create(groups=[("north", 3)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("north", 3)])
     reconcile_once(load_desired(repo, revision="r1"), cluster)
     cluster.tick(30)
     cluster.set_image_broken("registry.example.com/agent:bad", True)
@@ -197,7 +197,7 @@ def test_a_job_in_a_version_the_cluster_does_not_serve_fails_the_pass_with_the_f
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sim = tmp_path / "sim.json"
-    cluster = SimCluster.create(groups=[("hangzhou", 2)])
+    cluster = SimCluster.create(namespaces=("edge",), groups=[("hangzhou", 2)])
     cluster.set_job_versions(["v1alpha1"])  # KubeEdge 1.16-1.20
     SimCluster.init_file(sim, cluster)
     code = main(["reconcile", str(EXAMPLE), "--cluster", f"sim:{sim}", "--once"])

@@ -33,6 +33,9 @@ def test_json_shape_is_stable_and_serialisable(busy: Plan) -> None:
         "pruneErrors",
         "orphans",
         "jobs",
+        "namespaces",
+        "namespacePrunes",
+        "namespaceNotes",
     }
     ds = data["daemonsets"][0]
     assert ds["model"] == "AdvancedRollingUpdate"

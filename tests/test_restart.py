@@ -19,7 +19,7 @@ def test_pass_interrupted_after_some_deletions_resumes_within_budget(tmp_path: P
     groups = ["g0"]
     v1 = desired_state(tmp_path, groups=groups, budget="30%", min_ready=0, version="1.0.0")
     v2 = desired_state(tmp_path, groups=groups, budget="30%", min_ready=0, version="2.0.0")
-    SimCluster.init_file(state_file, SimCluster.create(groups=[("g0", 10)]))
+    SimCluster.init_file(state_file, SimCluster.create(namespaces=("edge",), groups=[("g0", 10)]))
     with SimCluster.open(state_file) as cluster:
         reconcile_once(v1, cluster)
         cluster.tick(30)

@@ -88,7 +88,9 @@ def write(
 
 
 def fleet(**sizes: int) -> SimCluster:
-    return SimCluster.create(groups=list((sizes or {"canary": 2, "north": 3, "south": 3}).items()))
+    return SimCluster.create(
+        namespaces=("edge",), groups=list((sizes or {"canary": 2, "north": 3, "south": 3}).items())
+    )
 
 
 def images(cluster: SimCluster, group: str) -> list[str]:

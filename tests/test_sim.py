@@ -57,17 +57,21 @@ def revision(observed: Observed, name: str = "web") -> str:
 
 @pytest.fixture
 def fleet() -> SimCluster:
-    return SimCluster.create(groups=[("a", 3), ("b", 2)])
+    return SimCluster.create(namespaces=("edge",), groups=[("a", 3), ("b", 2)])
 
 
 def test_nodes_are_named_and_labelled_deterministically() -> None:
-    one = SimCluster.create(groups=[("pool", 12)], not_ready=3, seed=9).observe()
-    two = SimCluster.create(groups=[("pool", 12)], not_ready=3, seed=9).observe()
+    one = SimCluster.create(
+        namespaces=("edge",), groups=[("pool", 12)], not_ready=3, seed=9
+    ).observe()
+    two = SimCluster.create(
+        namespaces=("edge",), groups=[("pool", 12)], not_ready=3, seed=9
+    ).observe()
     assert one == two
     assert [n.name for n in one.nodes][:2] == ["pool-01", "pool-02"]
     assert one.nodes[0].labels["apps.openyurt.io/nodepool"] == "pool"
     assert sum(not n.ready for n in one.nodes) == 3
-    wide = SimCluster.create(groups=[("x", 100)]).observe()
+    wide = SimCluster.create(namespaces=("edge",), groups=[("x", 100)]).observe()
     assert wide.nodes[0].name == "x-001"
 
 
@@ -196,7 +200,7 @@ def roll(fleet: SimCluster, *, passes: int) -> list[int]:
 
 
 def test_native_rolling_update_completes_when_all_nodes_are_ready() -> None:
-    fleet = SimCluster.create(groups=[("a", 6)])
+    fleet = SimCluster.create(namespaces=("edge",), groups=[("a", 6)])
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}}
     fleet.apply_daemonset(manifest(strategy=strategy))
     fleet.tick(10)
@@ -205,7 +209,7 @@ def test_native_rolling_update_completes_when_all_nodes_are_ready() -> None:
 
 
 def test_native_rolling_update_stalls_when_not_ready_nodes_use_up_max_unavailable() -> None:
-    fleet = SimCluster.create(groups=[("a", 6)])
+    fleet = SimCluster.create(namespaces=("edge",), groups=[("a", 6)])
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
     fleet.apply_daemonset(manifest(strategy=strategy))
     fleet.tick(10)
@@ -484,7 +488,7 @@ def test_rollback_makes_pods_of_the_old_revision_current_again(fleet: SimCluster
 
 
 def test_max_unavailable_percentage_rounds_up() -> None:
-    fleet = SimCluster.create(groups=[("a", 10)])
+    fleet = SimCluster.create(namespaces=("edge",), groups=[("a", 10)])
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%"}}
     fleet.apply_daemonset(manifest(strategy=strategy))
     fleet.tick(10)
@@ -500,7 +504,7 @@ def _unavailable_ready_nodes(fleet: SimCluster) -> int:
 
 
 def test_a_ready_node_without_a_pod_counts_unavailable_in_a_rolling_update() -> None:
-    fleet = SimCluster.create(groups=[("a", 5)])
+    fleet = SimCluster.create(namespaces=("edge",), groups=[("a", 5)])
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
     fleet.apply_daemonset(manifest(strategy=strategy))
     fleet.tick(10)

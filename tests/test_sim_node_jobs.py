@@ -28,7 +28,9 @@ def seed(name: str) -> dict[str, Any]:
 
 
 def fleet(nodes: int = 6, *, ready_delay: float = STEP) -> SimCluster:
-    return SimCluster.create(groups=[("edge", nodes)], ready_delay=ready_delay)
+    return SimCluster.create(
+        namespaces=("edge",), groups=[("edge", nodes)], ready_delay=ready_delay
+    )
 
 
 def observed_job(cluster: SimCluster, kind: str, name: str) -> JobObs:

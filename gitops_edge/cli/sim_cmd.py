@@ -70,6 +70,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the cluster has OpenYurt installed (its yurt-manager drives DaemonSets annotated "
         "with apps.openyurt.io/update-strategy; the simulation does not model yurt-manager itself)",
     )
+    init.add_argument(
+        "--namespaces",
+        default="",
+        metavar="A,B",
+        help="namespaces to create besides default, kube-system, kube-public and "
+        "kube-node-lease (as `kubectl create namespace` would)",
+    )
     init.add_argument("--force", action="store_true", help="replace an existing file")
     init.set_defaults(func=run_init)
 
@@ -169,6 +176,7 @@ def run_init(args: argparse.Namespace) -> int:
             ready_delay=args.ready_delay,
             group_label_keys=tuple(args.group_label or (POOL_LABEL,)),
             openyurt_installed=args.openyurt,
+            namespaces=tuple(n.strip() for n in args.namespaces.split(",") if n.strip()),
         )
         SimCluster.init_file(args.file, cluster, force=args.force)
     except (ValueError, OSError) as exc:
@@ -325,6 +333,9 @@ def render_snapshot(snapshot: dict[str, object]) -> str:
             name = f"{job['kind']}/{job['name']}"
             version = job["apiVersion"].rpartition("/")[2]
             lines.append(f"{name:48} {version:9} {job['phase'] or '-':11} {counts or '-'}")
+    namespaces = snapshot.get("namespaces") or []
+    assert isinstance(namespaces, list)
+    lines += ["", f"namespaces: {', '.join(str(n) for n in namespaces)}"]
     terminating = sum(1 for p in pods if p["deleting"])
     lines += ["", f"{len(pods)} pods, {terminating} Terminating"]
     return "\n".join(lines)

@@ -29,17 +29,40 @@ class NotFoundError(ClusterError):
     """The object does not exist (or no longer has the expected uid)."""
 
 
+class NamespaceMissingError(ClusterError):
+    """An object could not be created (or applied) because its namespace does not exist: the
+    API server's 404 `namespaces "NAME" not found` (`details.kind: namespaces`), which is not
+    "the object is gone". A failed action, never a skipped one."""
+
+    def __init__(self, namespace: str, *, what: str = "") -> None:
+        self.namespace = namespace
+        prefix = f"{what}: " if what else ""
+        super().__init__(
+            f'{prefix}namespace "{namespace}" does not exist: declare it in the repository (a v1 '
+            f"Namespace) or create it (kubectl create namespace {namespace})"
+        )
+
+
 class Cluster(Protocol):
     """What the reconciler needs from a cluster."""
 
     def observe(self) -> Observed:
-        """List nodes, DaemonSets (with newest revision hash), pods, pre-pull Jobs and
+        """List namespaces, nodes, DaemonSets (with newest revision hash), pods, pre-pull Jobs and
         KubeEdge node jobs (each read in the version it was created in), and the served
         versions of operations.kubeedge.io."""
         ...
 
+    def apply_namespace(self, manifest: Mapping[str, Any]) -> None:
+        """Create or update (server-side apply) a v1 Namespace from its manifest."""
+        ...
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete a Namespace and everything in it (NotFoundError when it does not exist)."""
+        ...
+
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
-        """Create or update (server-side apply) a DaemonSet from a full apps/v1 manifest."""
+        """Create or update (server-side apply) a DaemonSet from a full apps/v1 manifest
+        (NamespaceMissingError when its namespace does not exist)."""
         ...
 
     def delete_daemonset(self, namespace: str, name: str) -> None:

@@ -4,11 +4,15 @@ The only module that imports `kubernetes`. Reads are paginated LISTs (`limit`/`c
 bodies are parsed straight from JSON (`_preload_content=False`) into the observed model page by
 page (`k8s_objects`), never through the client's model classes; one discovery request per
 observation tells whether OpenYurt is installed and which versions of KubeEdge's node job CRDs
-are served. Writes: server-side apply of DaemonSets (field manager `gitops-edge`), pod DELETE
+are served; namespaces are listed every pass (they are few; the loop's cache does not hold
+them). Writes: server-side apply of Namespaces and DaemonSets (field manager `gitops-edge`),
+Namespace DELETE, pod DELETE
 with a uid precondition, a strategic-merge patch of pods/status that replaces one condition by
 type, create and delete of pre-pull Jobs and of KubeEdge node jobs (custom objects). 429, 5xx
 and (where safe) 409 are retried with exponential backoff and jitter, honouring Retry-After;
-anything else fails that object only. Errors read as one line (`kube_errors`): an unreachable
+anything else fails that object only. A 404 whose Status names `details.kind: namespaces` (a
+create or apply in a namespace that does not exist) is a `NamespaceMissingError`, not "gone".
+Errors read as one line (`kube_errors`): an unreachable
 server and why, refused credentials (401) naming the context, a kubeconfig or context that does
 not exist; a 403 is the server's message (it names the missing permission) with a hint.
 Side effects: HTTP requests to the API server.
@@ -36,6 +40,7 @@ from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.base import (
     CloudUnreachableError,
     ClusterError,
+    NamespaceMissingError,
     NotFoundError,
     TransientClusterError,
     UnauthorizedError,
@@ -65,6 +70,7 @@ from gitops_edge.observed import (
     POD_NEED_UPGRADE,
     Condition,
     JobObs,
+    NamespaceObs,
     Observed,
     PodObs,
 )
@@ -170,6 +176,9 @@ class Retrier:
             except ApiException as exc:
                 status = int(exc.status or 0)
                 if status == 404:
+                    missing = _missing_namespace(exc)
+                    if missing is not None:  # not "the object is gone" (DESIGN §8)
+                        raise NamespaceMissingError(missing, what=what) from None
                     raise NotFoundError(f"{what}: not found") from None
                 if status == 409 and not retry_conflicts:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
@@ -207,6 +216,18 @@ def _reason(exc: ApiException) -> str:
         return str(json.loads(exc.body or "").get("message") or exc.reason)
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
+
+
+def _missing_namespace(exc: ApiException) -> str | None:
+    """The namespace a 404 says does not exist (`details.kind: namespaces`, the answer to a
+    create or apply in a missing namespace), else None."""
+    try:
+        details = json.loads(exc.body or "").get("details") or {}
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if details.get("kind") == "namespaces" and details.get("name"):
+        return str(details["name"])
+    return None
 
 
 def _invalid_fields(exc: ApiException) -> frozenset[str]:
@@ -400,6 +421,7 @@ class KubeCluster:
         groups = self.discover()
         job_versions = tuple(v for v in nj.VERSIONS if v in groups.get(nj.GROUP, ()))
         return Observed(
+            namespaces=self.namespaces(),
             now=now,
             nodes=tuple(nodes),
             daemonsets=tuple(daemonsets),
@@ -416,6 +438,23 @@ class KubeCluster:
             ),
             jobs=self.node_jobs(job_versions),
             job_versions=job_versions,
+        )
+
+    def namespaces(self) -> tuple[NamespaceObs, ...]:
+        """Every namespace (one paged LIST each pass, also with the cache: they are few)."""
+        return tuple(
+            sorted(
+                (
+                    NamespaceObs(
+                        name=str(meta.get("name", "")),
+                        labels=dict(meta.get("labels") or {}),
+                        annotations=dict(meta.get("annotations") or {}),
+                    )
+                    for page in self.pages("list namespaces", self.core.list_namespace)
+                    for meta in (n.get("metadata") or {} for n in page)
+                ),
+                key=lambda n: n.name,
+            )
         )
 
     def discover(self) -> dict[str, tuple[str, ...]]:
@@ -602,6 +641,31 @@ class KubeCluster:
                     ),
                 )
             )
+
+    def apply_namespace(self, manifest: Mapping[str, Any]) -> None:
+        name = manifest["metadata"]["name"]
+        self.retry(
+            f"apply Namespace {name}",
+            lambda: self.core.patch_namespace(
+                name,
+                body=dict(manifest),
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+            ),
+        )
+
+    def delete_namespace(self, name: str) -> None:
+        try:
+            self.retry(
+                f"delete Namespace {name}",
+                lambda: self.core.delete_namespace(
+                    name, propagation_policy="Background", _preload_content=False
+                ),
+            )
+        except NamespaceMissingError:  # the namespace itself is what is not found
+            raise NotFoundError(f"delete Namespace {name}: not found") from None
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         meta = manifest["metadata"]

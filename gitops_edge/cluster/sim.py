@@ -2,7 +2,9 @@
 JSON file (DESIGN §5). The embedded default for the demo, the tests and the benchmarks.
 
 Owns: creating a fleet, the file (atomic save, a file lock so two processes never interleave),
-the protocol operations and the simulation controls (node readiness, clock, broken images,
+the protocol operations (namespaces too: an object in a namespace that does not exist is refused
+with the API server's error, and deleting a namespace deletes what is in it) and the simulation
+controls (node readiness, clock, broken images,
 hand edits of DaemonSets).
 The controllers live in `sim_controller`. Side effects: `open`/`save`/`init_file` read and
 write the state file and its `.lock` beside it; everything else is in memory. While an `open`
@@ -17,6 +19,7 @@ import gc
 import json
 import os
 import random
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,7 +32,7 @@ from filelock import FileLock, Timeout
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
 from gitops_edge.cluster import sim_edit, sim_jobs
-from gitops_edge.cluster.base import ClusterError, NotFoundError
+from gitops_edge.cluster.base import ClusterError, NamespaceMissingError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
     condition_to,
@@ -38,8 +41,15 @@ from gitops_edge.cluster.k8s_objects import (
     node_job_from,
     pull_job_from,
 )
-from gitops_edge.cluster.sim_state import Obj, SimState, node_ready, obj_key, owner_key
-from gitops_edge.observed import REVISION_HASH_LABEL, Condition, Observed
+from gitops_edge.cluster.sim_state import (
+    Obj,
+    SimState,
+    namespace_object,
+    node_ready,
+    obj_key,
+    owner_key,
+)
+from gitops_edge.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
 from gitops_edge.prepull import PULL_POD_LABEL
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
@@ -67,12 +77,17 @@ class SimCluster:
         ready_delay: float = 5.0,
         group_label_keys: Sequence[str] = (POOL_LABEL,),
         openyurt_installed: bool = False,
+        namespaces: Sequence[str] = (),
     ) -> SimCluster:
         """A fleet of `<group>-<nn>` nodes, each labelled with its group under every key of
-        `group_label_keys`; `not_ready` of them (picked with `seed`) are NotReady."""
+        `group_label_keys`; `not_ready` of them (picked with `seed`) are NotReady. Its
+        namespaces: Kubernetes' own (default, kube-system, …) and `namespaces`."""
         cluster = cls(
             SimState(seed=seed, ready_delay=ready_delay, openyurt_installed=openyurt_installed)
         )
+        for namespace in namespaces:
+            if namespace not in cluster._state.namespaces:
+                cluster.add_namespace(namespace)
         for group, count in groups:
             width = max(2, len(str(count)))
             for i in range(1, count + 1):
@@ -173,7 +188,47 @@ class SimCluster:
             pull_jobs=pull_jobs,
             jobs=tuple(node_job_from(j) for _, j in sorted(s.node_jobs.items())),
             job_versions=s.job_versions,
+            namespaces=tuple(
+                NamespaceObs(
+                    name=name,
+                    labels=dict(n["metadata"].get("labels") or {}),
+                    annotations=dict(n["metadata"].get("annotations") or {}),
+                )
+                for name, n in sorted(s.namespaces.items())
+            ),
         )
+
+    def _require_namespace(self, namespace: str, what: str) -> None:
+        """As the API server's NamespaceLifecycle admission: no object in a missing namespace."""
+        if namespace not in self._state.namespaces:
+            raise NamespaceMissingError(namespace, what=what)
+
+    def apply_namespace(self, manifest: Mapping[str, Any]) -> None:
+        s = self._state
+        meta = json.loads(json.dumps(manifest["metadata"]))
+        name = str(meta["name"])
+        existing = s.namespaces.get(name)
+        stored = existing or namespace_object(name, uid=s.new_uid(), created=s.time())
+        stored_meta = stored["metadata"]
+        stored_meta["labels"] = {
+            **(meta.get("labels") or {}),
+            "kubernetes.io/metadata.name": name,
+        }
+        stored_meta["annotations"] = dict(meta.get("annotations") or {})
+        s.namespaces[name] = stored
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete a namespace and, at once (the namespace controller's work), what is in it."""
+        s = self._state
+        if name not in s.namespaces:
+            raise NotFoundError(f"Namespace {name} not found")
+        for namespace, ds_name in sorted(k for k in s.daemonsets if k[0] == name):
+            self.delete_daemonset(namespace, ds_name)
+        for key in sorted(k for k in s.pods if k[0] == name):
+            ctl.remove_pod(s, key)
+        for key in sorted(k for k in s.jobs if k[0] == name):
+            del s.jobs[key]
+        del s.namespaces[name]
 
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
@@ -181,6 +236,8 @@ class SimCluster:
         meta = incoming["metadata"]
         meta.setdefault("namespace", "default")
         key = obj_key(incoming)
+        if key not in s.daemonsets:
+            self._require_namespace(key[0], f"apply DaemonSet {key[0]}/{key[1]}")
         existing = s.daemonsets.get(key)
         if existing is None:
             meta.update(uid=s.new_uid(), generation=1, creationTimestamp=s.time())
@@ -276,6 +333,7 @@ class SimCluster:
         s = self._state
         job = json.loads(json.dumps(manifest))
         key = obj_key(job)
+        self._require_namespace(key[0], f"create Job {key[0]}/{key[1]}")
         if key in s.jobs:
             raise ClusterError(f"Job {key[0]}/{key[1]} already exists")
         job["metadata"].update(uid=s.new_uid(), creationTimestamp=s.time())
@@ -342,6 +400,16 @@ class SimCluster:
     @property
     def node_names(self) -> tuple[str, ...]:
         return tuple(sorted(self._state.nodes))
+
+    def add_namespace(self, name: str) -> None:
+        """Create a namespace by hand (`kubectl create namespace NAME`)."""
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", name):
+            raise ValueError(
+                f"namespace {name!r}: not a DNS-1123 label (lowercase letters, digits and '-')"
+            )
+        if name in self._state.namespaces:
+            raise ValueError(f"namespace {name} already exists")
+        self.apply_namespace({"metadata": {"name": name}})
 
     def add_node(self, name: str, labels: Mapping[str, str], *, ready: bool = True) -> None:
         s = self._state
@@ -477,6 +545,7 @@ class SimCluster:
         observed = self.observe()
         return {
             "now": format_time(observed.now),
+            "namespaces": [n.name for n in observed.namespaces or ()],
             "nodes": [
                 {
                     "name": n.name,

@@ -20,6 +20,27 @@ START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 Key = tuple[str, str]  # (namespace, name)
 Obj = dict[str, Any]
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' generated names
+# The namespaces every cluster has (kube-apiserver creates them).
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def namespace_object(name: str, *, uid: str = "", created: str = "") -> Obj:
+    """A v1 Namespace as the API server stores it (the name label it adds, phase Active)."""
+    meta: Obj = {"name": name, "labels": {"kubernetes.io/metadata.name": name}}
+    if uid:
+        meta["uid"] = uid
+    if created:
+        meta["creationTimestamp"] = created
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": meta,
+        "status": {"phase": "Active"},
+    }
+
+
+def _system_namespaces() -> dict[str, Obj]:
+    return {name: namespace_object(name) for name in SYSTEM_NAMESPACES}
 
 
 @dataclass
@@ -35,6 +56,7 @@ class SimState:
     schedule_delay: float = 0.0  # seconds a new pod waits, unbound, for the scheduler
     controller_stopped: bool = False  # the DaemonSet controller creates and deletes nothing
     openyurt_installed: bool = False  # whether a simulated yurt-manager would be present
+    namespaces: dict[str, Obj] = field(default_factory=_system_namespaces)
     nodes: dict[str, Obj] = field(default_factory=dict)
     daemonsets: dict[Key, Obj] = field(default_factory=dict)
     revisions: dict[Key, Obj] = field(default_factory=dict)
@@ -93,6 +115,7 @@ class SimState:
             "controllerStopped": self.controller_stopped,
             "openyurtInstalled": self.openyurt_installed,
             # Insertion order: a saved and reloaded cluster observes exactly the same.
+            "namespaces": list(self.namespaces.values()),
             "nodes": list(self.nodes.values()),
             "daemonsets": list(self.daemonsets.values()),
             "controllerrevisions": list(self.revisions.values()),
@@ -131,6 +154,12 @@ class SimState:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source}: damaged simulated cluster state ({exc!r})") from None
+        if "namespaces" in data:
+            state.namespaces = {n["metadata"]["name"]: n for n in data["namespaces"]}
+        else:  # a file from before namespaces: the system ones and every one its objects use
+            for objects in (state.daemonsets, state.revisions, state.pods, state.jobs):
+                for namespace, _ in sorted(objects):
+                    state.namespaces.setdefault(namespace, namespace_object(namespace))
         for key, pod in state.pods.items():
             state.index_pod(key, pod)
         for rev in state.revisions.values():

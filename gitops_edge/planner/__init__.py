@@ -1,10 +1,11 @@
 """The planner: `plan(desired, observed)` → `Plan`, pure and deterministic (DESIGN §2, §3, §5).
 
-Per desired DaemonSet: create or update it; AdvancedRollingUpdate pod deletions; OTA
-`PodNeedUpgrade` marks, after an optional image pre-pull job; RollingUpdate left to the
-DaemonSet controller (with a note when it stalls). Then pruning of DaemonSets this tool created
-that left the repository, and the KubeEdge node jobs written in the repository. The time of
-the pass is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
+First the Namespaces the repository declares. Per desired DaemonSet: create or update it;
+AdvancedRollingUpdate pod deletions; OTA `PodNeedUpgrade` marks, after an optional image
+pre-pull job; RollingUpdate left to the DaemonSet controller (with a note when it stalls). Then
+pruning of DaemonSets this tool created that left the repository, the KubeEdge node jobs
+written in the repository, and (opt-in) Namespaces this source created. The time of the pass
+is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
 so a pull-request preview and the real pass agree.
 """
 
@@ -19,6 +20,7 @@ from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
+from gitops_edge.planner.namespaces import plan_namespaces
 from gitops_edge.planner.policy import holds_for_groups, job_window_holds
 from gitops_edge.planner.prune import plan_prunes
 
@@ -56,6 +58,16 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         enabled=desired.config.prune_workloads,
         allow_empty=desired.config.prune_allow_empty,
     )
+    namespaces = plan_namespaces(
+        desired.namespaces,
+        observed.namespaces,
+        owner=desired.config.owner,
+        enabled=desired.config.prune_namespaces,
+        daemonsets=observed.daemonsets,
+        pods=observed.pods,
+        pruned={(p.namespace, p.name) for p in pruning.prunes},
+        workloads_refused=bool(pruning.errors),
+    )
     prepulls = frozenset((j.kind, j.name) for ds in daemonsets for j in ds.prepull)
     jobs = plan_repository_jobs(
         desired.jobs,
@@ -75,4 +87,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         orphans=pruning.orphans,
         owner=desired.config.owner,
         prune_errors=pruning.errors,
+        namespaces=namespaces.applies,
+        namespace_prunes=namespaces.prunes,
+        namespace_notes=namespaces.notes,
     )
