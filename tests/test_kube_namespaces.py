@@ -130,10 +130,12 @@ def test_reconcile_example_repo_on_an_empty_cluster_creates_its_namespaces_first
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: `0 done, 22 skipped` (every apply "already gone") and exit 0."""
+    repo = tmp_path / "repo"  # a copy, outside any git repository
+    shutil.copytree(EXAMPLE, repo)
     with running() as standin:
         standin.job_versions = ["v1alpha1", "v1alpha2"]  # KubeEdge's node job CRDs
         monkeypatch.setenv("KUBECONFIG", str(standin.kubeconfig(tmp_path / "kubeconfig")))
-        code = main(["reconcile", str(EXAMPLE), "--cluster", "kube", "--once"])
+        code = main(["reconcile", str(repo), "--cluster", "kube", "--once"])
         out = capsys.readouterr().out
         assert code == 0, out
         lines = out.splitlines()
