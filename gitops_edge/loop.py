@@ -63,6 +63,10 @@ def run_loop(
     failures = 0
     passes = 0
     while not stop.is_set():
+        # Cleared before the pass reads anything: a wake-up that arrives during the pass (a
+        # changed file, a node turning Ready) starts the next pass at once instead of waiting
+        # for the interval.
+        wake.clear()
         try:
             loaded = load()
             if loaded.desired is None:
@@ -101,7 +105,6 @@ def run_loop(
         if settings.max_passes is not None and passes >= settings.max_passes:
             break
         delay = backoff(failures, settings) if failures else settings.interval
-        wake.clear()
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes

@@ -91,6 +91,30 @@ def test_transient_errors_back_off_and_the_loop_recovers() -> None:
     assert log.lines[-1][1] == "pass"
 
 
+def test_a_change_that_arrives_during_a_pass_starts_the_next_pass_at_once() -> None:
+    """A wake-up (folder change, node turning Ready) that arrives while a pass runs, after it
+    loaded the repository, is not lost until the interval: the next pass starts at once."""
+    wake = threading.Event()
+    loaded: list[float] = []
+
+    def load() -> Loaded:
+        loaded.append(time.monotonic())
+        if len(loaded) == 1:
+            wake.set()  # the folder changed while this pass runs
+        return Loaded("r", state("r"))
+
+    passes = run_loop(
+        load=load,
+        reconcile=lambda d: PassResult(plans=(), results=()),
+        settings=LoopSettings(interval=30, max_passes=2),
+        stop=threading.Event(),
+        wake=wake,
+        log=Recorder(),
+        transient=(OSError,),
+    )
+    assert passes == 2 and loaded[1] - loaded[0] < 5
+
+
 def test_backoff_grows_and_is_capped() -> None:
     settings = LoopSettings(interval=10, max_backoff=8)
     assert 0.5 <= backoff(1, settings) <= 1.5
