@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_edge.maintenance import Window
+from gitops_edge.placement import LABEL_OPERATORS, requirement_holds
 
 # Labels and annotations gitops-edge puts on what it renders. Only objects carrying
 # MANAGED_BY_LABEL=MANAGED_BY_VALUE and the source's own OWNER_LABEL are ever pruned.
@@ -53,15 +54,9 @@ class LabelRequirement:
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        if self.operator == "In":
-            return labels.get(self.key) in self.values
-        if self.operator == "NotIn":
-            return self.key not in labels or labels[self.key] not in self.values
-        if self.operator == "Exists":
-            return self.key in labels
-        if self.operator == "DoesNotExist":
-            return self.key not in labels
-        return False
+        return self.operator in LABEL_OPERATORS and requirement_holds(
+            self.operator, self.values, labels.get(self.key)
+        )
 
 
 @dataclass(frozen=True, slots=True)

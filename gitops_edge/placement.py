@@ -72,22 +72,31 @@ class Requirement:
     values: tuple[str, ...] = ()
 
     def holds(self, value: str | None) -> bool:
-        op = self.operator
-        if op == "In":
-            return value is not None and value in self.values
-        if op == "NotIn":
-            return value is None or value not in self.values
-        if op == "Exists":
-            return value is not None
-        if op == "DoesNotExist":
-            return value is None
-        if op in ("Gt", "Lt") and value is not None and len(self.values) == 1:
-            try:
-                left, right = int(value), int(self.values[0])
-            except ValueError:
-                return False
-            return left > right if op == "Gt" else left < right
-        return False
+        return requirement_holds(self.operator, self.values, value)
+
+
+LABEL_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")  # what a LabelSelector allows
+
+
+def requirement_holds(operator: str, values: Sequence[str], value: str | None) -> bool:
+    """Whether a label or field `value` (None: absent) satisfies a requirement: In, NotIn,
+    Exists, DoesNotExist, and for node selectors Gt, Lt (one integer value). Any other
+    operator holds for nothing."""
+    if operator == "In":
+        return value is not None and value in values
+    if operator == "NotIn":
+        return value is None or value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if operator in ("Gt", "Lt") and value is not None and len(values) == 1:
+        try:
+            left, right = int(value), int(values[0])
+        except ValueError:
+            return False
+        return left > right if operator == "Gt" else left < right
+    return False
 
 
 @dataclass(frozen=True, slots=True)

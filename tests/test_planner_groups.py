@@ -11,7 +11,7 @@ from planner_fixtures import desired_ds, group
 from gitops_edge.desired import LabelRequirement, LabelSelector, NodeGroup, SourceRef
 from gitops_edge.observed import Node
 from gitops_edge.planner.groups import overlap_errors
-from gitops_edge.planner.index import group_members
+from gitops_edge.planner.index import LabelIndex, group_members
 
 SRC = SourceRef(file="groups.yaml", line=1)
 SELECTORS = {
@@ -58,7 +58,7 @@ def test_indexed_membership_equals_the_selector(kind: str) -> None:
     nodes = fleet_of_labels(200)
     g = NodeGroup(name=kind, selector=SELECTORS[kind], nodes=("n000", "ghost"), source=SRC)
     expected = frozenset(n.name for n in nodes if g.contains(n.name, n.labels))
-    assert group_members([g], nodes)[kind] == expected
+    assert group_members([g], LabelIndex.of(nodes))[kind] == expected
     assert "ghost" not in expected  # explicit names count only for nodes that exist
 
 
@@ -68,7 +68,7 @@ def test_overlap_errors_name_the_node_groups_and_workload() -> None:
         Node(name="edge-2", labels={"pool": "b"}, ready=True),
     ]
     groups = [group("a", pool="a"), group("b", pool="b"), group("x", site="x")]
-    members = group_members(groups, nodes)
+    members = group_members(groups, LabelIndex.of(nodes))
     dss = [
         desired_ds("web-a", group="a", workload="web"),
         desired_ds("web-b", group="b", workload="web"),

@@ -30,7 +30,7 @@ __all__ = ["plan"]
 def plan(desired: DesiredState, observed: Observed) -> Plan:
     index = index_observed(observed)
     used = {ds.group for ds in desired.daemonsets if ds.group is not None}
-    members = group_members((g for g in desired.groups if g.name in used), observed.nodes)
+    members = group_members((g for g in desired.groups if g.name in used), index.labels)
     errors = overlap_errors(desired.daemonsets, members=members)
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
     # for it, unless the repository says gitops-edge drives them.

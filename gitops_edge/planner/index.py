@@ -173,12 +173,11 @@ def _requirement_nodes(req: _Requirement, labels: LabelIndex) -> set[str]:
     return set()  # an unknown operator matches nothing (as LabelRequirement.matches)
 
 
-def group_members(groups: Iterable[NodeGroup], nodes: Iterable[Node]) -> dict[str, frozenset[str]]:
-    """Node names in each group, computed once per plan. Selectors are answered from the label
-    index: each matchLabels entry and each expression (In, NotIn, Exists, DoesNotExist) is an
-    exact set of nodes, and a selector is their intersection, so 100 groups over 10,000 nodes
-    cost set operations, not 100 scans."""
-    labels = LabelIndex.of(nodes)
+def group_members(groups: Iterable[NodeGroup], labels: LabelIndex) -> dict[str, frozenset[str]]:
+    """Node names in each group, computed once per plan from the plan's label index
+    (`FleetIndex.labels`). Each matchLabels entry and each expression (In, NotIn, Exists,
+    DoesNotExist) is an exact set of nodes, and a selector is their intersection, so 100 groups
+    over 10,000 nodes cost set operations, not 100 scans."""
     out: dict[str, frozenset[str]] = {}
     for group in groups:
         members = {n for n in group.nodes if n in labels.everyone}

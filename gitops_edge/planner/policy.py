@@ -32,7 +32,7 @@ from gitops_edge.maintenance import Window, next_start, open_at
 from gitops_edge.observed import DaemonSetObs, Node
 from gitops_edge.plan import WINDOW_HOLD, Action, AnnotateDaemonSet, RollbackDaemonSet
 from gitops_edge.planner.classify import NodeState, NodeView, daemonset_views
-from gitops_edge.planner.index import FleetIndex, group_members
+from gitops_edge.planner.index import FleetIndex, LabelIndex, group_members
 from gitops_edge.planner.words import rfc3339, short
 
 HALTED_ANNOTATION = "gitops-edge.io/halted"  # "<spec hash> <revision> <reason>"
@@ -232,7 +232,7 @@ def job_window_holds(
     closed = [g for g in groups if g.window is not None and window_hold(g.window, now)]
     if not closed or not jobs:
         return {}
-    members = group_members(closed, nodes)
+    members = group_members(closed, LabelIndex.of(nodes))
     holds: dict[tuple[str, str], str] = {}
     for job in jobs:
         spec = nj.job_spec(json.loads(job.manifest_json))
