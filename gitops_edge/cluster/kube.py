@@ -109,12 +109,6 @@ class InvalidError(ClusterError):
         self.fields = fields
 
 
-def api_client(context: str | None) -> client.ApiClient:
-    """A client from KUBECONFIG (or ~/.kube/config), `context` selecting the context; inside a
-    pod without a kubeconfig, the service account."""
-    return connect_to(None, context)[0]
-
-
 def api_client_for(kubeconfig: str | None, context: str | None) -> client.ApiClient:
     """A client from the kubeconfig file `kubeconfig` (None: KUBECONFIG or ~/.kube/config, read
     now: the client library reads KUBECONFIG only once, when it is imported; only then is the
