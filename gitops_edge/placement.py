@@ -141,6 +141,14 @@ class Placement:
         """The DaemonSet controller should run a pod of this template on the node."""
         return self.fits(name, labels) and self.tolerates(taints)
 
+    def keeps_running(self, name: str, labels: Mapping[str, str], taints: Sequence[Taint]) -> bool:
+        """A pod already on the node may stay (upstream `shouldContinueRunning`): the node
+        still fits, and only an untolerated NoExecute taint evicts; NoSchedule keeps new pods
+        off but leaves a running one alone."""
+        return self.fits(name, labels) and self.tolerates(
+            [t for t in taints if t.effect == NO_EXECUTE]
+        )
+
 
 def _requirements(raw: Any) -> tuple[Requirement, ...]:
     return tuple(

@@ -386,3 +386,26 @@ def test_sim_pods_tolerate_what_the_daemonset_controller_adds() -> None:
     assert ("node.kubernetes.io/unreachable", "NoExecute") in tolerated
     assert ("node.kubernetes.io/unschedulable", "NoSchedule") in tolerated
     assert all(t["operator"] == "Exists" for t in raw["spec"]["tolerations"])
+
+
+def test_sim_taints_keep_new_pods_off_and_only_no_execute_evicts() -> None:
+    """As kube-controller-manager's NodeShouldRunDaemonPod: an untolerated NoSchedule taint
+    keeps a new pod off the node but leaves a running one; an untolerated NoExecute evicts it.
+    The planner counts neither node as one that should run a pod."""
+    cluster = SimCluster.create(groups=[("g", 3)])
+    cluster.add_namespace("edge")
+    with tempfile.TemporaryDirectory() as tmp:
+        v1 = desired_state(Path(tmp), groups=["g"], budget="1", min_ready=0, version="1.0.0")
+    apply_actions(plan(v1, cluster.observe()).actions, cluster)
+    cluster.tick(PASS_SECONDS)  # the pods are Ready
+    cluster.set_node_taints("g-01", [{"key": "maintenance", "effect": "NoSchedule"}])
+    cluster.set_node_taints("g-02", [{"key": "broken", "effect": "NoExecute"}])
+    hosting = {p.node for p in cluster.observe().pods if not p.deleting}
+    assert hosting == {"g-01", "g-03"}  # NoSchedule: still running; NoExecute: evicted
+    observed_state = cluster.observe()
+    (ds,) = plan(v1, observed_state).daemonsets
+    # g-02 (untolerated NoExecute, no pod) is not a node that should run one: not counted.
+    assert ds.progress.nodes == 2 and ds.progress.unavailable == 0
+    cluster.set_node_taints("g-01", [])
+    cluster.set_node_taints("g-02", [])
+    assert {p.node for p in cluster.observe().pods} == {"g-01", "g-02", "g-03"}

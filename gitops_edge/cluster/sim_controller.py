@@ -316,10 +316,18 @@ def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> Non
         return
     ds = state.daemonsets[key]
     eligible = eligible_nodes(state, key)
+    placement = None
     for node, pod_keys in _pods_by_node(state, key).items():
-        if node not in eligible:
-            for pod_key in pod_keys:
-                remove_pod(state, pod_key)
+        if node in eligible:
+            continue
+        obj = state.nodes.get(node)
+        if obj is not None:  # a NoSchedule taint keeps new pods off, not running ones
+            placement = placement or placement_from(ds["spec"]["template"].get("spec") or {})
+            labels = obj["metadata"].get("labels") or {}
+            if placement.keeps_running(node, labels, taints_from(obj)):
+                continue
+        for pod_key in pod_keys:
+            remove_pod(state, pod_key)
     ready_eligible = [n for n in sorted(eligible) if node_ready(state.nodes[n])[0]]
     if (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
         _rolling_update(state, key, ready_eligible=ready_eligible)
