@@ -366,3 +366,22 @@ def test_a_changed_local_folder_triggers_a_pass_before_the_interval(tmp_path: Pa
         loop.send_signal(signal.SIGTERM)
         loop.communicate(timeout=30)
     assert loop.returncode == 0
+
+
+def test_the_folder_watch_is_on_before_the_first_pass_reads_the_folder(tmp_path: Path) -> None:
+    """A change made right after the loop's triggers start (while its first pass runs) wakes
+    it: the folder watch is running once `_start_triggers` returns, not some time later."""
+    import argparse
+
+    from gitops_edge.cli.loop_cmd import _start_triggers
+
+    repo = tmp_path / "repo"
+    write_config(repo)
+    stop, wake = threading.Event(), threading.Event()
+    args = argparse.Namespace(cluster="kube", no_watch_cache=False, path=str(repo))
+    try:
+        _start_triggers(args, stop=stop, wake=wake, log=lambda *a, **k: None)
+        (repo / "web.yaml").write_text("changed")  # at once: the first pass is under way
+        assert wake.wait(10), "the change was lost: the watch was not on yet"
+    finally:
+        stop.set()

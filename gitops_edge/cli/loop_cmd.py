@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gitops_edge.cluster.kube import KubeCluster  # at run time only where kube is used
 
 DEBOUNCE = 0.5
+WATCH_START_TIMEOUT = 10.0  # seconds the loop waits for its folder watch before the first pass
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
@@ -187,7 +188,11 @@ def _start_triggers(
     elif kind == "kube" and args.no_watch_cache:  # else the cache's node watch wakes the loop
         threads.append(_thread(_watch_kube_nodes, rest or None, stop, wake, log))
     if not is_git_url(args.path):
-        threads.append(_thread(_watch_folder, Path(args.path), stop, wake))
+        watching = threading.Event()
+        threads.append(_thread(_watch_folder, Path(args.path), stop, wake, watching))
+        # The first pass reads the folder only once the watch is on: a change made between
+        # that read and the watch's start would otherwise wait for the interval.
+        watching.wait(WATCH_START_TIMEOUT)
     return threads
 
 
@@ -249,8 +254,11 @@ def _watch_kube_nodes(
         log("warning", "node watch ended; catch-up waits for the interval", error=str(exc))
 
 
-def _watch_folder(root: Path, stop: threading.Event, wake: threading.Event) -> None:
-    """A changed local folder wakes the loop, debounced (an editor saves in bursts)."""
+def _watch_folder(
+    root: Path, stop: threading.Event, wake: threading.Event, watching: threading.Event
+) -> None:
+    """A changed local folder wakes the loop, debounced (an editor saves in bursts);
+    `watching` is set once changes are seen."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -268,6 +276,7 @@ def _watch_folder(root: Path, stop: threading.Event, wake: threading.Event) -> N
     observer = Observer()
     observer.schedule(Changed(), str(root), recursive=True)
     observer.start()
+    watching.set()
     try:
         stop.wait()
     finally:
