@@ -45,17 +45,25 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*")
 def redact(text: str) -> str:
     """`text` with every credential masked, so it can be printed, logged or committed."""
     text = _WORD.sub(_redact_word, text)
-    text = _AUTHORIZATION.sub(rf"\g<1>{MASK}", text)
-    return _BEARER.sub(rf"\g<1>{MASK}", text)
+    lowered = text.lower()
+    if "authorization" in lowered:
+        text = _AUTHORIZATION.sub(rf"\g<1>{MASK}", text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(rf"\g<1>{MASK}", text)
+    return text
 
 
 def _redact_word(match: re.Match[str]) -> str:
-    word = _raw_password(match.group())
-    word = _USERINFO.sub(rf"\g<1>{MASK}@", word)
-    word = _query(word)
-    if "@" in word:
+    word = match.group()
+    if "@" in word and ":/" in word:
+        word = _USERINFO.sub(rf"\g<1>{MASK}@", _raw_password(word))
+    if "?" in word:
+        word = _query(word)
+    if "@" in word and ":" in word:
         word = _SEGMENT.sub(_scp_password, word)
-    return _NAMED.sub(rf"\g<1>{MASK}", word)
+    if "=" in word:
+        word = _NAMED.sub(rf"\g<1>{MASK}", word)
+    return word
 
 
 def _raw_password(word: str) -> str:
