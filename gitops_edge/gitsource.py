@@ -17,10 +17,10 @@ from pathlib import Path
 
 import git
 
+from gitops_edge.redaction import redact as redact  # re-exported: its callers import it here
 from gitops_edge.status_folder import StatusFolderError, replace_status_files
 
 _URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
-_CREDENTIALS = re.compile(r"//[^/@\s]+@")
 
 
 PUSH_ATTEMPTS = 4
@@ -38,11 +38,6 @@ class GitSourceError(Exception):
 
 def is_git_url(source: str) -> bool:
     return bool(_URL.match(source))
-
-
-def redact(text: str) -> str:
-    """Mask `user:token@` in URLs so credentials never reach logs or errors."""
-    return _CREDENTIALS.sub("//***@", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 passes, pass duration, errors by kind (failed passes by exception type; failed actions and plan
 errors by `gitops_edge.failures` kind), nodes by group and Ready state, pods current/outdated per
 workload and group, drift found and restored, the last applied spec revision. Own registry (no
-process-wide globals).
+process-wide globals). Label values that are not names (error kinds) are masked
+(`redaction.redact`).
 Side effects: `serve` listens on a socket in a background thread.
 """
 
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from gitops_edge.desired import DesiredState
 from gitops_edge.observed import Observed
 from gitops_edge.plan import DaemonSetPlan, Plan
+from gitops_edge.redaction import redact
 
 
 class LoopMetrics:
@@ -95,12 +97,12 @@ class LoopMetrics:
         self.revision.labels(revision=desired.revision).set(1)
 
     def record_error(self, kind: str) -> None:
-        self.errors.labels(kind=kind).inc()
+        self.errors.labels(kind=redact(kind)).inc()
 
     def record_failures(self, counts: Mapping[str, int]) -> None:
         """Failed actions and plan errors of one pass, counted by kind."""
         for kind, count in counts.items():
-            self.errors.labels(kind=kind).inc(count)
+            self.errors.labels(kind=redact(kind)).inc(count)
 
     def serve(self, host: str, port: int) -> Any:
         """Start the /metrics endpoint; returns the server (its port: server.server_port)."""

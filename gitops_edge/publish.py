@@ -15,6 +15,7 @@ from gitops_edge.gitsource import GitSource
 from gitops_edge.loop import Loaded
 from gitops_edge.plan import Plan
 from gitops_edge.reconcile import InvalidRevisionError, load_desired_at
+from gitops_edge.redaction import redact
 from gitops_edge.status import Drift, headline, status_files
 
 
@@ -59,7 +60,9 @@ class GitPublisher:
         the fields the pass found drifted (and restored), by DaemonSet."""
         if not self.enabled:
             return None
+        # Committed to git for all to read: no credential (e.g. quoted by a diagnostic).
         files = status_files(desired, after, invalid=self.invalid, drift=drift)
+        files = {name: redact(text) for name, text in files.items()}
         self.written_to.add(desired.config.status_path)
         message = f"status: {headline(after, drift=drift)} (spec {desired.revision[:12]})"
         pushed = self.source.write_status(

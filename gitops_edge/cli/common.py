@@ -1,6 +1,6 @@
 """Options and error printing shared by every subcommand (DESIGN §7: same option, same meaning).
 
-Side effects: writes to stderr in `fail` and `warn`.
+Side effects: writes to stderr in `fail` and `warn` (credentials masked: `redaction.redact`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from gitops_edge.redaction import redact
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -45,10 +47,10 @@ def cache_dir(kind: str) -> Path:
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:
     """Print one clear error line and return the exit code."""
-    print(f"gitops-edge: error: {message}", file=sys.stderr)
+    print(redact(f"gitops-edge: error: {message}"), file=sys.stderr)
     return code
 
 
 def warn(message: str) -> None:
     """Print one warning line."""
-    print(f"gitops-edge: warning: {message}", file=sys.stderr, flush=True)
+    print(redact(f"gitops-edge: warning: {message}"), file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """Log lines for long-running commands (`--log-format text|json`), on stderr.
 
-The message and every value pass through `redact`, so a URL with credentials never reaches a log.
+The message and every field (name and value) pass through `redaction.redact`, so no credential
+reaches a log.
 Side effects: writes to stderr.
 """
 
@@ -12,13 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gitops_edge.gitsource import redact
+from gitops_edge.redaction import redact
 
 
 def make_logger(fmt: str) -> Callable[..., None]:
     def log(level: str, message: str, **fields: Any) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        clean = {k: redact(str(v)) if v is not None else None for k, v in fields.items()}
+        clean = {redact(k): redact(str(v)) if v is not None else None for k, v in fields.items()}
         if fmt == "json":
             line = json.dumps({"time": now, "level": level, "msg": redact(message), **clean})
         else:

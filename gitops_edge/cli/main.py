@@ -1,6 +1,7 @@
 """`gitops-edge` entry point: builds the argument parser from the subcommand modules and runs one.
 
 Exit codes (DESIGN §7): 0 success/valid, 1 invalid input or failed work, 2 usage or I/O error.
+Everything a command prints, argparse's errors included, is masked (`masked_output`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from gitops_edge import __version__
+from gitops_edge.cli.masked_output import masked_streams
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -46,7 +48,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with masked_streams():
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
