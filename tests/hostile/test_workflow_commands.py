@@ -23,13 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_action import action, git, read_outputs, run_action
+import test_action
+from test_action import git, read_outputs, run_action
 
+import gitops_edge
 from gitops_edge import diff
 from gitops_edge.cli.main import main
 from gitops_edge.validation import validate_repository
+from gitops_edge.yamldoc import load_documents
 
-ROOT = Path(__file__).resolve().parents[2]
+# The checkout under test (its action.yml and example-repo go with its code)
+ROOT = Path(gitops_edge.__file__).resolve().parents[1]
 
 # actions/runner: every command extension plus stop-commands (ActionCommandManager)
 REGISTERED = {
@@ -297,7 +301,10 @@ def test_validate_github_annotations_are_the_only_commands(
     assert any(c.data.startswith("spec.\n::error::key: unknown field") for c in commands)
 
 
-def test_action_runs_only_its_own_commands(hostile_repo: Path, tmp_path: Path) -> None:
+def test_action_runs_only_its_own_commands(
+    hostile_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(test_action, "ROOT", ROOT)  # the action.yml of the checkout under test
     result = run_action(tmp_path, hostile_repo, {"base-ref": "HEAD~1"})
     assert [step for step, *_ in result["logs"]] == ["validate", "diff", None]
     executed = {step: runner_commands(out + "\n" + err) for step, _, out, err in result["logs"]}
@@ -337,7 +344,8 @@ def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> 
     repo = tmp_path / "repo"
     repo.mkdir()
     (output := tmp_path / "output").write_text("")
-    step: dict[str, Any] = next(s for s in action()["runs"]["steps"] if s.get("id") == "diff")
+    spec = load_documents("action.yml", (ROOT / "action.yml").read_text())[0][0].data
+    step: dict[str, Any] = next(s for s in spec["runs"]["steps"] if s.get("id") == "diff")
     env = {
         **os.environ,
         "GE": str(stub),
@@ -363,3 +371,45 @@ def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> 
         "changed": f"{injected}/-",
         "plan-json": str(tmp_path / "gitops-edge-diff.json"),
     }
+
+
+def test_scheduled_reconcile_step_runs_no_command_from_the_tool_output(tmp_path: Path) -> None:
+    """example-repo's workflow runs `reconcile --once` in Actions: what the pass prints (here
+    what it printed for a merged file named `a\\n::error::rec.yaml`) issues no command."""
+    workflow = (ROOT / "example-repo" / ".github" / "workflows" / "gitops-edge.yaml").read_text()
+    steps = load_documents("workflow", workflow)[0][0].data["jobs"]["reconcile"]["steps"]
+    step = next(s for s in steps if "--once" in str(s.get("run", "")))
+    script = re.sub(r"\$\{\{[^}]*\}\}", "x", step["run"])
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "gitops-edge"
+    stub.write_text(
+        "#!/bin/sh\n"
+        "printf 'a\\n::error::rec.yaml:2:7: kind: unsupported kind\\n::add-mask::x\\n' >&2\n"
+        "echo '##[stop-commands]legacy'\n"
+        "exit 1\n"
+    )
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "RUNNER_TEMP": str(tmp_path),
+        "HOME": str(tmp_path),  # the step sets a global git credential helper
+        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        "KUBECONFIG_DATA": "",
+        "GIT_TOKEN": "",
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1  # the pass failed, and the step with it
+    assert "::error::rec.yaml" in done.stdout
+    pause, resume = runner_commands(done.stdout)
+    assert pause.name == "stop-commands" and len(pause.data) >= 32
+    assert resume.name == pause.data.lower()
