@@ -161,6 +161,13 @@ def runner_commands(output: str) -> list[Command]:
     return executed
 
 
+def assert_paused(*commands: Command) -> None:
+    """`::stop-commands::TOKEN` then `::TOKEN::`, with a token no one can guess."""
+    pause, resume = commands
+    assert pause.name == "stop-commands" and len(pause.data) >= 32
+    assert resume == Command(pause.data.lower())
+
+
 def lines_starting_with_colons(text: str) -> list[str]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [line for line in lines if line.lstrip().startswith("::")]
@@ -309,16 +316,15 @@ def test_action_runs_only_its_own_commands(
     assert [step for step, *_ in result["logs"]] == ["validate", "diff", None]
     executed = {step: runner_commands(out + "\n" + err) for step, _, out, err in result["logs"]}
     problems = validate_repository(hostile_repo).diagnostics
-    annotations = executed["validate"]
+    *annotations, pause, resume = executed["validate"]
     assert len(annotations) == len(problems)
     assert {c.name for c in annotations} == {"error"}
     assert {c.properties["file"] for c in annotations} == {
         f"{name}.yaml" for name in HOSTILE_NAMES
     } | {"keys.yaml"}
+    assert_paused(pause, resume)  # around anything else validate printed (its summary)
     # the diff step pauses command processing around the tool's free-form output
-    pause, resume = executed["diff"]
-    assert pause.name == "stop-commands" and len(pause.data) >= 32
-    assert resume.name == pause.data.lower()
+    assert_paused(*executed["diff"])
     assert executed[None] == [
         Command("error", {}, "the desired state is invalid (see the annotations)")
     ]
@@ -331,28 +337,27 @@ def test_action_runs_only_its_own_commands(
     assert runner_commands(result["summary"]) == []
 
 
-def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> None:
-    """A workload name holding newlines (validation refuses it today) stays inside `changed`."""
-    injected = "x\nplan-json=/etc/passwd\nvalid=true\nchanged<<EOF"
-    preview = {"changes": [{"workload": injected, "group": None}]}
-    stub = tmp_path / "gitops-edge"
-    stub.write_text(
-        "#!/bin/sh\n"
-        f"case \"$*\" in *json*) printf '%s' '{json.dumps(preview)}' ;; *) echo preview ;; esac\n"
-    )
-    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+def run_step_with_stub(
+    tmp_path: Path, *, step_id: str, stub: str
+) -> tuple[subprocess.CompletedProcess[str], list[tuple[str, str]]]:
+    """One step of the checkout's action.yml, with `$GE` a stub gitops-edge (shell script)
+    standing for output the tool must never produce; stdout and stderr as one stream."""
+    program = tmp_path / "gitops-edge"
+    program.write_text("#!/bin/sh\n" + stub)
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
     repo = tmp_path / "repo"
     repo.mkdir()
     (output := tmp_path / "output").write_text("")
     spec = load_documents("action.yml", (ROOT / "action.yml").read_text())[0][0].data
-    step: dict[str, Any] = next(s for s in spec["runs"]["steps"] if s.get("id") == "diff")
+    step: dict[str, Any] = next(s for s in spec["runs"]["steps"] if s.get("id") == step_id)
     env = {
         **os.environ,
-        "GE": str(stub),
+        "GE": str(program),
         "RUNNER_TEMP": str(tmp_path),
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
         "INPUT_PATH": ".",
+        "INPUT_FAIL_ON_WARNINGS": "false",
         "INPUT_BASE": "HEAD~1",
         "BASE_BRANCH": "",
     }
@@ -360,17 +365,55 @@ def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> 
         ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
         cwd=repo,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
-    outputs = read_outputs(output.read_text())
+    return done, read_outputs(output.read_text())
+
+
+def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> None:
+    """A workload name holding newlines (validation refuses it today) stays inside `changed`."""
+    injected = "x\nplan-json=/etc/passwd\nvalid=true\nchanged<<EOF"
+    preview = {"changes": [{"workload": injected, "group": None}]}
+    done, outputs = run_step_with_stub(
+        tmp_path,
+        step_id="diff",
+        stub=f"case \"$*\" in *json*) printf '%s' '{json.dumps(preview)}' ;; *) echo x ;; esac\n",
+    )
+    assert done.returncode == 0, done.stdout
     assert [name for name, _ in outputs] == ["changed", "plan-json"]
     assert dict(outputs) == {
         "changed": f"{injected}/-",
         "plan-json": str(tmp_path / "gitops-edge-diff.json"),
     }
+
+
+def test_validate_step_runs_only_the_annotations(tmp_path: Path) -> None:
+    """Whatever else `validate` might print (a traceback naming a file, a line it failed to
+    escape) is shown in the log but issues no command; the annotations still do."""
+    done, outputs = run_step_with_stub(
+        tmp_path,
+        step_id="validate",
+        stub="echo '::error file=a.yaml,line=1,col=2,title=gitops-edge kind::bad kind'\n"
+        "echo '::add-mask::x'\n"
+        "echo 'text ##[set-output name=valid;]true'\n"
+        "echo '::set-output name=valid::true' >&2\n"
+        "echo '::stop-commands::t' >&2\n"
+        "exit 1\n",
+    )
+    assert done.returncode == 0, done.stdout
+    annotation, pause, resume = runner_commands(done.stdout)
+    assert annotation == Command(
+        "error",
+        {"file": "a.yaml", "line": "1", "col": "2", "title": "gitops-edge kind"},
+        "bad kind",
+    )
+    assert_paused(pause, resume)
+    for line in ("::add-mask::x", "##[set-output", "::set-output", "::stop-commands::t"):
+        assert line in done.stdout  # shown, not run
+    assert outputs == [("valid", "false")]
 
 
 def test_scheduled_reconcile_step_runs_no_command_from_the_tool_output(tmp_path: Path) -> None:
@@ -411,5 +454,4 @@ def test_scheduled_reconcile_step_runs_no_command_from_the_tool_output(tmp_path:
     assert done.returncode == 1  # the pass failed, and the step with it
     assert "::error::rec.yaml" in done.stdout
     pause, resume = runner_commands(done.stdout)
-    assert pause.name == "stop-commands" and len(pause.data) >= 32
-    assert resume.name == pause.data.lower()
+    assert_paused(pause, resume)
