@@ -212,6 +212,18 @@ def test_diff_of_hostile_names_prints_no_workflow_command(
     assert len(err.splitlines()) == len(problems) + 1  # + the closing error line
 
 
+def test_diff_error_naming_a_hostile_folder_is_not_a_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "a\n::add-mask::p\n  ::error::q"
+    folder.mkdir()
+    assert main(["diff", str(folder), "--base", "HEAD~1"]) == 2
+    err = capsys.readouterr().err
+    assert runner_commands(err) == []
+    assert lines_starting_with_colons(err) == []
+    assert "\n\\x3a:add-mask::p\n  \\x3a:error::q: not inside a git repository" in err
+
+
 def test_invalid_head_in_the_job_summary_stays_in_its_code_block(
     hostile_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
