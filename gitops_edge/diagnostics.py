@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gitops_edge.workflow_text import escape_data, escape_property
+from gitops_edge.workflow_text import escape_data, escape_property, printable
 
 ERROR = "error"
 WARNING = "warning"
@@ -77,12 +77,13 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def render_github(diagnostics: Sequence[Diagnostic], *, root_prefix: str = "") -> str:
-    """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`, file, message
-    and title escaped as actions/toolkit does (a non-UTF-8 byte of a file name as `\\xNN`), so
-    nothing from the repository can end an annotation or start another command."""
+    """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`. File, message
+    and title are escaped as actions/toolkit does, so nothing from the repository can end an
+    annotation or start another command; the file as shown everywhere (`printable`: a newline
+    or a non-UTF-8 byte of its name as `\\n`, `\\xff`)."""
     lines = []
     for d in diagnostics:
-        file = f"{root_prefix}{d.file}" if root_prefix else d.file
+        file = printable(f"{root_prefix}{d.file}")
         message = f"{d.path}: {d.message}" if d.path else d.message
         if d.hint:
             message += f" (hint: {d.hint})"

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import unicodedata
 
-# Unicode categories shown escaped: controls (line breaks included), invisible format
-# characters (bidi overrides …), lone surrogates (bytes of a name that are not UTF-8) and the
-# line and paragraph separators.
-_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _LEGACY_COMMAND = "##["
 _LEGACY_SHOWN = "#\\x23["
@@ -29,7 +25,9 @@ def _shown(char: str) -> str:
         return _SHORT[char]
     if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for an undecodable byte
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _show_undecodable(text: str) -> str:
@@ -39,22 +37,27 @@ def _show_undecodable(text: str) -> str:
     return "".join(_shown(c) if unicodedata.category(c) == "Cs" else c for c in text)
 
 
+def printable(text: str) -> str:
+    """Every character that is not printable (controls and line breaks, invisible format
+    characters, spaces other than ' ', a non-UTF-8 byte of a file name) as a Python-style escape:
+    `\\n`, `\\x1b`, `\\u3000`, `\\xff`. Printable text, backslashes included, is kept: this is
+    for display, not a reversible code, and applying it twice changes nothing."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _shown(c) for c in text)
+
+
 def inline(text: str) -> str:
-    """Repository text for one line of free-form output: control and invisible characters as
-    Python-style escapes (`\\n`, `\\x1b`, `\\u2028`, a non-UTF-8 byte as `\\xff`), `##[` as
-    `#\\x23[`. Backslashes are kept as they are: this is for display, not a reversible code."""
-    if text.isprintable() and text.isascii():
-        shown = text
-    else:
-        shown = "".join(_shown(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
-    return shown.replace(_LEGACY_COMMAND, _LEGACY_SHOWN)
+    """Repository text for one line of free-form output: `printable`, and `##[` (the runner's
+    legacy command form, read anywhere in a line) as `#\\x23[`."""
+    return printable(text).replace(_LEGACY_COMMAND, _LEGACY_SHOWN)
 
 
 def display_path(path: str) -> str:
     """A repository-relative file name for the start of an output line: `inline`, and `./` in
     front of a name that starts with a colon or a space (it would read as `::command::`)."""
     shown = inline(path)
-    return f"./{shown}" if shown[:1] == ":" or shown[:1].isspace() else shown
+    return f"./{shown}" if shown[:1] in (":", " ") else shown
 
 
 def guard_lines(text: str) -> str:

@@ -70,6 +70,23 @@ HOSTILE_NAMES = (
     "##[endgroup]legacy-anywhere",
     "```<img src=x onerror=alert(1)>",
 )
+# The files as every output shows them (annotations included): what is not printable escaped.
+SHOWN_FILES = {
+    "::error::x.yaml",
+    "a\\n::set-output name=valid::true.yaml",
+    "::add-mask::x.yaml",
+    "::stop-commands::t.yaml",
+    "%0A::warning::.yaml",
+    "a|b`c`<script>x.yaml",
+    " ::notice::leading-space.yaml",
+    "\\t::echo::on.yaml",
+    "\\u3000::save-state name=s::v.yaml",
+    "\\u2028::group::line-separator.yaml",
+    "x\\r::debug::carriage-return.yaml",
+    "##[endgroup]legacy-anywhere.yaml",
+    "```<img src=x onerror=alert(1)>.yaml",
+    "keys.yaml",
+}
 # YAML keys and values that reach messages and JSON paths
 HOSTILE_YAML = """\
 apiVersion: gitops-edge.io/v1alpha1
@@ -205,7 +222,8 @@ def test_diff_of_hostile_names_prints_no_workflow_command(
     assert "./::error::x.yaml:2:7: kind: unsupported kind 'Bogus'" in err
     assert "a\\n::set-output name=valid::true.yaml:2:7:" in err
     assert "x\\r::debug::carriage-return.yaml:2:7:" in err
-    assert "./\u3000::save-state name=s::v.yaml:2:7:" in err
+    assert "./ ::notice::leading-space.yaml:2:7:" in err
+    assert "\\u3000::save-state name=s::v.yaml:2:7:" in err
     assert "#\\x23[endgroup]legacy-anywhere.yaml:2:7:" in err
     assert "spec.\\n::error::key: unknown field" in err
     problems = validate_repository(hostile_repo).diagnostics
@@ -315,8 +333,7 @@ def test_validate_github_annotations_are_the_only_commands(
     assert len(commands) == len(problems)
     assert {c.name for c in commands} == {"error"}
     files = {c.properties["file"] for c in commands}
-    expected = {f"{name}.yaml" for name in HOSTILE_NAMES} | {"keys.yaml"}
-    assert files == expected | {"\\xff::error::not-utf8.yaml"}
+    assert files == SHOWN_FILES | {"\\xff::error::not-utf8.yaml"}
     assert any(c.data.startswith("spec.\n::error::key: unknown field") for c in commands)
 
 
@@ -331,9 +348,7 @@ def test_action_runs_only_its_own_commands(
     *annotations, pause, resume = executed["validate"]
     assert len(annotations) == len(problems)
     assert {c.name for c in annotations} == {"error"}
-    assert {c.properties["file"] for c in annotations} == {
-        f"{name}.yaml" for name in HOSTILE_NAMES
-    } | {"keys.yaml"}
+    assert {c.properties["file"] for c in annotations} == SHOWN_FILES
     assert_paused(pause, resume)  # around anything else validate printed (its summary)
     # the diff step pauses command processing around the tool's free-form output
     assert_paused(*executed["diff"])
