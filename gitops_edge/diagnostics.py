@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from gitops_edge.workflow_text import escape_data, escape_property, printable
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -74,25 +76,20 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps([to_dict(d) for d in diagnostics], indent=2)
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def render_github(diagnostics: Sequence[Diagnostic], *, root_prefix: str = "") -> str:
-    """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`."""
+    """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`. File, message
+    and title are escaped as actions/toolkit does, so nothing from the repository can end an
+    annotation or start another command; the file as shown everywhere (`printable`: a newline
+    or a non-UTF-8 byte of its name as `\\n`, `\\xff`)."""
     lines = []
     for d in diagnostics:
-        file = f"{root_prefix}{d.file}" if root_prefix else d.file
+        file = printable(f"{root_prefix}{d.file}")
         message = f"{d.path}: {d.message}" if d.path else d.message
         if d.hint:
             message += f" (hint: {d.hint})"
         props = (
-            f"file={_escape_property(file)},line={d.line},col={d.col},"
-            f"title={_escape_property('gitops-edge ' + (d.rule or d.severity))}"
+            f"file={escape_property(file)},line={d.line},col={d.col},"
+            f"title={escape_property('gitops-edge ' + (d.rule or d.severity))}"
         )
-        lines.append(f"::{d.severity} {props}::{_escape_data(message)}")
+        lines.append(f"::{d.severity} {props}::{escape_data(message)}")
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """What changes between two revisions of the desired state, per workload and node group, and
 the expected impact read from the last status written to the repository (no cluster needed).
 
-Pure: compares two `DesiredState`s and status rows; renders Markdown, JSON and text.
+Pure: compares two `DesiredState`s and status rows; renders Markdown, JSON and text in which
+nothing from the repository can start a workflow command, a new line, or Markdown markup
+(`workflow_text`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from gitops_edge.desired import DesiredDaemonSet, DesiredState, UpdateModel
 from gitops_edge.openyurt import resolve_max_unavailable
 from gitops_edge.planner.daemonset import native_max_unavailable
+from gitops_edge.workflow_text import inline, json_text, markdown_inline
 
 StatusRows = Mapping[tuple[str, str | None], Mapping[str, Any]]  # (workload, group) → row
 
@@ -197,8 +200,9 @@ def render_markdown(report: DiffReport) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in report.changes:
-        what = "<br>".join(c.details).replace("|", "\\|")
-        lines.append(f"| {c.workload} | {c.group or '—'} | {c.kind}: {what} | {_impact_cells(c)} |")
+        what = "<br>".join(markdown_inline(d) for d in c.details)
+        workload, group = markdown_inline(c.workload), markdown_inline(c.group or "—")
+        lines.append(f"| {workload} | {group} | {c.kind}: {what} | {_impact_cells(c)} |")
     if not report.has_status:
         lines += [
             "",
@@ -206,7 +210,7 @@ def render_markdown(report: DiffReport) -> str:
             "unknown (it appears after the reconciler's first pass).",
         ]
     if report.jobs:
-        lines += ["", "**Node jobs**", ""] + [f"- {j}" for j in report.jobs]
+        lines += ["", "**Node jobs**", ""] + [f"- {markdown_inline(j)}" for j in report.jobs]
     return "\n".join(lines) + "\n"
 
 
@@ -240,12 +244,17 @@ def to_dict(report: DiffReport) -> dict[str, Any]:
     }
 
 
+def render_json(report: DiffReport) -> str:
+    return json_text(json.dumps(to_dict(report), indent=2))
+
+
 def render_text(report: DiffReport) -> str:
     if not report.changes and not report.jobs:
         return "no change to what runs in the cluster"
     lines = []
     for c in report.changes:
-        lines.append(f"{c.kind:8} {c.namespace}/{c.name}: {'; '.join(c.details)}")
+        what = inline("; ".join(c.details))
+        lines.append(f"{c.kind:8} {inline(c.namespace)}/{inline(c.name)}: {what}")
         if c.impact is not None:
             i = c.impact
             lines.append(
@@ -253,5 +262,5 @@ def render_text(report: DiffReport) -> str:
                 f"{i.max_down if i.max_down is not None else 'n/a'} down at once, "
                 f"{i.passes if i.passes is not None else 'n/a'} passes"
             )
-    lines += report.jobs
+    lines += [inline(j) for j in report.jobs]
     return "\n".join(lines)

@@ -83,6 +83,27 @@ def workspace(tmp: Path, change: str) -> Path:
     return repo
 
 
+def read_outputs(text: str) -> list[tuple[str, str]]:
+    """GITHUB_OUTPUT as the runner reads it: NAME=VALUE lines and NAME<<DELIMITER blocks."""
+    found = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            found.append((line[:equals], line[equals + 1 :]))
+        elif heredoc >= 0:
+            name, delimiter = line[:heredoc], line[heredoc + 2 :]
+            value = []
+            for block_line in lines:
+                if block_line == delimiter:
+                    break
+                value.append(block_line)
+            else:
+                raise AssertionError(f"{name}: no closing delimiter {delimiter!r}")
+            found.append((name, "\n".join(value)))
+    return found
+
+
 def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
     files = {name: tmp / name for name in ("output", "summary", "env")}
     for file in files.values():
@@ -113,17 +134,17 @@ def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
             "GITHUB_WORKSPACE": str(repo),
             **{k: expand(str(v)) for k, v in (step.get("env") or {}).items()},
         }
-        done = subprocess.run(
+        done = subprocess.run(  # one stream, in order, as the runner reads it
             ["bash", "-e", "-o", "pipefail", "-c", expand(step["run"])],
             cwd=expand(step.get("working-directory", str(repo))),
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
+            timeout=300,
         )
-        logs.append((step.get("id"), done.returncode, done.stdout, done.stderr))
-        for line in files["output"].read_text().splitlines():
-            key, _, value = line.partition("=")
-            outputs[key] = value
+        logs.append((step.get("id"), done.returncode, done.stdout, ""))
+        outputs.update(read_outputs(files["output"].read_text()))
     return {"outputs": outputs, "summary": files["summary"].read_text(), "logs": logs}
 
 

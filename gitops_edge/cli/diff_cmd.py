@@ -3,20 +3,22 @@ change between two revisions of the desired state will roll out where, and its e
 (from the status last written to the repository). No cluster access.
 
 Side effects: reads the git repository holding PATH (revisions are exported into a temporary
-folder; the working tree is not touched); prints the report.
+folder; the working tree is not touched); prints the report. Everything printed that comes from
+the repository is escaped (`workflow_text`): the GitHub Action runs this command, and the runner
+would read a file named `::error::x.yaml` at the start of a line as a workflow command.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gitops_edge import diagnostics as diag
-from gitops_edge import diff
+from gitops_edge import diff, workflow_text
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
 from gitops_edge.desired import DesiredState
 from gitops_edge.gitsource import GitSourceError, export_revision, repository_root
@@ -52,6 +54,25 @@ def _status_rows(root: Path, validated: ValidatedRepo) -> dict[tuple[str, str | 
     return rows
 
 
+def _shown(found: list[diag.Diagnostic]) -> list[diag.Diagnostic]:
+    """Diagnostics as printed: each on one line, no file name read as a workflow command."""
+    inline = workflow_text.inline
+    return [
+        replace(
+            d,
+            file=workflow_text.display_path(d.file),
+            path=inline(d.path),
+            message=inline(d.message),
+            hint=inline(d.hint),
+        )
+        for d in found
+    ]
+
+
+def _print(text: str, *, end: str = "\n", stderr: bool = False) -> None:
+    print(workflow_text.guard_lines(text), end=end, file=sys.stderr if stderr else sys.stdout)
+
+
 def _state(validated: ValidatedRepo, revision: str) -> DesiredState:
     return render(validated.documents, config=validated.config, revision=revision)
 
@@ -62,32 +83,32 @@ def run(args: argparse.Namespace) -> int:
         top = repository_root(path)
         relative = path.relative_to(top)
     except (GitSourceError, ValueError) as exc:
-        return fail(str(exc))
+        return fail(workflow_text.guard_lines(str(exc)))
     with tempfile.TemporaryDirectory(prefix="gitops-edge-diff-") as tmp:
         try:
             base_sha = export_revision(top, args.base, Path(tmp) / "base")
             head_sha = export_revision(top, args.head, Path(tmp) / "head")
         except GitSourceError as exc:
-            return fail(str(exc))
+            return fail(workflow_text.guard_lines(str(exc)))
         base_root, head_root = Path(tmp) / "base" / relative, Path(tmp) / "head" / relative
         head = validate_repository(head_root)
         if not head.valid:
-            text = diag.render_text(list(head.diagnostics))
-            print(text, file=sys.stderr)
+            text = diag.render_text(_shown(list(head.diagnostics)))
+            _print(text, stderr=True)
             if args.format == "markdown":
-                print(
+                _print(
                     f"### gitops-edge diff `{base_sha[:12]}` → `{head_sha[:12]}`\n\n"
                     f"The desired state at `{head_sha[:12]}` is invalid and would not be "
-                    f"applied:\n\n```text\n{text}\n```"
+                    f"applied:\n\n{workflow_text.markdown_code_block(text)}"
                 )
             return fail(f"the desired state at {head_sha[:12]} is invalid", EXIT_INVALID)
         base = validate_repository(base_root) if base_root.is_dir() else None
         before = _state(base, base_sha) if base is not None and base.valid else None
         report = diff.compare(before, _state(head, head_sha), _status_rows(head_root, head))
     if args.format == "json":
-        print(json.dumps(diff.to_dict(report), indent=2))
+        _print(diff.render_json(report))
     elif args.format == "text":
-        print(diff.render_text(report))
+        _print(diff.render_text(report))
     else:
-        print(diff.render_markdown(report), end="")
+        _print(diff.render_markdown(report), end="")
     return EXIT_OK
