@@ -1,7 +1,9 @@
 """A git source's pass bookkeeping: load it at its spec revision (remembering an invalid newer
-revision) and write the status back after a pass.
+revision), write the status back after a pass, and, for a loop that starts on an invalid
+revision, resume the last good revision recorded in the committed status.
 
-Side effects: git (through GitSource), reading the checkout.
+Side effects: git (through GitSource), reading the checkout (and a temporary worktree of the
+resumed revision).
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_edge.desired import DesiredState
+from gitops_edge.desired import DesiredState, RepoConfig
 from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.gitsource import GitSource
-from gitops_edge.loop import Loaded
+from gitops_edge.loop import Loaded, Resumed
 from gitops_edge.plan import Plan
-from gitops_edge.reconcile import InvalidRevisionError, load_desired_at
-from gitops_edge.status import Drift, headline, status_files
+from gitops_edge.reconcile import InvalidRevisionError, load_desired, load_desired_at
+from gitops_edge.status import SUMMARY_FILE, Drift, headline, recorded_revision, status_files
 
 
 @dataclass
@@ -29,6 +31,8 @@ class GitPublisher:
     # Status folders written to: never a spec change, whatever the revision's own config says
     # (an invalid revision may name another folder; the last good one's is where status goes).
     written_to: set[str] = field(default_factory=set)
+    # The repository config of the revision loaded last (even an invalid one): where its status is.
+    head_config: RepoConfig = field(default_factory=RepoConfig)
 
     def load(self) -> Loaded:
         checkout = self.source.sync()
@@ -41,9 +45,7 @@ class GitPublisher:
         try:
             desired = load_desired_at(
                 checkout.root,
-                revision_for=lambda c: self.source.spec_revision(
-                    c.status_path, *sorted(self.written_to)
-                ),
+                revision_for=self._spec_revision,
             )
         except InvalidRevisionError as exc:
             self.invalid = (exc.revision, exc.diagnostics)
@@ -51,6 +53,44 @@ class GitPublisher:
         if self.invalid is not None and self.invalid[0] != desired.revision:
             self.invalid = None
         return Loaded(revision=desired.revision, desired=desired)
+
+    def _spec_revision(self, config: RepoConfig) -> str:
+        self.head_config = config
+        return self.source.spec_revision(config.status_path, *sorted(self.written_to))
+
+    def resume(self) -> Resumed:
+        """The last good revision recorded in the committed status summary (the status folder
+        and branch the loaded revision's config names; the defaults when it cannot be read),
+        loaded from the clone's history and validated again; or why there is none. Never
+        guesses: a missing record, a revision no longer in the branch's history or one that
+        no longer validates resumes nothing."""
+        config = self.head_config
+        where = f"{config.status_path}/{SUMMARY_FILE}"
+        where += f" on branch {config.status_branch}" if config.status_branch else ""
+        text = self.source.read_committed(
+            f"{config.status_path}/{SUMMARY_FILE}", branch=config.status_branch
+        )
+        if text is None:
+            return Resumed(None, f"no status summary ({where}): no revision was reconciled yet")
+        revision = recorded_revision(text)
+        if revision is None:
+            return Resumed(None, f"the status summary ({where}) records no last good revision")
+        if not self.source.in_history(revision):
+            return Resumed(
+                None,
+                f"the last good revision {revision} recorded in {where} is not in the history "
+                f"of branch {self.source.branch} (force-pushed away?)",
+            )
+        with self.source.revision_tree(revision) as root:
+            try:
+                desired = load_desired(root, revision=revision)
+            except InvalidRevisionError as exc:
+                return Resumed(
+                    None,
+                    f"the last good revision {revision} recorded in {where} does not validate "
+                    f"any more ({len(exc.diagnostics)} problems; run gitops-edge validate on it)",
+                )
+        return Resumed(desired, where)
 
     def publish(
         self, desired: DesiredState, after: Plan, *, drift: Drift | None = None
