@@ -404,3 +404,37 @@ def test_the_summary_records_the_revision_it_reports() -> None:
     )
     assert recorded_revision("# Rollout status\n") is None
     assert recorded_revision("<!-- gitops-edge last-good-revision: --upload-pack=x -->\n") is None
+
+
+def test_a_resume_that_fails_for_a_transient_reason_is_tried_again() -> None:
+    from gitops_edge.desired import RepoConfig
+    from gitops_edge.loop import Loaded, Resumed
+
+    good = DesiredState(revision="a" * 40, config=RepoConfig(), groups=(), daemonsets=())
+    attempts: list[int] = []
+    reconciled: list[str] = []
+    logs: list[str] = []
+
+    def resume() -> Resumed:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise GitSourceError("cannot reach the repository")
+        return Resumed(good, "status/README.md")
+
+    def reconcile(desired: DesiredState) -> PassResult:
+        reconciled.append(desired.revision)
+        return PassResult(plans=(), results=())
+
+    run_loop(
+        load=lambda: Loaded(revision="b" * 40, desired=None),
+        reconcile=reconcile,
+        resume=resume,
+        settings=LoopSettings(interval=0.01, max_backoff=0.01, max_passes=3),
+        stop=threading.Event(),
+        wake=threading.Event(),
+        log=lambda level, message, **fields: logs.append(message),
+        transient=(GitSourceError,),
+    )
+    assert len(attempts) == 2  # failed, tried again, then kept: not asked on every pass
+    assert reconciled == [good.revision, good.revision]
+    assert logs.count("revision is invalid; keeping the last good one") == 1
