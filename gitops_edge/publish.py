@@ -59,20 +59,35 @@ class GitPublisher:
         return self.source.spec_revision(config.status_path, *sorted(self.written_to))
 
     def resume(self) -> Resumed:
-        """The last good revision recorded in the committed status summary (the status folder
-        and branch the loaded revision's config names; the defaults when it cannot be read),
-        loaded from the clone's history and validated again; or why there is none. Never
-        guesses: a missing record, a revision no longer in the branch's history or one that
-        no longer validates resumes nothing."""
-        config = self.head_config
-        where = f"{config.status_path}/{SUMMARY_FILE}"
-        where += f" on branch {config.status_branch}" if config.status_branch else ""
-        text = self.source.read_committed(
-            f"{config.status_path}/{SUMMARY_FILE}", branch=config.status_branch
-        )
-        if text is None:
-            return Resumed(None, f"no status summary ({where}): no revision was reconciled yet")
-        revision = recorded_revision(text)
+        """The last good revision recorded in the committed status summary, loaded from the
+        clone's history and validated again; or why there is none. The summary is looked for
+        where the loaded (invalid) revision's config puts the status, then where the defaults
+        do (that revision may be invalid for its status settings); the first one found
+        decides. Never guesses: no record, a revision no longer in the branch's history, one
+        that no longer validates or whose own config keeps its status elsewhere resumes
+        nothing."""
+        missing = []
+        for path, branch in self._status_places():
+            where = f"{path}/{SUMMARY_FILE}" + (f" on branch {branch}" if branch else "")
+            text = self.source.read_committed(f"{path}/{SUMMARY_FILE}", branch=branch)
+            if text is None:
+                missing.append(where)
+                continue
+            return self._resume_from(text, where=where, place=(path, branch))
+        return Resumed(None, f"no status summary ({', '.join(missing)}): nothing recorded yet")
+
+    def _status_places(self) -> list[tuple[str, str]]:
+        """(status path, status branch) to look in, the loaded revision's first."""
+        head, default = self.head_config, RepoConfig()
+        places = [
+            (path, branch)
+            for path in (head.status_path, default.status_path)
+            for branch in (head.status_branch, default.status_branch)
+        ]
+        return list(dict.fromkeys(places))
+
+    def _resume_from(self, summary: str, *, where: str, place: tuple[str, str]) -> Resumed:
+        revision = recorded_revision(summary)
         if revision is None:
             return Resumed(None, f"the status summary ({where}) records no last good revision")
         if not self.source.in_history(revision):
@@ -90,6 +105,14 @@ class GitPublisher:
                     f"the last good revision {revision} recorded in {where} does not validate "
                     f"any more ({len(exc.diagnostics)} problems; run gitops-edge validate on it)",
                 )
+        config = desired.config
+        if (config.status_path, config.status_branch) != place:
+            return Resumed(
+                None,
+                f"the last good revision {revision} recorded in {where} keeps its own status "
+                f"elsewhere ({config.status_path}/ on branch "
+                f"{config.status_branch or self.source.branch}): not this status's record",
+            )
         return Resumed(desired, where)
 
     def publish(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -438,3 +439,40 @@ def test_a_resume_that_fails_for_a_transient_reason_is_tried_again() -> None:
     assert len(attempts) == 2  # failed, tried again, then kept: not asked on every pass
     assert reconciled == [good.revision, good.revision]
     assert logs.count("revision is invalid; keeping the last good one") == 1
+
+
+def test_an_invalid_head_that_moves_the_status_folder_still_finds_the_record(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    world.restart()
+    run("pull", "-q", "--rebase", "origin", "main", cwd=world.remote.work)
+    config = world.remote.work / "gitops-edge.yaml"
+    config.write_text(config.read_text().replace("spec: {}", "spec:\n  status:\n    path: state"))
+    (world.remote.work / "broken.yaml").write_text(BROKEN)
+    world.remote.commit("status moved to state/, and broken")
+    world.reconciled.clear()
+    world.restart()
+    assert world.reconciled == [world.good, world.good]
+    resumed = next(f for _, m, f in world.logs if m == RESUMING.format(world.good))
+    assert resumed["recorded_in"] == "status/README.md"  # the defaults', not state/
+
+
+def test_a_record_whose_revision_keeps_its_status_elsewhere_is_not_used(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.restart()  # records world.good in status/
+    run("pull", "-q", "--rebase", "origin", "main", cwd=world.remote.work)
+    # A copy of that summary under another folder, which the invalid head names.
+    (world.remote.work / "elsewhere").mkdir()
+    shutil.copy(world.remote.work / "status" / "README.md", world.remote.work / "elsewhere")
+    config = world.remote.work / "gitops-edge.yaml"
+    config.write_text(
+        config.read_text().replace("spec: {}", "spec:\n  status:\n    path: elsewhere")
+    )
+    (world.remote.work / "broken.yaml").write_text(BROKEN)
+    world.remote.commit("a copied summary, and broken")
+    world.reconciled.clear()
+    world.restart()
+    assert world.reconciled == []
+    why = next(m for m in world.messages() if m.startswith("no last good revision to resume"))
+    assert "elsewhere/README.md" in why and "keeps its own status elsewhere" in why
