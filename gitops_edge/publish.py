@@ -103,7 +103,8 @@ class GitPublisher:
                 return Resumed(
                     None,
                     f"the last good revision {revision} recorded in {where} does not validate "
-                    f"any more ({len(exc.diagnostics)} problems; run gitops-edge validate on it)",
+                    f"any more ({len(exc.diagnostics)} problems: run gitops-edge validate on a "
+                    "checkout of it)",
                 )
         config = desired.config
         if (config.status_path, config.status_branch) != place:
