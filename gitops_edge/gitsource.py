@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +198,68 @@ class GitSource:
         elif exists:
             work.git.reset("--hard", remote_ref)
         return work
+
+    def read_committed(self, relative: str, *, branch: str = "") -> str | None:
+        """The text of the file at `relative` (relative to --path) as committed on `branch`
+        (fetched from the remote first), or on the synced spec branch when `branch` is empty;
+        None when that branch or file does not exist, or is not a regular file."""
+        path = self._in_subpath(relative)
+        with git.Repo(self.clone_dir) as repo:
+            try:
+                ref = "HEAD"
+                if branch:
+                    if not str(repo.git.ls_remote("origin", f"refs/heads/{branch}")).strip():
+                        return None
+                    ref = f"refs/remotes/origin/{branch}"
+                    repo.git.fetch("origin", f"+refs/heads/{branch}:{ref}")
+                try:
+                    item = repo.commit(ref).tree / path
+                except KeyError:
+                    return None
+            except git.GitCommandError as exc:
+                raise self._fail(f"cannot read {relative}", exc) from None
+            if not isinstance(item, git.Blob) or item.mode == git.Blob.link_mode:
+                return None
+            return bytes(item.data_stream.read()).decode("utf-8", errors="replace")
+
+    def in_history(self, revision: str) -> bool:
+        """Whether commit `revision` (a full hash) is the synced branch head or one of its
+        ancestors (False when the clone does not have it: e.g. force-pushed away)."""
+        with git.Repo(self.clone_dir) as repo:
+            try:
+                commit = repo.commit(revision)
+            except (git.BadName, ValueError):  # not a commit of this clone
+                return False
+            return bool(repo.is_ancestor(commit, repo.head.commit))
+
+    @contextmanager
+    def revision_tree(self, revision: str) -> Iterator[Path]:
+        """The desired-state folder (--path) as of commit `revision`, checked out exactly (links
+        and attributes as in a clone) in a temporary worktree next to the clone, under the cache
+        directory (the root file system may be read-only); removed on exit. The clone's own
+        checkout does not change."""
+        tree = self.clone_dir.with_name(self.clone_dir.name + "-revision")
+        with git.Repo(self.clone_dir) as repo:
+            try:
+                _drop_worktree(repo, tree)  # left behind by a killed run
+                repo.git.worktree("add", "--detach", str(tree), revision)
+            except git.GitCommandError as exc:
+                raise self._fail(f"cannot check out revision {revision}", exc) from None
+        try:
+            yield tree / self.subpath
+        finally:
+            with git.Repo(self.clone_dir) as repo:
+                try:
+                    _drop_worktree(repo, tree)
+                except git.GitCommandError:
+                    shutil.rmtree(tree, ignore_errors=True)  # pruned by the next use
+
+
+def _drop_worktree(repo: git.Repo, tree: Path) -> None:
+    """Remove the worktree at `tree` and forget it, whether or not git still knows it."""
+    if tree.exists():
+        shutil.rmtree(tree)
+    repo.git.worktree("prune")
 
 
 def export_revision(repo_dir: Path, revision: str, dest: Path) -> str:

@@ -2,11 +2,14 @@
 
 Each pass loads the source (a cheap check for git sources), validates it, and reconciles the
 newest valid revision; an invalid revision is reported once and the last good one keeps being
-reconciled. Every failed action and plan error of a pass is logged with its reason (at most
-`failures.LOG_LIMIT` records per kind and pass, then a summary) and handed, counted by kind, to
-`on_failures`. Transient failures (cluster, git, I/O) back off exponentially with jitter, up to
-`max_backoff`, and never end the loop. `stop` is checked between passes only, so a pass is
-never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node turned Ready).
+reconciled. A loop that starts on an invalid revision has no last good one in memory: it asks
+`resume` for the one an earlier run recorded (and says why when there is none: then nothing is
+reconciled until a valid revision arrives). Every failed action and plan error of a pass is
+logged with its reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
+and handed, counted by kind, to `on_failures`. Transient failures (cluster, git, I/O) back off
+exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` is checked between
+passes only, so a pass is never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node
+turned Ready).
 Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
 DaemonSet it found drifted from the repository).
 """
@@ -45,6 +48,16 @@ class Loaded:
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What `resume` found for a loop starting on an invalid revision: the last good desired
+    state recorded by an earlier run (validated again), and where it was recorded; or None and
+    why nothing can be resumed."""
+
+    desired: DesiredState | None
+    detail: str  # where it was recorded, or why nothing can be resumed
+
+
 def run_loop(
     *,
     load: Callable[[], Loaded],
@@ -56,8 +69,10 @@ def run_loop(
     transient: tuple[type[BaseException], ...],
     on_error: Callable[[BaseException], None] | None = None,
     on_failures: Callable[[Mapping[str, int]], None] | None = None,
+    resume: Callable[[], Resumed] | None = None,
 ) -> int:
-    """Run passes until `stop` is set; returns the number of passes run."""
+    """Run passes until `stop` is set; returns the number of passes run. `resume`: asked for
+    the last good revision when an invalid one arrives while there is none in memory."""
     last_good: DesiredState | None = None
     reported_invalid = ""
     failures = 0
@@ -71,15 +86,12 @@ def run_loop(
             loaded = load()
             if loaded.desired is None:
                 if loaded.revision != reported_invalid:
+                    if last_good is None and resume is not None:  # a transient error: retried
+                        last_good = _resume(resume, invalid=loaded.revision, log=log)
                     reported_invalid = loaded.revision
                     for diag in loaded.diagnostics:
                         log("error", "invalid desired state", diagnostic=render_text([diag]))
-                    log(
-                        "error",
-                        "revision is invalid; keeping the last good one",
-                        revision=loaded.revision,
-                        last_good=last_good.revision if last_good else None,
-                    )
+                    _report_invalid(loaded.revision, last_good=last_good, log=log)
             else:
                 if last_good is None or last_good.revision != loaded.revision:
                     log("info", "new revision", revision=loaded.revision)
@@ -108,6 +120,39 @@ def run_loop(
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes
+
+
+def _resume(resume: Callable[[], Resumed], *, invalid: str, log: Log) -> DesiredState | None:
+    resumed = resume()
+    if resumed.desired is None:
+        log("error", f"no last good revision to resume: {resumed.detail}", revision=invalid)
+        return None
+    good = resumed.desired.revision
+    log(
+        "warning",
+        f"resuming the last good revision {good} recorded in the status",
+        revision=good,
+        recorded_in=resumed.detail,
+        invalid=invalid,
+    )
+    return resumed.desired
+
+
+def _report_invalid(revision: str, *, last_good: DesiredState | None, log: Log) -> None:
+    if last_good is not None:
+        log(
+            "error",
+            "revision is invalid; keeping the last good one",
+            revision=revision,
+            last_good=last_good.revision,
+        )
+    else:
+        log(
+            "error",
+            "revision is invalid and there is no last good revision: nothing is reconciled "
+            "until a valid revision arrives",
+            revision=revision,
+        )
 
 
 def _report(

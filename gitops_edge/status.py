@@ -2,6 +2,9 @@
 KubeEdge node job (`jobs/<kind>-<name>.json`, per-node results) and a Markdown summary
 (`<status path>/README.md`) with a progress table per group and a table per node job.
 
+The summary ends with a record of the spec revision it reports, the last good one
+(`<!-- gitops-edge last-good-revision: <commit> -->`, invisible once rendered): a loop restarted
+while the branch head is invalid resumes that revision (`recorded_revision` reads it back).
 Content depends only on the spec revision and the cluster's state, never on the time, so a pass
 that changes nothing produces identical files and no commit. Pure: returns file contents.
 """
@@ -9,6 +12,7 @@ that changes nothing produces identical files and no commit. Pure: returns file 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +25,11 @@ from gitops_edge.plan import DaemonSetPlan, JobPlan, Plan, held_by_window
 from gitops_edge.plan_format import all_jobs, progress_bar
 
 JOBS_DIR = "jobs"
+SUMMARY_FILE = "README.md"
+_RECORD = "<!-- gitops-edge last-good-revision: {} -->"
+_RECORDED = re.compile(
+    r"^<!-- gitops-edge last-good-revision: ([0-9a-f]{40}|[0-9a-f]{64}) -->$", re.M
+)
 
 
 Drift = Mapping[tuple[str, str], Sequence[str]]  # (namespace, name) → drifted field paths
@@ -102,7 +111,7 @@ def status_files(
     for job in all_jobs(plan):
         body = {"specRevision": desired.revision, **job_to_dict(job)}
         files[job_file(job)] = json.dumps(body, indent=2, sort_keys=True) + "\n"
-    files["README.md"] = summary_markdown(desired, plan, invalid=invalid, drift=drift)
+    files[SUMMARY_FILE] = summary_markdown(desired, plan, invalid=invalid, drift=drift)
     return files
 
 
@@ -241,4 +250,12 @@ def summary_markdown(
     errors += [(job.name, e) for job in jobs for e in job.errors]
     if errors:
         lines += ["", "## Errors", ""] + [f"- `{name}`: {e}" for name, e in errors]
+    lines += ["", _RECORD.format(desired.revision)]
     return "\n".join(lines) + "\n"
+
+
+def recorded_revision(summary: str) -> str | None:
+    """The last good spec revision a committed summary records (a full commit hash), or None
+    when it records none (written by an older version, edited by hand)."""
+    found = _RECORDED.findall(summary)
+    return str(found[0]) if len(found) == 1 else None

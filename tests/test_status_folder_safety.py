@@ -66,6 +66,7 @@ def _loop_pass(world: World, passes: int = 1) -> list[tuple[str, str, dict[str, 
         wake=threading.Event(),
         log=world.log,
         transient=(GitSourceError, OSError),
+        resume=world.publisher.resume,  # as the command wires it: each call is a restart
     )
     return world.logs
 

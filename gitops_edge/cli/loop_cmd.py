@@ -28,7 +28,7 @@ from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
-from gitops_edge.loop import LoopSettings, load_step, run_loop
+from gitops_edge.loop import LoopSettings, Resumed, load_step, run_loop
 from gitops_edge.metrics import LoopMetrics
 from gitops_edge.observed import Node
 from gitops_edge.planner import plan
@@ -102,6 +102,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             transient=(ClusterError, GitSourceError, OSError, TimeoutError, ValueError),
             on_error=(lambda exc: metrics.record_error(type(exc).__name__)) if metrics else None,
             on_failures=metrics.record_failures if metrics else None,
+            resume=publisher.resume if publisher is not None else _no_history,
         )
     finally:
         stop.set()
@@ -163,6 +164,10 @@ def _loader(args: argparse.Namespace, publisher: GitPublisher | None) -> Any:
     return lambda: load_step(
         lambda: load_desired(root, revision=LOCAL_REVISION), lambda: LOCAL_REVISION
     )
+
+
+def _no_history() -> Resumed:
+    return Resumed(None, "a local folder has no history to resume from (a git source has)")
 
 
 def _start_metrics(address: str, log: Any) -> LoopMetrics | None:
