@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_git_source import EXAMPLE, Remote, run
 
+from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.gitsource import GitSource, GitSourceError
 from gitops_edge.publish import GitPublisher
@@ -228,3 +229,35 @@ def test_git_child_processes_do_not_accumulate_over_passes(tmp_path: Path) -> No
     assert after_ten <= after_one == 0, child_pids()
     assert processes_mentioning(f"127.0.0.1:{hung.port}") == []
     assert run("log", "-1", "--format=%s", "origin/main", cwd=source.clone_dir) == "status: n"
+
+
+@pytest.mark.parametrize("command", ["plan", "reconcile", "status"])
+def test_git_timeout_bounds_the_commands_that_read_a_git_source(
+    command: str, silent: HungRemote, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 2)]))
+    args = [command, silent.url, "--git-timeout", "1", "--cache-dir", str(tmp_path / "cache")]
+    args += {
+        "plan": ["--cluster", f"sim:{sim}"],
+        "reconcile": ["--cluster", f"sim:{sim}", "--once"],
+    }.get(command, [])
+    codes: list[int] = []
+    raised, took = bounded(lambda: codes.append(main(args)))
+    assert raised is None, raised
+    assert codes == [2]
+    assert "git ls-remote timed out after 1 s" in capsys.readouterr().err
+    assert took < 10
+    assert git_processes_left(f"127.0.0.1:{silent.port}") == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_git_timeout_that_is_no_duration_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "file:///nowhere.git", "--cluster", "sim:x.json", "--git-timeout", value])
+    assert exited.value.code == 2
+    assert f"argument --git-timeout: {value!r} is not a number of seconds above 0" in (
+        capsys.readouterr().err
+    )
