@@ -48,7 +48,7 @@ class GitTimeoutError(Exception):
         self.seconds = seconds
         self.cancelled = cancelled
         super().__init__(
-            f"git {operation} stopped: shutting down"
+            f"git {operation} was stopped: the reconciler is stopping"
             if cancelled
             else f"git {operation} timed out after {seconds:g} s"
         )

@@ -126,7 +126,7 @@ class GitSource:
         except GitTimeoutError as exc:
             where = f"{redact(self.url)} ({self.branch})"
             if exc.cancelled:
-                raise GitSourceError(f"{where}: {exc} (the reconciler is stopping)") from None
+                raise GitSourceError(f"{where}: {exc}") from None
             raise GitSourceError(
                 f"{where}: {exc} and was stopped (hint: check that the remote answers: the "
                 "network, a proxy or firewall, the server's load; or allow more time with "
