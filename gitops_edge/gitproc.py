@@ -6,8 +6,11 @@ are killed with it: killing git alone would leave a helper blocked on a silent s
 HTTP transfers slower than LOW_SPEED_LIMIT bytes/s for `low_speed_time` seconds are given up by
 git itself (http.lowSpeedLimit/lowSpeedTime); git never prompts for credentials. A `cancel`
 event (the loop's stop, set by SIGTERM) kills a running git at once and refuses to start
-another. Also: `meaningful_lines`, what of git's stderr is worth showing.
-Side effects: runs git processes; kills them (their process group) on deadline or cancel.
+another. In a process that leaves SIGTERM to its default action (the one-shot commands), a
+SIGTERM that arrives while git runs becomes SystemExit(143) once git's group is killed, so git
+never outlives the process. Also: `meaningful_lines`, what of git's stderr is worth showing.
+Side effects: runs git processes; kills them (their process group) on deadline, cancel or
+SIGTERM; replaces a default SIGTERM disposition while git runs (main thread only).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +107,25 @@ def run_git(
         *args,
     ]
     environment = {**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"}
+    with _sigterm_exits():
+        return _run(
+            command, operation=operation, limits=limits, cwd=cwd, env=environment, cancel=cancel
+        )
+
+
+def _run(
+    command: list[str],
+    *,
+    operation: str,
+    limits: GitLimits,
+    cwd: Path | None,
+    env: dict[str, str],
+    cancel: threading.Event | None,
+) -> GitRun:
     proc = subprocess.Popen(
         command,
         cwd=cwd,
-        env=environment,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -135,6 +153,28 @@ def run_git(
         stdout=out.decode(errors="replace"),
         stderr=err.decode(errors="replace"),
     )
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """While git runs, a SIGTERM left to its default action (which would end this process at
+    once and leave git, in a session of its own, running) raises SystemExit instead: git's
+    group is killed on the way out. A handler already installed (the loop's) is kept."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -185,6 +185,43 @@ def test_sigterm_ends_the_loop_within_seconds_while_git_hangs(
     assert git_processes_left(f"127.0.0.1:{silent.port}") == []
 
 
+@pytest.mark.parametrize(
+    ("command", "signum"),
+    [("plan", signal.SIGTERM), ("reconcile", signal.SIGTERM), ("plan", signal.SIGINT)],
+    ids=["plan-SIGTERM", "reconcile-once-SIGTERM", "plan-SIGINT"],
+)
+def test_a_signal_to_a_one_shot_command_leaves_no_git_behind(
+    command: str, signum: signal.Signals, silent: HungRemote, tmp_path: Path
+) -> None:
+    """`plan` and `reconcile --once` still end at once on SIGTERM (SIGINT: Ctrl-C), but not
+    before the git they run, in a process group of its own, is killed."""
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 2)]))
+    once = ["--once"] if command == "reconcile" else []
+    args = [command, silent.url, "--cluster", f"sim:{sim}", *once]
+    shot = subprocess.Popen(
+        [sys.executable, "-m", "gitops_edge", *args, "--cache-dir", str(tmp_path / "cache")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not processes_mentioning(f"127.0.0.1:{silent.port}"):
+            assert shot.poll() is None, shot.communicate(timeout=5)[1]
+            assert time.monotonic() < deadline, "git never started"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        shot.send_signal(signum)  # to the command only, as `kill PID` does
+        shot.communicate(timeout=5)
+    finally:
+        if shot.poll() is None:
+            shot.kill()
+            shot.communicate(timeout=10)
+    assert shot.returncode in (128 + signum, -signum, 2)  # 2: "interrupted"
+    assert git_processes_left(f"127.0.0.1:{silent.port}") == []
+
+
 def test_git_child_processes_do_not_accumulate_over_passes(tmp_path: Path) -> None:
     """Passes over a repository holding only `status/` (an invalid revision, the spec-revision
     fallback reads HEAD's commit), over the example fleet with status written back, and passes
