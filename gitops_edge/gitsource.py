@@ -5,6 +5,10 @@ The only module that imports `git` (GitPython). Each sync first asks the remote 
 branch ref (`git ls-remote`); only when that differs from the clone's HEAD does it fetch, so an
 unchanged remote costs one small request. Credentials come from the environment or the git
 configuration; URLs are shown with any user:password part masked.
+Every command that talks to the remote (ls-remote, clone, fetch, push, pull) runs through
+`gitproc`: under a deadline (`timeout`, --git-timeout), killed with its helpers when it passes
+or when `cancel` is set. Errors keep the meaningful lines of git's stderr (the remote's reason
+for a refused push included).
 Side effects: runs git, writes the clone under the cache directory.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +25,23 @@ from pathlib import Path
 
 import git
 
+from gitops_edge.gitproc import (
+    DEFAULT_TIMEOUT,
+    LOW_SPEED_TIME,
+    GitLimits,
+    GitRun,
+    GitTimeoutError,
+    meaningful_lines,
+    run_git,
+)
 from gitops_edge.redaction import redact as redact  # re-exported: its callers import it here
 from gitops_edge.status_folder import StatusFolderError, replace_status_files
 
 _URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
+# A push refused because the branch moved meanwhile: rebase over it and push again. Anything
+# else (a protected branch, credentials, the network) is reported at once.
+_LOST_RACE = re.compile(r"\[rejected\]|cannot lock ref|incorrect old value")
+_GITPYTHON_STDERR = re.compile(r"\s*stderr: '(.*)'\s*", re.DOTALL)
 
 
 PUSH_ATTEMPTS = 4
@@ -50,29 +68,78 @@ class Checkout:
     root: Path
     revision: str
     fetched: bool  # whether this sync fetched (False: the remote head was unchanged)
-    forced: bool = False  # the branch was rewritten (force-pushed): the old head is not in it
+    # The remote branch was rewritten (force-pushed): the head it had at the previous fetch is
+    # not in its new history. (A local status commit the remote refused does not count.)
+    forced: bool = False
 
 
 class GitSource:
-    def __init__(self, url: str, *, branch: str, subpath: str, cache_dir: Path) -> None:
+    """A branch of a git repository, cloned under `cache_dir`. Each git command that talks to
+    the remote may take `timeout` seconds (an HTTP transfer stalled below 1 KB/s is given up
+    after `low_speed_time`); `cancel` (the loop's stop event) kills a running one at once."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        branch: str,
+        subpath: str,
+        cache_dir: Path,
+        timeout: float = DEFAULT_TIMEOUT,
+        low_speed_time: float = LOW_SPEED_TIME,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.url = url
         self.branch = branch
         self.subpath = subpath.strip("/") or "."
         digest = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
         self.clone_dir = cache_dir / digest
+        self.limits = GitLimits(timeout=timeout, low_speed_time=low_speed_time)
+        self.cancel = cancel
 
-    def _fail(self, what: str, exc: Exception) -> GitSourceError:
-        detail = redact(str(getattr(exc, "stderr", "") or exc)).strip().splitlines()
+    def _fail(self, what: str, failure: Exception | GitRun) -> GitSourceError:
+        """`what` failed, with the meaningful lines of git's stderr on one line, and a hint."""
+        stderr = failure.stderr if isinstance(failure, GitRun) else _stderr_of(failure)
+        lines = meaningful_lines(stderr)
+        if lines:
+            detail = "; ".join(lines)
+        elif isinstance(failure, GitRun):
+            detail = f"git exited with code {failure.returncode}"
+        else:
+            detail = str(failure).strip() or type(failure).__name__
+        hint = _hint(stderr)
         return GitSourceError(
-            f"{redact(self.url)} ({self.branch}): {what}: {detail[-1] if detail else exc}"
+            redact(f"{self.url} ({self.branch}): {what}: {detail}")
+            + (f" (hint: {hint})" if hint else "")
         )
+
+    def _git(
+        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> GitRun:
+        """Run a git command that talks to the remote, under the deadline; a timeout (or a
+        stop) is a GitSourceError naming the command and the time it had."""
+        try:
+            return run_git(args, limits=self.limits, cwd=cwd, env=env, cancel=self.cancel)
+        except GitTimeoutError as exc:
+            where = f"{redact(self.url)} ({self.branch})"
+            if exc.cancelled:
+                raise GitSourceError(f"{where}: {exc}") from None
+            raise GitSourceError(
+                f"{where}: {exc} and was stopped (hint: check that the remote answers: the "
+                "network, a proxy or firewall, the server's load; or allow more time with "
+                "--git-timeout SECONDS)"
+            ) from None
+        except OSError as exc:
+            raise GitSourceError(
+                f"{redact(self.url)}: cannot run git: {exc} (hint: install git)"
+            ) from None
 
     def remote_head(self) -> str:
         """The commit the branch points to on the remote (one ref; no fetch)."""
-        try:
-            out = str(git.cmd.Git().ls_remote(self.url, f"refs/heads/{self.branch}"))
-        except git.GitCommandError as exc:
-            raise self._fail("cannot reach the repository", exc) from None
+        listed = self._git("ls-remote", self.url, f"refs/heads/{self.branch}")
+        if not listed.ok:
+            raise self._fail("cannot reach the repository", listed)
+        out = listed.stdout
         if not out.strip():
             raise GitSourceError(f"{redact(self.url)}: no branch {self.branch!r}")
         return str(out.split()[0])
@@ -81,24 +148,27 @@ class GitSource:
         """Make the clone match the remote branch; fetch only when its head moved."""
         head = self.remote_head()
         fetched = False
+        if not (self.clone_dir / ".git").is_dir():
+            self._clone()
+            fetched = True
         repo: git.Repo | None = None
         try:
-            if not (self.clone_dir / ".git").is_dir():
-                self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.clone_from(
-                    self.url, self.clone_dir, branch=self.branch, single_branch=True
-                )
-                fetched = True
-            else:
-                repo = git.Repo(self.clone_dir)
+            repo = git.Repo(self.clone_dir)
             forced = False
-            old = repo.head.commit.hexsha
-            if old != head:
-                repo.git.fetch(
-                    "origin", f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+            if repo.head.commit.hexsha != head:
+                tracking = f"refs/remotes/origin/{self.branch}"
+                previous = _resolve(repo, tracking)  # the remote's head at the last fetch
+                done = self._git(
+                    "fetch", "origin", f"+refs/heads/{self.branch}:{tracking}", cwd=self.clone_dir
                 )
+                if not done.ok:
+                    raise self._fail("cannot fetch", done)
                 fetched = True
-                forced = not repo.is_ancestor(repo.commit(old), repo.commit(head))
+                # Against the remote's previous head, not the local HEAD: that may hold a
+                # status commit the remote refused, which is no rewrite of the branch.
+                forced = previous is not None and not repo.is_ancestor(
+                    repo.commit(previous), repo.commit(head)
+                )
                 # A force-pushed branch is followed too: the clone mirrors the remote.
                 repo.git.reset("--hard", head)
                 repo.git.clean("-fdx")
@@ -114,6 +184,19 @@ class GitSource:
                 "check --path"
             )
         return Checkout(root=root, revision=head, fetched=fetched, forced=forced)
+
+    def _clone(self) -> None:
+        """Clone the branch into the cache. A clone cut short by the deadline is removed, so
+        the next pass clones afresh."""
+        self.clone_dir.parent.mkdir(parents=True, exist_ok=True)
+        args = ("clone", "--branch", self.branch, "--single-branch", "--", self.url)
+        try:
+            done = self._git(*args, str(self.clone_dir))
+        except GitSourceError:
+            shutil.rmtree(self.clone_dir, ignore_errors=True)
+            raise
+        if not done.ok:
+            raise self._fail("cannot clone", done)
 
     def spec_revision(self, *status_dirs: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status
@@ -160,14 +243,19 @@ class GitSource:
                 return None
             with repo.git.custom_environment(**_IDENTITY):
                 repo.git.commit("-m", message, "--", str(folder))
-                for attempt in range(1, PUSH_ATTEMPTS + 1):
-                    try:
-                        repo.git.push("origin", f"HEAD:refs/heads/{branch}")
-                        break
-                    except git.GitCommandError:
-                        if attempt == PUSH_ATTEMPTS:
-                            raise
-                        repo.git.pull("--rebase", "origin", branch)
+            for attempt in range(1, PUSH_ATTEMPTS + 1):
+                pushed = self._git(
+                    "push", "origin", f"HEAD:refs/heads/{branch}", cwd=Path(work_tree)
+                )
+                if pushed.ok:
+                    break
+                if attempt == PUSH_ATTEMPTS or not _LOST_RACE.search(pushed.stderr):
+                    raise self._fail("cannot push the status commit", pushed)
+                pulled = self._git(
+                    "pull", "--rebase", "origin", branch, cwd=Path(work_tree), env=_IDENTITY
+                )
+                if not pulled.ok:
+                    raise self._fail("cannot rebase the status commit over the remote", pulled)
             return str(repo.head.commit.hexsha)
         except git.GitCommandError as exc:
             raise self._fail("cannot push the status commit", exc) from None
@@ -181,10 +269,17 @@ class GitSource:
         tree = self.clone_dir.with_name(self.clone_dir.name + "-status")
         remote_ref = f"refs/remotes/origin/{status_branch}"
         created = False
+        listed = self._git("ls-remote", "origin", f"refs/heads/{status_branch}", cwd=self.clone_dir)
+        if not listed.ok:
+            raise self._fail("cannot reach the repository", listed)
+        exists = bool(listed.stdout.strip())
+        if exists:
+            done = self._git(
+                "fetch", "origin", f"+refs/heads/{status_branch}:{remote_ref}", cwd=self.clone_dir
+            )
+            if not done.ok:
+                raise self._fail(f"cannot fetch the status branch {status_branch!r}", done)
         with git.Repo(self.clone_dir) as repo:
-            exists = bool(str(repo.git.ls_remote("origin", f"refs/heads/{status_branch}")).strip())
-            if exists:
-                repo.git.fetch("origin", f"+refs/heads/{status_branch}:{remote_ref}")
             if not (tree / ".git").exists():
                 repo.git.worktree("prune")
                 repo.git.worktree("add", "--detach", str(tree))
@@ -204,18 +299,22 @@ class GitSource:
         (fetched from the remote first), or on the synced spec branch when `branch` is empty;
         None when that branch or file does not exist, or is not a regular file."""
         path = self._in_subpath(relative)
+        ref = "HEAD"
+        if branch:  # remote operations: under the deadline, like every other
+            listed = self._git("ls-remote", "origin", f"refs/heads/{branch}", cwd=self.clone_dir)
+            if not listed.ok:
+                raise self._fail("cannot reach the repository", listed)
+            if not listed.stdout.strip():
+                return None
+            ref = f"refs/remotes/origin/{branch}"
+            done = self._git("fetch", "origin", f"+refs/heads/{branch}:{ref}", cwd=self.clone_dir)
+            if not done.ok:
+                raise self._fail(f"cannot fetch the status branch {branch!r}", done)
         with git.Repo(self.clone_dir) as repo:
             try:
-                ref = "HEAD"
-                if branch:
-                    if not str(repo.git.ls_remote("origin", f"refs/heads/{branch}")).strip():
-                        return None
-                    ref = f"refs/remotes/origin/{branch}"
-                    repo.git.fetch("origin", f"+refs/heads/{branch}:{ref}")
-                try:
-                    item = repo.commit(ref).tree / path
-                except KeyError:
-                    return None
+                item = repo.commit(ref).tree / path
+            except KeyError:
+                return None
             except git.GitCommandError as exc:
                 raise self._fail(f"cannot read {relative}", exc) from None
             if not isinstance(item, git.Blob) or item.mode == git.Blob.link_mode:
@@ -260,6 +359,37 @@ def _drop_worktree(repo: git.Repo, tree: Path) -> None:
     if tree.exists():
         shutil.rmtree(tree)
     repo.git.worktree("prune")
+
+
+def _resolve(repo: git.Repo, ref: str) -> str | None:
+    """The commit `ref` points to, or None when there is no such ref."""
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip() or None
+    except git.GitCommandError:
+        return None
+
+
+def _stderr_of(exc: Exception) -> str:
+    """git's own stderr from a GitPython error (which wraps it as `stderr: '…'`)."""
+    raw = str(getattr(exc, "stderr", "") or "")
+    wrapped = _GITPYTHON_STDERR.fullmatch(raw)
+    return wrapped.group(1) if wrapped else raw or str(exc)
+
+
+def _hint(stderr: str) -> str:
+    """What to do about a git failure, when its stderr says enough."""
+    if "[remote rejected]" in stderr or "protected branch" in stderr.lower():
+        return (
+            "the remote refuses this push: let gitops-edge push to the "
+            "branch, give it a status branch of its own (spec.status.branch), or run with "
+            "--no-status"
+        )
+    lowered = stderr.lower()
+    if any(s in lowered for s in ("authentication", "could not read username", "permission")):
+        return "check the credentials (credential helper, token, SSH agent and key)"
+    if any(s in lowered for s in ("could not resolve", "connect", "could not read from remote")):
+        return "check the URL, the credentials and that the remote can be reached from here"
+    return ""
 
 
 def export_revision(repo_dir: Path, revision: str, dest: Path) -> str:

@@ -1,7 +1,8 @@
 """`gitops-edge reconcile SOURCE --interval SECONDS`: the reconcile loop as a command.
 
 Wires the loop to its source (git or folder), the cluster, signals (SIGTERM/SIGINT stop it
-after the current pass), log lines, and the triggers that start a pass early: a node turning
+after the current pass; a git command then running is killed, so a hung remote cannot hold
+it), log lines, and the triggers that start a pass early: a node turning
 Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
 folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
 pass, with a watch-fed cache of the fleet unless --no-watch-cache.
@@ -60,7 +61,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    publisher = git_publisher(args, log) if is_git_url(args.path) else None
+    publisher = git_publisher(args, log, stop=stop) if is_git_url(args.path) else None
     load = _loader(args, publisher)
     if load is None:
         return fail(f"{args.path}: no such file or folder")
@@ -148,9 +149,16 @@ class PassClusters:
             self.kube.__exit__(None, None, None)
 
 
-def git_publisher(args: argparse.Namespace, log: Any) -> GitPublisher:
+def git_publisher(args: argparse.Namespace, log: Any, *, stop: threading.Event) -> GitPublisher:
+    """The git source of the loop: SIGTERM/SIGINT (`stop`) kill a running git command at once
+    (a hung remote must not hold the loop until --git-timeout) and start no other."""
     source = GitSource(
-        args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+        args.path,
+        branch=args.branch,
+        subpath=args.subpath,
+        cache_dir=git_cache(args),
+        timeout=args.git_timeout,
+        cancel=stop,
     )
     return GitPublisher(source=source, log=log, enabled=not args.no_status)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.gitproc import DEFAULT_TIMEOUT
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
 from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import InvalidRevisionError, load_desired, plan_once, reconcile_once
@@ -106,6 +108,25 @@ def add_git_source(parser: argparse.ArgumentParser) -> None:
         help="where git SOURCEs are cloned and reused "
         "(default $XDG_CACHE_HOME/gitops-edge/git or ~/.cache/gitops-edge/git)",
     )
+    parser.add_argument(
+        "--git-timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="most time one git command on a git SOURCE (ls-remote, clone, fetch, push, pull) "
+        f"may take before it is killed (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def seconds(text: str) -> float:
+    """A number of seconds above 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def git_cache(args: argparse.Namespace) -> Path:
@@ -118,7 +139,11 @@ def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | 
     if is_git_url(source):
         publisher = GitPublisher(
             source=GitSource(
-                source, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+                source,
+                branch=args.branch,
+                subpath=args.subpath,
+                cache_dir=git_cache(args),
+                timeout=args.git_timeout,
             ),
             log=make_logger("text"),
             enabled=not getattr(args, "no_status", True),

@@ -68,7 +68,11 @@ def collect(args: argparse.Namespace) -> Report | int:
 def _from_status_files(args: argparse.Namespace) -> Report | int:
     if is_git_url(args.path):
         source = GitSource(
-            args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+            args.path,
+            branch=args.branch,
+            subpath=args.subpath,
+            cache_dir=git_cache(args),
+            timeout=args.git_timeout,
         )
         try:
             root = source.sync().root
