@@ -8,8 +8,9 @@ reconciled until a valid revision arrives). Every failed action and plan error o
 logged with its reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
 and handed, counted by kind, to `on_failures`. Transient failures (cluster, git, I/O) back off
 exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` is checked between
-passes only, so a pass is never cut in half by SIGTERM/SIGINT; `wake` ends a wait early (a node
-turned Ready).
+passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
+killed at once through the same event: that pass ends as "pass stopped", not as a failure);
+`wake` ends a wait early (a node turned Ready).
 Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
 DaemonSet it found drifted from the repository).
 """
@@ -109,10 +110,13 @@ def run_loop(
                     )
             failures = 0
         except transient as exc:
-            failures += 1
-            if on_error is not None:
-                on_error(exc)
-            log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
+            if stop.is_set():  # the stop killed what the pass ran (git): not a failure
+                log("info", "pass stopped", error=str(exc))
+            else:
+                failures += 1
+                if on_error is not None:
+                    on_error(exc)
+                log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
         passes += 1
         if settings.max_passes is not None and passes >= settings.max_passes:
             break

@@ -121,6 +121,33 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff(10, settings) <= 12  # cap 8, +50% jitter at most
 
 
+def test_a_pass_cut_short_by_the_stop_is_no_failure() -> None:
+    """SIGTERM kills the git command a pass runs (the loop's stop event is git's cancel): the
+    error that follows is the stop itself, not a failure to back off from or count."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def load() -> Loaded:
+        stop.set()  # as the SIGTERM handler does while git runs
+        raise OSError("git ls-remote was stopped: the reconciler is stopping")
+
+    log = Recorder()
+    passes = run_loop(
+        load=load,
+        reconcile=lambda d: PassResult(plans=(), results=()),
+        settings=LoopSettings(interval=60),
+        stop=stop,
+        wake=threading.Event(),
+        log=log,
+        transient=(OSError,),
+        on_error=errors.append,
+    )
+    assert passes == 1
+    assert not [m for _, m, _ in log.lines if m.startswith("pass failed")], log.lines
+    assert [m for level, m, _ in log.lines if level == "info"] == ["pass stopped"]
+    assert errors == []
+
+
 def test_stop_ends_the_wait_at_once() -> None:
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
