@@ -1,6 +1,7 @@
 """Diagnostics: one problem found in the repository, with where it is and how to fix it.
 
-Pure values plus their renderings (text, JSON, GitHub annotations). No side effects.
+Pure values plus their renderings (text, JSON, GitHub annotations), and `display_name`, the one
+function that makes a file name safe to show anywhere. No side effects.
 """
 
 from __future__ import annotations
@@ -30,6 +31,28 @@ class Diagnostic:
         return (self.file, self.line, self.col, self.path, self.message)
 
 
+def display_name(name: str) -> str:
+    """A file name as shown in every output (text, JSON, logs, status files): characters that
+    are not printable — bytes that are not UTF-8 (held by Python as surrogate escapes), control
+    characters, line and paragraph separators — become `\\xNN`/`\\uNNNN` escapes (`\\n`, `\\r`,
+    `\\t` for those three), so a name can neither break a line nor fail an encoder. Printable
+    text, backslashes included, is kept as is: the function is idempotent."""
+    if name.isprintable():
+        return name
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in name)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    if ch in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == ERROR for d in diagnostics)
 
@@ -50,7 +73,7 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         where = f"{d.path}: " if d.path else ""
         sev = "" if d.severity == ERROR else f"{d.severity}: "
-        line = f"{d.file}:{d.line}:{d.col}: {sev}{where}{d.message}"
+        line = f"{display_name(d.file)}:{d.line}:{d.col}: {sev}{where}{d.message}"
         if d.hint:
             line += f" (hint: {d.hint})"
         lines.append(line)
@@ -59,7 +82,7 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
 
 def to_dict(d: Diagnostic) -> dict[str, object]:
     return {
-        "file": d.file,
+        "file": display_name(d.file),
         "line": d.line,
         "col": d.col,
         "path": d.path,
@@ -86,7 +109,7 @@ def render_github(diagnostics: Sequence[Diagnostic], *, root_prefix: str = "") -
     """GitHub workflow commands: `::error file=…,line=…,col=…,title=…::message`."""
     lines = []
     for d in diagnostics:
-        file = f"{root_prefix}{d.file}" if root_prefix else d.file
+        file = display_name(f"{root_prefix}{d.file}")
         message = f"{d.path}: {d.message}" if d.path else d.message
         if d.hint:
             message += f" (hint: {d.hint})"
