@@ -49,7 +49,7 @@ _NOT_ALLOWED = re.compile(
 )
 # The start of each line: indentation, then the indicators and node properties that open a
 # nested block collection on the same line (`- - x`, `? - x`, `- &a k: v`).
-_LINE_START = re.compile(r"^( *)((?:[-?:][ \t]+|[&!][^ \t\n]*[ \t]+)*)", re.MULTILINE)
+_LINE_START = re.compile(r"^ *(?:[-?:][ \t]+|[&!][^ \t\n]*[ \t]+)*", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +113,7 @@ def nesting_bound(text: str) -> int:
     flow = 2 * (text.count("[") + text.count("{"))
     if flow > _SAFE_COMPOSE_DEPTH:
         return flow
-    columns = (len(m.group(1)) + len(m.group(2)) for m in _LINE_START.finditer(text))
-    return flow + 2 * max(columns, default=0) + 3
+    return flow + 2 * max(map(len, _LINE_START.findall(text)), default=0) + 3
 
 
 def _check_depth(text: str) -> None:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from repo_config import write_config
+from test_git_source import Remote, run
+from test_loop import DAEMONSET, _revision_of, wait_for, web_pods
 from test_rollout_properties import desired_state
 
 from gitops_edge import diagnostics
@@ -286,3 +290,90 @@ def test_status_summary_with_hostile_file_names_is_valid_utf8(tmp_path: Path) ->
     )
     text.encode("utf-8")  # raised UnicodeEncodeError: every status write failed
     assert "\\xff.yaml" in text and "new\\nline.yaml" in text
+
+
+# ── the loop: hostile files pushed to a git source ───────────────────────────────────────────
+
+
+def _records(log: Path) -> list[dict[str, Any]]:
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _remote_file(remote: Remote, path: str) -> str:
+    run("fetch", "-q", "origin", cwd=remote.work)
+    try:
+        return run("show", f"origin/main:{path}", cwd=remote.work)
+    except subprocess.CalledProcessError:
+        return ""
+
+
+def test_hostile_files_pushed_to_git_never_stop_the_loop(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    write_config(remote.work)
+    (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
+    good = remote.commit("web 1.19.4")
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 4)]))
+    log = tmp_path / "loop.log"
+    with log.open("w") as err:
+        loop = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gitops_edge", "reconcile", remote.url),
+                *("--cluster", f"sim:{sim}", "--interval", "0.3", "--log-format", "json"),
+                *("--cache-dir", str(tmp_path / "cache")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        assert wait_for(lambda: len(web_pods(sim)[0]) == 4 and _revision_of(sim) == good)
+        # Everything git can store: deep nesting, a link loop, a link into .git (which holds
+        # the remote URL in the reconciler's clone), a name that is not UTF-8, a NUL byte.
+        (remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.20.0"))
+        (remote.work / "deep.yaml").write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+        (remote.work / "loop.yaml").symlink_to("loop.yaml")
+        (remote.work / "leak.yaml").symlink_to(".git/config")
+        with open(os.path.join(os.fsencode(remote.work), b"\xff\n.yaml"), "w") as handle:
+            handle.write("kind: Nope\n")
+        (remote.work / "nul.yaml").write_text("a: 1\nb: \x00\n")
+        bad = remote.commit("hostile files")
+
+        def invalid_reported() -> bool:
+            return any(
+                r["msg"] == "revision is invalid; keeping the last good one"
+                and r.get("revision") == bad
+                for r in _records(log)
+            )
+
+        assert wait_for(invalid_reported), _records(log)[-5:]
+        # The status commit of the invalid revision is pushed, names escaped.
+        assert wait_for(lambda: bad[:12] in _remote_file(remote, "status/README.md"))
+        summary = _remote_file(remote, "status/README.md")
+        for expected in ("\\xff\\n.yaml", "deeper than 100 levels", "symbolic link loop"):
+            assert expected in summary, summary
+        assert "hidden folder" in summary and "nul.yaml:2:4" in summary, summary
+        # The last good revision keeps being reconciled, pass after pass.
+        seen = len(_records(log))
+        assert wait_for(
+            lambda: (
+                sum(
+                    1
+                    for r in _records(log)[seen:]
+                    if r["msg"] == "pass" and r.get("revision") == good
+                )
+                >= 3
+            )
+        )
+        assert loop.poll() is None, "the loop died"
+        pods, _, _ = web_pods(sim)
+        assert len(pods) == 4 and _revision_of(sim) == good
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        try:
+            loop.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            loop.kill()
+            loop.wait(timeout=10)
+    assert loop.returncode == 0, _records(log)[-5:]
+    assert "s3cr3t" not in log.read_text(errors="replace")
