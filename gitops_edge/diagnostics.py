@@ -42,12 +42,15 @@ def display_name(name: str) -> str:
     return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in name)
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape_char(ch: str) -> str:
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
         return f"\\x{code - 0xDC00:02x}"
-    if ch in "\n\r\t":
-        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
     if code <= 0xFF:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -155,28 +155,29 @@ def _read_regular(rel: str, path: Path) -> bytes | Diagnostic:
     before opening (opening a FIFO blocks, a device may act) and again on the open file."""
     try:
         mode = os.stat(path).st_mode
-        if stat.S_ISREG(mode):
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(mode):
+            return _not_regular(rel, mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return _file_diagnostic(rel, *_LOOP, "symlink")
         return _file_diagnostic(rel, f"cannot read file: {exc.strerror}", "check permissions", "io")
-    if not stat.S_ISREG(mode):
-        return _not_regular(rel, mode)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return _not_regular(rel, info.st_mode)
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+        while size <= min(info.st_size, MAX_FILE_BYTES) and (
+            chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)
+        ):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
         return _file_diagnostic(rel, f"cannot read file: {exc.strerror}", "check permissions", "io")
     finally:
         os.close(fd)
-    if size > MAX_FILE_BYTES:
+    if max(size, info.st_size) > MAX_FILE_BYTES:  # the size read counts too: it may grow
         return _file_diagnostic(
             rel,
             f"file is {max(size, info.st_size)} bytes, over the 1 MiB limit; not read",

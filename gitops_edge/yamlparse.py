@@ -7,8 +7,9 @@ lenient one whose verdict counts for a file the C parser refuses — and their g
   in C and kills the process with SIGSEGV at ~25,000 levels): a count of characters bounds the
   depth; only when that bound is high are the parser's events (iterative, crash-free) counted;
   the pure composer checks the depth before each recursion;
-- the pure parser, ~50 times slower (a 1 MiB file costs it 20 to 100 s), only reads files up to
-  `PURE_PARSER_MAX_BYTES`; a larger file the C parser refuses gets the C parser's verdict;
+- the pure parser, several times slower and far slower on hostile text (a 1 MiB file cost it
+  18 to 97 s of CPU), only reads files up to `PURE_PARSER_MAX_BYTES`; a larger file the C
+  parser refuses gets the C parser's verdict;
 - a character YAML does not allow (a NUL byte) is reported at its own line and column.
 
 Pure: no I/O.
@@ -34,7 +35,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 MAX_DEPTH = 100  # maps and lists inside each other (aliases expanded); manifests need ~20
 PURE_PARSER_MAX_BYTES = 64 * 1024
-_SAFE_COMPOSE_DEPTH = 500  # the C composer is safe this deep in any thread (it fails at ~25,000)
+_SAFE_COMPOSE_DEPTH = 500  # C composer: fine on a 256 KiB thread stack; fails at ~25,000 on 8 MiB
 DEPTH_MESSAGE = (
     f"nesting deeper than {MAX_DEPTH} levels (maps and lists inside each other, aliases expanded)"
 )
@@ -49,7 +50,7 @@ _NOT_ALLOWED = re.compile(
 )
 # The start of each line: indentation, then the indicators and node properties that open a
 # nested block collection on the same line (`- - x`, `? - x`, `- &a k: v`).
-_LINE_START = re.compile(r"^ *(?:[-?:][ \t]+|[&!][^ \t\n]*[ \t]+)*", re.MULTILINE)
+_LINE_START = re.compile(r"^ *(?:---[ \t]+|[-?:][ \t]+|[&!][^ \t\n]*[ \t]+)*", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class _DepthGuardComposer(Composer):
 
 _fast_yaml = YAML(typ="safe", pure=False)
 _fast_yaml.Resolver = _Yaml12Resolver
+_fast_yaml.Composer = _DepthGuardComposer  # used only when the C extension is missing
 _yaml = YAML(typ="safe", pure=True)
 _yaml.Composer = _DepthGuardComposer
 
@@ -168,8 +170,9 @@ def compose_all(text: str) -> list[Any] | ParseProblem:
             message=f"{problem.message} (the file is {exc.size} bytes: over the "
             f"{PURE_PARSER_MAX_BYTES // 1024} KiB budget of the slower parser, which accepts "
             "some YAML the fast one refuses, so this is the fast parser's verdict)",
-            hint=f"{problem.hint}; or split the file into files under "
-            f"{PURE_PARSER_MAX_BYTES // 1024} KiB",
+            hint="fix the YAML at this position (libyaml refuses some valid YAML, such as a "
+            "':' in a flow list: quote the value, ['nginx:1.25']), or split the file into "
+            f"files under {PURE_PARSER_MAX_BYTES // 1024} KiB",
         )
     except YAMLError as exc:
         return _problem(text, exc)
