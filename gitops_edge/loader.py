@@ -63,17 +63,18 @@ def _link_problem(path: Path, real_root: Path) -> tuple[str, str] | None:
             "replace the link by the file itself",
         )
     if any(part.startswith(".") for part in target.relative_to(real_root).parts):
-        return (
-            "symbolic link points into a hidden folder or file (such as .git, which holds the "
-            "remote's URL); not followed: nothing hidden is read",
-            "replace the link by the file itself, outside hidden folders",
-        )
+        return _HIDDEN
     return None
 
 
 _LOOP = (
     "symbolic link loop (the link leads back to itself); not followed",
     "remove the link, or point it at a file",
+)
+_HIDDEN = (
+    "symbolic link points into a hidden folder or file (such as .git, which holds the "
+    "remote's URL); not followed: nothing hidden is read",
+    "replace the link by the file itself, outside hidden folders",
 )
 
 
@@ -94,7 +95,7 @@ def discover(
                 continue
             if (base / d).is_symlink():
                 problem = _link_problem(base / d, real_root)
-                if problem is not None:
+                if problem is not None and problem is not _HIDDEN:  # a folder link to .github
                     diagnostics.append(_file_diagnostic(display_name(rel), *problem, "symlink"))
                 continue  # links inside the repository are read at their target
             kept.append(d)

@@ -198,6 +198,7 @@ def test_nothing_under_git_is_read_through_a_link(tmp_path: Path, link: str) -> 
     for name in (link, "hidden.yaml"):
         [problem] = only(result.diagnostics, name)
         assert "hidden folder" in problem.message and problem.rule == "symlink", problem
+    assert not only(result.diagnostics, "gitdir")  # a folder link is never followed anyway
     if link != "gitops-edge.yaml":
         assert other_still_checked(result.diagnostics)
 
