@@ -1,6 +1,7 @@
 """Diagnostics: one problem found in the repository, with where it is and how to fix it.
 
-Pure values plus their renderings (text, JSON, GitHub annotations). No side effects.
+Pure values plus their renderings (text, JSON, GitHub annotations), and `display_name`, the one
+function that makes a file name safe to show anywhere. No side effects.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ class Diagnostic:
         return (self.file, self.line, self.col, self.path, self.message)
 
 
+# A file name as shown in every output (text, JSON, logs, status files): characters that are
+# not printable (bytes that are not UTF-8, held by Python as surrogate escapes; control
+# characters; line and paragraph separators) become `\xNN`/`\uNNNN` escapes (`\n`, `\r`, `\t`
+# for those three), so a name can neither break a line nor fail an encoder. Idempotent. One
+# implementation for every display of repository text: `workflow_text.printable`.
+display_name = printable
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == ERROR for d in diagnostics)
 
@@ -52,7 +61,7 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         where = f"{d.path}: " if d.path else ""
         sev = "" if d.severity == ERROR else f"{d.severity}: "
-        line = f"{d.file}:{d.line}:{d.col}: {sev}{where}{d.message}"
+        line = f"{display_name(d.file)}:{d.line}:{d.col}: {sev}{where}{d.message}"
         if d.hint:
             line += f" (hint: {d.hint})"
         lines.append(line)
@@ -61,7 +70,7 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
 
 def to_dict(d: Diagnostic) -> dict[str, object]:
     return {
-        "file": d.file,
+        "file": display_name(d.file),
         "line": d.line,
         "col": d.col,
         "path": d.path,

@@ -13,7 +13,7 @@ from pathlib import Path
 from gitops_edge.config import owner_of, repo_config_from
 from gitops_edge.desired import RepoConfig
 from gitops_edge.diagnostics import Diagnostic, has_errors
-from gitops_edge.loader import CONFIG_FILE, load_tree, read_yaml_file, yaml_files_in
+from gitops_edge.loader import CONFIG_FILE, load_tree, read_in_root, yaml_files_in
 from gitops_edge.rules_jobs import (
     check_image_prepull_job,
     check_job_api_version,
@@ -44,9 +44,9 @@ class ValidatedRepo:
 
 def _read_config(root: Path) -> tuple[RepoConfig, list[Document], list[Diagnostic]]:
     path = root / CONFIG_FILE
-    if not root.is_dir() or not path.is_file():
+    if not root.is_dir() or not (path.exists() or path.is_symlink()):
         return RepoConfig(), [], []
-    docs, diags = read_yaml_file(CONFIG_FILE, path)
+    docs, diags = read_in_root(root, CONFIG_FILE)  # a link, a FIFO... is reported, not read
     configs = [d for d in docs if _is_config(d)]
     config = repo_config_from(configs[0].data) if configs else RepoConfig()
     return config, docs, diags

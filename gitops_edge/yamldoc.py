@@ -1,9 +1,11 @@
 """Safe YAML loading that keeps positions: YAML text → `Document`s of plain data plus node marks.
 
-Uses ruamel.yaml's composer only (no Python object construction, so no tag can run code), then
-builds plain dicts/lists/scalars itself, rejecting tags outside the YAML core schema, duplicate
-keys, recursive aliases and alias bombs as diagnostics. Positions are looked up lazily from the
-kept node tree, so valid files pay nothing for them. No side effects beyond reading the text given.
+Uses ruamel.yaml's composer only (no Python object construction, so no tag can run code;
+`yamlparse` owns the parsers and their guards against hostile text), then builds plain
+dicts/lists/scalars itself, rejecting tags outside the YAML core schema, duplicate keys,
+recursive aliases, alias bombs and nesting deeper than `MAX_DEPTH` (checked before recursing)
+as diagnostics. Positions are looked up lazily from the kept node tree, so valid files pay
+nothing for them. No side effects beyond reading the text given.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
 
 from gitops_edge.diagnostics import Diagnostic, format_path
+from gitops_edge.yamlparse import DEPTH_HINT, DEPTH_MESSAGE, MAX_DEPTH, ParseProblem, compose_all
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {
@@ -108,7 +108,8 @@ class _Builder:
         self.count = 0
         self.active: set[int] = set()
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int = 0) -> Any:
+        """Plain data of `node`, a child of `depth` nested collections."""
         self.count += 1
         if self.count > MAX_NODES:
             raise _BuildError(
@@ -127,33 +128,35 @@ class _Builder:
             return _scalar(tag, node.value)
         if id(node) in self.active:
             raise _BuildError(node, "recursive alias", "remove the self-referencing alias")
+        if depth >= MAX_DEPTH:  # checked before recursing: Python's stack is never at risk
+            raise _BuildError(node, DEPTH_MESSAGE, DEPTH_HINT)
         self.active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
-                return [self.build(item) for item in node.value]
+                return [self.build(item, depth + 1) for item in node.value]
             if isinstance(node, MappingNode):
-                return self._mapping(node)
+                return self._mapping(node, depth + 1)
             raise _BuildError(node, "unsupported YAML node", "use plain maps, lists and scalars")
         finally:
             self.active.discard(id(node))
 
-    def _mapping(self, node: MappingNode) -> dict[str, Any]:
+    def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _CORE + "merge":
-                for source in _merge_sources(self.build(value_node), value_node):
+                for source in _merge_sources(self.build(value_node, depth), value_node):
                     for k, v in source.items():
                         merged.setdefault(k, v)
                 continue
-            key = self.build(key_node)
+            key = self.build(key_node, depth)
             if not isinstance(key, str):
                 key = str(key).lower() if isinstance(key, bool) else str(key)
             if key in out:
                 raise _BuildError(
                     key_node, f"duplicate key {key!r}", "remove one of the two entries"
                 )
-            out[key] = self.build(value_node)
+            out[key] = self.build(value_node, depth)
         for k, v in merged.items():
             out.setdefault(k, v)
         return out
@@ -203,62 +206,23 @@ def _float(text: str) -> float | str:
         return text
 
 
-# The C parser (ruamel.yaml.clib, libyaml) composes ~8x faster than the pure one, with the same
-# marks and core-schema tags. It is stricter in places (libyaml refuses `[nginx:1.25]`, valid
-# YAML 1.2), so it is only a fast path: a file it rejects is parsed again by the pure parser,
-# whose verdict and messages count. Without the C extension ruamel hands back the pure parser.
-class _Yaml12Resolver(VersionedResolver):
-    """The C parser never reports a `%YAML` directive to the resolver, which therefore always
-    falls back to YAML 1.2 — after two caught AttributeErrors per scalar (~20% of validation
-    time). Answer 1.2 directly: the same tags, without the exceptions."""
-
-    @property
-    def processing_version(self) -> tuple[int, int]:
-        return (1, 2)
-
-
-_fast_yaml = YAML(typ="safe", pure=False)
-_fast_yaml.Resolver = _Yaml12Resolver
-_yaml = YAML(typ="safe", pure=True)
-
-
-def _compose_all(text: str) -> list[Any]:
-    try:
-        return list(_fast_yaml.compose_all(text))
-    except YAMLError:
-        return list(_yaml.compose_all(text))
-
-
 def load_documents(file: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
     """Parse every document of one file. A parse error ends that file with one diagnostic;
     a bad node (tag, duplicate key) drops only its document."""
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
-    try:
-        nodes = _compose_all(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        diagnostics.append(
-            Diagnostic(
-                file=file,
-                line=line,
-                col=col,
-                path="",
-                message=f"cannot parse YAML: {problem}",
-                hint="fix the YAML syntax at this position (indentation, brackets, quotes)",
-                rule="yaml",
-            )
+    nodes = compose_all(text)
+    if isinstance(nodes, ParseProblem):
+        diagnostic = Diagnostic(
+            file=file,
+            line=nodes.line,
+            col=nodes.col,
+            path="",
+            message=nodes.message,
+            hint=nodes.hint,
+            rule="yaml",
         )
-        return documents, diagnostics
-    except YAMLError as exc:
-        diagnostics.append(
-            Diagnostic(
-                file=file, line=1, col=1, path="", message=f"cannot parse YAML: {exc}", rule="yaml"
-            )
-        )
-        return documents, diagnostics
+        return documents, [diagnostic]
     for index, node in enumerate(nodes):
         if node is None:
             continue

@@ -80,13 +80,13 @@ def test_flow_sequence_with_colon_in_plain_scalar_is_valid_yaml_1_2() -> None:
 
 
 def test_fast_and_pure_parsers_read_the_same_data() -> None:
-    from gitops_edge import yamldoc
+    from gitops_edge import yamlparse
 
     text = (
         "a: yes\nb: on\nc: 0o17\nd: 017\ne: 1_000\nf: .inf\ng: ~\nh: 2001-12-14\n"
         "i: 0x1f\nj: 1e3\nk: '30%'\nl: [1, two, {m: n}]\nn: !!str 5\n"
     )
-    fast = [n for n in yamldoc._fast_yaml.compose_all(text)]
-    pure = [n for n in yamldoc._yaml.compose_all(text)]
+    fast = [n for n in yamlparse._fast_yaml.compose_all(text)]
+    pure = [n for n in yamlparse._yaml.compose_all(text)]
     tags = lambda nodes: [(k.value, v.tag) for k, v in nodes[0].value]  # noqa: E731
     assert tags(fast) == tags(pure)
