@@ -10,7 +10,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gitops_edge.workflow_text import escape_data, escape_property, printable
+from gitops_edge.workflow_text import (
+    display_path,
+    escape_data,
+    escape_property,
+    inline,
+    json_text,
+    printable,
+)
 
 ERROR = "error"
 WARNING = "warning"
@@ -61,10 +68,10 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     for d in diagnostics:
         where = f"{d.path}: " if d.path else ""
         sev = "" if d.severity == ERROR else f"{d.severity}: "
-        line = f"{display_name(d.file)}:{d.line}:{d.col}: {sev}{where}{d.message}"
-        if d.hint:
-            line += f" (hint: {d.hint})"
-        lines.append(line)
+        text = f"{sev}{where}{d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+        # One line per diagnostic, and no workflow command (`::…` at its start, `##[` in it)
+        # whatever the repository's names hold: CI runners read this output.
+        lines.append(f"{display_path(d.file)}:{d.line}:{d.col}: {inline(text)}")
     return "\n".join(lines)
 
 
@@ -82,7 +89,7 @@ def to_dict(d: Diagnostic) -> dict[str, object]:
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    return json.dumps([to_dict(d) for d in diagnostics], indent=2)
+    return json_text(json.dumps([to_dict(d) for d in diagnostics], indent=2))
 
 
 def render_github(diagnostics: Sequence[Diagnostic], *, root_prefix: str = "") -> str:

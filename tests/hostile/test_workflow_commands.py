@@ -337,6 +337,29 @@ def test_validate_github_annotations_are_the_only_commands(
     assert any(c.data.startswith("spec.\n::error::key: unknown field") for c in commands)
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_validate_text_and_json_print_no_workflow_command(
+    hostile_repo: Path, tmp_path: Path, fmt: str
+) -> None:
+    """Outside the Action too (a CI step running `validate`), a hostile file name or YAML key
+    never starts a line with `::` nor holds `##[`."""
+    folder = tmp_path / "checkout"
+    shutil.copytree(hostile_repo, folder, ignore=shutil.ignore_patterns(".git"))
+    (folder / "##[error]legacy.yaml").write_text("apiVersion: v1\nkind: Bogus\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "gitops_edge", "validate", ".", "--format", fmt],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 1, done.stderr
+    output = done.stdout + "\n" + done.stderr
+    assert runner_commands(output) == []
+    assert lines_starting_with_colons(output) == []
+
+
 def test_action_runs_only_its_own_commands(
     hostile_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
