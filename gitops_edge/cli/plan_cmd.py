@@ -22,6 +22,7 @@ from gitops_edge.cli.common import (
     add_verbose,
     cache_dir,
     fail,
+    seconds,
 )
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cluster.base import ClusterError
@@ -63,7 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode.add_argument("--once", action="store_true", help="run one pass and exit")
     mode.add_argument(
         "--interval",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
