@@ -3,9 +3,9 @@
 With `--cluster kube` it first checks that its credentials are the node's own identity (the
 API server then confines them to the node's pods: `gitops_edge.agent.identity`) and refuses to
 start otherwise. Side effects: lists the node's pods once at start (refusing to start, exit 2,
-when the API refuses the credentials, or cannot be reached and nothing is cached yet); listens
-on a socket until SIGTERM/SIGINT; reads and writes the cluster (through a NodeClient) and the
-local pod cache; logs requests to stderr.
+when the API refuses the credentials, or cannot be reached — or read: a damaged simulated state
+file — and nothing is cached yet); listens on a socket until SIGTERM/SIGINT; reads and writes
+the cluster (through a NodeClient) and the local pod cache; logs requests to stderr.
 """
 
 from __future__ import annotations
