@@ -18,10 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_agent import World, raw, running_world, world
+from test_agent import FakeCloud, World, raw, running_world, world
 
+from gitops_edge.agent.cache import PodCache
+from gitops_edge.agent.handlers import Agent
+from gitops_edge.agent.server import make_server
 from gitops_edge.cli.main import build_parser, main
 from gitops_edge.cluster.sim import SimCluster
 
@@ -151,6 +155,43 @@ def test_a_flood_beyond_the_connection_limit_displaces_the_slowest_not_the_new_c
         assert slow.dropped() >= 30 - 8
     finally:
         slow.close()
+
+
+class SlowCloud(FakeCloud):
+    """Lists pods only once `go` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    def list_pods(self) -> list[dict[str, Any]]:
+        self.go.wait(10)
+        return []
+
+
+def test_connections_being_answered_are_never_displaced(tmp_path: Path) -> None:
+    cloud = SlowCloud()
+    agent = Agent(node="edge-01", cloud=cloud, cache=PodCache(tmp_path / "c.json"))
+    server = make_server("127.0.0.1", 0, agent, timeout=5.0, max_connections=2)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    port = int(server.server_address[1])
+    busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    try:
+        for sock in busy:
+            sock.sendall(b"GET /pods HTTP/1.1\r\nHost: x\r\n\r\n")  # both wait for the cloud
+        time.sleep(0.5)
+        assert raw(port, b"GET /pods HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 503 ")
+        cloud.go.set()
+        for sock in busy:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")  # both answered in full
+    finally:
+        cloud.go.set()
+        for sock in busy:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 @pytest.mark.parametrize(
