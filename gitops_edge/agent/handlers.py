@@ -11,7 +11,7 @@ the cloud, saved to the local cache (a cache that cannot be written is noted in 
 the answer stands); from the cache while the cloud is unreachable.
 Any other failure of the cloud client — not an answer of the API but e.g. a damaged simulated
 state file — counts as the cloud being unreachable: `GET /pods` answers from the cache (else
-503) and the pod actions answer 503, never 500.
+503) and the pod actions answer 503, never 500; so does a pod of the wrong shape.
 Side effects: calls the NodeClient (cloud) and the PodCache (disk).
 """
 
@@ -87,9 +87,28 @@ def _condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:
     return None
 
 
+_UNREADABLE = text(503, "the cloud cannot be read: try again later")
+
+
 def _unreadable(exc: Exception) -> Response:
-    answer = text(503, "the cloud cannot be read: try again later")
-    return replace(answer, note=_failure(exc))
+    return replace(_UNREADABLE, note=_failure(exc))
+
+
+def _malformed(pod: Any) -> str:
+    """Why a pod object from the cloud cannot be checked; empty when it can."""
+    if not isinstance(pod, dict):
+        return f"not an object but {type(pod).__name__}"
+    for key in ("metadata", "spec", "status"):
+        if not isinstance(pod.get(key) or {}, dict):
+            return f"{key} is not an object"
+    lists = (
+        ("metadata.ownerReferences", (pod.get("metadata") or {}).get("ownerReferences")),
+        ("status.conditions", (pod.get("status") or {}).get("conditions")),
+    )
+    for path, items in lists:
+        if not isinstance(items or [], list) or not all(isinstance(i, dict) for i in items or []):
+            return f"{path} is not a list of objects"
+    return ""
 
 
 def _pod_action(agent: Agent, target: Route) -> Response:
@@ -104,6 +123,9 @@ def _pod_action(agent: Agent, target: Route) -> Response:
         return text(500, f"cannot get pod {ident}: {exc}")
     except Exception as exc:  # the client itself failed: as good as unreachable
         return _unreadable(exc)
+    malformed = _malformed(pod)
+    if malformed:  # e.g. from a damaged simulated state file: unreadable, not our failure
+        return replace(_UNREADABLE, note=f"pod {shown(ident)} from the cloud: {malformed}")
     meta = pod.get("metadata") or {}
     if meta.get("deletionTimestamp"):
         return text(403, f"pod {ident} is being deleted")

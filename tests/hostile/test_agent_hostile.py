@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_agent import FakeCloud, World, raw, running_world, world
+from test_agent import FakeCloud, World, fake_pod, raw, running_world, world
 
 from gitops_edge.agent.cache import PodCache
-from gitops_edge.agent.handlers import Agent
+from gitops_edge.agent.handlers import Agent, handle
+from gitops_edge.agent.routes import Op, Route
 from gitops_edge.agent.server import make_server
 from gitops_edge.cli.main import build_parser, main
 from gitops_edge.cluster.sim import SimCluster
@@ -304,6 +305,49 @@ def test_damaged_state_file_answers_from_the_cache_or_503(world: World, how: str
     world.server.agent.cache.path.unlink()
     status, body, _ = world.request("GET", "/pods")
     assert status == 503 and "cannot be read" in body
+
+
+def odd_pod(section: str, value: Any) -> Any:
+    pod = fake_pod()
+    if section == "pod":
+        return value
+    where, _, key = section.partition(".")
+    if key:
+        pod[where][key] = value
+    else:
+        pod[where] = value
+    return pod
+
+
+@pytest.mark.parametrize("op", [Op.UPGRADE, Op.IMAGEPULL])
+@pytest.mark.parametrize(
+    ("section", "value"),
+    [
+        ("pod", ["not", "a", "pod"]),
+        ("status", "Running"),
+        ("spec", 7),
+        ("status.conditions", [1, "PodNeedUpgrade"]),
+        ("status.conditions", "PodNeedUpgrade"),
+        ("metadata.ownerReferences", "DaemonSet"),
+        ("metadata.ownerReferences", [None]),
+    ],
+    ids=[
+        "list",
+        "status-str",
+        "spec-int",
+        "conditions-ints",
+        "conditions-str",
+        "owners-str",
+        "owners-none",
+    ],
+)
+def test_a_malformed_pod_from_the_cloud_is_503_not_500(
+    tmp_path: Path, op: Op, section: str, value: Any
+) -> None:
+    cloud = FakeCloud(odd_pod(section, value))
+    agent = Agent(node="edge-01", cloud=cloud, cache=PodCache(tmp_path / "c.json"))
+    answer = handle(agent, Route(op, "default", "p"))
+    assert answer.status == 503 and b"cannot be read" in answer.body
 
 
 @pytest.mark.parametrize(
