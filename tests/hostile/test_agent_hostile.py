@@ -244,6 +244,18 @@ def test_malformed_content_length_is_400_and_nothing_is_logged_but_one_line(
     ]
 
 
+def test_an_unexpected_error_logs_one_line_without_what_the_client_sent(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(method: str, path: str) -> None:
+        raise ValueError(f"cannot route {path}")
+
+    monkeypatch.setattr("gitops_edge.agent.server.route", broken)
+    assert raw(world.port, b"GET /pods?token=s3cr3t HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("agent 127.0.0.1 internal error ValueError at ") and "s3cr3t" not in line
+
+
 # ── the log reader's terminal ─────────────────────────────────────────────────────────────────
 
 
