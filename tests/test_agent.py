@@ -4,6 +4,7 @@ a fuzz of the HTTP surface."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -121,8 +122,9 @@ def condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:
     return next((c for c in pod["status"]["conditions"] if c["type"] == type_), None)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+@contextlib.contextmanager
+def running_world(tmp_path: Path, **server_options: Any) -> Iterator[World]:
+    """The `world` fixture's fleet and agent; `server_options` go to `make_server`."""
     state, repo = tmp_path / "fleet.json", tmp_path / "repo"
     write_config(repo)
     SimCluster.init_file(state, SimCluster.create(groups=[("edge", 3)]))
@@ -134,7 +136,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             cloud=SimNodeClient(state, "edge-01"),
             cache=PodCache(tmp_path / "cache" / "edge-01.json"),
         ),
-        timeout=1.0,
+        **{"timeout": 1.0, **server_options},
     )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -149,6 +151,12 @@ def world(tmp_path: Path) -> Iterator[World]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path) as w:
+        yield w
 
 
 # ── GET /pods ─────────────────────────────────────────────────────────────────────────────────

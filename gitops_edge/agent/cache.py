@@ -1,5 +1,6 @@
 """The agent's local cache of its node's pods, on disk, so `GET /pods` keeps answering while
-the cloud is unreachable and across restarts.
+the cloud is unreachable and across restarts. A cache that cannot be read, or is not a list of
+pod objects (truncated, binary, wrong types, nested too deep), counts as no cache.
 
 Side effects: reads and atomically replaces one JSON file.
 """
@@ -34,7 +35,13 @@ class PodCache:
         """The cached pods, or None when there is no usable cache."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         items = data.get("items") if isinstance(data, dict) else None
-        return items if isinstance(items, list) else None
+        if not isinstance(items, list) or not all(_is_pod(item) for item in items):
+            return None
+        return items
+
+
+def _is_pod(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("metadata"), dict)

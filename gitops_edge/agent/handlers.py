@@ -7,22 +7,27 @@ a DaemonSet → 400; delete fails → 500; else 200 `Start updating pod {ns}/{po
 `imagepull`: the same 503/404/500/403/400 checks (without the pre-pull one), then the pod is
 marked `PodImageReady=False`, message `controllerrevision: <hash>`; 200
 `Start pulling images for pod {ns}/{pod}`. `GET /pods`: a v1 PodList of this node's pods from
-the cloud, saved to the local cache; from the cache while the cloud is unreachable.
+the cloud, saved to the local cache (a cache that cannot be written is noted in the log line,
+the answer stands); from the cache while the cloud is unreachable.
+Any other failure of the cloud client — not an answer of the API but e.g. a damaged simulated
+state file — counts as the cloud being unreachable: `GET /pods` answers from the cache (else
+503) and the pod actions answer 503, never 500; so does a pod of the wrong shape.
 Side effects: calls the NodeClient (cloud) and the PodCache (disk).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gitops_edge.agent.cache import PodCache
-from gitops_edge.agent.routes import Op, Response, Route, text
+from gitops_edge.agent.routes import Op, Response, Route, shown, text
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient, NotFoundError
 from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition
 
 REVISION_PREFIX = "controllerrevision: "
+UNREACHABLE = "the cloud is unreachable: try again when the node is back online"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +53,30 @@ def _pod_list(items: list[dict[str, Any]], source: str) -> Response:
     )
 
 
+def _from_cache(agent: Agent, why: str, *, note: str = "") -> Response:
+    cached = agent.cache.load()
+    if cached is None:
+        return replace(text(503, f"{why} and no pods are cached yet"), note=note)
+    return replace(_pod_list(cached, "cache"), note=note)
+
+
+def _failure(exc: Exception) -> str:
+    return f"the cloud cannot be read: {type(exc).__name__}: {shown(str(exc), 200)}"
+
+
 def _list(agent: Agent) -> Response:
     try:
         pods = agent.cloud.list_pods()
     except CloudUnreachableError:
-        cached = agent.cache.load()
-        if cached is None:
-            return text(503, "the cloud is unreachable and no pods are cached yet")
-        return _pod_list(cached, "cache")
+        return _from_cache(agent, "the cloud is unreachable")
     except ClusterError as exc:
         return text(500, f"cannot list pods: {exc}")
-    agent.cache.save(pods)
+    except Exception as exc:  # the client itself failed: as good as unreachable
+        return _from_cache(agent, "the cloud cannot be read", note=_failure(exc))
+    try:
+        agent.cache.save(pods)
+    except OSError as exc:
+        return replace(_pod_list(pods, "cloud"), note=f"cache not saved: {exc}")
     return _pod_list(pods, "cloud")
 
 
@@ -69,16 +87,45 @@ def _condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:
     return None
 
 
+_UNREADABLE = text(503, "the cloud cannot be read: try again later")
+
+
+def _unreadable(exc: Exception) -> Response:
+    return replace(_UNREADABLE, note=_failure(exc))
+
+
+def _malformed(pod: Any) -> str:
+    """Why a pod object from the cloud cannot be checked; empty when it can."""
+    if not isinstance(pod, dict):
+        return f"not an object but {type(pod).__name__}"
+    for key in ("metadata", "spec", "status"):
+        if not isinstance(pod.get(key) or {}, dict):
+            return f"{key} is not an object"
+    lists = (
+        ("metadata.ownerReferences", (pod.get("metadata") or {}).get("ownerReferences")),
+        ("status.conditions", (pod.get("status") or {}).get("conditions")),
+    )
+    for path, items in lists:
+        if not isinstance(items or [], list) or not all(isinstance(i, dict) for i in items or []):
+            return f"{path} is not a list of objects"
+    return ""
+
+
 def _pod_action(agent: Agent, target: Route) -> Response:
     ident = f"{target.namespace}/{target.pod}"
     try:
         pod = agent.cloud.get_pod(target.namespace, target.pod)
     except CloudUnreachableError:
-        return text(503, "the cloud is unreachable: try again when the node is back online")
+        return text(503, UNREACHABLE)
     except NotFoundError:
         return text(404, f"pod {ident} not found")
     except ClusterError as exc:
         return text(500, f"cannot get pod {ident}: {exc}")
+    except Exception as exc:  # the client itself failed: as good as unreachable
+        return _unreadable(exc)
+    malformed = _malformed(pod)
+    if malformed:  # e.g. from a damaged simulated state file: unreadable, not our failure
+        return replace(_UNREADABLE, note=f"pod {shown(ident)} from the cloud: {malformed}")
     meta = pod.get("metadata") or {}
     if meta.get("deletionTimestamp"):
         return text(403, f"pod {ident} is being deleted")
@@ -121,9 +168,11 @@ def _delete(agent: Agent, target: Route, *, uid: str) -> Response:
     try:
         agent.cloud.delete_pod(target.namespace, target.pod, uid)
     except CloudUnreachableError:
-        return text(503, "the cloud is unreachable: try again when the node is back online")
+        return text(503, UNREACHABLE)
     except ClusterError as exc:
         return text(500, f"cannot delete pod {ident}: {exc}")
+    except Exception as exc:
+        return _unreadable(exc)
     return text(200, f"Start updating pod {ident}")
 
 
@@ -138,7 +187,9 @@ def _mark_pull(agent: Agent, target: Route, *, uid: str, revision: str) -> Respo
         )
         agent.cloud.set_pod_condition(target.namespace, target.pod, uid, condition)
     except CloudUnreachableError:
-        return text(503, "the cloud is unreachable: try again when the node is back online")
+        return text(503, UNREACHABLE)
     except ClusterError as exc:
         return text(500, f"cannot mark pod {ident}: {exc}")
+    except Exception as exc:
+        return _unreadable(exc)
     return text(200, f"Start pulling images for pod {ident}")

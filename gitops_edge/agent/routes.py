@@ -1,7 +1,8 @@
 """Which request is which: the agent's routes, and the plain-text answer for everything else.
 
-Pure functions: (method, raw path) → a Route, or a Response saying why not (404 unknown path,
-405 wrong method with an Allow header, 400 names that are not DNS-1123). No side effects.
+Pure functions: (method, raw path) → a Route, or a Response saying why not (400 a method that
+is not an HTTP token, 404 unknown path, 405 wrong method with an Allow header, 400 names that
+are not DNS-1123). No side effects.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: what a method may be
 _POD_ACTION = re.compile(r"/openyurt\.io/v1/namespaces/([^/]*)/pods/([^/]*)/(upgrade|imagepull)")
 
 
@@ -35,6 +37,7 @@ class Response:
     body: bytes
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
+    note: str = ""  # for the request's log line only, never sent
 
 
 def text(status: int, message: str, *headers: tuple[str, str]) -> Response:
@@ -55,6 +58,8 @@ def valid_pod_name(name: str) -> bool:
 
 
 def route(method: str, raw_path: str) -> Route | Response:
+    if not TOKEN.fullmatch(method):
+        return text(400, f"invalid method {shown(method, 32)}: use GET or POST")
     path = urlsplit(raw_path).path
     if path == "/pods":
         if method != "GET":

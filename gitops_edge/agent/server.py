@@ -2,30 +2,54 @@
 
 Every request line is routed by `routes`, answered by `handlers`; anything malformed gets a
 plain-text 4xx. Limits: request line 8 KiB, headers as http.server allows (100), body at most
-64 KiB (the API takes no body; it is read and dropped so keep-alive stays in step) and no
-chunked bodies, a per-connection socket timeout (slow clients are dropped), at most 32
-connections served at once. Logs one line per request (method, path, status; no headers, no
-bodies, so nothing a client sends as a credential is ever logged).
+64 KiB (the API takes no body; it is read and dropped so keep-alive stays in step), no chunked
+bodies, one `Content-Length` of ASCII digits (anything else: 400). A request cut short (the
+client closes before the blank line ending its headers, or before its body is complete) is not
+answered, let alone acted upon: the connection is closed.
+
+Staying responsive under slow clients (slowloris): a thread per connection, and
+- each request — line, headers and body — must arrive within `request_timeout` seconds of the
+  server starting to wait for it (the connection accepted, or the previous answer sent), else
+  it gets 408 (if it had begun) and the connection is closed; every single read or write also
+  gives up after `timeout` seconds of silence. Dripping a header line every few seconds no
+  longer keeps a connection open forever;
+- at most `max_connections` (64) are open at once, but a connection still waiting for its
+  request does not hold its place against a newcomer: when the table is full, the connection
+  that has waited longest for its request (a slow or idle client) is closed to make room.
+  A well-behaved client sends its request as soon as it connects, so it is the newest, never
+  the one that gives way, and is answered however many slow connections are open; only when
+  every open connection is being answered is a newcomer refused (503). Connections the
+  accept loop has not taken yet wait in the kernel's listen queue (128).
+Logs one line per request (method, path, status; no headers, no bodies, so nothing a client
+sends as a credential is ever logged), client-supplied text escaped so that control characters
+cannot reach the log reader's terminal; an internal error logs its type and place, never a
+traceback quoting what the client sent.
 Side effects: listens on a socket; writes log lines to stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
+import re
 import socket
 import sys
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from gitops_edge.agent.connections import ConnectionTable, DeadlineReader, RequestDeadlineError
 from gitops_edge.agent.handlers import Agent, handle
-from gitops_edge.agent.routes import Response, Route, route, shown, text
+from gitops_edge.agent.routes import TOKEN, Response, Route, route, shown, text
 
 MAX_REQUEST_LINE = 8192
 MAX_BODY = 64 * 1024
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 64
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
+_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 def is_loopback(host: str) -> bool:
@@ -40,28 +64,57 @@ def is_loopback(host: str) -> bool:
 class AgentServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], agent: Agent, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        address: tuple[str, int],
+        agent: Agent,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.agent = agent
         self.connection_timeout = timeout
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.request_timeout = request_timeout
+        self.connections = ConnectionTable(max_connections)
         super().__init__(address, AgentHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.slots.acquire(blocking=False):  # too many at once: refuse, don't queue
+        reader = DeadlineReader(request, idle=self.connection_timeout)
+        if not self.connections.admit(request, reader):  # every one is being answered
             with contextlib.suppress(OSError):
+                request.settimeout(1.0)
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n")
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address, reader), daemon=True
+        )
+        thread.start()
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _serve_connection(self, request: Any, client_address: Any, reader: DeadlineReader) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            AgentHandler(request, client_address, self, reader=reader)
+        except Exception:
+            self.handle_error(request, client_address)
         finally:
-            self.slots.release()
+            self.connections.forget(request)  # before the socket is closed
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line: the error's type and where it happened, never its message or a traceback
+        (they may quote what the client sent)."""
+        _, exc, tb = sys.exc_info()
+        where = traceback.extract_tb(tb)[-1] if tb is not None else None
+        place = f" at {where.filename}:{where.lineno}" if where is not None else ""
+        print(
+            f"agent {client_address[0]} internal error {type(exc).__name__}{place}; "
+            "connection closed",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class AgentServer6(AgentServer):
@@ -69,11 +122,23 @@ class AgentServer6(AgentServer):
 
 
 def make_server(
-    host: str, port: int, agent: Agent, *, timeout: float = DEFAULT_TIMEOUT
+    host: str,
+    port: int,
+    agent: Agent,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> AgentServer:
     """An AgentServer on (host, port); IPv6 literals such as ::1 get an IPv6 socket."""
     kind = AgentServer6 if ":" in host else AgentServer
-    return kind((host, port), agent, timeout=timeout)
+    return kind(
+        (host, port),
+        agent,
+        timeout=timeout,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+    )
 
 
 class AgentHandler(BaseHTTPRequestHandler):
@@ -83,15 +148,32 @@ class AgentHandler(BaseHTTPRequestHandler):
     server_version = "gitops-edge-agent"
     sys_version = ""
 
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: AgentServer,
+        *,
+        reader: DeadlineReader | None = None,
+    ) -> None:
+        self.reader = reader or DeadlineReader(request, idle=server.connection_timeout)
+        self.note = ""
+        super().__init__(request, client_address, server)
+
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.connection_timeout)  # slow clients are dropped
+        self.connection.settimeout(self.server.connection_timeout)  # writes: slow readers
+        self.rfile.close()  # reads go through the deadline reader instead
+        self.rfile = io.BufferedReader(self.reader)
 
     def handle_one_request(self) -> None:
+        self.command, self.path, self.requestline = "", "", ""
+        self.request_version, self.note = self.default_request_version, ""
+        self.server.connections.waiting(self.connection)
+        self.reader.start(self.server.request_timeout)
         try:
             self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
             if len(self.raw_requestline) > MAX_REQUEST_LINE:
-                self.requestline, self.request_version, self.command = "", "", ""
                 self._send(text(414, "request line too long"), close=True)
                 return
             if not self.raw_requestline:
@@ -100,11 +182,28 @@ class AgentHandler(BaseHTTPRequestHandler):
             if not self.parse_request():  # sends its own 400/505 on malformed requests
                 return
             self._answer()
+        except RequestDeadlineError:
+            self.close_connection = True
+            self._too_slow()
         except (TimeoutError, ConnectionError):
             self.close_connection = True
 
+    def _too_slow(self) -> None:
+        if not self.reader.received:  # an idle keep-alive connection: just close it
+            return
+        self.reader.stop()
+        self.note = f"request not received within {self.server.request_timeout:g} s"
+        message = f"{self.note}: send the request line, headers and body at once"
+        with contextlib.suppress(OSError):
+            self._send(text(408, message), close=True)
+
     def _answer(self) -> None:
         problem = self._drain_body()
+        if self.reader.ended:  # the head or body was cut short: never act on half a request
+            self.close_connection = True
+            return
+        self.reader.stop()  # the request is in: its deadline no longer applies
+        self.server.connections.answering(self.connection)
         if problem is not None:
             self._send(problem, close=True)
             return
@@ -121,10 +220,16 @@ class AgentHandler(BaseHTTPRequestHandler):
     def _drain_body(self) -> Response | None:
         if self.headers.get("Transfer-Encoding"):
             return text(400, "chunked request bodies are not accepted; this API takes no body")
-        raw = self.headers.get("Content-Length", "0") or "0"
-        if not raw.isdigit():
-            return text(400, "invalid Content-Length")
-        length = int(raw)
+        lengths = self.headers.get_all("Content-Length") or ["0"]
+        if len(lengths) > 1:
+            return text(400, "more than one Content-Length header: send one (or none)")
+        if not _LENGTH.fullmatch(lengths[0].strip()):
+            return text(
+                400,
+                "invalid Content-Length: write the body's size in bytes as decimal digits "
+                "(0-9); this API takes no body, so leave it out",
+            )
+        length = int(lengths[0])
         if length > MAX_BODY:
             return text(413, f"request body too large (at most {MAX_BODY} bytes; none is needed)")
         if length:
@@ -132,6 +237,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, answer: Response, *, close: bool = False) -> None:
+        self.note = self.note or answer.note
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
@@ -153,5 +259,9 @@ class AgentHandler(BaseHTTPRequestHandler):
         print(f"agent {self.client_address[0]} {shown(line, 200)}", file=sys.stderr, flush=True)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = shown(self.path, 200) if hasattr(self, "path") else "-"
-        print(f"agent {self.command or '-'} {path} {code}", file=sys.stderr, flush=True)
+        method = self.command or "-"
+        if not TOKEN.fullmatch(method) and method != "-":
+            method = shown(method, 32)
+        path = shown(self.path, 200) if self.path else "-"
+        note = f" ({self.note})" if self.note else ""
+        print(f"agent {method} {path} {code}{note}", file=sys.stderr, flush=True)

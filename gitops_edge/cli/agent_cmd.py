@@ -3,9 +3,9 @@
 With `--cluster kube` it first checks that its credentials are the node's own identity (the
 API server then confines them to the node's pods: `gitops_edge.agent.identity`) and refuses to
 start otherwise. Side effects: lists the node's pods once at start (refusing to start, exit 2,
-when the API refuses the credentials, or cannot be reached and nothing is cached yet); listens
-on a socket until SIGTERM/SIGINT; reads and writes the cluster (through a NodeClient) and the
-local pod cache; logs requests to stderr.
+when the API refuses the credentials, or cannot be reached — or read: a damaged simulated state
+file — and nothing is cached yet); listens on a socket until SIGTERM/SIGINT; reads and writes
+the cluster (through a NodeClient) and the local pod cache; logs requests to stderr.
 """
 
 from __future__ import annotations
@@ -22,8 +22,13 @@ from typing import cast
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
 from gitops_edge.agent.identity import NODE_KUBECONFIG, Check, CredentialSource, verify
-from gitops_edge.agent.server import DEFAULT_TIMEOUT, is_loopback, make_server
-from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, warn
+from gitops_edge.agent.server import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    is_loopback,
+    make_server,
+)
+from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, seconds, warn
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient
 from gitops_edge.cluster.sim_node import SimNodeClient
 
@@ -69,10 +74,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     agent.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"drop a connection idle this long (default {DEFAULT_TIMEOUT:g})",
+        help="drop a connection silent this long, and give up an answer the client does not "
+        f"read for this long (default {DEFAULT_TIMEOUT:g})",
+    )
+    agent.add_argument(
+        "--request-timeout",
+        type=seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="SECONDS",
+        help="a request's line, headers and body must all arrive within this long of the "
+        "agent starting to wait for it, else 408 and the connection is closed (default "
+        f"{DEFAULT_REQUEST_TIMEOUT:g})",
     )
     agent.set_defaults(func=run)
 
@@ -106,19 +121,29 @@ def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeCli
     raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
 
 
-def first_contact(cloud: NodeClient, cache: PodCache, *, node: str) -> str:
+def first_contact(cloud: NodeClient, cache: PodCache, *, node: str, source: str) -> str:
     """List this node's pods once before serving (it fills the cache). What keeps the agent from
     serving is returned: credentials the API server refuses, or an API that cannot be reached
-    while nothing is cached (a wrong kubeconfig, most likely). Offline with a cache, it serves
-    from the cache (DESIGN §2), with a warning."""
+    (or read: a damaged simulated state file) while nothing is cached (a wrong kubeconfig, most
+    likely). Offline with a cache, it serves from the cache (DESIGN §2), with a warning; a
+    cache that cannot be written is a warning too."""
     try:
-        cache.save(cloud.list_pods())
-    except CloudUnreachableError as exc:
-        if cache.load() is None:
-            return str(exc)
-        warn(f"{exc} Serving the pods cached for {node} until it can be reached")
+        pods = cloud.list_pods()
     except ClusterError as exc:
-        return str(exc)
+        if not isinstance(exc, CloudUnreachableError):
+            return str(exc)
+        problem = str(exc)
+    except Exception as exc:  # the client itself failed: as good as unreachable
+        problem = f"cannot read the pods of node {node} from {source}: {exc}."
+    else:
+        try:
+            cache.save(pods)
+        except OSError as exc:
+            warn(f"cannot write the pod cache {cache.path}: {exc}; serving without it")
+        return ""
+    if cache.load() is None:
+        return problem
+    warn(f"{problem} Serving the pods cached for {node} until it can be reached")
     return ""
 
 
@@ -155,14 +180,18 @@ def run(args: argparse.Namespace) -> int:
     check = verify(cast(CredentialSource, cloud), args.node) if kube else None
     if check is not None and check.error and not check.api_failed:
         return fail(check.error)
-    refused = first_contact(cloud, cache, node=args.node)
+    refused = first_contact(cloud, cache, node=args.node, source=args.cluster)
     if not refused and check is not None:
         refused = report_identity(check, args.node)
     if refused:
         return fail(refused)
     try:
         server = make_server(
-            host, port, Agent(node=args.node, cloud=cloud, cache=cache), timeout=args.timeout
+            host,
+            port,
+            Agent(node=args.node, cloud=cloud, cache=cache),
+            timeout=args.timeout,
+            request_timeout=args.request_timeout,
         )
     except OSError as exc:
         return fail(f"cannot listen on {args.listen}: {exc.strerror or exc}")

@@ -54,3 +54,21 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 def warn(message: str) -> None:
     """Print one warning line."""
     print(redact(f"gitops-edge: warning: {message}"), file=sys.stderr, flush=True)
+
+
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def seconds(value: str) -> float:
+    """argparse type of a duration option: a finite number of seconds, more than 0 and at most
+    a week (nan, inf, 0 and negative numbers are refused at start, not met at run time)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number <= MAX_SECONDS:  # False for nan
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: write a number of seconds, more than 0 and at most {MAX_SECONDS:.0f} "
+            "(a week)"
+        )
+    return number

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from gitops_edge.cli.common import (
     add_verbose,
     cache_dir,
     fail,
+    seconds,
 )
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cluster.base import ClusterError
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mode.add_argument("--once", action="store_true", help="run one pass and exit")
     mode.add_argument(
         "--interval",
-        type=float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
@@ -116,17 +116,6 @@ def add_git_source(parser: argparse.ArgumentParser) -> None:
         help="most time one git command on a git SOURCE (ls-remote, clone, fetch, push, pull) "
         f"may take before it is killed (default {DEFAULT_TIMEOUT:g})",
     )
-
-
-def seconds(text: str) -> float:
-    """A number of seconds above 0 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
 
 
 def git_cache(args: argparse.Namespace) -> Path:
