@@ -298,6 +298,7 @@ def test_a_git_timeout_that_is_no_duration_is_refused(
     with pytest.raises(SystemExit) as exited:
         main(["plan", "file:///nowhere.git", "--cluster", "sim:x.json", "--git-timeout", value])
     assert exited.value.code == 2
-    assert f"argument --git-timeout: {value!r} is not a number of seconds above 0" in (
-        capsys.readouterr().err
+    assert (
+        f"argument --git-timeout: {value!r}: write a number of seconds, more than 0 and at most "
+        "604800 (a week)" in capsys.readouterr().err
     )
