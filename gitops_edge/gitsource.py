@@ -5,18 +5,24 @@ The only module that imports `git` (GitPython). Each sync first asks the remote 
 branch ref (`git ls-remote`); only when that differs from the clone's HEAD does it fetch, so an
 unchanged remote costs one small request. Credentials come from the environment or the git
 configuration; URLs are shown with any user:password part masked.
+Every operation on the clone holds its lock and first repairs what a killed git left behind
+(see clone_repair), reporting each repair to `on_repair`.
 Side effects: runs git, writes the clone under the cache directory.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import git
 
+from gitops_edge.clone_repair import LOCK_TIMEOUT, CloneBusyError, CloneLock, Repair, repair_clone
 from gitops_edge.status_folder import StatusFolderError, replace_status_files
 
 _URL = re.compile(r"^(file|https?|ssh|git)://|^[\w.-]+@[\w.-]+:")
@@ -55,13 +61,53 @@ class Checkout:
     forced: bool = False  # the branch was rewritten (force-pushed): the old head is not in it
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _on_clone(
+    *, repair: bool
+) -> Callable[[Callable[Concatenate[GitSource, _P], _R]], Callable[Concatenate[GitSource, _P], _R]]:
+    """Run a GitSource method holding the clone's lock (and, with `repair`, repair the clone
+    first): two processes sharing a --cache-dir take turns."""
+
+    def wrap(
+        method: Callable[Concatenate[GitSource, _P], _R],
+    ) -> Callable[Concatenate[GitSource, _P], _R]:
+        @functools.wraps(method)
+        def locked(self: GitSource, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                with self.lock.held():
+                    for done in repair_clone(self.clone_dir) if repair else ():
+                        if self.on_repair is not None:
+                            self.on_repair(done)
+                    return method(self, *args, **kwargs)
+            except CloneBusyError as exc:
+                raise GitSourceError(f"{redact(self.url)} ({self.branch}): {exc}") from None
+
+        return locked
+
+    return wrap
+
+
 class GitSource:
-    def __init__(self, url: str, *, branch: str, subpath: str, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        branch: str,
+        subpath: str,
+        cache_dir: Path,
+        on_repair: Callable[[Repair], None] | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
         self.url = url
         self.branch = branch
         self.subpath = subpath.strip("/") or "."
         digest = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
         self.clone_dir = cache_dir / digest
+        self.on_repair = on_repair  # told of each repair of the clone (clone_repair)
+        self.lock = CloneLock(self.clone_dir, timeout=lock_timeout)
 
     def _fail(self, what: str, exc: Exception) -> GitSourceError:
         detail = redact(str(getattr(exc, "stderr", "") or exc)).strip().splitlines()
@@ -79,6 +125,7 @@ class GitSource:
             raise GitSourceError(f"{redact(self.url)}: no branch {self.branch!r}")
         return str(out.split()[0])
 
+    @_on_clone(repair=True)
     def sync(self) -> Checkout:
         """Make the clone match the remote branch; fetch only when its head moved."""
         head = self.remote_head()
@@ -117,6 +164,7 @@ class GitSource:
             )
         return Checkout(root=root, revision=head, fetched=fetched, forced=forced)
 
+    @_on_clone(repair=False)
     def spec_revision(self, *status_dirs: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status
         commits (only under `status_dirs`, relative to --path) never count as a spec change."""
@@ -132,6 +180,7 @@ class GitSource:
         """A path relative to --path, relative to the repository root."""
         return relative if self.subpath == "." else f"{self.subpath}/{relative}"
 
+    @_on_clone(repair=True)
     def write_status(
         self, files: dict[str, str], *, status_dir: str, message: str, status_branch: str = ""
     ) -> str | None:

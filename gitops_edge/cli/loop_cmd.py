@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
+from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
@@ -149,7 +150,11 @@ class PassClusters:
 
 def git_publisher(args: argparse.Namespace, log: Any) -> GitPublisher:
     source = GitSource(
-        args.path, branch=args.branch, subpath=args.subpath, cache_dir=git_cache(args)
+        args.path,
+        branch=args.branch,
+        subpath=args.subpath,
+        cache_dir=git_cache(args),
+        on_repair=log_repairs(log),
     )
     return GitPublisher(source=source, log=log, enabled=not args.no_status)
 
