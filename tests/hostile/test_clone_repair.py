@@ -452,3 +452,29 @@ def test_a_process_that_cannot_get_the_clone_in_time_fails_clearly(
         first.wait(timeout=10)
     # Killed in the middle: the next sync repairs the half-made clone.
     assert (source(remote, tmp_path).sync().root / "gitops-edge.yaml").is_file()
+
+
+def test_inspection_reads_files_only_and_orders_the_repairs(tmp_path: Path) -> None:
+    """What a killed `git pull --rebase` during a status write leaves, found without git:
+    the locks go first, then the rebase is aborted, then the working tree reset."""
+    from gitops_edge.clone_repair import Action, inspect_clone
+
+    clone = tmp_path / "clone"
+    git_dir = clone / ".git"
+    (git_dir / "refs" / "heads").mkdir(parents=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    (git_dir / "packed-refs").write_text(f"# pack-refs with: peeled\n{'a' * 40} refs/heads/main\n")
+    for name in ("index.lock", "refs/heads/main.lock", "config.lock"):
+        (git_dir / name).write_text("")
+    (git_dir / "rebase-merge").mkdir()
+    found = inspect_clone(clone)
+    assert [(r.action, r.problem) for r in found] == [
+        (Action.REMOVE_LOCK, "stale lock .git/config.lock"),
+        (Action.REMOVE_LOCK, "stale lock .git/index.lock"),
+        (Action.REMOVE_LOCK, "stale lock .git/refs/heads/main.lock"),
+        (Action.ABORT_REBASE, "a rebase in progress (.git/rebase-merge)"),
+        (Action.RESET, "an interrupted index update in clone"),
+    ]
+    (git_dir / "packed-refs").unlink()  # HEAD names a branch with no commit
+    assert [r.action for r in inspect_clone(clone)] == [Action.RECLONE]
+    assert inspect_clone(tmp_path / "none") == ()
