@@ -147,10 +147,10 @@ def _admin_repairs(admin: Path, *, work_tree: Path, main: bool) -> Iterator[Repa
             admin / "MERGE_HEAD",
             work_tree,
         )
-    if (admin / "index.lock").exists():  # the working tree may be half written
-        yield Repair(
-            f"an interrupted index update in {work_tree.name}", Action.RESET, work_tree, work_tree
-        )
+    if (admin / "index.lock").exists():
+        where = "clone" if main else "status worktree"
+        problem = f"the {where}'s files may be half written (index.lock)"
+        yield Repair(problem, Action.RESET, work_tree, work_tree)
 
 
 def _worktree_repairs(git_dir: Path, tree: Path) -> list[Repair]:

@@ -473,7 +473,7 @@ def test_inspection_reads_files_only_and_orders_the_repairs(tmp_path: Path) -> N
         (Action.REMOVE_LOCK, "stale lock .git/index.lock"),
         (Action.REMOVE_LOCK, "stale lock .git/refs/heads/main.lock"),
         (Action.ABORT_REBASE, "a rebase in progress (.git/rebase-merge)"),
-        (Action.RESET, "an interrupted index update in clone"),
+        (Action.RESET, "the clone's files may be half written (index.lock)"),
     ]
     (git_dir / "packed-refs").unlink()  # HEAD names a branch with no commit
     assert [r.action for r in inspect_clone(clone)] == [Action.RECLONE]

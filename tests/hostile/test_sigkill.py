@@ -1,10 +1,11 @@
 """Issue 16 item 2, the crash test: the real `reconcile` loop (no --once) against a `file://`
 remote, started in a process group of its own and killed as a container is, SIGKILL to the
-whole group (git children included), over and over: during its first clone, while git fetches
-or pushes (the remote is slowed so that git is caught at work), and at random moments. After
-each kill no process of the group is left, the budget was never exceeded, and the restarted
-loop resumes: it repairs what git left in the clone, the rollout completes and the final
-status commit is pushed. Extends the SIGKILL test of tests/test_loop.py (its helpers)."""
+whole group (git children included), over and over: during its first clone, while git commits,
+fetches or pushes (hooks slow them down so that git is caught at work), and at random moments.
+After each kill no process of the group is left, the budget was never exceeded, and the
+restarted loop resumes: it repairs what git left in the clone (a half-made first clone, the
+index.lock of a killed commit), the rollout completes and the final status commit is pushed.
+Extends the SIGKILL test of tests/test_loop.py (its helpers)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,15 @@ class Loop:
     def __init__(self, remote: Remote, sim: Path, tmp: Path) -> None:
         self.remote, self.sim, self.tmp = remote, sim, tmp
         self.env = slow_git_env(tmp, 0.3)
+        hooks = tmp / "loop-hooks"  # status commits take a while: kills land mid-commit
+        hooks.mkdir()
+        (hooks / "pre-commit").write_text("#!/bin/sh\nsleep 0.3\n")
+        (hooks / "pre-commit").chmod(0o755)
+        config = self.env["GIT_CONFIG_GLOBAL"]
+        run("config", "-f", config, "core.hooksPath", str(hooks), cwd=tmp)
+        # The remote's side of a push runs in a session of its own, as on a git server: a
+        # container kill does not reach it (else it would leave the remote's ref locked).
+        run("config", "-f", config, "remote.origin.receivepack", "setsid git-receive-pack", cwd=tmp)
         self.runs = 0
         self.proc: subprocess.Popen[str] | None = None
 
@@ -147,11 +157,12 @@ def test_sigkill_of_the_whole_group_at_any_point_resumes_within_budget(tmp_path:
         for kill in range(KILLS):
             proc = loop.proc
             assert proc is not None
-            if kill % 3 == 0:  # pods turn Ready: the status changes and is pushed
+            if kill % 4 in (0, 1):  # pods turn Ready: the status changes, is committed, pushed
                 with SimCluster.open(sim) as cluster:
                     cluster.tick(3)
-                caught += wait_for(lambda p=proc: git_running(p.pid, "push", "receive-pack"), 10)
-            elif kill % 3 == 1:  # someone pushes: the loop fetches
+                words = ("commit",) if kill % 4 == 0 else ("push", "receive-pack")
+                caught += wait_for(lambda p=proc, w=words: git_running(p.pid, *w), 10)
+            elif kill % 4 == 2:  # someone pushes: the loop fetches
                 (remote.work / f"notes-{kill}.txt").write_text("not desired state\n")
                 head = remote.commit(f"notes {kill}")  # the newest spec revision now
                 rollout.add(head)
@@ -195,4 +206,5 @@ def test_sigkill_of_the_whole_group_at_any_point_resumes_within_budget(tmp_path:
     records = loop.logs()
     repaired = [r for r in records if r["msg"] == "repaired the git clone"]
     assert any("first clone" in r["problem"] for r in repaired), repaired
+    assert any("index.lock" in r["problem"] for r in repaired), repaired  # a killed commit
     assert loop.runs == KILLS + 2
