@@ -47,7 +47,7 @@ class Action(Enum):
     RECREATE_WORKTREE = "deleted the status worktree to create it again"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Repair:
     """One inconsistency of a clone and what repairs it: `path` is the file or folder
     concerned, `work_tree` where a git command for it runs."""
@@ -113,10 +113,10 @@ def inspect_clone(clone_dir: Path) -> tuple[Repair, ...]:
     git_dir = clone_dir / ".git"
     if not git_dir.is_dir():
         problem = "the clone has no .git folder (a first clone was interrupted)"
-        return (Repair(problem, Action.RECLONE, clone_dir, clone_dir),)
+        return (_reclone(problem, clone_dir),)
     if not _head_resolves(git_dir):
         problem = "the clone's HEAD names no commit (a first clone was interrupted)"
-        return (Repair(problem, Action.RECLONE, clone_dir, clone_dir),)
+        return (_reclone(problem, clone_dir),)
     repairs = list(_admin_repairs(git_dir, work_tree=clone_dir, main=True))
     repairs += _worktree_repairs(git_dir, status_tree_of(clone_dir))
     return tuple(repairs)
@@ -131,26 +131,31 @@ def _admin_repairs(admin: Path, *, work_tree: Path, main: bool) -> Iterator[Repa
     if main:
         candidates += [p for p in (admin / "refs").rglob("*.lock")]
     for lock in sorted(candidates):
-        yield Repair(f"stale lock {_shown(lock)}", Action.REMOVE_LOCK, lock, work_tree)
+        yield Repair(
+            problem=f"stale lock {_shown(lock)}",
+            action=Action.REMOVE_LOCK,
+            path=lock,
+            work_tree=work_tree,
+        )
     for state in _REBASE:
         if (admin / state).exists():
             yield Repair(
-                f"a rebase in progress ({_shown(admin / state)})",
-                Action.ABORT_REBASE,
-                admin / state,
-                work_tree,
+                problem=f"a rebase in progress ({_shown(admin / state)})",
+                action=Action.ABORT_REBASE,
+                path=admin / state,
+                work_tree=work_tree,
             )
     if (admin / "MERGE_HEAD").exists():
         yield Repair(
-            f"a merge in progress ({_shown(admin / 'MERGE_HEAD')})",
-            Action.ABORT_MERGE,
-            admin / "MERGE_HEAD",
-            work_tree,
+            problem=f"a merge in progress ({_shown(admin / 'MERGE_HEAD')})",
+            action=Action.ABORT_MERGE,
+            path=admin / "MERGE_HEAD",
+            work_tree=work_tree,
         )
     if (admin / "index.lock").exists():
         where = "clone" if main else "status worktree"
         problem = f"the {where}'s files may be half written (index.lock)"
-        yield Repair(problem, Action.RESET, work_tree, work_tree)
+        yield Repair(problem=problem, action=Action.RESET, path=work_tree, work_tree=work_tree)
 
 
 def _worktree_repairs(git_dir: Path, tree: Path) -> list[Repair]:
@@ -158,13 +163,13 @@ def _worktree_repairs(git_dir: Path, tree: Path) -> list[Repair]:
     if admin is None:
         if tree.exists():
             problem = "the status worktree is not registered in the clone"
-            return [Repair(problem, Action.RECREATE_WORKTREE, tree, git_dir.parent)]
+            return [_recreate(problem, tree)]
         return []
     rebasing = any((admin / state).exists() for state in _REBASE)  # HEAD is detached then
     on_branch = rebasing or _read(admin / "HEAD").startswith("ref: refs/heads/")
     if not tree.is_dir() or (admin / "locked").exists() or not on_branch:
         problem = "the status worktree is not on its branch (its creation was interrupted)"
-        return [Repair(problem, Action.RECREATE_WORKTREE, tree, git_dir.parent)]
+        return [_recreate(problem, tree)]
     return list(_admin_repairs(admin, work_tree=tree, main=False))
 
 
@@ -217,9 +222,13 @@ def repair_clone(clone_dir: Path) -> tuple[Repair, ...]:
     recloning = any(r.action is Action.RECLONE for r in repairs) or not clone_dir.is_dir()
     if not recloning and not _git_ok(clone_dir, "rev-parse", "--verify", "-q", "HEAD^{commit}"):
         problem = "the commit HEAD names is missing from the clone"
-        repairs = [Repair(problem, Action.RECLONE, clone_dir, clone_dir)]
+        repairs = [_reclone(problem, clone_dir)]
     done: list[Repair] = []
     for repair in sorted(repairs, key=lambda r: list(Action).index(r.action)):
+        if any(d.action is Action.RECREATE_WORKTREE for d in done) and (
+            repair.work_tree == status_tree_of(clone_dir)
+        ):
+            continue  # that worktree is gone: it is made again from scratch
         if not _make(repair, clone_dir):
             fallback = _fallback(repair, clone_dir)
             _make(fallback, clone_dir)
@@ -234,10 +243,20 @@ def repair_clone(clone_dir: Path) -> tuple[Repair, ...]:
 
 
 def _fallback(failed: Repair, clone_dir: Path) -> Repair:
-    problem = f"{failed.problem}, and it could not be {failed.action.value.split(' (')[0]}"
-    if failed.work_tree == status_tree_of(clone_dir):
-        return Repair(problem, Action.RECREATE_WORKTREE, failed.work_tree, clone_dir)
-    return Repair(problem, Action.RECLONE, clone_dir, clone_dir)
+    attempt = failed.action.name.lower().replace("_", " ")
+    problem = f"{failed.problem}, which `{attempt}` could not repair"
+    in_worktree = failed.work_tree == status_tree_of(clone_dir)
+    if in_worktree and failed.action is not Action.RECREATE_WORKTREE:
+        return _recreate(problem, failed.work_tree)
+    return _reclone(problem, clone_dir)
+
+
+def _reclone(problem: str, clone_dir: Path) -> Repair:
+    return Repair(problem=problem, action=Action.RECLONE, path=clone_dir, work_tree=clone_dir)
+
+
+def _recreate(problem: str, tree: Path) -> Repair:
+    return Repair(problem=problem, action=Action.RECREATE_WORKTREE, path=tree, work_tree=tree)
 
 
 def _make(repair: Repair, clone_dir: Path) -> bool:

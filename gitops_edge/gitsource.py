@@ -66,10 +66,11 @@ _R = TypeVar("_R")
 
 
 def _on_clone(
-    *, repair: bool
+    *, repair: bool, needs_clone: bool = True
 ) -> Callable[[Callable[Concatenate[GitSource, _P], _R]], Callable[Concatenate[GitSource, _P], _R]]:
     """Run a GitSource method holding the clone's lock (and, with `repair`, repair the clone
-    first): two processes sharing a --cache-dir take turns."""
+    first): two processes sharing a --cache-dir take turns. Without a clone (none yet, or
+    deleted by a repair) only a sync may run: it clones."""
 
     def wrap(
         method: Callable[Concatenate[GitSource, _P], _R],
@@ -81,6 +82,11 @@ def _on_clone(
                     for done in repair_clone(self.clone_dir) if repair else ():
                         if self.on_repair is not None:
                             self.on_repair(done)
+                    if needs_clone and not (self.clone_dir / ".git").is_dir():
+                        raise GitSourceError(
+                            f"{redact(self.url)} ({self.branch}): no usable clone (a broken "
+                            "one was deleted); the next sync clones it again"
+                        )
                     return method(self, *args, **kwargs)
             except CloneBusyError as exc:
                 raise GitSourceError(f"{redact(self.url)} ({self.branch}): {exc}") from None
@@ -125,7 +131,7 @@ class GitSource:
             raise GitSourceError(f"{redact(self.url)}: no branch {self.branch!r}")
         return str(out.split()[0])
 
-    @_on_clone(repair=True)
+    @_on_clone(repair=True, needs_clone=False)
     def sync(self) -> Checkout:
         """Make the clone match the remote branch; fetch only when its head moved."""
         head = self.remote_head()

@@ -478,3 +478,25 @@ def test_inspection_reads_files_only_and_orders_the_repairs(tmp_path: Path) -> N
     (git_dir / "packed-refs").unlink()  # HEAD names a branch with no commit
     assert [r.action for r in inspect_clone(clone)] == [Action.RECLONE]
     assert inspect_clone(tmp_path / "none") == ()
+
+
+def test_a_rebase_that_cannot_be_aborted_means_cloning_again(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """A rebase killed as it started leaves an empty state folder that `git rebase --abort`
+    cannot read: the clone is deleted and cloned again, and the status still goes out."""
+    seen: list[Any] = []
+    src = source(remote, tmp_path, on_repair=seen.append)
+    src.sync()
+    src.write_status({"a.json": '{"v": 1}\n'}, status_dir=STATUS, message="one")
+    (src.clone_dir / ".git" / "rebase-merge").mkdir()
+    push_other_status(remote, "main", "b.json")  # a concurrent push: ours needs a rebase
+    with pytest.raises(GitSourceError, match=r"no usable clone.*next sync clones it again"):
+        src.write_status({"a.json": '{"v": 2}\n'}, status_dir=STATUS, message="two")
+    assert [r.action.name for r in seen] == ["RECLONE"], seen
+    assert "rebase in progress" in seen[0].problem and "abort rebase" in seen[0].problem
+    src.sync()
+    pushed = src.write_status({"a.json": '{"v": 2}\n'}, status_dir=STATUS, message="two")
+    assert pushed is not None and run("rev-parse", "main", cwd=remote.bare) == pushed
+    assert "other" in run("log", "--format=%s", "main", cwd=remote.bare).splitlines()  # kept
+    clean_state(src.clone_dir)
