@@ -417,6 +417,9 @@ def test_a_second_process_waits_for_the_first_ones_clone(remote: Remote, tmp_pat
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(timeout=10)
+        for pipe in (first.stdout, first.stderr):
+            if pipe is not None:
+                pipe.close()
     assert first.returncode == 0, err
     head = run("rev-parse", "HEAD", cwd=remote.work)
     assert out.strip() == head and synced.revision == head
