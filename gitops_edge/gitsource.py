@@ -9,22 +9,27 @@ Every command that talks to the remote (ls-remote, clone, fetch, push, pull) run
 `gitproc`: under a deadline (`timeout`, --git-timeout), killed with its helpers when it passes
 or when `cancel` is set. Errors keep the meaningful lines of git's stderr (the remote's reason
 for a refused push included).
+Every operation on the clone holds its lock and first repairs what a killed git left behind
+(see clone_repair), reporting each repair to `on_repair`.
 Side effects: runs git, writes the clone under the cache directory.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import git
 
+from gitops_edge.clone_repair import LOCK_TIMEOUT, CloneBusyError, CloneLock, Repair, repair_clone
 from gitops_edge.gitproc import (
     DEFAULT_TIMEOUT,
     LOW_SPEED_TIME,
@@ -73,6 +78,41 @@ class Checkout:
     forced: bool = False
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _on_clone(
+    *, repair: bool, needs_clone: bool = True
+) -> Callable[[Callable[Concatenate[GitSource, _P], _R]], Callable[Concatenate[GitSource, _P], _R]]:
+    """Run a GitSource method holding the clone's lock (and, with `repair`, repair the clone
+    first): two processes sharing a --cache-dir take turns. Without a clone (none yet, or
+    deleted by a repair) only a sync may run: it clones."""
+
+    def wrap(
+        method: Callable[Concatenate[GitSource, _P], _R],
+    ) -> Callable[Concatenate[GitSource, _P], _R]:
+        @functools.wraps(method)
+        def locked(self: GitSource, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                with self.lock.held():
+                    for done in repair_clone(self.clone_dir) if repair else ():
+                        if self.on_repair is not None:
+                            self.on_repair(done)
+                    if needs_clone and not (self.clone_dir / ".git").is_dir():
+                        raise GitSourceError(
+                            f"{redact(self.url)} ({self.branch}): no usable clone (a broken "
+                            "one was deleted); the next sync clones it again"
+                        )
+                    return method(self, *args, **kwargs)
+            except CloneBusyError as exc:
+                raise GitSourceError(f"{redact(self.url)} ({self.branch}): {exc}") from None
+
+        return locked
+
+    return wrap
+
+
 class GitSource:
     """A branch of a git repository, cloned under `cache_dir`. Each git command that talks to
     the remote may take `timeout` seconds (an HTTP transfer stalled below 1 KB/s is given up
@@ -88,6 +128,8 @@ class GitSource:
         timeout: float = DEFAULT_TIMEOUT,
         low_speed_time: float = LOW_SPEED_TIME,
         cancel: threading.Event | None = None,
+        on_repair: Callable[[Repair], None] | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.url = url
         self.branch = branch
@@ -96,6 +138,8 @@ class GitSource:
         self.clone_dir = cache_dir / digest
         self.limits = GitLimits(timeout=timeout, low_speed_time=low_speed_time)
         self.cancel = cancel
+        self.on_repair = on_repair  # told of each repair of the clone (clone_repair)
+        self.lock = CloneLock(self.clone_dir, timeout=lock_timeout, cancel=cancel)
 
     def _fail(self, what: str, failure: Exception | GitRun) -> GitSourceError:
         """`what` failed, with the meaningful lines of git's stderr on one line, and a hint."""
@@ -144,6 +188,7 @@ class GitSource:
             raise GitSourceError(f"{redact(self.url)}: no branch {self.branch!r}")
         return str(out.split()[0])
 
+    @_on_clone(repair=True, needs_clone=False)
     def sync(self) -> Checkout:
         """Make the clone match the remote branch; fetch only when its head moved."""
         head = self.remote_head()
@@ -198,6 +243,7 @@ class GitSource:
         if not done.ok:
             raise self._fail("cannot clone", done)
 
+    @_on_clone(repair=False)
     def spec_revision(self, *status_dirs: str) -> str:
         """The newest commit that changed the desired state: the reconciler's own status
         commits (only under `status_dirs`, relative to --path) never count as a spec change."""
@@ -213,6 +259,7 @@ class GitSource:
         """A path relative to --path, relative to the repository root."""
         return relative if self.subpath == "." else f"{self.subpath}/{relative}"
 
+    @_on_clone(repair=True)
     def write_status(
         self, files: dict[str, str], *, status_dir: str, message: str, status_branch: str = ""
     ) -> str | None:
@@ -294,6 +341,7 @@ class GitSource:
             work.git.reset("--hard", remote_ref)
         return work
 
+    @_on_clone(repair=False)
     def read_committed(self, relative: str, *, branch: str = "") -> str | None:
         """The text of the file at `relative` (relative to --path) as committed on `branch`
         (fetched from the remote first), or on the synced spec branch when `branch` is empty;
@@ -321,6 +369,7 @@ class GitSource:
                 return None
             return bytes(item.data_stream.read()).decode("utf-8", errors="replace")
 
+    @_on_clone(repair=False)
     def in_history(self, revision: str) -> bool:
         """Whether commit `revision` (a full hash) is the synced branch head or one of its
         ancestors (False when the clone does not have it: e.g. force-pushed away)."""
@@ -338,20 +387,24 @@ class GitSource:
         directory (the root file system may be read-only); removed on exit. The clone's own
         checkout does not change."""
         tree = self.clone_dir.with_name(self.clone_dir.name + "-revision")
-        with git.Repo(self.clone_dir) as repo:
-            try:
-                _drop_worktree(repo, tree)  # left behind by a killed run
-                repo.git.worktree("add", "--detach", str(tree), revision)
-            except git.GitCommandError as exc:
-                raise self._fail(f"cannot check out revision {revision}", exc) from None
-        try:
-            yield tree / self.subpath
-        finally:
-            with git.Repo(self.clone_dir) as repo:
+        try:  # the lock is held for the whole use: another process must not prune it meanwhile
+            with self.lock.held():
+                with git.Repo(self.clone_dir) as repo:
+                    try:
+                        _drop_worktree(repo, tree)  # left behind by a killed run
+                        repo.git.worktree("add", "--detach", str(tree), revision)
+                    except git.GitCommandError as exc:
+                        raise self._fail(f"cannot check out revision {revision}", exc) from None
                 try:
-                    _drop_worktree(repo, tree)
-                except git.GitCommandError:
-                    shutil.rmtree(tree, ignore_errors=True)  # pruned by the next use
+                    yield tree / self.subpath
+                finally:
+                    with git.Repo(self.clone_dir) as repo:
+                        try:
+                            _drop_worktree(repo, tree)
+                        except git.GitCommandError:
+                            shutil.rmtree(tree, ignore_errors=True)  # pruned by the next use
+        except CloneBusyError as exc:
+            raise GitSourceError(f"{redact(self.url)} ({self.branch}): {exc}") from None
 
 
 def _drop_worktree(repo: git.Repo, tree: Path) -> None:

@@ -189,8 +189,11 @@ spec:
 """
 
 
-def start_loop(source: str, sim: Path, cache: Path, interval: str = "0.2") -> subprocess.Popen[str]:
-    """The real `reconcile` loop as a subprocess, JSON logs on stderr."""
+def start_loop(
+    source: str, sim: Path, cache: Path, interval: str = "0.2", **popen: Any
+) -> subprocess.Popen[str]:
+    """The real `reconcile` loop as a subprocess, JSON logs on stderr (`popen`: other or
+    overriding `subprocess.Popen` arguments)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -207,9 +210,7 @@ def start_loop(source: str, sim: Path, cache: Path, interval: str = "0.2") -> su
             "--cache-dir",
             str(cache),
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen},
     )
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
+from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
@@ -159,6 +160,7 @@ def git_publisher(args: argparse.Namespace, log: Any, *, stop: threading.Event) 
         cache_dir=git_cache(args),
         timeout=args.git_timeout,
         cancel=stop,
+        on_repair=log_repairs(log),
     )
     return GitPublisher(source=source, log=log, enabled=not args.no_status)
 

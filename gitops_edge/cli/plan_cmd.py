@@ -25,6 +25,7 @@ from gitops_edge.cli.common import (
     seconds,
 )
 from gitops_edge.cli.logs import make_logger
+from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
@@ -126,6 +127,7 @@ def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | 
     """The desired state (and, for a git source, its publisher), or an exit code."""
     source: str = args.path
     if is_git_url(source):
+        log = make_logger("text")
         publisher = GitPublisher(
             source=GitSource(
                 source,
@@ -133,8 +135,9 @@ def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | 
                 subpath=args.subpath,
                 cache_dir=git_cache(args),
                 timeout=args.git_timeout,
+                on_repair=log_repairs(log),
             ),
-            log=make_logger("text"),
+            log=log,
             enabled=not getattr(args, "no_status", True),
         )
         try:

@@ -16,7 +16,9 @@ from typing import Any
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
+from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
+from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
@@ -73,6 +75,7 @@ def _from_status_files(args: argparse.Namespace) -> Report | int:
             subpath=args.subpath,
             cache_dir=git_cache(args),
             timeout=args.git_timeout,
+            on_repair=log_repairs(make_logger("text")),
         )
         try:
             root = source.sync().root
