@@ -1,16 +1,21 @@
 """Running git commands that talk to a remote (ls-remote, clone, fetch, push, pull), part of the
 git adapter: each under a deadline, and killed with its helpers when the deadline passes.
 
-git runs in a session (process group) of its own, so that its helpers (git-remote-http, ssh)
-are killed with it: killing git alone would leave a helper blocked on a silent socket for good.
+git stays in the caller's process group, so a kill of the whole group (a container kill, the
+crash the clone repair recovers from) kills git with it: a git that outlived its reconciler
+would still be writing the clone the next one repairs. On deadline or cancel git is killed with
+its descendants (git-remote-http, ssh), frozen first so none escapes: killing git alone would
+leave a helper blocked on a silent socket for good.
 HTTP transfers slower than LOW_SPEED_LIMIT bytes/s for `low_speed_time` seconds are given up by
 git itself (http.lowSpeedLimit/lowSpeedTime); git never prompts for credentials. A `cancel`
 event (the loop's stop, set by SIGTERM) kills a running git at once and refuses to start
 another. In a process that leaves SIGTERM to its default action (the one-shot commands), a
-SIGTERM that arrives while git runs becomes SystemExit(143) once git's group is killed, so git
-never outlives the process. Also: `meaningful_lines`, what of git's stderr is worth showing.
-Side effects: runs git processes; kills them (their process group) on deadline, cancel or
-SIGTERM; replaces a default SIGTERM disposition while git runs (main thread only).
+SIGTERM that arrives while git runs becomes SystemExit(143) once git and its helpers are
+killed, so git never outlives the process. Also: `meaningful_lines`, what of git's stderr is
+worth showing.
+Side effects: runs git processes; kills them (and their descendants, found in /proc) on
+deadline, cancel or SIGTERM; replaces a default SIGTERM disposition while git runs (main thread
+only).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ _PROGRESS = re.compile(
     r"^(remote: )?(Enumerating|Counting|Compressing|Writing|Receiving|Resolving|Unpacking|"
     r"Total|Delta compression|Updating files|Checking out files|Cloning into|"
     r"Filtering content|Auto packing)\b|^(To|From) \S+$|^hint:|^remote:\s*$|"
+    # what a fetch or pull --rebase reports along the way: refs it updated, its steps
+    r"^\* (branch|\[new branch\]|\[new tag\])\s|^\+? ?[0-9a-f]{7,}\.\.\.?[0-9a-f]{7,} |"
+    r"^Rebasing \(\d+/\d+\)|"
     # git's boilerplate after "Could not read from remote repository" (our hint says more)
     r"^Please make sure you have the correct access rights$|^and the repository exists\.$"
 )
@@ -129,8 +137,7 @@ def _run(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: killed with its helpers
-    )
+    )  # in our process group: a kill of the group (a container kill) kills git too
     deadline = time.monotonic() + limits.timeout
     finished: tuple[bytes, bytes] | None = None
     try:
@@ -141,10 +148,10 @@ def _run(
                 if (cancel is not None and cancel.is_set()) or time.monotonic() >= deadline:
                     break
     except BaseException:  # Ctrl-C, …: never leave git running
-        _kill_group(proc)
+        _kill_tree(proc)
         raise
     if finished is None:
-        _kill_group(proc)
+        _kill_tree(proc)
         cancelled = cancel is not None and cancel.is_set()
         raise GitTimeoutError(operation, seconds=limits.timeout, cancelled=cancelled)
     out, err = finished
@@ -158,8 +165,9 @@ def _run(
 @contextlib.contextmanager
 def _sigterm_exits() -> Iterator[None]:
     """While git runs, a SIGTERM left to its default action (which would end this process at
-    once and leave git, in a session of its own, running) raises SystemExit instead: git's
-    group is killed on the way out. A handler already installed (the loop's) is kept."""
+    once and leave git running, orphaned, when the signal was sent to this process alone)
+    raises SystemExit instead: git and its helpers are killed on the way out. A handler already
+    installed (the loop's) is kept."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
@@ -177,14 +185,24 @@ def _sigterm_exits() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill git's process group (git and its helpers) and reap git."""
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Kill git and its descendants (helpers), and reap git. Each is stopped (SIGSTOP) before
+    its children are looked up, so none can start another that would escape the kill."""
     if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):  # pgid == pid: git leads its session
-            os.killpg(proc.pid, signal.SIGKILL)
+        stopped: list[int] = []
+        pending = [proc.pid]
+        while pending:
+            pid = pending.pop()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            pending.extend(child for child in _children(pid) if child not in stopped)
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     try:
         proc.communicate(timeout=REAP)
-    except subprocess.TimeoutExpired:  # a helper that left the group keeps a pipe open
+    except subprocess.TimeoutExpired:  # a helper that escaped keeps a pipe open
         proc.kill()
         proc.wait(REAP)
     finally:
@@ -193,15 +211,35 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
                 pipe.close()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc; none where /proc is missing)."""
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):  # gone meanwhile
+                continue
+            if len(fields) > 1 and int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
 def meaningful_lines(stderr: str) -> list[str]:
     """git's stderr without progress meters, advice (`hint:`), `To <url>` lines, empty or
     quote-only lines and repeats: what went wrong, including the remote's own reason
     (`remote: …`) and ref updates it refused (`! [remote rejected] …`)."""
     kept: list[str] = []
+    seen: set[str] = set()  # `error: could not apply …` and `Could not apply …` say one thing
     for raw in re.split(r"[\r\n]+", stderr):
         line = raw.strip()
-        if not line.strip("'\"` ") or _PROGRESS.search(line) or line in kept:
+        said = line.lower().removeprefix("error: ")
+        if not line.strip("'\"` ") or _PROGRESS.search(line) or said in seen:
             continue
+        seen.add(said)
         kept.append(line)
     return [line.removesuffix(".") if not line.endswith("..") else line for line in kept][
         :MAX_LINES

@@ -8,6 +8,7 @@ Real repositories in temporary folders; the killed git processes are real ones."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -241,8 +242,12 @@ def conflicting_push(remote: Remote, src: GitSource) -> None:
     src.sync()
     src.write_status({"a.json": '{"v": 1}\n'}, status_dir=STATUS, message="one")
     push_other_status(remote, "main")
-    with pytest.raises(GitSourceError, match="cannot push the status commit"):
+    with pytest.raises(GitSourceError, match="cannot rebase the status commit") as failed:
         src.write_status({"a.json": '{"v": 2}\n'}, status_dir=STATUS, message="two")
+    # What went wrong, not what git did along the way (refs fetched, rebase steps, repeats).
+    assert re.search(
+        r"over the remote: error: could not apply [0-9a-f]+\.\.\. two$", str(failed.value)
+    ), failed.value
 
 
 def test_a_status_conflict_does_not_leave_the_clone_in_a_rebase(
