@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--listen",
         default=DEFAULT_LISTEN,
         metavar="HOST:PORT",
-        help=f"address to serve on (default {DEFAULT_LISTEN}; port 0 picks a free one)",
+        help=f"address to serve on (default {DEFAULT_LISTEN}; :PORT is every interface; port 0 "
+        "picks a free one)",
     )
     agent.add_argument(
         "--allow-remote",
@@ -100,7 +101,7 @@ def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen {value!r}: write HOST:PORT, e.g. {DEFAULT_LISTEN}")
+        raise ValueError(f"--listen {value!r}: write HOST:PORT or :PORT, e.g. {DEFAULT_LISTEN}")
     return host or ALL_INTERFACES, int(port)
 
 
