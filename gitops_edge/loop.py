@@ -71,9 +71,13 @@ def run_loop(
     on_error: Callable[[BaseException], None] | None = None,
     on_failures: Callable[[Mapping[str, int]], None] | None = None,
     resume: Callable[[], Resumed] | None = None,
+    on_loaded: Callable[[Loaded], None] | None = None,
+    on_success: Callable[[], None] | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run. `resume`: asked for
-    the last good revision when an invalid one arrives while there is none in memory."""
+    the last good revision when an invalid one arrives while there is none in memory;
+    `on_loaded`: told what the source yielded each pass (valid or not); `on_success`: called
+    after each pass that reconciled a revision without error."""
     last_good: DesiredState | None = None
     reported_invalid = ""
     failures = 0
@@ -85,6 +89,8 @@ def run_loop(
         wake.clear()
         try:
             loaded = load()
+            if on_loaded is not None:
+                on_loaded(loaded)
             if loaded.desired is None:
                 if loaded.revision != reported_invalid:
                     if last_good is None and resume is not None:  # a transient error: retried
@@ -108,6 +114,8 @@ def run_loop(
                         fields=", ".join(ds.drift),
                         restored=any(isinstance(a, ApplyDaemonSet) for a in ds.actions),
                     )
+                if on_success is not None:
+                    on_success()
             failures = 0
         except transient as exc:
             if stop.is_set():  # the stop killed what the pass ran (git): not a failure

@@ -230,3 +230,28 @@ def test_deployment_runs_the_loop_on_a_git_source_one_replica() -> None:
 
 def test_image_has_git_for_git_sources() -> None:
     assert "install -y --no-install-recommends git" in (ROOT / "Dockerfile").read_text()
+
+
+def test_metrics_service_and_servicemonitor_reach_the_reconcilers_metrics_port() -> None:
+    (deployment,) = [
+        d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
+    ]
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert "--metrics-addr=:8080" in container["args"]  # every interface: Prometheus scrapes it
+    ports = {p["name"]: p for p in container["ports"]}
+    assert ports["metrics"]["containerPort"] == 8080
+    objects = manifests("reconciler-metrics.yaml")
+    (service,) = [d for d in objects if d["kind"] == "Service"]
+    (monitor,) = [d for d in objects if d["kind"] == "ServiceMonitor"]
+    namespace = deployment["metadata"]["namespace"]
+    assert service["metadata"]["namespace"] == monitor["metadata"]["namespace"] == namespace
+    selector = service["spec"]["selector"]
+    assert selector and selector.items() <= pod["metadata"]["labels"].items()
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["name"] == "metrics" and service_port["targetPort"] == "metrics"
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    assert wanted and wanted.items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service_port["name"] and endpoint["path"] == "/metrics"

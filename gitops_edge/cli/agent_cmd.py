@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--listen",
         default=DEFAULT_LISTEN,
         metavar="HOST:PORT",
-        help=f"address to serve on (default {DEFAULT_LISTEN}; port 0 picks a free one)",
+        help=f"address to serve on (default {DEFAULT_LISTEN}; :PORT is every interface; port 0 "
+        "picks a free one)",
     )
     agent.add_argument(
         "--allow-remote",
@@ -92,12 +93,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent.set_defaults(func=run)
 
 
+ALL_INTERFACES = "0.0.0.0"  # what `:PORT` means, as for Prometheus exporters
+
+
 def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT, or :PORT for every (IPv4) interface."""
     host, sep, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen {value!r}: write HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    return host, int(port)
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {value!r}: write HOST:PORT or :PORT, e.g. {DEFAULT_LISTEN}")
+    return host or ALL_INTERFACES, int(port)
 
 
 def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeClient:

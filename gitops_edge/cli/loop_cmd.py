@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 DEBOUNCE = 0.5
 WATCH_START_TIMEOUT = 10.0  # seconds the loop waits for its folder watch before the first pass
 CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
+# What a pass may fail with and the loop retry (also the `kind`s of failed passes in metrics).
+TRANSIENT = (ClusterError, GitSourceError, OSError, TimeoutError, ValueError)
 
 
 def run_reconcile_loop(args: argparse.Namespace) -> int:
@@ -67,9 +69,12 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if load is None:
         return fail(f"{args.path}: no such file or folder")
 
-    metrics = _start_metrics(args.metrics_addr, log) if args.metrics_addr else None
+    metrics = start_metrics(args.metrics_addr, log) if args.metrics_addr else None
     if args.metrics_addr and metrics is None:
-        return fail(f"--metrics-addr {args.metrics_addr}: cannot listen there (HOST:PORT)")
+        return fail(
+            f"--metrics-addr {args.metrics_addr}: cannot listen there (write [HOST]:PORT, "
+            "e.g. :8080 for every interface or 127.0.0.1:8080)"
+        )
 
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
 
@@ -101,10 +106,12 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             stop=stop,
             wake=wake,
             log=log,
-            transient=(ClusterError, GitSourceError, OSError, TimeoutError, ValueError),
-            on_error=(lambda exc: metrics.record_error(type(exc).__name__)) if metrics else None,
+            transient=TRANSIENT,
+            on_error=metrics.record_failed_pass if metrics else None,
             on_failures=metrics.record_failures if metrics else None,
             resume=publisher.resume if publisher is not None else _no_history,
+            on_loaded=metrics.record_loaded if metrics else None,
+            on_success=metrics.record_success if metrics else None,
         )
     finally:
         stop.set()
@@ -180,12 +187,14 @@ def _no_history() -> Resumed:
     return Resumed(None, "a local folder has no history to resume from (a git source has)")
 
 
-def _start_metrics(address: str, log: Any) -> LoopMetrics | None:
+def start_metrics(address: str, log: Any) -> LoopMetrics | None:
+    """Serve the loop's metrics on `address` ([HOST]:PORT; `:PORT`: every interface), or None
+    when it cannot be listened on."""
     from gitops_edge.cli.agent_cmd import parse_listen
 
     try:
         host, port = parse_listen(address)
-        metrics = LoopMetrics()
+        metrics = LoopMetrics(pass_errors=TRANSIENT)
         server = metrics.serve(host, port)
     except (ValueError, OSError):
         return None

@@ -77,9 +77,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     reconcile.add_argument(
         "--metrics-addr",
-        metavar="HOST:PORT",
+        metavar="[HOST]:PORT",
         default=None,
-        help="loop: serve Prometheus metrics on this address (off by default)",
+        help="loop: serve Prometheus metrics on this address (off by default; :PORT is every "
+        "interface)",
     )
     reconcile.add_argument(
         "--no-status",
