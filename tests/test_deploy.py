@@ -209,6 +209,35 @@ def test_cronjob_runs_one_pass_with_the_reconciler_account() -> None:
     assert container["args"][0] == "reconcile" and "--once" in container["args"]
 
 
+def test_cronjob_runs_the_deployments_git_source_pass_once() -> None:
+    """The CronJob is the Deployment's reconcile, one pass at a time: the same container (image,
+    env, cache volume, resources, security) with `--once` for the loop's `--interval` (and its
+    loop-only `--log-format`), status written back (no `--no-status`), no read-only clone of
+    its own (so nothing is stamped `worktree`), under the same service account."""
+    (cron,) = [d for d in manifests("reconciler-cronjob.yaml") if d["kind"] == "CronJob"]
+    (deployment,) = [
+        d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
+    ]
+    assert cron["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    loop_pod = deployment["spec"]["template"]["spec"]
+    assert "initContainers" not in pod
+    for same in ("serviceAccountName", "securityContext", "volumes"):
+        assert pod[same] == loop_pod[same], same
+    assert pod["volumes"] == [{"name": "cache", "emptyDir": {}}]
+    (container,) = pod["containers"]
+    (loop,) = loop_pod["containers"]
+    for same in ("image", "env", "volumeMounts", "resources", "securityContext"):
+        assert container[same] == loop[same], same
+    args = container["args"]
+    assert args[:2] == ["reconcile", "$(REPO_URL)"] and "--once" in args
+    loop_args = [a for a in loop["args"] if a != "--log-format=json"]
+    assert args == ["--once" if a == "--interval=60" else a for a in loop_args]
+    assert "--no-status" not in args and not any(a.startswith("/repo") for a in args)
+    assert "--cache-dir=/cache/git" in args
+
+
 def test_dockerfile_installs_the_console_script() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["gitops-edge"]' in text
