@@ -8,7 +8,8 @@ type is Warning for a failed action, a halt and a rollback, else Normal. Pod del
 DaemonSet are one Event per pass (a count and the nodes), not one per pod; successful
 bookkeeping (OTA marks, pre-pull Jobs) emits nothing. Identical Events (same object, type,
 reason and message: client-go's `getEventKey`) share one `key`, which the adapters aggregate
-into one object with a count. Pure: no I/O.
+into one object with a count; within a pass an Event is emitted once (an action failing in both
+rounds of a pass counts once). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ def pass_events(
             f"{shown}{more})"
         )
         events.append(_event(ref, NORMAL, PODS_DELETED, text, revision=revision, time=when))
-    return tuple(events)
+    unique = {event.key: event for event in reversed(events)}  # the first of each, in order
+    return tuple(sorted(unique.values(), key=events.index))
 
 
 def _done(action: Action) -> tuple[str, str] | None:

@@ -140,6 +140,14 @@ def test_prunes_namespaces_and_node_jobs_are_on_their_objects() -> None:
     ]
 
 
+def test_an_action_failing_in_both_rounds_of_a_pass_is_one_event() -> None:
+    action = apply_ds()
+    plans = (Plan(REV, 1.0, (ds_plan(action),)), Plan(REV, 2.0, (ds_plan(action),)))
+    failed = ActionResult(action, FAILED, "boom")
+    (event,) = pass_events(plans=plans, results=(failed, failed), revision=REV)
+    assert event.time == 1.0
+
+
 def test_identical_events_share_key_and_name_others_do_not() -> None:
     action = apply_ds()
     plan = Plan(REV, 1.0, (ds_plan(action),))
