@@ -171,3 +171,22 @@ def test_a_failure_to_record_is_logged_once_until_events_are_written_again(
     recorder.record(outcome, cluster=cluster, revision="r1")
     assert lines[-1] == ("info", "Kubernetes Events are recorded again")
     assert cluster.events()
+
+
+def test_events_expire_an_hour_after_they_were_last_seen_on_the_simulated_clock(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    write(repo, image="1")
+    cluster = SimCluster.create(
+        groups=[("canary", 2), ("north", 1), ("south", 1)], namespaces=("edge",)
+    )
+    outcome = reconcile_once(load_desired(repo, revision="r1"), cluster)
+    recorded = EventRecorder(enabled=True, log=lambda *_, **__: None).record(
+        outcome, cluster=cluster, revision="r1"
+    )
+    assert len(cluster.events()) == len(recorded) > 0
+    cluster.tick(3600)
+    assert len(cluster.events()) == len(recorded)
+    cluster.tick(1)
+    assert cluster.events() == []
