@@ -118,7 +118,7 @@ class Event:
         key, so an identical Event from another process (the next CronJob run) finds the same
         object to count on."""
         digest = hashlib.sha256("\x00".join(self.key).encode()).hexdigest()[:16]
-        return f"{self.involved.name}.{digest}"
+        return f"{self.involved.name[: 253 - 17]}.{digest}"  # at most 253 characters
 
 
 def pass_events(

@@ -162,3 +162,9 @@ def test_identical_events_share_key_and_name_others_do_not() -> None:
 
 def test_the_revision_annotation_is_fluxs_group_revision() -> None:
     assert REVISION_ANNOTATION == "gitops-edge.io/revision"
+
+
+def test_an_event_name_stays_within_253_characters() -> None:
+    job = ObjectRef("operations.kubeedge.io/v1alpha2", "NodeUpgradeJob", "j" * 253)
+    event = Event(job, "Normal", "Applied", "create", revision=REV, time=1.0)
+    assert len(event.name) == 253 and event.name.startswith("j" * 236 + ".")
