@@ -91,7 +91,7 @@ def test_identical_events_are_counted_on_one_object_even_from_another_process(
     assert verbs == ["create", "patch", "create", "get", "patch"]
     standin.k8s_events.clear()  # expired (the API server keeps Events an hour)
     later_cluster = connect(kubeconfig)
-    later_cluster.events.counts[("edge", event().name)] = 3
+    later_cluster.event_writer.counts[("edge", event().name)] = 3
     later_cluster.record_events([event(at=4000.0)])
     assert standin.k8s_events[("edge", event().name)]["count"] == 1
 

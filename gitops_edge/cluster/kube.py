@@ -287,7 +287,7 @@ class KubeCluster:
             api.configuration.host, context=None
         )
         self.cache: KubeCache | None = None
-        self.events = EventWriter(self)  # aggregates identical Events across passes
+        self.event_writer = EventWriter(self)  # aggregates identical Events across passes
         self._streams: set[Any] = set()  # watch responses being read
         self._streams_lock = threading.Lock()
 
@@ -765,7 +765,7 @@ class KubeCluster:
         )
 
     def record_events(self, events: Sequence[Event]) -> None:
-        self.events.write(events)
+        self.event_writer.write(events)
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         def shown(pod: PodObs | None) -> bool:
