@@ -7,8 +7,8 @@ pass. Side effects: reads the source folder; writes to the cluster through `appl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_edge.apply import ActionResult, apply_actions
@@ -36,6 +36,7 @@ class InvalidRevisionError(Exception):
 class PassResult:
     plans: tuple[Plan, ...]  # one per round
     results: tuple[ActionResult, ...]
+    uids: Mapping[tuple[str, str], str] = field(default_factory=dict)  # DaemonSets, observed
 
     @property
     def last_plan(self) -> Plan:
@@ -83,10 +84,13 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
 def reconcile_once(desired: DesiredState, cluster: Cluster) -> PassResult:
     plans: list[Plan] = []
     results: list[ActionResult] = []
+    uids: dict[tuple[str, str], str] = {}
     for _ in range(MAX_ROUNDS):
-        current = plan_once(desired, cluster)
+        observed = cluster.observe()
+        uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
+        current = make_plan(desired, observed)
         plans.append(current)
         results.extend(apply_actions(current.actions, cluster))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
-    return PassResult(plans=tuple(plans), results=tuple(results))
+    return PassResult(plans=tuple(plans), results=tuple(results), uids=uids)

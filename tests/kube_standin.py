@@ -14,7 +14,8 @@ the API server's defaults and canonical quantities: `apiserver_defaults`), hand 
 DaemonSet deletion, injected failures (409/429/5xx with Retry-After), refused credentials (every
 request 401 Unauthorized, a switch), and KubeEdge's node job CRDs in the versions a test
 declares (discovery, paged lists, create, get, delete; one stored object served at every
-declared version, as with conversion strategy None). It runs no controllers
+declared version, as with conversion strategy None), and core/v1 Events (`k8s_events`: create,
+get, strategic merge patch; the API server's namespace rules for them). It runs no controllers
 (`standin_controllers` plays them). Every request is recorded for assertions on request counts,
 and so is what it is authorized as (`standin_rbac`: verb, API group, resource/subresource; an
 apply that creates its object is also a `create`); with an `authorizer` (e.g. a ClusterRole from
@@ -59,6 +60,7 @@ _ITEM = re.compile(
     r"(?:/([^/]+))?(/status)?"
 )
 _NAMESPACE = re.compile(r"/api/v1/namespaces(?:/([^/]+))?")
+_EVENT = re.compile(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?")
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
 KINDS = {
@@ -124,6 +126,9 @@ class StandIn:
     # Who may do what (e.g. kube_identity.Identities): sees each request first and answers it
     # (401, 403, an endpoint of its own) or returns None to let it through. None: anyone may.
     gate: Callable[[StandIn, kmock.Request], kmock.Response | None] | None = None
+    # core/v1 Events by (namespace, name): the Kubernetes Events the reconciler records (not
+    # the watch `events` above).
+    k8s_events: dict[Key, Obj] = field(default_factory=dict)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -204,6 +209,8 @@ class StandIn:
             return self._watch(m[2], params)
         if (j := _JOB.fullmatch(path)) is not None:
             return self._job(method, j[1], j[2], j[3], body, params)
+        if (e := _EVENT.fullmatch(path)) is not None:
+            return self._k8s_event(method, e[1], e[2], body)
         if (n := _NAMESPACE.fullmatch(path)) is not None:
             return self._namespace(method, n[1], body)
         if method == "GET" and (m := _LIST.fullmatch(path)):
@@ -355,6 +362,50 @@ class StandIn:
                 for key in [k for k in objects if k[0] == name]:
                     self._remove(resource, key)
             return kmock.Response(status=200, payload=self.namespaces.pop(name))
+        return _status(405, "method not allowed")
+
+    def _k8s_event(
+        self, method: str, namespace: str, name: str | None, body: Obj | None
+    ) -> kmock.Response:
+        """core/v1 Events: create (NamespaceLifecycle, then the legacy validation of an Event
+        without eventTime: its namespace is its object's, or default for a cluster-scoped one;
+        409 when the name is taken), get, and a strategic merge patch of its fields."""
+        if method == "POST" and name is None and body is not None:
+            if namespace not in self.namespaces:
+                return _status(
+                    404,
+                    f'namespaces "{namespace}" not found',
+                    reason="NotFound",
+                    details={"name": namespace, "kind": "namespaces"},
+                )
+            involved = (body.get("involvedObject") or {}).get("namespace", "")
+            if involved != namespace and not (involved == "" and namespace == "default"):
+                return _invalid(
+                    "Event", body["metadata"]["name"], "involvedObject.namespace", involved
+                )
+            key = (namespace, body["metadata"]["name"])
+            if key in self.k8s_events:
+                return _status(409, f'events "{key[1]}" already exists', reason="AlreadyExists")
+            body["metadata"].update(
+                namespace=namespace,
+                uid=f"uid-{next(self._uid)}",
+                resourceVersion=str(next(self._rv)),
+            )
+            self.k8s_events[key] = body
+            return kmock.Response(status=201, payload=body)
+        stored = self.k8s_events.get((namespace, name or ""))
+        if name is None or stored is None:
+            return _status(404, f'events "{name}" not found', reason="NotFound")
+        if method == "GET":
+            return kmock.Response(status=200, payload=stored)
+        if method == "PATCH" and body is not None:
+            for field_name, value in body.items():
+                if isinstance(value, dict):
+                    stored.setdefault(field_name, {}).update(value)
+                else:
+                    stored[field_name] = value
+            stored["metadata"]["resourceVersion"] = str(next(self._rv))
+            return kmock.Response(status=200, payload=stored)
         return _status(405, "method not allowed")
 
     def set_job_status(self, plural: str, name: str, status: Obj) -> None:

@@ -18,6 +18,7 @@ from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
 from gitops_edge.observed import Condition
+from gitops_edge.pass_events import Event, ObjectRef
 from gitops_edge.prepull import pull_job
 from gitops_edge.yamldoc import load_documents
 
@@ -106,6 +107,11 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
     job = pull_job(namespace="edge", pod="p1", node="n1", revision="h2", pod_spec={})
     cluster.create_pull_job(job)
     cluster.delete_job("edge", job["metadata"]["name"])
+    ref = ObjectRef("apps/v1", "DaemonSet", "d", "default")
+    applied = Event(ref, "Normal", "Applied", "apply d", revision="r1", time=1.0)
+    cluster.record_events([applied, applied])  # create, then count on (patch)
+    restarted = KubeCluster(cluster.api, retrier=Retrier(sleep=lambda _: None))
+    restarted.record_events([applied])  # another process: create (409), get, then patch
     cluster.delete_namespace("edge")
     assert used(standin) == granted("reconciler-rbac.yaml", "gitops-edge-reconciler")
 

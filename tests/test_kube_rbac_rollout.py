@@ -21,6 +21,7 @@ from gitops_edge.apply import DONE, FAILED, ActionResult
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.reconcile import load_desired, reconcile_once
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +74,14 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
             if cached:
                 cluster.start_cache(idle_delay=0.02)
             done: list[ActionResult] = []
+            logged: list[str] = []
+            events = EventRecorder(
+                enabled=True, log=lambda _, message, **__: logged.append(message)
+            )
 
             def reconcile() -> list[str]:
                 outcome = reconcile_once(load_desired(repo, revision="r"), cluster)
+                events.record(outcome, cluster=cluster, revision="r")
                 failed = [r.detail for r in outcome.results if r.outcome == FAILED]
                 assert failed == []
                 assert outcome.last_plan.errors == ()
@@ -119,6 +125,21 @@ def test_a_whole_rollout_needs_nothing_the_reconciler_role_does_not_grant(
     verbs = {(a.combined, a.verb) for a in api.authorizations}
     assert {("daemonsets", "create"), ("daemonsets", "patch"), ("pods/status", "patch")} <= verbs
     assert {("namespaces", "list"), ("namespaces", "create")} <= verbs
+    # Kubernetes Events of every pass, allowed by the role, on the objects the actions changed
+    assert logged == [] and ("events", "create") in verbs
+    recorded = {
+        (e["involvedObject"]["kind"], e["involvedObject"]["name"], e["reason"]): e
+        for e in api.k8s_events.values()
+    }
+    applied = recorded[("DaemonSet", "log-agent-hangzhou", "Applied")]
+    assert applied["metadata"]["namespace"] == "edge-system"
+    assert applied["involvedObject"]["uid"].startswith("uid-")  # as the stand-in assigned it
+    assert applied["metadata"]["annotations"] == {"gitops-edge.io/revision": "r"}
+    assert ("DaemonSet", "log-agent-hangzhou", "PodsDeleted") in recorded
+    assert ("DaemonSet", "node-exporter-hangzhou", "Pruned") in recorded
+    assert ("Namespace", "edge-apps", "Applied") in recorded
+    node_job = next(e for (kind, _, reason), e in recorded.items() if kind == "NodeUpgradeJob")
+    assert node_job["metadata"]["namespace"] == "default"
 
 
 def test_a_refused_apply_is_a_failed_action_naming_the_missing_permission(
@@ -150,3 +171,8 @@ def test_a_refused_apply_is_a_failed_action_naming_the_missing_permission(
         "that permission to the account gitops-edge runs as (deploy/ has the roles it needs)"
     ) in lines[0]
     assert api.store["daemonsets"] == {}
+    (failed,) = [
+        e for e in api.k8s_events.values() if e["involvedObject"]["name"] == "log-agent-hangzhou"
+    ]
+    assert (failed["type"], failed["reason"]) == ("Warning", "ApplyFailed")
+    assert 'cannot create resource "daemonsets"' in failed["message"]

@@ -29,6 +29,7 @@ from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
+from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.loop import LoopSettings, Resumed, load_step, run_loop
 from gitops_edge.metrics import LoopMetrics
@@ -77,11 +78,13 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
         )
 
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
+    events = EventRecorder(enabled=not args.no_events, log=log)
 
     def reconcile(desired: DesiredState) -> PassResult:
         started = time.monotonic()
         with clusters.open() as cluster:
             outcome = reconcile_once(desired, cluster)
+            events.record(outcome, cluster=cluster, revision=desired.revision)
             observed = cluster.observe() if publisher or metrics else None
         after = plan(desired, observed) if observed is not None else None
         if metrics is not None and observed is not None and after is not None:

@@ -30,6 +30,7 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.gitproc import DEFAULT_TIMEOUT
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
 from gitops_edge.publish import GitPublisher
@@ -86,6 +87,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-status",
         action="store_true",
         help="do not commit status files back to a git SOURCE after each pass",
+    )
+    reconcile.add_argument(
+        "--no-events",
+        action="store_true",
+        help="record no Kubernetes Events (Applied, Pruned, RolloutHalted, RolledBack, "
+        "…Failed) on the objects a pass changes",
     )
     reconcile.add_argument(
         "--no-watch-cache",
@@ -198,6 +205,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
     try:
         with open_cluster(args.cluster) as cluster:
             outcome = reconcile_once(desired, cluster)
+            EventRecorder(enabled=not args.no_events, log=make_logger(args.log_format)).record(
+                outcome, cluster=cluster, revision=desired.revision
+            )
             after = plan_once(desired, cluster) if publisher and publisher.enabled else None
         if publisher is not None and after is not None:
             publisher.publish(desired, after, drift=outcome.drift)

@@ -1,7 +1,7 @@
 """`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
 
-Subcommands: init, node, add-node, checks, job-versions, tick, image, set-image, show. Side
-effects: read and write the state file (under its lock); print to stdout, errors to stderr.
+Subcommands: init, node, add-node, checks, job-versions, tick, image, set-image, show, events.
+Side effects: read and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
 from __future__ import annotations
@@ -165,6 +165,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(func=run_show)
 
+    events = commands.add_parser(
+        "events", help="list the Kubernetes Events recorded (as `kubectl get events`)"
+    )
+    events.add_argument("file", type=Path)
+    events.add_argument("--format", choices=("text", "json"), default="text")
+    events.set_defaults(func=run_events)
+
 
 def run_init(args: argparse.Namespace) -> int:
     try:
@@ -292,6 +299,37 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(snapshot, indent=2))
     else:
         print(render_snapshot(snapshot))
+    return EXIT_OK
+
+
+def run_events(args: argparse.Namespace) -> int:
+    """The Events still alive (an hour on the simulated clock), oldest last seen first: as JSON
+    the core/v1 Event objects, as text `kubectl get events` columns."""
+    try:
+        with SimCluster.open(args.file, read_only=True) as cluster:
+            events = cluster.events()
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
+    if args.format == "json":
+        print(json.dumps(events, indent=2))
+        return EXIT_OK
+    rows = [("LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")]
+    for event in events:
+        ref = event["involvedObject"]
+        where = f"{ref.get('namespace')}/" if ref.get("namespace") else ""
+        rows.append(
+            (
+                event["lastTimestamp"],
+                event["type"],
+                event["reason"],
+                f"{ref['kind'].lower()}/{where}{ref['name']}",
+                str(event["count"]),
+                event["message"],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
     return EXIT_OK
 
 

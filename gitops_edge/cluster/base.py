@@ -7,10 +7,13 @@ its file lock and saves its state once, atomically, when the block exits without
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitops_edge.observed import Condition, Observed
+
+if TYPE_CHECKING:  # pass_events imports apply, which imports this module
+    from gitops_edge.pass_events import Event
 
 
 class ClusterError(Exception):
@@ -103,6 +106,13 @@ class Cluster(Protocol):
 
     def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
         """Delete a KubeEdge node job (NotFoundError when it does not exist)."""
+        ...
+
+    def record_events(self, events: Sequence[Event]) -> None:
+        """Record Kubernetes Events (core/v1), in order: an Event identical to one already
+        recorded (`Event.key`) counts that one again (count, lastTimestamp) instead of adding
+        another. Best effort, one attempt each: raises ClusterError at the first that cannot be
+        written, leaving the rest unwritten."""
         ...
 
 

@@ -26,7 +26,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -65,6 +65,7 @@ from gitops_edge.cluster.kube_cache import (
     version_of,
 )
 from gitops_edge.cluster.kube_errors import Endpoint, config_problem
+from gitops_edge.cluster.kube_events import EventWriter
 from gitops_edge.observed import (
     POD_IMAGE_READY,
     POD_NEED_UPGRADE,
@@ -74,6 +75,7 @@ from gitops_edge.observed import (
     Observed,
     PodObs,
 )
+from gitops_edge.pass_events import Event
 from gitops_edge.prepull import PULL_POD_LABEL
 
 FIELD_MANAGER = "gitops-edge"
@@ -153,16 +155,22 @@ class Retrier:
     """Calls the API, retrying what is worth retrying; maps failures to cluster errors."""
 
     def __init__(
-        self, *, sleep: Callable[[float], None] = time.sleep, base_delay: float = 0.2
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        base_delay: float = 0.2,
+        attempts: int | None = None,
     ) -> None:
         self.sleep = sleep
         self.base_delay = base_delay
+        self.attempts = attempts  # None: MAX_ATTEMPTS; 1: no retry (Events never hold a pass)
         self.requests = 0  # every HTTP request made, retries included
         self.endpoint = Endpoint()  # how errors name the server and the credentials
         self._count = threading.Lock()  # the cache's watch threads share this retrier
 
     def __call__(self, what: str, fn: Callable[[], Any], *, retry_conflicts: bool = True) -> Any:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempts = self.attempts or MAX_ATTEMPTS
+        for attempt in range(1, attempts + 1):
             with self._count:
                 self.requests += 1
             try:
@@ -186,13 +194,13 @@ class Retrier:
                     raise ClusterError(f"{what}: 403 {_reason(exc)} — {FORBIDDEN_HINT}") from None
                 if status not in RETRYABLE and status != 409:
                     raise ClusterError(f"{what}: {status} {_reason(exc)}") from None
-                if attempt == MAX_ATTEMPTS:
+                if attempt == attempts:
                     raise TransientClusterError(
-                        f"{what}: {status} {_reason(exc)} after {MAX_ATTEMPTS} attempts"
+                        f"{what}: {status} {_reason(exc)} after {attempts} attempts"
                     ) from None
                 self.sleep(self._delay(attempt, exc))
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == MAX_ATTEMPTS:
+                if attempt == attempts:
                     raise CloudUnreachableError(self.endpoint.unreachable(exc)) from None
                 self.sleep(self._delay(attempt, None))
         raise AssertionError("unreachable")
@@ -279,6 +287,7 @@ class KubeCluster:
             api.configuration.host, context=None
         )
         self.cache: KubeCache | None = None
+        self.event_writer = EventWriter(self)  # aggregates identical Events across passes
         self._streams: set[Any] = set()  # watch responses being read
         self._streams_lock = threading.Lock()
 
@@ -754,6 +763,9 @@ class KubeCluster:
                 name, namespace, propagation_policy="Background", _preload_content=False
             ),
         )
+
+    def record_events(self, events: Sequence[Event]) -> None:
+        self.event_writer.write(events)
 
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         def shown(pod: PodObs | None) -> bool:

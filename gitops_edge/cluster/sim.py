@@ -31,7 +31,7 @@ from filelock import FileLock, Timeout
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster import sim_edit, sim_jobs
+from gitops_edge.cluster import sim_edit, sim_events, sim_jobs
 from gitops_edge.cluster.base import ClusterError, NamespaceMissingError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
@@ -50,6 +50,7 @@ from gitops_edge.cluster.sim_state import (
     owner_key,
 )
 from gitops_edge.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
+from gitops_edge.pass_events import Event
 from gitops_edge.prepull import PULL_POD_LABEL
 
 POOL_LABEL = "apps.openyurt.io/nodepool"
@@ -366,6 +367,9 @@ class SimCluster:
         if self._state.node_jobs.pop((kind, name), None) is None:
             raise NotFoundError(f"{kind} {name} not found")
 
+    def record_events(self, events: Sequence[Event]) -> None:
+        sim_events.record(self._state, events)
+
     def _pod(self, namespace: str, name: str, uid: str) -> Obj:
         pod = self._state.pods.get((namespace, name))
         if pod is None or pod["metadata"]["uid"] != uid:
@@ -539,6 +543,11 @@ class SimCluster:
         ctl.sync_all(s)
 
     # ── inspection ─────────────────────────────────────────────────────────────────────────
+
+    def events(self) -> list[dict[str, Any]]:
+        """Copies of the core/v1 Events recorded (`sim_events.listed`)."""
+        copied: list[dict[str, Any]] = json.loads(json.dumps(sim_events.listed(self._state)))
+        return copied
 
     def snapshot(self) -> dict[str, Any]:
         """The stable JSON of `gitops-edge sim show --format json`."""

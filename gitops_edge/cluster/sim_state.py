@@ -64,6 +64,7 @@ class SimState:
     jobs: dict[Key, Obj] = field(default_factory=dict)  # batch/v1 Jobs (image pre-pulls)
     node_jobs: dict[Key, Obj] = field(default_factory=dict)  # KubeEdge jobs by (kind, name)
     job_versions: tuple[str, ...] = ("v1alpha1", "v1alpha2")  # operations.kubeedge.io served
+    events: dict[Key, Obj] = field(default_factory=dict)  # core/v1 Events (sim_events)
     # Indexes, rebuilt on load, never saved.
     pods_by_ds: dict[Key, set[Key]] = field(default_factory=lambda: defaultdict(set))
     pods_by_node: dict[str, set[Key]] = field(default_factory=lambda: defaultdict(set))
@@ -123,6 +124,7 @@ class SimState:
             "jobs": list(self.jobs.values()),
             "nodeJobs": list(self.node_jobs.values()),
             "jobVersions": list(self.job_versions),
+            "events": list(self.events.values()),
         }
 
     @classmethod
@@ -151,6 +153,7 @@ class SimState:
                 jobs={obj_key(j): j for j in data.get("jobs", [])},
                 node_jobs={(j["kind"], j["metadata"]["name"]): j for j in data.get("nodeJobs", [])},
                 job_versions=tuple(data.get("jobVersions", ("v1alpha1", "v1alpha2"))),
+                events={obj_key(e): e for e in data.get("events", [])},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source}: damaged simulated cluster state ({exc!r})") from None
