@@ -26,6 +26,7 @@ from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
 from gitops_edge.failures import counts_by_kind, log_records, pass_failures
+from gitops_edge.health import Heartbeat
 from gitops_edge.plan import ApplyDaemonSet
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
@@ -71,9 +72,11 @@ def run_loop(
     on_error: Callable[[BaseException], None] | None = None,
     on_failures: Callable[[Mapping[str, int]], None] | None = None,
     resume: Callable[[], Resumed] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run. `resume`: asked for
-    the last good revision when an invalid one arrives while there is none in memory."""
+    the last good revision when an invalid one arrives while there is none in memory;
+    `heartbeat`: told when each pass starts and ends, and when the next one is due."""
     last_good: DesiredState | None = None
     reported_invalid = ""
     failures = 0
@@ -83,6 +86,9 @@ def run_loop(
         # changed file, a node turning Ready) starts the next pass at once instead of waiting
         # for the interval.
         wake.clear()
+        if heartbeat is not None:
+            heartbeat.pass_started()
+        completed = False
         try:
             loaded = load()
             if loaded.desired is None:
@@ -109,6 +115,7 @@ def run_loop(
                         restored=any(isinstance(a, ApplyDaemonSet) for a in ds.actions),
                     )
             failures = 0
+            completed = True
         except transient as exc:
             if stop.is_set():  # the stop killed what the pass ran (git): not a failure
                 log("info", "pass stopped", error=str(exc))
@@ -118,9 +125,11 @@ def run_loop(
                     on_error(exc)
                 log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
         passes += 1
+        delay = backoff(failures, settings) if failures else settings.interval
+        if heartbeat is not None:
+            heartbeat.pass_ended(completed=completed, next_in=delay)
         if settings.max_passes is not None and passes >= settings.max_passes:
             break
-        delay = backoff(failures, settings) if failures else settings.interval
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes
