@@ -11,6 +11,8 @@ exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` i
 passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
 killed at once through the same event: that pass ends as "pass stopped", not as a failure);
 `wake` ends a wait early (a node turned Ready).
+`heartbeat` (optional) is told when each pass starts and ends and when the next one is due
+(the interval, or the backoff delay): `/healthz` and `/readyz` judge from it (`health`).
 Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
 DaemonSet it found drifted from the repository).
 """
