@@ -261,8 +261,9 @@ def test_reconciler_probes_reach_its_health_address() -> None:
         assert container[probe]["timeoutSeconds"] >= 1
 
 
-def test_agent_probes_reach_its_loopback_address() -> None:
-    (daemonset,) = [d for d in manifests("agent.yaml") if d["kind"] == "DaemonSet"]
+@pytest.mark.parametrize("name", ["agent.yaml", "alternatives/agent-vap.yaml"])
+def test_agent_probes_reach_its_loopback_address(name: str) -> None:
+    (daemonset,) = [d for d in manifests(name) if d["kind"] == "DaemonSet"]
     pod = daemonset["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     host, port = parse_listen(DEFAULT_LISTEN)  # the agent's --listen is left at its default
