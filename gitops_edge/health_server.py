@@ -7,13 +7,14 @@ Prometheus exposition of the given registry) instead of opening a second socket.
 404; a method other than GET: 405. The same WSGI server prometheus_client uses (wsgiref,
 a thread per request), quiet (no access log: core code never prints), every socket read or
 write bounded by `TIMEOUT` seconds so a silent client holds one thread for that long at most.
-`parse_address` accepts `HOST:PORT` and `:PORT` (every IPv4 interface, as controller-runtime's
-`:8081`: kubelet probes reach the pod IP, not loopback).
+`parse_address` accepts `HOST:PORT` (`[::1]:PORT` for IPv6) and `:PORT` (every IPv4
+interface, as controller-runtime's `:8081`: kubelet probes reach the pod IP, not loopback).
 Side effects: `serve` listens on a socket in a background (daemon) thread.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -90,6 +91,10 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class _QuietHandler(WSGIRequestHandler):
     timeout = TIMEOUT  # every read and write on the connection
 
@@ -100,7 +105,8 @@ class _QuietHandler(WSGIRequestHandler):
 def serve(host: str, port: int, app: App) -> WSGIServer:
     """Serve `app` on (host, port) in a daemon thread; returns the server (`server_port`,
     `shutdown()`)."""
-    server = make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
+    kind = _Server6 if ":" in host else _Server  # an IPv6 literal such as ::1
+    server = make_server(host, port, app, server_class=kind, handler_class=_QuietHandler)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
     ).start()

@@ -218,3 +218,14 @@ def test_other_paths_and_methods_and_metrics_on_the_same_address() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_ipv6_address_is_served() -> None:
+    server = serve("::1", 0, make_app(Probes(heartbeat=Heartbeat(), grace=60)))
+    try:
+        url = f"http://[::1]:{server.server_port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.read() == b"ok: passes start on time\n"
+    finally:
+        server.shutdown()
+        server.server_close()
