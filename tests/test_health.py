@@ -148,29 +148,29 @@ def until(condition: Callable[[], bool], seconds: float = 10) -> bool:
 
 
 def test_healthz_fails_when_a_pass_hangs_past_the_grace() -> None:
-    hang = threading.Event()
-    passes = [0]
+    wedge, release, hung = threading.Event(), threading.Event(), threading.Event()
 
     def load() -> Loaded:
-        passes[0] += 1
-        if passes[0] == 3:
-            hang.wait(30)  # a wedged git call (released by the test's end)
+        if wedge.is_set() and not release.is_set():
+            hung.set()
+            release.wait(30)  # a wedged git call (released by the test)
         return Loaded(revision="r1", desired=desired())
 
     try:
         with loop_with_probes(load, interval=0.05, grace=0.5) as (port, _stop):
             assert until(lambda: get(port, "/readyz")[0] == 200)
             assert get(port, "/healthz")[0] == 200
-            assert until(lambda: passes[0] >= 3)  # now hung
+            wedge.set()
+            assert hung.wait(10)
             assert until(lambda: get(port, "/healthz")[0] == 503)
             status, body = get(port, "/healthz")
             assert status == 503 and body.startswith("unhealthy: a pass has been running for ")
             assert body.endswith("(limit 0.5 s): a git or cluster call is hung\n")
             assert get(port, "/readyz")[0] == 200  # it did reconcile: ready, not live
-            hang.set()
+            release.set()
             assert until(lambda: get(port, "/healthz")[0] == 200)
     finally:
-        hang.set()
+        release.set()
 
 
 def test_a_normal_loop_stays_healthy_and_is_ready_after_its_first_pass() -> None:
@@ -180,12 +180,12 @@ def test_a_normal_loop_stays_healthy_and_is_ready_after_its_first_pass() -> None
         first.wait(10)  # the first pass waits until the test has seen /readyz fail
         return Loaded(revision="r1", desired=desired())
 
-    with loop_with_probes(load, interval=0.05, grace=0.5) as (port, _stop):
+    with loop_with_probes(load, interval=0.05, grace=1.0) as (port, _stop):
         assert get(port, "/readyz") == (503, "not ready: the first pass has not completed yet\n")
         assert get(port, "/healthz")[0] == 200
         first.set()
         assert until(lambda: get(port, "/readyz")[0] == 200)
-        for _ in range(10):  # several passes and several grace periods
+        for _ in range(25):  # many passes, over twice the grace
             time.sleep(0.1)
             assert get(port, "/healthz")[0] == 200
 
@@ -194,8 +194,10 @@ def test_failing_passes_backing_off_are_live_but_not_ready() -> None:
     def load() -> Loaded:
         raise OSError("remote unreachable")
 
-    with loop_with_probes(load, interval=0.05, grace=0.5) as (port, _stop):
-        time.sleep(1.0)
+    with loop_with_probes(load, interval=0.05, grace=1.0) as (port, _stop):
+        # The backoff doubles from 0.1 s (±50%): by now the loop waits longer than the grace
+        # between passes, and is still live.
+        time.sleep(4.0)
         assert get(port, "/healthz")[0] == 200
         assert get(port, "/readyz")[0] == 503
 
