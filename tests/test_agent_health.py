@@ -55,3 +55,20 @@ def test_healthz_is_get_only_and_listed_among_the_paths(world: World) -> None:
     assert body == "method POST not allowed on /healthz: use GET\n"
     status, body, _ = world.request("GET", "/health")
     assert status == 404 and "GET /pods, GET /healthz and POST" in body
+
+
+def test_a_passing_probe_is_not_logged_a_failing_one_is(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kubelet probes every few seconds on every node: only what is worth reading is logged."""
+    capsys.readouterr()
+    assert world.request("GET", "/healthz")[0] == 200
+    assert world.request("GET", "/pods")[0] == 200
+    with world.cluster() as cluster:
+        cluster.set_node_ready("edge-01", False)
+    cache_file(world.state.parent).unlink()  # running_world's tmp_path
+    assert world.request("GET", "/healthz")[0] == 503
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "agent GET '/pods' 200"
+    assert lines[1].startswith("agent GET '/healthz' 503 (the cloud cannot be read")
+    assert len(lines) == 2

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from typing import Any
 
 from repo_config import write_config
 
+from gitops_edge.cli.loop_cmd import start_probes
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.health import Heartbeat
 
 
 def get(url: str) -> tuple[int, str]:
@@ -70,3 +73,20 @@ def test_a_bad_health_addr_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--health-addr '8081': write HOST:PORT or :PORT, e.g. :8081" in done.stderr
+
+
+def test_an_ipv6_health_addr_is_served_and_logged_as_a_url() -> None:
+    records: list[dict[str, Any]] = []
+    args = argparse.Namespace(health_addr="[::1]:0", interval=60.0, git_timeout=60.0)
+    server = start_probes(
+        args, heartbeat=Heartbeat(), metrics=None, log=lambda lvl, msg, **f: records.append(f)
+    )
+    assert not isinstance(server, str)
+    try:
+        (served,) = records
+        assert served["address"] == f"http://[::1]:{server.server_port}"
+        assert float(served["grace"]) == 240
+        assert get(f"{served['address']}/healthz") == (200, "ok: passes start on time\n")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
 
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
@@ -75,12 +76,11 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if args.metrics_addr and not shared and metrics is None:
         return fail(f"--metrics-addr {args.metrics_addr}: cannot listen there (HOST:PORT)")
     if args.health_addr:
-        metrics = LoopMetrics() if shared else metrics  # shared: served with the probes
-        problem = start_probes(
-            args, heartbeat=heartbeat, metrics=metrics if shared else None, log=log
-        )
-        if problem:
-            return fail(f"--health-addr {problem}")
+        served = LoopMetrics() if shared else None  # /metrics on the probes' socket
+        probes = start_probes(args, heartbeat=heartbeat, metrics=served, log=log)
+        if isinstance(probes, str):
+            return fail(f"--health-addr {probes}")
+        metrics = served or metrics
 
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
 
@@ -206,9 +206,9 @@ def _start_metrics(address: str, log: Any) -> LoopMetrics | None:
 
 def start_probes(
     args: argparse.Namespace, *, heartbeat: Heartbeat, metrics: LoopMetrics | None, log: Any
-) -> str:
+) -> WSGIServer | str:
     """Serve /healthz and /readyz on --health-addr (and /metrics when --metrics-addr is the
-    same address); what went wrong, or empty."""
+    same address): the server, or what went wrong."""
     try:
         host, port = parse_address(args.health_addr)
     except ValueError as exc:
@@ -220,11 +220,11 @@ def start_probes(
         server = serve(host, port, app)
     except OSError as exc:
         return f"{args.health_addr}: cannot listen there: {exc.strerror or exc}"
-    address = f"http://{host}:{server.server_port}"
+    address = f"http://{f'[{host}]' if ':' in host else host}:{server.server_port}"
     log("info", "health probes served", address=address, paths="/healthz /readyz", grace=grace)
     if metrics is not None:
         log("info", "metrics served", address=f"{address}/metrics")
-    return ""
+    return server
 
 
 def _start_triggers(
