@@ -11,6 +11,8 @@ exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` i
 passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
 killed at once through the same event: that pass ends as "pass stopped", not as a failure);
 `wake` ends a wait early (a node turned Ready).
+`heartbeat` (optional) is told when each pass starts and ends and when the next one is due
+(the interval, or the backoff delay): `/healthz` and `/readyz` judge from it (`health`).
 Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
 DaemonSet it found drifted from the repository).
 """
@@ -26,6 +28,7 @@ from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
 from gitops_edge.failures import counts_by_kind, log_records, pass_failures
+from gitops_edge.health import Heartbeat
 from gitops_edge.plan import ApplyDaemonSet
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
@@ -73,11 +76,13 @@ def run_loop(
     resume: Callable[[], Resumed] | None = None,
     on_loaded: Callable[[Loaded], None] | None = None,
     on_success: Callable[[], None] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run. `resume`: asked for
     the last good revision when an invalid one arrives while there is none in memory;
     `on_loaded`: told what the source yielded each pass (valid or not); `on_success`: called
-    after each pass that reconciled a revision without error."""
+    after each pass that reconciled a revision without error; `heartbeat`: told when each pass
+    starts and ends, and when the next one is due."""
     last_good: DesiredState | None = None
     reported_invalid = ""
     failures = 0
@@ -87,6 +92,9 @@ def run_loop(
         # changed file, a node turning Ready) starts the next pass at once instead of waiting
         # for the interval.
         wake.clear()
+        if heartbeat is not None:
+            heartbeat.pass_started()
+        completed = False
         try:
             loaded = load()
             if on_loaded is not None:
@@ -117,6 +125,7 @@ def run_loop(
                 if on_success is not None:
                     on_success()
             failures = 0
+            completed = True
         except transient as exc:
             if stop.is_set():  # the stop killed what the pass ran (git): not a failure
                 log("info", "pass stopped", error=str(exc))
@@ -126,9 +135,11 @@ def run_loop(
                     on_error(exc)
                 log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
         passes += 1
+        delay = backoff(failures, settings) if failures else settings.interval
+        if heartbeat is not None:
+            heartbeat.pass_ended(completed=completed, next_in=delay)
         if settings.max_passes is not None and passes >= settings.max_passes:
             break
-        delay = backoff(failures, settings) if failures else settings.interval
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes

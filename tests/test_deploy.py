@@ -1,7 +1,8 @@
 """deploy/: the manifests parse, the RBAC grants exactly what the adapter uses (derived from what
 the requests it makes against the stand-in API server are authorized as), the agent needs no
-RBAC (it acts as its node, which may do all it does) and stays on loopback, and the Dockerfile
-builds the console script."""
+RBAC (it acts as its node, which may do all it does) and stays on loopback, the liveness and
+readiness probes reach the addresses the reconciler and the agent serve them on, and the
+Dockerfile builds the console script."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import pytest
 from kube_identity import EVERYONE, NODE_RULES, Identities, User, node_user
 from kube_standin import StandIn, running
 
+from gitops_edge.agent.server import is_loopback
+from gitops_edge.cli.agent_cmd import DEFAULT_LISTEN, parse_listen
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.health_server import parse_address
 from gitops_edge.observed import Condition
 from gitops_edge.pass_events import Event, ObjectRef
 from gitops_edge.prepull import pull_job
@@ -215,8 +219,8 @@ def test_cronjob_runs_one_pass_with_the_reconciler_account() -> None:
     assert container["args"][0] == "reconcile" and "--once" in container["args"]
 
 
-# Options only the loop uses (a single pass logs as text and serves no metrics).
-LOOP_ONLY = ("--log-format=", "--metrics-addr=")
+# Options only the loop uses (a single pass logs as text, serves no metrics and no probes).
+LOOP_ONLY = ("--log-format=", "--metrics-addr=", "--health-addr=")
 
 
 def test_cronjob_runs_the_deployments_git_source_pass_once() -> None:
@@ -294,3 +298,43 @@ def test_metrics_service_and_servicemonitor_reach_the_reconcilers_metrics_port()
     assert wanted and wanted.items() <= service["metadata"]["labels"].items()
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] == service_port["name"] and endpoint["path"] == "/metrics"
+
+
+def probe_port(container: dict[str, Any], probe: str) -> int:
+    """The port a probe's httpGet reaches: a number, or the name of a container port."""
+    port = container[probe]["httpGet"]["port"]
+    if isinstance(port, int):
+        return port
+    (named,) = [p["containerPort"] for p in container["ports"] if p["name"] == port]
+    return int(named)
+
+
+def test_reconciler_probes_reach_its_health_address() -> None:
+    (deployment,) = [
+        d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (address,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith("--health-addr=")]
+    host, port = parse_address(address)
+    assert not is_loopback(host)  # kubelet probes reach the pod IP, not its loopback
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert probe_port(container, probe) == port
+        assert "host" not in container[probe]["httpGet"]  # the pod IP
+        assert container[probe]["timeoutSeconds"] >= 1
+
+
+@pytest.mark.parametrize("name", ["agent.yaml", "alternatives/agent-vap.yaml"])
+def test_agent_probes_reach_its_loopback_address(name: str) -> None:
+    (daemonset,) = [d for d in manifests(name) if d["kind"] == "DaemonSet"]
+    pod = daemonset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    host, port = parse_listen(DEFAULT_LISTEN)  # the agent's --listen is left at its default
+    assert "--listen" not in container["args"]
+    # On the host network the pod IP is the node's IP, where the agent does not listen: the
+    # probes must name the loopback the kubelet shares with the pod.
+    assert pod["hostNetwork"] is True and is_loopback(host)
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = container[probe]["httpGet"]
+        assert (get["host"], get["path"], probe_port(container, probe)) == (host, "/healthz", port)

@@ -6,7 +6,9 @@ a pre-pull for another revision / not yet successful → 403; no ownerReferences
 a DaemonSet → 400; delete fails → 500; else 200 `Start updating pod {ns}/{pod}`.
 `imagepull`: the same 503/404/500/403/400 checks (without the pre-pull one), then the pod is
 marked `PodImageReady=False`, message `controllerrevision: <hash>`; 200
-`Start pulling images for pod {ns}/{pod}`. `GET /pods`: a v1 PodList of this node's pods from
+`Start pulling images for pod {ns}/{pod}`. `GET /healthz`: 200 when `GET /pods` can be answered
+(a usable cache, else a cloud that answers a list), 503 when not; it acts on no pod.
+`GET /pods`: a v1 PodList of this node's pods from
 the cloud, saved to the local cache (a cache that cannot be written is noted in the log line,
 the answer stands); from the cache while the cloud is unreachable.
 Any other failure of the cloud client — not an answer of the API but e.g. a damaged simulated
@@ -40,6 +42,8 @@ class Agent:
 def handle(agent: Agent, target: Route) -> Response:
     if target.op is Op.LIST:
         return _list(agent)
+    if target.op is Op.HEALTH:
+        return _health(agent)
     return _pod_action(agent, target)
 
 
@@ -78,6 +82,22 @@ def _list(agent: Agent) -> Response:
     except OSError as exc:
         return replace(_pod_list(pods, "cloud"), note=f"cache not saved: {exc}")
     return _pod_list(pods, "cloud")
+
+
+def _health(agent: Agent) -> Response:
+    """200 when `GET /pods` can be answered: from the local cache (read first: a probe every
+    few seconds on every node must not load the API server), else from the cloud (one list,
+    nothing saved, no pod touched); 503 when neither."""
+    if agent.cache.load() is not None:
+        return text(200, "ok: serving (pods cached for offline answers)")
+    try:
+        agent.cloud.list_pods()
+    except Exception as exc:  # unreachable, refused, or the client itself failed
+        return replace(
+            text(503, "cannot serve: the cloud cannot be read and no pods are cached yet"),
+            note=_failure(exc),
+        )
+    return text(200, "ok: serving from the cloud (no pods cached yet)")
 
 
 def _condition(pod: dict[str, Any], type_: str) -> dict[str, Any] | None:

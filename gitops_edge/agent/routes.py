@@ -1,5 +1,6 @@
 """Which request is which: the agent's routes, and the plain-text answer for everything else.
 
+Routes: `GET /pods`, `GET /healthz`, `POST …/pods/{pod}/upgrade|imagepull`.
 Pure functions: (method, raw path) → a Route, or a Response saying why not (400 a method that
 is not an HTTP token, 404 unknown path, 405 wrong method with an Allow header, 400 names that
 are not DNS-1123). No side effects.
@@ -20,6 +21,7 @@ _POD_ACTION = re.compile(r"/openyurt\.io/v1/namespaces/([^/]*)/pods/([^/]*)/(upg
 
 class Op(enum.Enum):
     LIST = "list"
+    HEALTH = "health"
     UPGRADE = "upgrade"
     IMAGEPULL = "imagepull"
 
@@ -65,11 +67,15 @@ def route(method: str, raw_path: str) -> Route | Response:
         if method != "GET":
             return text(405, f"method {method} not allowed on /pods: use GET", ("Allow", "GET"))
         return Route(Op.LIST)
+    if path == "/healthz":
+        if method != "GET":
+            return text(405, f"method {method} not allowed on /healthz: use GET", ("Allow", "GET"))
+        return Route(Op.HEALTH)
     match = _POD_ACTION.fullmatch(path)
     if match is None:
         return text(
             404,
-            "not found: this agent serves GET /pods and POST "
+            "not found: this agent serves GET /pods, GET /healthz and POST "
             "/openyurt.io/v1/namespaces/{ns}/pods/{pod}/upgrade|imagepull",
         )
     namespace, pod, action = unquote(match[1]), unquote(match[2]), match[3]

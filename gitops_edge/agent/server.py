@@ -21,7 +21,8 @@ Staying responsive under slow clients (slowloris): a thread per connection, and
   every open connection is being answered is a newcomer refused (503). Connections the
   accept loop has not taken yet wait in the kernel's listen queue (128).
 Logs one line per request (method, path, status; no headers, no bodies, so nothing a client
-sends as a credential is ever logged), client-supplied text escaped so that control characters
+sends as a credential is ever logged) but a passing `GET /healthz` (the kubelet's probe, every
+few seconds: noise), client-supplied text escaped so that control characters
 cannot reach the log reader's terminal; an internal error logs its type and place, never a
 traceback quoting what the client sent.
 Side effects: listens on a socket; writes log lines to stderr.
@@ -259,6 +260,8 @@ class AgentHandler(BaseHTTPRequestHandler):
         print(f"agent {self.client_address[0]} {shown(line, 200)}", file=sys.stderr, flush=True)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if code == 200 and self.command == "GET" and self.path == "/healthz":
+            return  # a passing kubelet probe, every few seconds: nothing worth a line
         method = self.command or "-"
         if not TOKEN.fullmatch(method) and method != "-":
             method = shown(method, 32)

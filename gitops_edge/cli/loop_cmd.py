@@ -5,7 +5,8 @@ after the current pass; a git command then running is killed, so a hung remote c
 it), log lines, and the triggers that start a pass early: a node turning
 Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
 folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
-pass, with a watch-fed cache of the fleet unless --no-watch-cache.
+pass, with a watch-fed cache of the fleet unless --no-watch-cache. With --health-addr it serves
+/healthz and /readyz (`health_server`; /metrics too when --metrics-addr is the same address).
 Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
 """
 
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
 
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
@@ -31,6 +33,8 @@ from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import DesiredState
 from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
+from gitops_edge.health import Heartbeat, default_grace
+from gitops_edge.health_server import Probes, make_app, parse_address, serve
 from gitops_edge.loop import LoopSettings, Resumed, load_step, run_loop
 from gitops_edge.metrics import LoopMetrics
 from gitops_edge.observed import Node
@@ -70,12 +74,21 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if load is None:
         return fail(f"{args.path}: no such file or folder")
 
-    metrics = start_metrics(args.metrics_addr, log) if args.metrics_addr else None
-    if args.metrics_addr and metrics is None:
+    heartbeat = Heartbeat()
+    shared = args.health_addr is not None and args.health_addr == args.metrics_addr
+    metrics = start_metrics(args.metrics_addr, log) if args.metrics_addr and not shared else None
+    if args.metrics_addr and not shared and metrics is None:
         return fail(
             f"--metrics-addr {args.metrics_addr}: cannot listen there (write [HOST]:PORT, "
             "e.g. :8080 for every interface or 127.0.0.1:8080)"
         )
+    if args.health_addr:
+        # /metrics on the probes' socket when both options name one address
+        served = LoopMetrics(pass_errors=TRANSIENT) if shared else None
+        probes = start_probes(args, heartbeat=heartbeat, metrics=served, log=log)
+        if isinstance(probes, str):
+            return fail(f"--health-addr {probes}")
+        metrics = served or metrics
 
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
     events = EventRecorder(enabled=not args.no_events, log=log)
@@ -115,6 +128,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             resume=publisher.resume if publisher is not None else _no_history,
             on_loaded=metrics.record_loaded if metrics else None,
             on_success=metrics.record_success if metrics else None,
+            heartbeat=heartbeat,
         )
     finally:
         stop.set()
@@ -203,6 +217,29 @@ def start_metrics(address: str, log: Any) -> LoopMetrics | None:
         return None
     log("info", "metrics served", address=f"http://{host}:{server.server_port}/metrics")
     return metrics
+
+
+def start_probes(
+    args: argparse.Namespace, *, heartbeat: Heartbeat, metrics: LoopMetrics | None, log: Any
+) -> WSGIServer | str:
+    """Serve /healthz and /readyz on --health-addr (and /metrics when --metrics-addr is the
+    same address): the server, or what went wrong."""
+    try:
+        host, port = parse_address(args.health_addr)
+    except ValueError as exc:
+        return str(exc)
+    grace = default_grace(interval=args.interval, git_timeout=args.git_timeout)
+    registry = metrics.registry if metrics is not None else None
+    app = make_app(Probes(heartbeat=heartbeat, grace=grace), metrics=registry)
+    try:
+        server = serve(host, port, app)
+    except OSError as exc:
+        return f"{args.health_addr}: cannot listen there: {exc.strerror or exc}"
+    address = f"http://{f'[{host}]' if ':' in host else host}:{server.server_port}"
+    log("info", "health probes served", address=address, paths="/healthz /readyz", grace=grace)
+    if metrics is not None:
+        log("info", "metrics served", address=f"{address}/metrics")
+    return server
 
 
 def _start_triggers(

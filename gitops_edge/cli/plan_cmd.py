@@ -84,6 +84,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "interface)",
     )
     reconcile.add_argument(
+        "--health-addr",
+        metavar="HOST:PORT",
+        default=None,
+        help="loop: serve /healthz and /readyz on this address (off by default; :PORT is every "
+        "interface, as kubelet probes need); /healthz fails once a pass is 3 x --interval + "
+        "--git-timeout late or running; /readyz once a pass has completed",
+    )
+    reconcile.add_argument(
         "--no-status",
         action="store_true",
         help="do not commit status files back to a git SOURCE after each pass",
