@@ -7,8 +7,8 @@ Prometheus exposition of the given registry) instead of opening a second socket.
 404; a method other than GET: 405. The same WSGI server prometheus_client uses (wsgiref,
 a thread per request), quiet (no access log: core code never prints), every socket read or
 write bounded by `TIMEOUT` seconds so a silent client holds one thread for that long at most.
-`parse_address` accepts `HOST:PORT` (`[::1]:PORT` for IPv6) and `:PORT` (every IPv4
-interface, as controller-runtime's `:8081`: kubelet probes reach the pod IP, not loopback).
+The address is read by `addresses.parse_address` (`EXAMPLE`: `:8081`, every interface, as
+controller-runtime's: kubelet probes reach the pod IP, not loopback).
 Side effects: `serve` listens on a socket in a background (daemon) thread.
 """
 
@@ -37,16 +37,8 @@ class Probes:
     grace: float  # seconds a pass may be late or run before /healthz fails (health.liveness)
 
 
-def parse_address(value: str) -> tuple[str, int]:
-    """`HOST:PORT` or `:PORT` (every IPv4 interface) → (host, port); ValueError otherwise."""
-    host, sep, port = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not port.isdigit() or int(port) > 65535 or (host == "" and value[0] != ":"):
-        raise ValueError(
-            f"{value!r}: write HOST:PORT or :PORT, e.g. :8081 (every interface: what kubelet "
-            "probes need) or 127.0.0.1:8081 (this machine only)"
-        )
-    return host or "0.0.0.0", int(port)
+# How --health-addr is written: kubelet probes reach the pod IP, so every interface.
+EXAMPLE = ":8081 (every interface: what kubelet probes need) or 127.0.0.1:8081 (this machine only)"
 
 
 def make_app(probes: Probes, *, metrics: CollectorRegistry | None = None) -> App:

@@ -15,12 +15,13 @@ import pytest
 from kube_identity import EVERYONE, NODE_RULES, Identities, User, node_user
 from kube_standin import StandIn, running
 
+from gitops_edge.addresses import parse_address
 from gitops_edge.agent.server import is_loopback
 from gitops_edge.cli.agent_cmd import DEFAULT_LISTEN, parse_listen
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
-from gitops_edge.health_server import parse_address
+from gitops_edge.health_server import EXAMPLE
 from gitops_edge.observed import Condition
 from gitops_edge.pass_events import Event, ObjectRef
 from gitops_edge.prepull import pull_job
@@ -315,7 +316,7 @@ def test_reconciler_probes_reach_its_health_address() -> None:
     ]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     (address,) = [a.split("=", 1)[1] for a in container["args"] if a.startswith("--health-addr=")]
-    host, port = parse_address(address)
+    host, port = parse_address(address, example=EXAMPLE)
     assert not is_loopback(host)  # kubelet probes reach the pod IP, not its loopback
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

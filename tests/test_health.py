@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from gitops_edge.addresses import parse_address
 from gitops_edge.desired import DesiredState, RepoConfig
 from gitops_edge.health import Beat, Heartbeat, default_grace, liveness, readiness
-from gitops_edge.health_server import Probes, make_app, parse_address, serve
+from gitops_edge.health_server import EXAMPLE, Probes, make_app, serve
 from gitops_edge.loop import Loaded, LoopSettings, run_loop
 from gitops_edge.reconcile import PassResult
 
@@ -83,13 +84,13 @@ def test_a_standby_replica_is_live_and_ready_without_passes() -> None:
     [(":8081", ("0.0.0.0", 8081)), ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:9", ("::1", 9))],
 )
 def test_health_addr_forms(value: str, expected: tuple[str, int]) -> None:
-    assert parse_address(value) == expected
+    assert parse_address(value, example=EXAMPLE) == expected
 
 
 @pytest.mark.parametrize("value", ["8081", "host:", "h:99999", "h:x", ""])
 def test_health_addr_refused(value: str) -> None:
     with pytest.raises(ValueError, match=r"write HOST:PORT or :PORT, e\.g\. :8081"):
-        parse_address(value)
+        parse_address(value, example=EXAMPLE)
 
 
 def get(port: int, path: str, method: str = "GET") -> tuple[int, str]:

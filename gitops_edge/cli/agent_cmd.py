@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import cast
 
+from gitops_edge.addresses import parse_address
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
 from gitops_edge.agent.identity import NODE_KUBECONFIG, Check, CredentialSource, verify
@@ -93,16 +94,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent.set_defaults(func=run)
 
 
-ALL_INTERFACES = "0.0.0.0"  # what `:PORT` means, as for Prometheus exporters
-
-
 def parse_listen(value: str) -> tuple[str, int]:
-    """HOST:PORT, [IPv6]:PORT, or :PORT for every (IPv4) interface."""
-    host, sep, port = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"--listen {value!r}: write HOST:PORT or :PORT, e.g. {DEFAULT_LISTEN}")
-    return host or ALL_INTERFACES, int(port)
+    """--listen: HOST:PORT, [IPv6]:PORT, or :PORT for every (IPv4) interface."""
+    try:
+        return parse_address(value, example=DEFAULT_LISTEN)
+    except ValueError as exc:
+        raise ValueError(f"--listen {exc}") from None
 
 
 def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeClient:

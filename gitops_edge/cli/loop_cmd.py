@@ -23,6 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
+from gitops_edge.addresses import parse_address
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
@@ -34,7 +35,8 @@ from gitops_edge.desired import DesiredState
 from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
 from gitops_edge.health import Heartbeat, default_grace
-from gitops_edge.health_server import Probes, make_app, parse_address, serve
+from gitops_edge.health_server import EXAMPLE as HEALTH_EXAMPLE
+from gitops_edge.health_server import Probes, make_app, serve
 from gitops_edge.loop import LoopSettings, Resumed, load_step, run_loop
 from gitops_edge.metrics import LoopMetrics
 from gitops_edge.observed import Node
@@ -207,10 +209,8 @@ def _no_history() -> Resumed:
 def start_metrics(address: str, log: Any) -> LoopMetrics | None:
     """Serve the loop's metrics on `address` ([HOST]:PORT; `:PORT`: every interface), or None
     when it cannot be listened on."""
-    from gitops_edge.cli.agent_cmd import parse_listen
-
     try:
-        host, port = parse_listen(address)
+        host, port = parse_address(address, example=":8080")
         metrics = LoopMetrics(pass_errors=TRANSIENT)
         server = metrics.serve(host, port)
     except (ValueError, OSError):
@@ -225,7 +225,7 @@ def start_probes(
     """Serve /healthz and /readyz on --health-addr (and /metrics when --metrics-addr is the
     same address): the server, or what went wrong."""
     try:
-        host, port = parse_address(args.health_addr)
+        host, port = parse_address(args.health_addr, example=HEALTH_EXAMPLE)
     except ValueError as exc:
         return str(exc)
     grace = default_grace(interval=args.interval, git_timeout=args.git_timeout)
