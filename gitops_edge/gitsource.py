@@ -264,8 +264,8 @@ class GitSource:
                 repo.close()
 
     def _status_worktree(self, status_branch: str) -> git.Repo:
-        """A worktree on `status_branch`, up to date with the remote (created, as an orphan
-        branch, when the remote has none). The caller closes it."""
+        """A worktree on `status_branch`, up to date with the remote (created from the synced
+        spec head when the remote has none). The caller closes it."""
         tree = self.clone_dir.with_name(self.clone_dir.name + "-status")
         remote_ref = f"refs/remotes/origin/{status_branch}"
         created = False
@@ -287,9 +287,8 @@ class GitSource:
         work = git.Repo(tree)
         if created and exists:
             work.git.checkout("-B", status_branch, remote_ref)
-        elif created:
-            work.git.checkout("--orphan", status_branch)
-            work.git.rm("-rfq", "--ignore-unmatch", ".")
+        elif created:  # from the spec head: the status history keeps the user's commits
+            work.git.checkout("-B", status_branch)
         elif exists:
             work.git.reset("--hard", remote_ref)
         return work
@@ -320,6 +319,20 @@ class GitSource:
             if not isinstance(item, git.Blob) or item.mode == git.Blob.link_mode:
                 return None
             return bytes(item.data_stream.read()).decode("utf-8", errors="replace")
+
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetch `branch` (e.g. the status branch) from the remote: its head commit, or None
+        when the remote has no such branch. See revision_tree to read it."""
+        listed = self._git("ls-remote", "origin", f"refs/heads/{branch}", cwd=self.clone_dir)
+        if not listed.ok:
+            raise self._fail("cannot reach the repository", listed)
+        if not listed.stdout.strip():
+            return None
+        ref = f"refs/remotes/origin/{branch}"
+        done = self._git("fetch", "origin", f"+refs/heads/{branch}:{ref}", cwd=self.clone_dir)
+        if not done.ok:
+            raise self._fail(f"cannot fetch the branch {branch!r}", done)
+        return str(listed.stdout.split()[0])
 
     def in_history(self, revision: str) -> bool:
         """Whether commit `revision` (a full hash) is the synced branch head or one of its
