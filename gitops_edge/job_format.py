@@ -4,7 +4,8 @@ per-job status files:
 
 `{kind, name, apiVersion, source, purpose, phase, reason, counts: {nodes, successful, failed,
 unknown, inProgress, pending}, nodes: [{node, phase, step, reason, time, images: [{image, ok,
-reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...], notes: [...]}`.
+reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...], notes: [...]}`
+(a status file lists only the nodes not successful, see status_detail.job_status_dict).
 
 Pure: returns strings and dicts, prints nothing.
 """

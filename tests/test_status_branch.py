@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -98,3 +99,18 @@ def test_an_empty_status_branch_writes_on_the_spec_branch(tmp_path: Path) -> Non
     assert "| log-agent | hangzhou |" in world.remote_file("fleet/status/README.md")
     listed = run("ls-remote", "--heads", "origin", cwd=world.remote.work)
     assert DEFAULT not in listed
+
+
+def test_the_status_command_reads_the_status_branch_and_says_when_there_is_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitops_edge.cli.main import main
+
+    world = World(tmp_path)
+    common = [world.remote.url, "--path", "fleet", "--cache-dir", str(tmp_path / "c2")]
+    assert main(["status", *common]) == 1  # no pass yet: no status branch
+    assert f"no status branch {DEFAULT!r} yet" in capsys.readouterr().err
+    world.one_pass()
+    assert main(["status", *common, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["workload"], r["group"]) for r in rows} >= {("log-agent", "hangzhou")}

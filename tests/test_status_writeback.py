@@ -187,6 +187,8 @@ def test_status_branch_keeps_the_spec_branch_untouched(tmp_path: Path) -> None:
     assert run("rev-parse", "origin/main", cwd=world.remote.work) == spec  # untouched
     status_log = run("log", "--format=%s", "origin/gitops-status", cwd=world.remote.work)
     assert status_log.startswith("status: ") and f"(spec {spec[:12]})" in status_log
+    # created from the spec head, not as an orphan: its history holds the user's commits
+    run("merge-base", "--is-ancestor", spec, "origin/gitops-status", cwd=world.remote.work)
     summary = run("show", "origin/gitops-status:fleet/status/README.md", cwd=world.remote.work)
     assert "| log-agent | hangzhou |" in summary
     for _ in range(3):
