@@ -82,7 +82,7 @@ _UNCAPPED: dict[str, Any] = {
 }
 
 
-def fleet(nodes: int, groups: int, workloads: int, tmp: Path) -> tuple[DesiredState, list[Plan]]:
+def fleet(*, nodes: int, groups: int, workloads: int, tmp: Path) -> tuple[DesiredState, list[Plan]]:
     """The desired state (version 2) and the plans of two successive passes rolling it out."""
     per_group = nodes // groups
     names = [f"g{i:03d}" for i in range(groups)]
@@ -166,7 +166,9 @@ def main() -> int:
             t0 = time.perf_counter()
             where = Path(tmp) / str(nodes)
             where.mkdir()
-            desired, plans = fleet(nodes, args.groups, args.workloads, where)
+            desired, plans = fleet(
+                nodes=nodes, groups=args.groups, workloads=args.workloads, tmp=where
+            )
             for label, render in renderings:
                 with render():
                     measured = sizes(status_files(desired, plans[-1]))
@@ -187,9 +189,9 @@ def main() -> int:
     for key in new[0]:
         n, b, o = new[0][key], base[0][key], old[0][key]
         print(f"{key:<24}{n:>10,}{b:>10,}{o:>11,}  {n / b:>12.2f}  {n / o:>7.3f}")
-    n, b, o = new[1], base[1], old[1]
-    row = f"{'commit time per pass':<24}{n:>9.3f}s{b:>9.3f}s{o:>10.3f}s"
-    print(f"{row}  {n / b:>12.2f}  {n / o:>7.3f}")
+    tn, tb, to = new[1], base[1], old[1]
+    row = f"{'commit time per pass':<24}{tn:>9.3f}s{tb:>9.3f}s{to:>10.3f}s"
+    print(f"{row}  {tn / tb:>12.2f}  {tn / to:>7.3f}")
     ok = new[0]["README.md"] < LIMIT
     print(f"summary: {new[0]['README.md']:,} bytes ({'meets' if ok else 'misses'} < {LIMIT:,})")
     return 0
