@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/observe_scale.py
+	$(BIN)/python bench/status_size.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

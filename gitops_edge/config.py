@@ -1,8 +1,10 @@
 """The repository configuration (`gitops-edge.yaml`): plain data → `RepoConfig` with defaults.
 
 Pure. The schema has already checked types; a value of the wrong type falls back to the default,
-and so does a status path that could leave the repository or enter `.git` (that revision is
-invalid anyway, but its config still names the folder a git source's history excludes).
+and so does a status path that could leave the repository or enter `.git`, or a status branch
+name git refuses (that revision is invalid anyway, but its config still names the folder a git
+source's history excludes). `spec.status.branch` absent is `gitops-edge/status`; written as `""`
+it is the spec branch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from typing import Any
 
 from gitops_edge.desired import RepoConfig
 from gitops_edge.docpath import dict_at
-from gitops_edge.rules_status import normalise_status_path, status_path_problem
+from gitops_edge.rules_status import (
+    normalise_status_path,
+    status_branch_problem,
+    status_path_problem,
+)
 
 _DEFAULT = RepoConfig()
 
@@ -38,6 +44,11 @@ def _status_path(value: str) -> str:
     return normalise_status_path(value)
 
 
+def _status_branch(value: str) -> str:
+    """A bad branch name (refused by validation) falls back to the default."""
+    return _DEFAULT.status_branch if status_branch_problem(value) is not None else value
+
+
 def repo_config_from(data: Any) -> RepoConfig:
     spec = dict_at(data, "spec")
     status, prune, jobs = dict_at(spec, "status"), dict_at(spec, "prune"), dict_at(spec, "jobs")
@@ -52,7 +63,7 @@ def repo_config_from(data: Any) -> RepoConfig:
         if isinstance(max_unavailable, int | str) and not isinstance(max_unavailable, bool)
         else _DEFAULT.default_max_unavailable,
         status_path=_status_path(_str(status, "path", _DEFAULT.status_path)),
-        status_branch=_str(status, "branch", _DEFAULT.status_branch),
+        status_branch=_status_branch(_str(status, "branch", _DEFAULT.status_branch)),
         prune_workloads=_bool(prune, "workloads", _DEFAULT.prune_workloads),
         prune_jobs=_bool(prune, "jobs", _DEFAULT.prune_jobs),
         prune_allow_empty=_bool(prune, "allowEmpty", _DEFAULT.prune_allow_empty),

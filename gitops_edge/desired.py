@@ -182,6 +182,9 @@ class DesiredNamespace:
     source: SourceRef
 
 
+DEFAULT_STATUS_BRANCH = "gitops-edge/status"  # spec.status.branch when it is not written
+
+
 @dataclass(frozen=True, slots=True)
 class RepoConfig:
     """The repository's RepositoryConfig (defaults applied)."""
@@ -191,7 +194,9 @@ class RepoConfig:
     owner: str = ""  # spec.owner, else metadata.name: the source's identity in the cluster
     default_max_unavailable: int | str = "10%"
     status_path: str = "status"
-    status_branch: str = ""
+    # spec.status.branch: the branch status is committed to; "" (written explicitly) is the
+    # spec branch itself.
+    status_branch: str = DEFAULT_STATUS_BRANCH
     prune_workloads: bool = True
     prune_jobs: bool = False
     prune_allow_empty: bool = False  # spec.prune.allowEmpty: may prune every owned workload

@@ -311,8 +311,8 @@ class GitSource:
                 repo.close()
 
     def _status_worktree(self, status_branch: str) -> git.Repo:
-        """A worktree on `status_branch`, up to date with the remote (created, as an orphan
-        branch, when the remote has none). The caller closes it."""
+        """A worktree on `status_branch`, up to date with the remote (created from the synced
+        spec head when the remote has none). The caller closes it."""
         tree = self.clone_dir.with_name(self.clone_dir.name + "-status")
         remote_ref = f"refs/remotes/origin/{status_branch}"
         created = False
@@ -334,9 +334,8 @@ class GitSource:
         work = git.Repo(tree)
         if created and exists:
             work.git.checkout("-B", status_branch, remote_ref)
-        elif created:
-            work.git.checkout("--orphan", status_branch)
-            work.git.rm("-rfq", "--ignore-unmatch", ".")
+        elif created:  # from the spec head: the status history keeps the user's commits
+            work.git.checkout("-B", status_branch)
         elif exists:
             work.git.reset("--hard", remote_ref)
         return work
@@ -348,16 +347,10 @@ class GitSource:
         None when that branch or file does not exist, or is not a regular file."""
         path = self._in_subpath(relative)
         ref = "HEAD"
-        if branch:  # remote operations: under the deadline, like every other
-            listed = self._git("ls-remote", "origin", f"refs/heads/{branch}", cwd=self.clone_dir)
-            if not listed.ok:
-                raise self._fail("cannot reach the repository", listed)
-            if not listed.stdout.strip():
+        if branch:
+            if self._fetch_branch(branch) is None:
                 return None
             ref = f"refs/remotes/origin/{branch}"
-            done = self._git("fetch", "origin", f"+refs/heads/{branch}:{ref}", cwd=self.clone_dir)
-            if not done.ok:
-                raise self._fail(f"cannot fetch the status branch {branch!r}", done)
         with git.Repo(self.clone_dir) as repo:
             try:
                 item = repo.commit(ref).tree / path
@@ -368,6 +361,25 @@ class GitSource:
             if not isinstance(item, git.Blob) or item.mode == git.Blob.link_mode:
                 return None
             return bytes(item.data_stream.read()).decode("utf-8", errors="replace")
+
+    @_on_clone(repair=False)
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetch `branch` (e.g. the status branch) from the remote: its head commit, or None
+        when the remote has no such branch. See revision_tree to read it."""
+        return self._fetch_branch(branch)
+
+    def _fetch_branch(self, branch: str) -> str | None:
+        """fetch_branch, for a caller that already holds the clone's lock."""
+        listed = self._git("ls-remote", "origin", f"refs/heads/{branch}", cwd=self.clone_dir)
+        if not listed.ok:
+            raise self._fail("cannot reach the repository", listed)
+        if not listed.stdout.strip():
+            return None
+        ref = f"refs/remotes/origin/{branch}"
+        done = self._git("fetch", "origin", f"+refs/heads/{branch}:{ref}", cwd=self.clone_dir)
+        if not done.ok:
+            raise self._fail(f"cannot fetch the branch {branch!r}", done)
+        return str(listed.stdout.split()[0])
 
     @_on_clone(repair=False)
     def in_history(self, revision: str) -> bool:

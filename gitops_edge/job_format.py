@@ -4,7 +4,8 @@ per-job status files:
 
 `{kind, name, apiVersion, source, purpose, phase, reason, counts: {nodes, successful, failed,
 unknown, inProgress, pending}, nodes: [{node, phase, step, reason, time, images: [{image, ok,
-reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...], notes: [...]}`.
+reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...], notes: [...]}`
+(a status file lists only the nodes not successful, see status_detail.job_status_dict).
 
 Pure: returns strings and dicts, prints nothing.
 """
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitops_edge import nodejobs as nj
+from gitops_edge.observed import NodeJobStatus
 from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, JobPlan
 
 SHOWN_NODES = 20  # per-node rows in text output without --verbose
@@ -70,6 +72,18 @@ def job_to_dict(job: JobPlan) -> dict[str, Any]:
         "errors": list(job.errors),
         "notes": list(job.notes),
     }
+
+
+# Not successful, worst first: a failure before a timeout before work still going on.
+_WORST_FIRST = {nj.NODE_FAILURE: 0, nj.NODE_UNKNOWN: 1, nj.NODE_IN_PROGRESS: 2, nj.NODE_PENDING: 3}
+
+
+def exception_nodes(job: JobPlan) -> list[NodeJobStatus]:
+    """The job's nodes whose task is not successful, worst first, then by name."""
+    return sorted(
+        (n for n in job.nodes if n.phase != nj.NODE_SUCCESSFUL),
+        key=lambda n: (_WORST_FIRST.get(n.phase, len(_WORST_FIRST)), n.node),
+    )
 
 
 def count_words(counts: Mapping[str, int]) -> list[str]:
@@ -131,8 +145,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def job_markdown_lines(job: JobPlan) -> list[str]:
-    """A collapsible block: the headline, then a node | phase | step | reason table."""
+def job_markdown_lines(job: JobPlan, *, limit: int | None = None) -> list[str]:
+    """A collapsible block: the headline, then a node | phase | step | reason table (with
+    `limit`: of at most that many nodes whose task is not successful, worst first, the others
+    counted in a last line)."""
     lines = ["<details><summary>" + _cell(job_headline(job)) + "</summary>", ""]
     if job.source:
         lines.append(f"From `{job.source}`.")
@@ -143,13 +159,21 @@ def job_markdown_lines(job: JobPlan) -> list[str]:
     lines += [f"- **error**: {_cell(e)}" for e in job.errors]
     lines += [f"- {_cell(a.reason)}" for a in job.actions]
     lines += [f"- note: {_cell(n)}" for n in job.notes]
-    if job.nodes:
+    nodes = sorted(job.nodes, key=lambda n: n.node) if limit is None else exception_nodes(job)
+    shown = nodes if limit is None else nodes[:limit]
+    if shown:
         lines += ["", "| node | phase | step | reason |", "|---|---|---|---|"]
-        for n in sorted(job.nodes, key=lambda n: n.node):
+        for n in shown:
             reason = n.reason
             failed_images = [i for i in n.images if not i.ok]
             if failed_images:
                 reason = "; ".join([reason, *(f"{i.image}: {i.reason}" for i in failed_images)])
             lines.append(f"| `{n.node}` | {n.phase} | {n.step or '—'} | {_cell(reason) or '—'} |")
+    if len(job.nodes) > len(shown):
+        more = len(nodes) - len(shown)
+        successful = job.count(nj.NODE_SUCCESSFUL)
+        words = [f"{more} more not successful"] if more else []
+        words += [f"{successful} successful"] if successful else []
+        lines += ["", "Not listed: " + ", ".join(words) + " (counts above)."]
     lines += ["", "</details>"]
     return lines

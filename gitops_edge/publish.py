@@ -77,13 +77,18 @@ class GitPublisher:
             return self._resume_from(text, where=where, place=(path, branch))
         return Resumed(None, f"no status summary ({', '.join(missing)}): nothing recorded yet")
 
+    def _status_branch(self, config: RepoConfig) -> str:
+        """The branch `config` commits status to, "" for the spec branch (also when it names
+        the spec branch)."""
+        return "" if config.status_branch == self.source.branch else config.status_branch
+
     def _status_places(self) -> list[tuple[str, str]]:
         """(status path, status branch) to look in, the loaded revision's first."""
         head, default = self.head_config, RepoConfig()
         places = [
             (path, branch)
             for path in (head.status_path, default.status_path)
-            for branch in (head.status_branch, default.status_branch)
+            for branch in (self._status_branch(head), self._status_branch(default))
         ]
         return list(dict.fromkeys(places))
 
@@ -108,7 +113,7 @@ class GitPublisher:
                     "checkout of it)",
                 )
         config = desired.config
-        if (config.status_path, config.status_branch) != place:
+        if (config.status_path, self._status_branch(config)) != place:
             return Resumed(
                 None,
                 f"the last good revision {revision} recorded in {where} keeps its own status "
@@ -133,7 +138,7 @@ class GitPublisher:
             files,
             status_dir=desired.config.status_path,
             message=message,
-            status_branch=desired.config.status_branch,
+            status_branch=self._status_branch(desired.config),
         )
         if pushed:
             self.log("info", "status pushed", commit=pushed, headline=headline(after, drift=drift))

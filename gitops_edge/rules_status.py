@@ -1,12 +1,15 @@
 """Where status may be written: `spec.status.path` of gitops-edge.yaml names a folder inside the
 repository, outside `.git`, that neither holds nor lies in a folder holding desired state (a
-status pass replaces that folder's files: over `workloads/` it deleted the workloads).
+status pass replaces that folder's files: over `workloads/` it deleted the workloads);
+`spec.status.branch` names a branch git accepts (`git check-ref-format --branch`), or is `""`
+for the spec branch itself.
 
 Pure functions over paths and documents. No side effects.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -16,6 +19,47 @@ from gitops_edge.yamldoc import Document
 
 _PATH: list[str | int] = ["spec", "status", "path"]
 _HINT = "choose a folder that holds no desired state, such as status (the default)"
+_BRANCH: list[str | int] = ["spec", "status", "branch"]
+_BRANCH_HINT = (
+    "name a branch git accepts, such as gitops-edge/status (the default), or write "
+    'branch: "" to commit status to the spec branch itself'
+)
+# What the schema's pattern for status.branch refuses already (reported by the schema check).
+_BRANCH_SCHEMA = re.compile(r"(?!.*\.\.)([A-Za-z0-9_][A-Za-z0-9._/-]*)?")
+_BRANCH_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def status_branch_problem(branch: str) -> str | None:
+    """Why git refuses `branch` as a branch name (the rules of `git check-ref-format
+    --branch`), or None; `""` (the spec branch) is fine."""
+    if not branch:
+        return None
+    if _BRANCH_BAD_CHARS.search(branch):
+        return f"{branch!r} holds a space, a control character or one of ~ ^ : ? * [ \\"
+    if branch.startswith("-") or branch == "HEAD" or branch == "@":
+        return f"{branch!r} is not a branch name git accepts (it starts with '-', or is HEAD or @)"
+    if ".." in branch or "@{" in branch:
+        return f"{branch!r} holds '..' or '@{{'"
+    if branch.startswith("/") or branch.endswith("/") or "//" in branch:
+        return f"{branch!r} starts or ends with '/', or holds '//' (an empty name component)"
+    if branch.endswith("."):
+        return f"{branch!r} ends with '.'"
+    for part in branch.split("/"):
+        if part.startswith(".") or part.endswith(".lock"):
+            return f"{branch!r} has a component {part!r} that starts with '.' or ends with '.lock'"
+    return None
+
+
+def check_status_branch(config_doc: Document | None) -> list[Diagnostic]:
+    """An error at spec.status.branch for a name git refuses that the schema lets through."""
+    raw = dig(config_doc.data, *_BRANCH) if config_doc is not None else None
+    if config_doc is None or not isinstance(raw, str) or not _BRANCH_SCHEMA.fullmatch(raw):
+        return []
+    problem = status_branch_problem(raw)
+    if problem is None:
+        return []
+    message = f"status.branch {problem}: git refuses it as a branch name"
+    return [config_doc.diagnostic(_BRANCH, message, hint=_BRANCH_HINT, rule="status-branch")]
 
 
 def status_path_problem(path: str) -> str | None:

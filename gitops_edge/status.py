@@ -1,6 +1,9 @@
 """Status files written back to the repository after a pass: one JSON file per workload, one per
 KubeEdge node job (`jobs/<kind>-<name>.json`, per-node results) and a Markdown summary
 (`<status path>/README.md`) with a progress table per group and a table per node job.
+Per-node detail is for the exceptions only (deferred nodes, nodes whose job task is not
+successful), capped, with counts for the rest; the summary stays under 60,000 characters
+whatever the fleet size (see status_detail).
 
 The summary ends with a record of the spec revision it reports, the last good one
 (`<!-- gitops-edge last-good-revision: <commit> -->`, invisible once rendered): a loop restarted
@@ -20,9 +23,21 @@ from typing import Any
 from gitops_edge import nodejobs as nj
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
-from gitops_edge.job_format import job_counts, job_markdown_lines, job_to_dict
+from gitops_edge.job_format import job_counts, job_markdown_lines
 from gitops_edge.plan import DaemonSetPlan, JobPlan, Plan, held_by_window
 from gitops_edge.plan_format import all_jobs, progress_bar
+from gitops_edge.status_detail import (
+    DETAIL_NODES,
+    SUMMARY_ITEMS,
+    SUMMARY_JOBS,
+    SUMMARY_NODES,
+    SUMMARY_ROWS,
+    capped,
+    fit_summary,
+    folded,
+    job_status_dict,
+    prefer,
+)
 
 JOBS_DIR = "jobs"
 SUMMARY_FILE = "README.md"
@@ -39,6 +54,7 @@ def group_status(
     ds: DaemonSetPlan, images: Sequence[str], *, drift: Sequence[str] = ()
 ) -> dict[str, Any]:
     p = ds.progress
+    deferred, more = capped(sorted(d.node for d in ds.deferred), DETAIL_NODES)
     return {
         "group": ds.group,
         "daemonSet": f"{ds.namespace}/{ds.name}",
@@ -54,7 +70,8 @@ def group_status(
             "notReady": p.not_ready,
         },
         "otaPending": p.ota_pending,
-        "deferred": sorted(d.node for d in ds.deferred),
+        "deferred": deferred,  # the first DETAIL_NODES by name
+        "deferredNotListed": more,
         "errors": list(ds.errors),
         "wave": ds.wave,
         "held": ds.held,
@@ -109,7 +126,7 @@ def status_files(
         body = {"workload": workload, "specRevision": desired.revision, "groups": groups}
         files[f"{workload}.json"] = json.dumps(body, indent=2, sort_keys=True) + "\n"
     for job in all_jobs(plan):
-        body = {"specRevision": desired.revision, **job_to_dict(job)}
+        body = {"specRevision": desired.revision, **job_status_dict(job)}
         files[job_file(job)] = json.dumps(body, indent=2, sort_keys=True) + "\n"
     files[SUMMARY_FILE] = summary_markdown(desired, plan, invalid=invalid, drift=drift)
     return files
@@ -178,6 +195,8 @@ def summary_markdown(
     invalid: tuple[str, tuple[Diagnostic, ...]] | None = None,
     drift: Drift | None = None,
 ) -> str:
+    """The summary, under SUMMARY_LIMIT characters: rows and items beyond the caps of
+    status_detail are folded as "… and N more" (groups and jobs not done are listed first)."""
     lines = [
         "# Rollout status",
         "",
@@ -188,15 +207,26 @@ def summary_markdown(
         "| OTA pending | rollout |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for ds in plan.daemonsets:
+    shown, more = prefer(plan.daemonsets, SUMMARY_ROWS, first=_not_done)
+    for ds in shown:
         p = ds.progress
         lines.append(
             f"| {ds.workload} | {ds.group or '—'} | {ds.model.value} | "
             f"`{progress_bar(p.current, p.nodes)}` | {p.outdated} | {p.unavailable} | "
             f"{p.deferred} | {p.ota_pending} | {_rollout_cell(ds)} |"
         )
+    if more:
+        listed = {id(ds) for ds in shown}
+        rest = [ds.progress for ds in plan.daemonsets if id(ds) not in listed]
+        lines += [
+            "",
+            folded(more, "groups")
+            + f": {sum(p.current for p in rest)}/{sum(p.nodes for p in rest)} nodes current, "
+            f"{sum(p.deferred for p in rest)} deferred (each in its workload's JSON file).",
+        ]
     if invalid is not None:
         revision, diagnostics = invalid
+        problems, unlisted = capped(diagnostics, SUMMARY_ITEMS)
         lines += [
             "",
             f"## Revision `{revision}` is invalid and was not applied",
@@ -204,7 +234,8 @@ def summary_markdown(
             f"The last good revision, `{desired.revision}`, is still being reconciled. Fix:",
             "",
             "```text",
-            render_text(list(diagnostics)),
+            render_text(problems),
+            *([folded(unlisted, "problems (gitops-edge validate lists all)")] if unlisted else []),
             "```",
         ]
     jobs = all_jobs(plan)
@@ -217,7 +248,8 @@ def summary_markdown(
             "| pending |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for job in jobs:
+        shown_jobs, more = prefer(jobs, SUMMARY_ROWS, first=_job_not_done)
+        for job in shown_jobs:
             c = job_counts(job)
             phase = "error" if job.errors else job.phase or "to be created"
             lines.append(
@@ -225,9 +257,11 @@ def summary_markdown(
                 f"{c['successful']}/{c['nodes']} | {c['failed']} | {c['unknown']} | "
                 f"{c['inProgress']} | {c['pending']} |"
             )
-        for job in jobs:
-            lines += ["", *job_markdown_lines(job)]
-    lines += _pruning_lines(plan)
+        if more:
+            lines += ["", folded(more, "node jobs") + " (each in its file under jobs/)."]
+        for job in shown_jobs[:SUMMARY_JOBS]:
+            lines += ["", *job_markdown_lines(job, limit=SUMMARY_NODES)]
+    lines += _items(_pruning_lines(plan))
     changed = drifted(plan, drift)
     if changed:
         lines += [
@@ -238,20 +272,44 @@ def summary_markdown(
             "(a held RollingUpdate DaemonSet when its hold ends):",
             "",
         ]
-        lines += [
-            f"- `{ns}/{name}`: " + ", ".join(f"`{path}`" for path in fields)
-            for (ns, name), fields in changed.items()
-        ]
+        lines += _items(
+            [
+                f"- `{ns}/{name}`: " + ", ".join(f"`{path}`" for path in fields)
+                for (ns, name), fields in changed.items()
+            ]
+        )
     held = [ds for ds in plan.daemonsets if ds.held or ds.rolled_back]
     if held:
         lines += ["", "## Held and rolled back", ""]
-        lines += [f"- `{ds.name}`: {ds.held or 'rolled back ' + ds.rolled_back}" for ds in held]
+        lines += _items(
+            [f"- `{ds.name}`: {ds.held or 'rolled back ' + ds.rolled_back}" for ds in held]
+        )
     errors = [(ds.name, e) for ds in plan.daemonsets for e in ds.errors]
     errors += [(job.name, e) for job in jobs for e in job.errors]
     if errors:
-        lines += ["", "## Errors", ""] + [f"- `{name}`: {e}" for name, e in errors]
-    lines += ["", _RECORD.format(desired.revision)]
-    return "\n".join(lines) + "\n"
+        lines += ["", "## Errors", "", *_items([f"- `{name}`: {e}" for name, e in errors])]
+    return fit_summary(lines, tail=["", _RECORD.format(desired.revision)])
+
+
+def _not_done(ds: DaemonSetPlan) -> bool:
+    """A group worth a row before the others: not all current, held, halted or in error."""
+    p = ds.progress
+    return bool(p.current < p.nodes or p.deferred or ds.errors or ds.held or ds.halted) or bool(
+        ds.rolled_back or ds.drift
+    )
+
+
+def _job_not_done(job: JobPlan) -> bool:
+    return bool(job.errors) or job.phase != nj.JOB_COMPLETED or job.count(nj.NODE_FAILURE) > 0
+
+
+def _items(lines: list[str]) -> list[str]:
+    """Bullet items (`- …`) after the first SUMMARY_ITEMS folded as one "… and N more"."""
+    bullets = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    if len(bullets) <= SUMMARY_ITEMS:
+        return lines
+    cut = bullets[SUMMARY_ITEMS]
+    return [*lines[:cut], "- " + folded(len(bullets) - SUMMARY_ITEMS, "(see the JSON files)")]
 
 
 def recorded_revision(summary: str) -> str | None:

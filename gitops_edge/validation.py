@@ -21,7 +21,7 @@ from gitops_edge.rules_jobs import (
 )
 from gitops_edge.rules_repo import TypedDocument, check_repository
 from gitops_edge.rules_rollout import check_node_group, check_rollout
-from gitops_edge.rules_status import check_status_path
+from gitops_edge.rules_status import check_status_branch, check_status_path
 from gitops_edge.rules_workloads import check_daemonset, check_edge_daemonset
 from gitops_edge.schema_check import check_schema, kind_of
 from gitops_edge.yamldoc import Document
@@ -139,6 +139,7 @@ def validate_repository(root: Path) -> ValidatedRepo:
                 config_doc, status_path=config.status_path, desired_files=sorted(desired_files)
             )
         )
+        diagnostics.extend(check_status_branch(config_doc))
     typed: list[TypedDocument] = []
     for doc in (*config_docs, *tree.documents):
         kind, problems = kind_of(doc)

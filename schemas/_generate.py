@@ -692,11 +692,11 @@ def repository_config() -> Schema:
                         ),
                     ),
                     "branch": string(
-                        "Branch to commit status to; empty (default) means the branch "
-                        "being reconciled.",
+                        "Branch to commit status to (default: gitops-edge/status, created "
+                        "from the spec branch's head); empty means the branch being reconciled.",
                         pattern=anchored(BRANCH),
                         hint=(
-                            "a branch name such as gitops-status: letters, digits, "
+                            "a branch name such as gitops-edge/status: letters, digits, "
                             "'.', '_', '-' and '/', no '..'"
                         ),
                     ),

@@ -24,7 +24,9 @@ from gitops_edge.reconcile import PassResult, plan_once, reconcile_once
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+    """Status written on the spec branch (spec.status.branch: ""): where a person's commits,
+    a link or desired state, share the tree the status pass writes."""
+    return World(tmp_path, status_branch="")
 
 
 def _daemonsets(world: World) -> set[str]:
@@ -137,6 +139,22 @@ def test_a_status_link_out_of_the_clone_fails_the_pass_and_touches_nothing(
     _untouched(outside)
     run("fetch", "-q", "origin", cwd=world.remote.work)
     assert not world.remote_log()[0].startswith("status: ")  # nothing committed
+
+
+def test_a_status_link_inherited_by_the_default_status_branch_fails_the_pass(
+    tmp_path: Path,
+) -> None:
+    """The default status branch grows from the spec head: a link committed there is refused
+    the same way, and the branch is not even created."""
+    world = World(tmp_path)
+    outside = _outside(tmp_path)
+    os.symlink(outside, world.remote.work / "fleet" / "status")
+    spec = world.remote.commit("status is a link")
+    with pytest.raises(GitSourceError, match=r"fleet/status is a symbolic link .*remove the link"):
+        world.one_pass()
+    _untouched(outside)
+    assert "gitops-edge/status" not in run("ls-remote", "--heads", "origin", cwd=world.remote.work)
+    assert run("ls-remote", "origin", "refs/heads/main", cwd=world.remote.work).split()[0] == spec
 
 
 # ── (c) a status file that is a link, inside a real status folder ─────────────────────────────

@@ -14,15 +14,31 @@ import pytest
 from test_git_source import EXAMPLE, Remote, run
 
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.desired import DEFAULT_STATUS_BRANCH
 from gitops_edge.gitsource import GitSource
 from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import plan_once, reconcile_once
 
 
 class World:
-    def __init__(self, tmp: Path) -> None:
+    """The example repository on a remote, a simulated fleet, and a publisher. `status_branch`:
+    written as spec.status.branch ("" is the spec branch); None leaves the default
+    (gitops-edge/status)."""
+
+    def __init__(self, tmp: Path, *, status_branch: str | None = None) -> None:
         self.remote = Remote(tmp)
         shutil.copytree(EXAMPLE, self.remote.work / "fleet")
+        if status_branch is not None:
+            config = self.remote.work / "fleet" / "gitops-edge.yaml"
+            config.write_text(
+                config.read_text().replace(
+                    "    path: status\n", f"    path: status\n    branch: {status_branch!r}\n"
+                )
+            )
+        # where status commits go, as the user's clone sees it
+        self.status_ref = f"origin/{status_branch or 'main'}"
+        if status_branch is None:
+            self.status_ref = f"origin/{DEFAULT_STATUS_BRANCH}"
         self.spec = self.remote.commit("fleet")
         self.sim = tmp / "fleet.json"
         SimCluster.init_file(
@@ -53,11 +69,13 @@ class World:
         return desired.revision
 
     def remote_log(self) -> list[str]:
-        return run("log", "--format=%s", "origin/main", cwd=self.remote.work).splitlines()
+        """The subjects of the branch status goes to (the spec branch's and the status's)."""
+        return run("log", "--format=%s", self.status_ref, cwd=self.remote.work).splitlines()
 
     def remote_file(self, path: str) -> str:
+        """A file as committed on the branch status goes to."""
         run("fetch", "-q", "origin", cwd=self.remote.work)
-        return run("show", f"origin/main:{path}", cwd=self.remote.work)
+        return run("show", f"{self.status_ref}:{path}", cwd=self.remote.work)
 
 
 @pytest.fixture
@@ -87,14 +105,16 @@ def test_status_files_are_committed_and_a_no_op_pass_commits_nothing(world: Worl
     assert len(world.remote_log()) == settled  # no timestamp-only commits
 
 
-def test_status_commits_are_not_spec_changes(world: World) -> None:
+def test_status_commits_on_the_spec_branch_are_not_spec_changes(tmp_path: Path) -> None:
+    world = World(tmp_path, status_branch="")  # status written on the spec branch
     world.one_pass()
     world.one_pass()
     loaded = world.publisher.load()  # the remote head is now a status commit
     assert loaded.revision == world.spec
 
 
-def test_a_concurrent_user_push_is_rebased_over_and_kept(world: World) -> None:
+def test_a_concurrent_user_push_is_rebased_over_and_kept(tmp_path: Path) -> None:
+    world = World(tmp_path, status_branch="")  # status written on the spec branch
     world.one_pass()
     # The user pushes a spec change without having pulled the status commit first.
     run("reset", "-q", "--hard", world.spec, cwd=world.remote.work)
@@ -167,6 +187,8 @@ def test_status_branch_keeps_the_spec_branch_untouched(tmp_path: Path) -> None:
     assert run("rev-parse", "origin/main", cwd=world.remote.work) == spec  # untouched
     status_log = run("log", "--format=%s", "origin/gitops-status", cwd=world.remote.work)
     assert status_log.startswith("status: ") and f"(spec {spec[:12]})" in status_log
+    # created from the spec head, not as an orphan: its history holds the user's commits
+    run("merge-base", "--is-ancestor", spec, "origin/gitops-status", cwd=world.remote.work)
     summary = run("show", "origin/gitops-status:fleet/status/README.md", cwd=world.remote.work)
     assert "| log-agent | hangzhou |" in summary
     for _ in range(3):

@@ -1,7 +1,8 @@
 """`gitops-edge status SOURCE [--cluster …] [--watch] [--format text|json]`: per-group progress.
 
 From the cluster (a read-only plan of the current revision) when `--cluster` is given, else
-from the status files the reconciler committed to the repository. `--watch` redraws every
+from the status files the reconciler committed to the repository (for a git source, on its
+status branch, `spec.status.branch`, when that is not the spec branch). `--watch` redraws every
 `--every` seconds until Ctrl-C. Side effects: reads the source (and the cluster); prints.
 """
 
@@ -79,13 +80,28 @@ def _from_status_files(args: argparse.Namespace) -> Report | int:
         )
         try:
             root = source.sync().root
+            config = validate_repository(root).config
+            branch = config.status_branch if config.status_branch != source.branch else ""
+            if branch:  # status on a branch of its own (the default): read it there
+                head = source.fetch_branch(branch)
+                if head is None:
+                    return fail(
+                        f"{args.path}: no status branch {branch!r} yet (the reconciler creates "
+                        "it at its first pass); or give --cluster to ask the cluster",
+                        EXIT_INVALID,
+                    )
+                with source.revision_tree(head) as tree:
+                    return _read_status_folder(tree / config.status_path)
         except GitSourceError as exc:
             return fail(str(exc))
     else:
         root = Path(args.path)
         if not root.is_dir():
             return fail(f"{root}: no such folder")
-    folder = root / validate_repository(root).config.status_path
+    return _read_status_folder(root / validate_repository(root).config.status_path)
+
+
+def _read_status_folder(folder: Path) -> Report | int:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     job_files = sorted((folder / JOBS_DIR).glob("*.json")) if folder.is_dir() else []
     if not files and not job_files:

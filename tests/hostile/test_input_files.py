@@ -304,7 +304,7 @@ def _records(log: Path) -> list[dict[str, Any]]:
 def _remote_file(remote: Remote, path: str) -> str:
     run("fetch", "-q", "origin", cwd=remote.work)
     try:
-        return run("show", f"origin/main:{path}", cwd=remote.work)
+        return run("show", f"origin/gitops-edge/status:{path}", cwd=remote.work)
     except subprocess.CalledProcessError:
         return ""
 

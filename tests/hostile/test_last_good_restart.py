@@ -54,6 +54,7 @@ spec:
 BROKEN = "apiVersion: apps/v1\nkind: DaemonSet\n"  # no metadata, no spec: invalid
 REVISION = "gitops-edge.io/git-revision"
 RESUMING = "resuming the last good revision {} recorded in the status"
+STATUS_BRANCH = "gitops-edge/status"  # where status goes by default
 
 
 def recorded_revision(summary: str) -> str | None:
@@ -167,9 +168,13 @@ def remote_show(remote: Remote, ref_path: str) -> str:
         return ""
 
 
-def status_subjects(remote: Remote, branch: str = "main") -> list[str]:
+def status_subjects(remote: Remote, branch: str = STATUS_BRANCH) -> list[str]:
+    """The status commits on `branch` (none while it does not exist)."""
     run("fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*", cwd=remote.work)
-    out = run("log", "--format=%s", f"origin/{branch}", cwd=remote.work)
+    try:
+        out = run("log", "--format=%s", f"origin/{branch}", cwd=remote.work)
+    except subprocess.CalledProcessError:
+        return []
     return [s for s in out.splitlines() if s.startswith("status: ")]
 
 
@@ -223,7 +228,7 @@ def test_restart_on_an_invalid_head_resumes_the_rollout_at_the_last_good_revisio
 
     def status_says_done() -> bool:
         nonlocal summary
-        summary = remote_show(remote, "main:status/README.md")
+        summary = remote_show(remote, f"{STATUS_BRANCH}:status/README.md")
         return "10/10 nodes current" in summary
 
     reported = wait_for(status_says_done, seconds=20)
@@ -286,16 +291,17 @@ def test_a_local_folder_has_no_history_to_resume(tmp_path: Path, loops: list[Loo
 
 
 class World:
-    """A git source, the simulated cluster, and `run_loop` with fresh memory per `restart`."""
+    """A git source, the simulated cluster, and `run_loop` with fresh memory per `restart`.
+    `status_branch`: written as spec.status.branch ("" the spec branch); None: the default."""
 
-    def __init__(self, tmp: Path, *, status_branch: str = "") -> None:
+    def __init__(self, tmp: Path, *, status_branch: str | None = None) -> None:
         self.tmp = tmp
         self.remote = Remote(tmp)
         config = write_config(self.remote.work)
-        if status_branch:
+        if status_branch is not None:
             config.write_text(
                 config.read_text().replace(
-                    "spec: {}", f"spec:\n  status:\n    branch: {status_branch}"
+                    "spec: {}", f"spec:\n  status:\n    branch: {status_branch!r}"
                 )
             )
         (self.remote.work / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
@@ -363,7 +369,7 @@ def test_a_recorded_revision_force_pushed_out_of_history_is_not_resumed(tmp_path
     world.restart()
     # A new history without the recorded revision: its status folder copied over, so the
     # status still names the old commit, and an invalid head.
-    summary = remote_show(world.remote, "main:status/README.md")
+    summary = remote_show(world.remote, f"{STATUS_BRANCH}:status/README.md")
     assert recorded_revision(summary) == world.good
     work = world.remote.work
     run("checkout", "-q", "--orphan", "rewritten", cwd=work)
@@ -382,7 +388,7 @@ def test_a_recorded_revision_force_pushed_out_of_history_is_not_resumed(tmp_path
 
 
 def test_a_status_that_records_no_revision_is_not_guessed_from(tmp_path: Path) -> None:
-    world = World(tmp_path)
+    world = World(tmp_path, status_branch="")  # the status on the spec branch, edited there
     world.restart()
     # The user edits the committed summary (it says "do not edit"): the record is gone.
     run("pull", "-q", "--rebase", "origin", "main", cwd=world.remote.work)
@@ -455,20 +461,19 @@ def test_an_invalid_head_that_moves_the_status_folder_still_finds_the_record(
     world.restart()
     assert world.reconciled == [world.good, world.good]
     resumed = next(f for _, m, f in world.logs if m == RESUMING.format(world.good))
-    assert resumed["recorded_in"] == "status/README.md"  # the defaults', not state/
+    # the defaults', not state/
+    assert resumed["recorded_in"] == f"status/README.md on branch {STATUS_BRANCH}"
 
 
 def test_a_record_whose_revision_keeps_its_status_elsewhere_is_not_used(tmp_path: Path) -> None:
-    world = World(tmp_path)
+    world = World(tmp_path, status_branch="")  # a copy on the spec branch, next to the status
     world.restart()  # records world.good in status/
     run("pull", "-q", "--rebase", "origin", "main", cwd=world.remote.work)
     # A copy of that summary under another folder, which the invalid head names.
     (world.remote.work / "elsewhere").mkdir()
     shutil.copy(world.remote.work / "status" / "README.md", world.remote.work / "elsewhere")
     config = world.remote.work / "gitops-edge.yaml"
-    config.write_text(
-        config.read_text().replace("spec: {}", "spec:\n  status:\n    path: elsewhere")
-    )
+    config.write_text(config.read_text().replace("  status:\n", "  status:\n    path: elsewhere\n"))
     (world.remote.work / "broken.yaml").write_text(BROKEN)
     world.remote.commit("a copied summary, and broken")
     world.reconciled.clear()

@@ -270,7 +270,7 @@ def test_status_files_and_logs_of_an_invalid_revision_hold_no_secret(tmp_path: P
     summary = world.remote_file("fleet/status/README.md")
     assert f"## Revision `{bad}` is invalid" in summary and "prepull-redis.yaml" in summary
     assert "https://***@registry.example.com" in summary
-    committed = run("log", "-p", "origin/main", "--", "fleet/status", cwd=world.remote.work)
+    committed = run("log", "-p", world.status_ref, "--", "fleet/status", cwd=world.remote.work)
     assert "is invalid" in committed
     assert not leaks(committed)
     assert not leaks(repr(world.logs))
