@@ -309,17 +309,24 @@ def test_a_status_worktree_killed_while_being_created_is_made_again(
     remote: Remote, tmp_path: Path
 ) -> None:
     """Killed between `worktree add` and the checkout of the status branch: the worktree is
-    left on the spec commit, whose files must never be pushed to the status branch."""
+    left detached, on no branch, at the spec commit of then; it is made again, so the status
+    branch is created as always: grown from the spec branch's head of now, with the status
+    commit on it and nothing else (unrepaired, it grew from the stale commit)."""
     src = source(remote, tmp_path)
     src.sync()
     tree = src.clone_dir.with_name(src.clone_dir.name + "-status")
     run("worktree", "add", "--detach", str(tree), cwd=src.clone_dir)
-    pushed = source(remote, tmp_path).write_status(
+    bump(remote, "1.25.1")  # the spec moves on before the restart
+    again = source(remote, tmp_path)
+    spec_head = again.sync().revision
+    pushed = again.write_status(
         {"a.json": "{}\n"}, status_dir=STATUS, message="s", status_branch="gitops-status"
     )
     assert pushed is not None
-    files = run("ls-tree", "-r", "--name-only", "gitops-status", cwd=remote.bare).splitlines()
-    assert files == ["fleet/status/a.json"]
+    assert run("rev-parse", "gitops-status", cwd=remote.bare) == pushed
+    assert run("rev-parse", "gitops-status^", cwd=remote.bare) == spec_head
+    changed = run("diff", "--name-only", spec_head, "gitops-status", cwd=remote.bare)
+    assert changed.splitlines() == ["fleet/status/a.json"]
 
 
 def test_a_merge_in_progress_is_aborted(remote: Remote, tmp_path: Path) -> None:
