@@ -25,7 +25,7 @@ from standin_rbac import cluster_role
 from test_git_source import run
 from workflow_expressions import condition, evaluate, substitute
 
-from gitops_edge.desired import REVISION_ANNOTATION
+from gitops_edge.desired import DEFAULT_STATUS_BRANCH, REVISION_ANNOTATION
 from gitops_edge.yamldoc import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,14 +75,18 @@ def seed_nodes(api: StandIn) -> None:
 
 def assert_reconciled(api: StandIn, bare: Path, *, branch: str, spec: str) -> None:
     """What a real pass leaves: the spec commit stamped on every DaemonSet applied (not
-    `worktree`), and one status commit by gitops-edge on top of it, recording it."""
+    `worktree`), and one status commit by gitops-edge on top of it (on the status branch),
+    recording it."""
     stamps = {
         key: ds["metadata"].get("annotations", {}).get(REVISION_ANNOTATION)
         for key, ds in api.store["daemonsets"].items()
     }
     assert ("edge-system", "log-agent-hangzhou") in stamps
     assert set(stamps.values()) == {spec}
-    log = run("log", "--format=%H %an %s", branch, cwd=bare).splitlines()
+    # The spec branch is left as the user pushed it; status goes to its own branch, grown from
+    # the spec head (spec.status.branch, default DEFAULT_STATUS_BRANCH).
+    assert run("log", "--format=%H", branch, cwd=bare).splitlines() == [spec]
+    log = run("log", "--format=%H %an %s", DEFAULT_STATUS_BRANCH, cwd=bare).splitlines()
     assert len(log) == 2 and log[1].startswith(f"{spec} u fleet")
     status_commit, author, subject = log[0].split(" ", 2)
     assert author == STATUS_AUTHOR and subject.startswith("status: ")

@@ -24,6 +24,7 @@ from test_git_source import Remote, run
 from test_loop import DAEMONSET, _revision_of, start_loop, wait_for, web_pods
 
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.desired import DEFAULT_STATUS_BRANCH
 from gitops_edge.gitsource import GitSource
 
 from .test_clone_repair import clean_state, slow_git_env
@@ -190,11 +191,11 @@ def test_sigkill_of_the_whole_group_at_any_point_resumes_within_budget(tmp_path:
             time.sleep(0.2)
 
         def final_status_pushed() -> bool:
-            subject = run("log", "-1", "--format=%s", "main", cwd=remote.bare)
+            subject = run("log", "-1", "--format=%s", DEFAULT_STATUS_BRANCH, cwd=remote.bare)
             return subject.startswith("status: 10/10 nodes current") and head[:12] in subject
 
         assert wait_for(final_status_pushed, seconds=60), run(
-            "log", "-3", "--format=%s", "main", cwd=remote.bare
+            "log", "-3", "--format=%s", DEFAULT_STATUS_BRANCH, cwd=remote.bare
         )
         assert loop.proc is not None
         loop.proc.send_signal(signal.SIGTERM)
