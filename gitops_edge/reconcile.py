@@ -80,13 +80,16 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
     return make_plan(desired, cluster.observe())
 
 
-def reconcile_once(desired: DesiredState, cluster: Cluster) -> PassResult:
+def reconcile_once(
+    desired: DesiredState, cluster: Cluster, *, guard: Callable[[], None] | None = None
+) -> PassResult:
+    """One pass; `guard` is called before each action applied (see `apply_actions`)."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     for _ in range(MAX_ROUNDS):
         current = plan_once(desired, cluster)
         plans.append(current)
-        results.extend(apply_actions(current.actions, cluster))
+        results.extend(apply_actions(current.actions, cluster, guard=guard))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
     return PassResult(plans=tuple(plans), results=tuple(results))

@@ -34,6 +34,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ from typing import Any
 import kmock
 import kmock._internal.parsing as kmock_parsing
 from apiserver_defaults import default_daemonset
+from standin_leases import PATH as LEASE_PATH
+from standin_leases import Leases
 from standin_rbac import RECONCILER_USER, Attributes, forbidden, request_attributes
 
 Obj = dict[str, Any]
@@ -124,6 +127,9 @@ class StandIn:
     # Who may do what (e.g. kube_identity.Identities): sees each request first and answers it
     # (401, 403, an endpoint of its own) or returns None to let it through. None: anyone may.
     gate: Callable[[StandIn, kmock.Request], kmock.Response | None] | None = None
+    leases: Leases = field(default_factory=Leases)
+    # (monotonic time, Authorization header, method, path) of every request but GETs
+    writes: list[tuple[float, str, str, str]] = field(default_factory=list)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -171,6 +177,9 @@ class StandIn:
         method, path = str(req.method.value).upper(), req.url.path
         params = dict(req.params)
         self.requests.append((method, path, params))
+        if method != "GET":
+            token = str(req.headers.get("Authorization") or "")
+            self.writes.append((time.monotonic(), token, method, path))
         if self.reject_credentials:  # the authenticator's answer, before any authorization
             return _status(401, "Unauthorized", reason="Unauthorized")
         denied = self._authorize(req, method, path, params)
@@ -206,6 +215,16 @@ class StandIn:
             return self._job(method, j[1], j[2], j[3], body, params)
         if (n := _NAMESPACE.fullmatch(path)) is not None:
             return self._namespace(method, n[1], body)
+        if (lease := LEASE_PATH.fullmatch(path)) is not None:
+            code, answer = self.leases.serve(
+                method,
+                lease[1],
+                lease[2],
+                body,
+                next_version=lambda: str(next(self._rv)),
+                namespace_exists=lease[1] in self.namespaces,
+            )
+            return kmock.Response(status=code, payload=answer)
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)

@@ -6,6 +6,8 @@ it), log lines, and the triggers that start a pass early: a node turning
 Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
 folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
 pass, with a watch-fed cache of the fleet unless --no-watch-cache.
+With --leader-elect, passes run only while this process holds the Lease, and each action
+of a pass is applied only if it still does (`cli.leader_opts`).
 Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
 """
 
@@ -22,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from gitops_edge.cli.common import EXIT_OK, fail
+from gitops_edge.cli.leader_opts import lease_namespace, log_changes, start_elector
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
 from gitops_edge.cluster.base import Cluster, ClusterError
@@ -70,12 +73,20 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     if args.metrics_addr and metrics is None:
         return fail(f"--metrics-addr {args.metrics_addr}: cannot listen there (HOST:PORT)")
 
+    elector = None
+    if args.leader_elect:
+        lease = f"{lease_namespace(args)}/{args.leader_elect_lease}"
+        started = start_elector(args, on_change=log_changes(log, lease=lease, wake=wake))
+        if isinstance(started, str):
+            return fail(started)
+        elector = started
+    guard = elector.check if elector is not None else None
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
 
     def reconcile(desired: DesiredState) -> PassResult:
         started = time.monotonic()
         with clusters.open() as cluster:
-            outcome = reconcile_once(desired, cluster)
+            outcome = reconcile_once(desired, cluster, guard=guard)
             observed = cluster.observe() if publisher or metrics else None
         after = plan(desired, observed) if observed is not None else None
         if metrics is not None and observed is not None and after is not None:
@@ -87,6 +98,8 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
                 drifted=outcome.drifted,
             )
         if publisher is not None and after is not None:
+            if guard is not None:
+                guard()  # a reconciler that lost the lease writes no status either
             publisher.publish(desired, after, drift=outcome.drift)
         return outcome
 
@@ -104,9 +117,12 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             on_error=(lambda exc: metrics.record_error(type(exc).__name__)) if metrics else None,
             on_failures=metrics.record_failures if metrics else None,
             resume=publisher.resume if publisher is not None else _no_history,
+            leading=elector.leading if elector is not None else None,
         )
     finally:
         stop.set()
+        if elector is not None:
+            elector.stop(release=True)  # the pass is over: a standby may take over at once
         clusters.close()
         for watcher in watchers:
             watcher.join(5)
