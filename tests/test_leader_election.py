@@ -43,9 +43,7 @@ def test_a_live_holder_keeps_the_lease_and_a_silent_one_loses_it_after_a_lease_d
     assert later.step is Step.STANDBY
     expired = decide(later.candidate, held("other", transitions=3), now=115.0, wall=WALL, timings=T)
     assert expired.step is Step.STANDBY  # a changed record (transitions) is a sign of life
-    taken = decide(
-        expired.candidate, held("other", transitions=3), now=130.0, wall="t1", timings=T
-    )
+    taken = decide(expired.candidate, held("other", transitions=3), now=130.0, wall="t1", timings=T)
     assert taken.step is Step.ACQUIRE
     assert taken.record == LeaseRecord("me", 15, "t1", "t1", 4)  # one more transition
 
