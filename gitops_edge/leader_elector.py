@@ -61,6 +61,10 @@ class LeaseStore(Protocol):
         """Replace its spec, if it is still at `current.version` (else ClusterError: 409)."""
         ...
 
+    def close(self) -> None:
+        """Let go of the connection, if any."""
+        ...
+
 
 def new_identity() -> str:
     """This process's identity in the Lease: the host name (a pod's name) and a random suffix,
@@ -188,16 +192,15 @@ class LeaderElector:
     def stop(self, *, release: bool = True) -> None:
         """Stop the thread; with `release`, give the lease up if this process holds it."""
         self.abandon()
-        if not release:
-            return
         with self._lock:
-            record = released(self._candidate, wall=micro_time())
+            record = released(self._candidate, wall=micro_time()) if release else None
             self._candidate = Candidate(self.identity)
-        if record is None:
-            return
         try:
-            lease = self.store.get()
-            if lease is not None and lease.record.holder == self.identity:
-                self.store.update(lease, record)
+            if record is not None:
+                lease = self.store.get()
+                if lease is not None and lease.record.holder == self.identity:
+                    self.store.update(lease, record)
         except ClusterError as exc:  # it runs out by itself
             self.last_error = str(exc)
+        finally:
+            self.store.close()

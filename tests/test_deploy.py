@@ -264,7 +264,6 @@ def test_leader_election_rbac_is_exactly_what_the_elector_uses(tmp_path: Path) -
         elector.step()  # get, update (renew)
         assert elector.leading()
         elector.stop(release=True)  # get, update
-        store.close()
     assert {a.namespace for a in standin.authorizations} == {role["metadata"]["namespace"]}
     assert used(standin) == grants
 

@@ -171,26 +171,21 @@ def mine(api: StandIn, who: str) -> list[float]:
 
 
 def start_loop(
-    api: StandIn, tmp_path: Path, who: str
+    cluster: str, env: dict[str, str]
 ) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
-    """`gitops-edge reconcile example-repo --cluster kube --leader-elect` as a process with
-    `who`'s credentials; its JSON log records are collected as they come."""
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(write_kubeconfig(tmp_path / f"kc-{who}", api.url, token=who)),
-        "POD_NAMESPACE": "gitops-edge",
-    }
+    """`gitops-edge reconcile example-repo --cluster CLUSTER --leader-elect` (short timings) as
+    a process; its JSON log records are collected as they come, with when they came."""
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "gitops_edge", "reconcile", str(EXAMPLE)),
-            *("--cluster", "kube", "--interval", "3600", "--log-format", "json"),
+            *("--cluster", cluster, "--interval", "3600", "--log-format", "json"),
             *("--leader-elect", "--leader-elect-lease-duration", "1.2"),
             *("--leader-elect-renew-deadline", "0.8", "--leader-elect-retry-period", "0.1"),
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env=env,
+        env={**os.environ, **env},
     )
     records: list[dict[str, Any]] = []
 
@@ -204,6 +199,13 @@ def start_loop(
 
     threading.Thread(target=read, daemon=True).start()
     return process, records
+
+
+def credentials(api: StandIn, tmp_path: Path, who: str) -> dict[str, str]:
+    return {
+        "KUBECONFIG": str(write_kubeconfig(tmp_path / f"kc-{who}", api.url, token=who)),
+        "POD_NAMESPACE": "gitops-edge",
+    }
 
 
 def test_two_reconcile_loops_one_leads_and_the_standby_takes_over_when_it_is_killed(
@@ -220,12 +222,12 @@ def test_two_reconcile_loops_one_leads_and_the_standby_takes_over_when_it_is_kil
                 "status": {"conditions": [{"type": "Ready", "status": "True"}]},
             },
         )
-    first, first_log = start_loop(api, tmp_path, "a")
+    first, first_log = start_loop("kube", credentials(api, tmp_path, "a"))
     second: subprocess.Popen[str] | None = None
     try:
         eventually(lambda: any(r.get("msg") == "pass" for r in first_log), seconds=60)
         assert ("edge-system", "log-agent-hangzhou") in api.store["daemonsets"]
-        second, second_log = start_loop(api, tmp_path, "b")
+        second, second_log = start_loop("kube", credentials(api, tmp_path, "b"))
         eventually(lambda: any("standing by" in str(r.get("msg")) for r in second_log), seconds=30)
         assert not any(r.get("msg") == "pass" for r in second_log)
         first.send_signal(signal.SIGKILL)  # the leader dies: its lease runs out

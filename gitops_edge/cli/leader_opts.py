@@ -5,8 +5,11 @@ Builds the elector from the options: the Lease `--leader-elect-lease` (default
 `gitops-edge-reconciler`) in `--leader-elect-namespace` (default the pod's namespace: the
 `POD_NAMESPACE` variable, else the service account's namespace file, else
 `gitops-edge-system`), controller-runtime's timings unless set, this process's identity (host
-name and a random suffix). Needs `--cluster kube[:CONTEXT]`: the Lease lives in the API server.
-Side effects: `start_elector` connects to the API server and starts the election thread.
+name and a random suffix). The Lease lives in the API server (`--cluster kube[:CONTEXT]`), or
+beside a simulated cluster's state file (`sim:FILE`, `cluster.sim_lease`), so that reconcilers
+sharing a simulated fleet elect a leader the same way.
+Side effects: `start_elector` connects to the API server (or reads and writes the simulated
+cluster's leases file) and starts the election thread.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from gitops_edge.cli.common import seconds
 from gitops_edge.leader_election import Timings
-from gitops_edge.leader_elector import LeaderElector, new_identity
+from gitops_edge.leader_elector import LeaderElector, LeaseStore, new_identity
 
 DEFAULT_LEASE = "gitops-edge-reconciler"
 DEFAULT_NAMESPACE = "gitops-edge-system"
@@ -29,7 +32,7 @@ DEFAULTS = Timings()
 
 
 def add_leader_election(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("leader election (--cluster kube)")
+    group = parser.add_argument_group("leader election")
     group.add_argument(
         "--leader-elect",
         action="store_true",
@@ -96,25 +99,29 @@ def start_elector(
     problem = chosen.problem()
     if problem is not None:
         return f"--leader-elect: {problem}"
-    kind, _, context = str(args.cluster).partition(":")
-    if kind != "kube":
-        return (
-            f"--leader-elect needs --cluster kube[:CONTEXT], not {args.cluster}: the lease is a "
-            "coordination.k8s.io/v1 Lease in the API server (a simulated cluster is driven by "
-            "one process at a time already: its state file is locked)"
-        )
-    from gitops_edge.cluster.kube import KubeConfigError
-    from gitops_edge.cluster.kube_lease import KubeLeaseStore
+    kind, _, rest = str(args.cluster).partition(":")
+    store: LeaseStore
+    if kind == "sim" and rest:
+        from gitops_edge.cluster.sim_lease import SimLeaseStore
 
-    try:
-        store = KubeLeaseStore.connect(
-            context or None,
-            namespace=lease_namespace(args),
-            name=args.leader_elect_lease,
-            timeout=max(chosen.retry_period, chosen.renew_deadline / 2),
+        store = SimLeaseStore(
+            Path(rest), namespace=lease_namespace(args), name=args.leader_elect_lease
         )
-    except KubeConfigError as exc:
-        return str(exc)
+    elif kind == "kube":
+        from gitops_edge.cluster.kube import KubeConfigError
+        from gitops_edge.cluster.kube_lease import KubeLeaseStore
+
+        try:
+            store = KubeLeaseStore.connect(
+                rest or None,
+                namespace=lease_namespace(args),
+                name=args.leader_elect_lease,
+                timeout=max(chosen.retry_period, chosen.renew_deadline / 2),
+            )
+        except KubeConfigError as exc:
+            return str(exc)
+    else:
+        return f"--leader-elect needs --cluster kube[:CONTEXT] or sim:FILE, not {args.cluster}"
     elector = LeaderElector(store, identity=new_identity(), timings=chosen, on_change=on_change)
     return elector.start()
 
