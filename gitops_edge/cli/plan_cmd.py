@@ -188,13 +188,13 @@ def _result_line(result: ActionResult) -> str:
 
 def _lead(args: argparse.Namespace) -> LeaderElector | int:
     """`--once --leader-elect`: the elector once this process leads; else an exit code: 0
-    when another reconciler keeps the lease for a lease duration (it does the work), 2 for a
-    usage error."""
+    when another reconciler keeps the lease for two lease durations (it does the work), 2 for
+    a usage error."""
     elector = start_elector(args)
     if isinstance(elector, str):
         return fail(elector)
     timings = elector.timings
-    if elector.wait_leading(timings.lease_duration + 2 * timings.retry_period):
+    if elector.wait_leading(2 * timings.lease_duration):  # a dead holder's runs out in one
         return elector
     elector.stop(release=False)
     holder = elector.holder or "nobody (it could not be acquired: " + elector.last_error + ")"
