@@ -1,10 +1,11 @@
 """Running a leader election: a thread that reads and writes the Lease every retry period
 (`leader_election` decides what to do), and the checks the reconciler makes of it.
 
-A `LeaseStore` is the Lease in some API (`cluster.kube_lease` for Kubernetes). The elector
-tries once at `start`, then every retry period (with client-go's jitter) until `stop`; a failed
-read or write (unreachable, 409 because another candidate wrote first) is retried at the next
-period, and leadership ends by itself when no renewal succeeded within the renew deadline.
+A `LeaseStore` is the Lease in some API (`cluster.kube_lease` for Kubernetes, `cluster.sim_lease`
+for a simulated cluster). The elector tries once at `start`, then every retry period (with
+client-go's jitter) until `stop`; a failed read or write (unreachable, 409 because another
+candidate wrote first, an unreadable leases file) is retried at the next period, and
+leadership ends by itself when no renewal succeeded within the renew deadline.
 `check` raises `NotLeaderError` unless this process may act as the leader right now; it is
 called before each action a pass applies. `stop(release=True)` gives the lease up (only after
 the pass is over) so a standby can take over at once; `abandon` stops the thread without
@@ -145,7 +146,7 @@ class LeaderElector:
                     self.store.update(lease, decision.record)
                 candidate = succeeded(candidate, decision.record, sent_at=sent_at)
             self.last_error = ""
-        except ClusterError as exc:  # unreachable, 409: try again next period
+        except (ClusterError, OSError, ValueError) as exc:  # unreachable, 409: next period
             self.last_error = str(exc)
         with self._lock:
             self._candidate = candidate
