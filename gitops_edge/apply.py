@@ -6,7 +6,7 @@ Side effects: writes to the cluster through the `Cluster` protocol only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gitops_edge.cluster.base import Cluster, ClusterError, NamespaceMissingError, NotFoundError
@@ -65,11 +65,17 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
         cluster.delete_namespace(action.name)
 
 
-def apply_actions(actions: Iterable[Action], cluster: Cluster) -> tuple[ActionResult, ...]:
+def apply_actions(
+    actions: Iterable[Action], cluster: Cluster, *, guard: Callable[[], None] | None = None
+) -> tuple[ActionResult, ...]:
     """Apply each action; a pod or object that is already gone is skipped, errors recorded. An
-    object whose namespace does not exist is not "gone": that action failed."""
+    object whose namespace does not exist is not "gone": that action failed. `guard` is called
+    right before each action and stops the rest by raising (the leader election's check: a
+    reconciler that lost its lease applies nothing more)."""
     results = []
     for action in actions:
+        if guard is not None:
+            guard()
         try:
             _apply_one(action, cluster)
         except NamespaceMissingError as exc:

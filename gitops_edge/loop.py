@@ -10,7 +10,10 @@ and handed, counted by kind, to `on_failures`. Transient failures (cluster, git,
 exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` is checked between
 passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
 killed at once through the same event: that pass ends as "pass stopped", not as a failure);
-`wake` ends a wait early (a node turned Ready).
+`wake` ends a wait early (a node turned Ready). With `leading` (leader election), a pass runs
+only while this process holds the lease; a standby waits (woken when it acquires the lease),
+and a pass cut short because the lease was lost (`NotLeaderError` from the apply step's check)
+is logged as such, neither a failure nor a reason to back off.
 `heartbeat` (optional) is told when each pass starts and ends and when the next one is due
 (the interval, or the backoff delay): `/healthz` and `/readyz` judge from it (`health`).
 Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
@@ -29,6 +32,7 @@ from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
 from gitops_edge.failures import counts_by_kind, log_records, pass_failures
 from gitops_edge.health import Heartbeat
+from gitops_edge.leader_election import NotLeaderError
 from gitops_edge.plan import ApplyDaemonSet
 from gitops_edge.reconcile import InvalidRevisionError, PassResult
 
@@ -77,21 +81,36 @@ def run_loop(
     on_loaded: Callable[[Loaded], None] | None = None,
     on_success: Callable[[], None] | None = None,
     heartbeat: Heartbeat | None = None,
+    leading: Callable[[], bool] | None = None,
 ) -> int:
     """Run passes until `stop` is set; returns the number of passes run. `resume`: asked for
     the last good revision when an invalid one arrives while there is none in memory;
     `on_loaded`: told what the source yielded each pass (valid or not); `on_success`: called
     after each pass that reconciled a revision without error; `heartbeat`: told when each pass
-    starts and ends, and when the next one is due."""
+    starts and ends, and when the next one is due; `leading`: whether this process holds the
+    lease now (None: no leader election)."""
     last_good: DesiredState | None = None
     reported_invalid = ""
     failures = 0
     passes = 0
+    standing_by = False
     while not stop.is_set():
         # Cleared before the pass reads anything: a wake-up that arrives during the pass (a
         # changed file, a node turning Ready) starts the next pass at once instead of waiting
         # for the interval.
         wake.clear()
+        if leading is not None and not leading():
+            if not standing_by:
+                log("info", "standing by: another reconciler holds the lease")
+                standing_by = True
+            if heartbeat is not None:
+                heartbeat.standby()
+            if _wait(stop, wake, settings.interval):
+                break
+            continue
+        if standing_by:
+            log("info", "leading: this reconciler holds the lease")
+            standing_by = False
         if heartbeat is not None:
             heartbeat.pass_started()
         completed = False
@@ -126,6 +145,8 @@ def run_loop(
                     on_success()
             failures = 0
             completed = True
+        except NotLeaderError as exc:
+            log("warning", "lost the lease: this pass stopped applying", error=str(exc))
         except transient as exc:
             if stop.is_set():  # the stop killed what the pass ran (git): not a failure
                 log("info", "pass stopped", error=str(exc))

@@ -81,7 +81,10 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
     return make_plan(desired, cluster.observe())
 
 
-def reconcile_once(desired: DesiredState, cluster: Cluster) -> PassResult:
+def reconcile_once(
+    desired: DesiredState, cluster: Cluster, *, guard: Callable[[], None] | None = None
+) -> PassResult:
+    """One pass; `guard` is called before each action applied (see `apply_actions`)."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
@@ -90,7 +93,7 @@ def reconcile_once(desired: DesiredState, cluster: Cluster) -> PassResult:
         uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
         current = make_plan(desired, observed)
         plans.append(current)
-        results.extend(apply_actions(current.actions, cluster))
+        results.extend(apply_actions(current.actions, cluster, guard=guard))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
     return PassResult(plans=tuple(plans), results=tuple(results), uids=uids)

@@ -35,6 +35,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,8 @@ from typing import Any
 import kmock
 import kmock._internal.parsing as kmock_parsing
 from apiserver_defaults import default_daemonset
+from standin_leases import PATH as LEASE_PATH
+from standin_leases import Leases
 from standin_rbac import RECONCILER_USER, Attributes, forbidden, request_attributes
 
 Obj = dict[str, Any]
@@ -129,6 +132,9 @@ class StandIn:
     # core/v1 Events by (namespace, name): the Kubernetes Events the reconciler records (not
     # the watch `events` above).
     k8s_events: dict[Key, Obj] = field(default_factory=dict)
+    leases: Leases = field(default_factory=Leases)
+    # (monotonic time, Authorization header, method, path) of every request but GETs
+    writes: list[tuple[float, str, str, str]] = field(default_factory=list)
     _rv: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _uid: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _writes: int = 0  # bumped by every write: invalidates the filtered-list cache
@@ -176,6 +182,9 @@ class StandIn:
         method, path = str(req.method.value).upper(), req.url.path
         params = dict(req.params)
         self.requests.append((method, path, params))
+        if method != "GET":
+            token = str(req.headers.get("Authorization") or "")
+            self.writes.append((time.monotonic(), token, method, path))
         if self.reject_credentials:  # the authenticator's answer, before any authorization
             return _status(401, "Unauthorized", reason="Unauthorized")
         denied = self._authorize(req, method, path, params)
@@ -213,6 +222,16 @@ class StandIn:
             return self._k8s_event(method, e[1], e[2], body)
         if (n := _NAMESPACE.fullmatch(path)) is not None:
             return self._namespace(method, n[1], body)
+        if (lease := LEASE_PATH.fullmatch(path)) is not None:
+            code, answer = self.leases.serve(
+                method,
+                lease[1],
+                lease[2],
+                body,
+                next_version=lambda: str(next(self._rv)),
+                namespace_exists=lease[1] in self.namespaces,
+            )
+            return kmock.Response(status=code, payload=answer)
         if method == "GET" and (m := _LIST.fullmatch(path)):
             return self._list(m[2], params)
         m = _ITEM.fullmatch(path)

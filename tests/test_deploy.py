@@ -1,4 +1,5 @@
-"""deploy/: the manifests parse, the RBAC grants exactly what the adapter uses (derived from what
+"""deploy/: the manifests parse, the RBAC grants exactly what the adapter (and the leader
+election, a namespaced Role) uses (derived from what
 the requests it makes against the stand-in API server are authorized as), the agent needs no
 RBAC (it acts as its node, which may do all it does) and stays on loopback, the liveness and
 readiness probes reach the addresses the reconciler and the agent serve them on, and the
@@ -21,7 +22,10 @@ from gitops_edge.cli.agent_cmd import DEFAULT_LISTEN, parse_listen
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.cluster.kube_lease import KubeLeaseStore
 from gitops_edge.health_server import EXAMPLE
+from gitops_edge.leader_election import Timings
+from gitops_edge.leader_elector import LeaderElector
 from gitops_edge.observed import Condition
 from gitops_edge.pass_events import Event, ObjectRef
 from gitops_edge.prepull import pull_job
@@ -259,17 +263,62 @@ def test_dockerfile_installs_the_console_script() -> None:
     assert "USER 10001" in text
 
 
-def test_deployment_runs_the_loop_on_a_git_source_one_replica() -> None:
-    (deployment,) = [
-        d for d in manifests("reconciler-deployment.yaml") if d["kind"] == "Deployment"
-    ]
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # never two reconcilers
+def test_deployment_runs_two_leader_elected_replicas_of_the_loop_with_a_disruption_budget() -> None:
+    documents = manifests("reconciler-deployment.yaml")
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    assert deployment["spec"]["replicas"] == 2  # one leads, one stands by
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "gitops-edge-reconciler"
     (container,) = pod["containers"]
     assert container["args"][:2] == ["reconcile", "$(REPO_URL)"]
     assert "--interval=60" in container["args"] and "--cluster=kube" in container["args"]
+    assert "--leader-elect" in container["args"]  # never two reconcilers driving the fleet
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    (budget,) = [d for d in documents if d["kind"] == "PodDisruptionBudget"]
+    assert budget["apiVersion"] == "policy/v1"
+    assert budget["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    assert budget["spec"]["minAvailable"] == 1
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_leader_election_rbac_is_exactly_what_the_elector_uses(tmp_path: Path) -> None:
+    """The elector's requests (create the Lease, read it, renew it, release it) are exactly
+    what the namespaced Role grants, in the reconciler's namespace."""
+    (role,) = [d for d in manifests("reconciler-rbac.yaml") if d["kind"] == "Role"]
+    (binding,) = [d for d in manifests("reconciler-rbac.yaml") if d["kind"] == "RoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == "gitops-edge-reconciler"
+    grants = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    with running() as standin:
+        standin.add_namespace("gitops-edge")
+        client = kube.api_client_for(str(standin.kubeconfig(tmp_path / "kubeconfig")), None)
+        store = KubeLeaseStore(
+            KubeCluster(client), namespace="gitops-edge", name="lease", timeout=5
+        )
+        elector = LeaderElector(store, identity="me", timings=Timings())
+        elector.start()  # create
+        elector.step()  # get, update (renew)
+        assert elector.leading()
+        elector.stop(release=True)  # get, update
+    assert {a.namespace for a in standin.authorizations} == {role["metadata"]["namespace"]}
+    assert used(standin) == grants
+
+
+def test_cronjob_takes_the_deployments_lease() -> None:
+    (cron,) = [d for d in manifests("reconciler-cronjob.yaml") if d["kind"] == "CronJob"]
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert "--leader-elect" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert cron["metadata"]["namespace"] == "gitops-edge"
 
 
 def test_image_has_git_for_git_sources() -> None:

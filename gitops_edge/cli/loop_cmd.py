@@ -7,6 +7,8 @@ Ready (the simulated cluster's state file is polled; Kubernetes is watched) and,
 folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
 pass, with a watch-fed cache of the fleet unless --no-watch-cache. With --health-addr it serves
 /healthz and /readyz (`health_server`; /metrics too when --metrics-addr is the same address).
+With --leader-elect, passes run only while this process holds the Lease, and each action
+of a pass is applied only if it still does (`cli.leader_opts`).
 Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
 """
 
@@ -25,6 +27,7 @@ from wsgiref.simple_server import WSGIServer
 
 from gitops_edge.addresses import parse_address
 from gitops_edge.cli.common import EXIT_OK, fail
+from gitops_edge.cli.leader_opts import lease_namespace, log_changes, start_elector
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
 from gitops_edge.clone_repair import log_repairs
@@ -92,13 +95,21 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             return fail(f"--health-addr {probes}")
         metrics = served or metrics
 
+    elector = None
+    if args.leader_elect:
+        lease = f"{lease_namespace(args)}/{args.leader_elect_lease}"
+        started = start_elector(args, on_change=log_changes(log, lease=lease, wake=wake))
+        if isinstance(started, str):
+            return fail(started)
+        elector = started
+    guard = elector.check if elector is not None else None
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
     events = EventRecorder(enabled=not args.no_events, log=log)
 
     def reconcile(desired: DesiredState) -> PassResult:
         started = time.monotonic()
         with clusters.open() as cluster:
-            outcome = reconcile_once(desired, cluster)
+            outcome = reconcile_once(desired, cluster, guard=guard)
             events.record(outcome, cluster=cluster, revision=desired.revision)
             observed = cluster.observe() if publisher or metrics else None
         after = plan(desired, observed) if observed is not None else None
@@ -111,6 +122,8 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
                 drifted=outcome.drifted,
             )
         if publisher is not None and after is not None:
+            if guard is not None:
+                guard()  # a reconciler that lost the lease writes no status either
             publisher.publish(desired, after, drift=outcome.drift)
         return outcome
 
@@ -131,9 +144,12 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             on_loaded=metrics.record_loaded if metrics else None,
             on_success=metrics.record_success if metrics else None,
             heartbeat=heartbeat,
+            leading=elector.leading if elector is not None else None,
         )
     finally:
         stop.set()
+        if elector is not None:
+            elector.stop(release=True)  # the pass is over: a standby may take over at once
         clusters.close()
         for watcher in watchers:
             watcher.join(5)

@@ -24,6 +24,7 @@ from gitops_edge.cli.common import (
     fail,
     seconds,
 )
+from gitops_edge.cli.leader_opts import add_leader_election, start_elector
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
@@ -33,6 +34,8 @@ from gitops_edge.diagnostics import Diagnostic
 from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.gitproc import DEFAULT_TIMEOUT
 from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
+from gitops_edge.leader_election import NotLeaderError
+from gitops_edge.leader_elector import LeaderElector
 from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import InvalidRevisionError, load_desired, plan_once, reconcile_once
 
@@ -108,6 +111,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="loop on kube: list nodes, DaemonSets and pods on every pass instead of keeping "
         "them current with watches between passes",
     )
+    add_leader_election(reconcile)
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")
     reconcile.set_defaults(func=run_reconcile)
@@ -201,6 +205,25 @@ def _result_line(result: ActionResult) -> str:
     return f"{mark} {result.action.reason}{detail}"
 
 
+def _lead(args: argparse.Namespace) -> LeaderElector | int:
+    """`--once --leader-elect`: the elector once this process leads; else an exit code: 0
+    when another reconciler keeps the lease for two lease durations (it does the work), 2 for
+    a usage error."""
+    elector = start_elector(args)
+    if isinstance(elector, str):
+        return fail(elector)
+    timings = elector.timings
+    if elector.wait_leading(2 * timings.lease_duration):  # a dead holder's runs out in one
+        return elector
+    elector.stop(release=False)
+    holder = elector.holder or "nobody (it could not be acquired: " + elector.last_error + ")"
+    print(
+        f"standing by: the lease {elector.store.describe} is held by {holder}; nothing was done",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def run_reconcile(args: argparse.Namespace) -> int:
     if not args.once:
         from gitops_edge.cli.loop_cmd import run_reconcile_loop
@@ -210,17 +233,28 @@ def run_reconcile(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     desired, publisher = loaded
+    elector = _lead(args) if args.leader_elect else None
+    if isinstance(elector, int):
+        return elector
     try:
+        guard = elector.check if elector is not None else None
         with open_cluster(args.cluster) as cluster:
-            outcome = reconcile_once(desired, cluster)
+            outcome = reconcile_once(desired, cluster, guard=guard)
             EventRecorder(enabled=not args.no_events, log=make_logger(args.log_format)).record(
                 outcome, cluster=cluster, revision=desired.revision
             )
             after = plan_once(desired, cluster) if publisher and publisher.enabled else None
         if publisher is not None and after is not None:
+            if guard is not None:
+                guard()
             publisher.publish(desired, after, drift=outcome.drift)
+    except NotLeaderError as exc:
+        return fail(str(exc), EXIT_INVALID)
     except (ClusterSpecError, ClusterError, OSError, ValueError, GitSourceError) as exc:
         return fail(str(exc))  # the cluster could not be observed: nothing was planned
+    finally:
+        if elector is not None:
+            elector.stop(release=True)
     failed = [r for r in outcome.results if r.outcome == FAILED]
     if args.format == "json":
         print(

@@ -159,18 +159,17 @@ class Retrier:
         *,
         sleep: Callable[[float], None] = time.sleep,
         base_delay: float = 0.2,
-        attempts: int | None = None,
+        attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.sleep = sleep
         self.base_delay = base_delay
-        self.attempts = attempts  # None: MAX_ATTEMPTS; 1: no retry (Events never hold a pass)
+        self.attempts = attempts  # 1 for the Lease: its own loop retries every retry period
         self.requests = 0  # every HTTP request made, retries included
         self.endpoint = Endpoint()  # how errors name the server and the credentials
         self._count = threading.Lock()  # the cache's watch threads share this retrier
 
     def __call__(self, what: str, fn: Callable[[], Any], *, retry_conflicts: bool = True) -> Any:
-        attempts = self.attempts or MAX_ATTEMPTS
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, self.attempts + 1):
             with self._count:
                 self.requests += 1
             try:
@@ -194,13 +193,13 @@ class Retrier:
                     raise ClusterError(f"{what}: 403 {_reason(exc)} — {FORBIDDEN_HINT}") from None
                 if status not in RETRYABLE and status != 409:
                     raise ClusterError(f"{what}: {status} {_reason(exc)}") from None
-                if attempt == attempts:
+                if attempt == self.attempts:
                     raise TransientClusterError(
-                        f"{what}: {status} {_reason(exc)} after {attempts} attempts"
+                        f"{what}: {status} {_reason(exc)} after {attempt} attempts"
                     ) from None
                 self.sleep(self._delay(attempt, exc))
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == attempts:
+                if attempt == self.attempts:
                     raise CloudUnreachableError(self.endpoint.unreachable(exc)) from None
                 self.sleep(self._delay(attempt, None))
         raise AssertionError("unreachable")
@@ -498,6 +497,12 @@ class KubeCluster:
                         if version == wanted:
                             chosen[(kind, str(meta.get("name")))] = obj
         return tuple(node_job_from(chosen[key]) for key in sorted(chosen))
+
+    def custom_objects(self) -> Any:
+        """The client's generic object API (bodies sent and read as plain JSON): `kube_lease`
+        reads and writes the leader election's Lease through it, so its MicroTimes go to the
+        API server exactly as written."""
+        return client.CustomObjectsApi(self.api)
 
     def serves_group(self, group: str) -> bool:
         """Discovery: whether the API server serves `group` (one GET /apis)."""
