@@ -107,13 +107,57 @@ class Role:
 
 def cluster_role(path: Path, name: str) -> Role:
     """The ClusterRole `name` of a manifest file (e.g. deploy/reconciler-rbac.yaml)."""
+    (role,) = [
+        d
+        for d in _manifests(path)
+        if d.get("kind") == "ClusterRole" and d["metadata"]["name"] == name
+    ]
+    return _role(role)
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What a service account may do: its ClusterRole anywhere, and each Role bound to it in
+    that Role's namespace only (RBAC only adds)."""
+
+    cluster: Role
+    namespaced: tuple[tuple[str, Role], ...]
+
+    def allows(self, request: Attributes) -> bool:
+        return self.cluster.allows(request) or any(
+            namespace == request.namespace and role.allows(request)
+            for namespace, role in self.namespaced
+        )
+
+
+def service_account_grants(path: Path, *, cluster_role_name: str, account: str) -> Grants:
+    """The ClusterRole `cluster_role_name` of a manifest file and the Roles its RoleBindings
+    bind to the service account `account`."""
+    documents = _manifests(path)
+    bound = {
+        (d["metadata"]["namespace"], d["roleRef"]["name"])
+        for d in documents
+        if d.get("kind") == "RoleBinding"
+        and any(s.get("name") == account for s in d.get("subjects") or ())
+    }
+    return Grants(
+        cluster=cluster_role(path, cluster_role_name),
+        namespaced=tuple(
+            (d["metadata"]["namespace"], _role(d))
+            for d in documents
+            if d.get("kind") == "Role"
+            and (d["metadata"]["namespace"], d["metadata"]["name"]) in bound
+        ),
+    )
+
+
+def _manifests(path: Path) -> list[dict[str, Any]]:
     documents, problems = load_documents(path.name, path.read_text(encoding="utf-8"))
     assert problems == [], problems
-    (role,) = [
-        d.data
-        for d in documents
-        if d.data.get("kind") == "ClusterRole" and d.data["metadata"]["name"] == name
-    ]
+    return [d.data for d in documents]
+
+
+def _role(role: dict[str, Any]) -> Role:
     return Role(
         tuple(
             Rule(

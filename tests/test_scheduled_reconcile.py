@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from kube_standin import StandIn, running
-from standin_rbac import cluster_role
+from standin_rbac import service_account_grants
 from test_git_source import run
 from workflow_expressions import condition, evaluate, substitute
 
@@ -32,7 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example-repo"
 WORKFLOW = EXAMPLE / ".github" / "workflows" / "gitops-edge.yaml"
 BIN = Path(sys.executable).parent  # gitops-edge and python, as installed on the runner / image
-RECONCILER_ROLE = cluster_role(ROOT / "deploy" / "reconciler-rbac.yaml", "gitops-edge-reconciler")
+# The CronJob's service account: the ClusterRole, and the Role for the Lease in its namespace.
+RECONCILER_GRANTS = service_account_grants(
+    ROOT / "deploy" / "reconciler-rbac.yaml",
+    cluster_role_name="gitops-edge-reconciler",
+    account="gitops-edge-reconciler",
+)
 DEFAULT_BRANCH = "trunk"  # not gitops-edge's default (main): the branch must really be passed
 STATUS_AUTHOR = "gitops-edge"
 
@@ -227,6 +232,15 @@ def kubelet_expand(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\$|\$\(([^)]*)\)", one, text)
 
 
+def env_value(var: dict[str, Any], *, pod: dict[str, Any]) -> str:
+    """A container's environment variable as the kubelet sets it: its value, or the field of
+    its pod that `valueFrom.fieldRef` names (only metadata.namespace is used here)."""
+    if "value" in var:
+        return str(var["value"])
+    assert var["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace", var
+    return str(pod["metadata"]["namespace"])
+
+
 def test_the_cronjob_container_reconciles_the_remote_and_pushes_status(tmp_path: Path) -> None:
     manifests = load_yaml(ROOT / "deploy" / "reconciler-cronjob.yaml")
     (cron,) = [d for d in manifests if d["kind"] == "CronJob"]
@@ -235,7 +249,7 @@ def test_the_cronjob_container_reconciles_the_remote_and_pushes_status(tmp_path:
     (container,) = pod["containers"]
     bare, spec = publish(tmp_path, subpath="fleet", branch="main")
     settings = {"REPO_URL": bare.as_uri(), "REPO_PATH": "fleet"}  # what the comment says to set
-    env = {e["name"]: settings.get(e["name"], e["value"]) for e in container["env"]}
+    env = {e["name"]: settings.get(e["name"], env_value(e, pod=cron)) for e in container["env"]}
     volumes = {}  # each volume mounted at its mountPath is a temporary folder here
     for mount in container["volumeMounts"]:
         volumes[mount["mountPath"]] = tmp_path / "volumes" / mount["name"]
@@ -250,7 +264,8 @@ def test_the_cronjob_container_reconciles_the_remote_and_pushes_status(tmp_path:
     args = [mounted(kubelet_expand(arg, env)) for arg in container["args"]]
     with running() as api:
         seed_nodes(api)
-        api.authorizer = RECONCILER_ROLE.allows  # the CronJob's service account
+        api.add_namespace(cron["metadata"]["namespace"])  # deploy/reconciler-rbac.yaml's
+        api.authorizer = RECONCILER_GRANTS.allows  # the CronJob's service account
         kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")  # in a pod: the service account
         done = subprocess.run(
             [str(BIN / "gitops-edge"), *args],  # the image's ENTRYPOINT
