@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gitops_edge.action_log import action_records
 from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
@@ -83,6 +84,7 @@ def run_loop(
         # changed file, a node turning Ready) starts the next pass at once instead of waiting
         # for the interval.
         wake.clear()
+        delay = settings.interval
         try:
             loaded = load()
             if loaded.desired is None:
@@ -116,11 +118,17 @@ def run_loop(
                 failures += 1
                 if on_error is not None:
                     on_error(exc)
-                log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
+                delay = backoff(failures, settings)
+                log(
+                    "warning",
+                    "pass failed; backing off",
+                    error=str(exc),
+                    attempt=failures,
+                    delay=round(delay, 3),
+                )
         passes += 1
         if settings.max_passes is not None and passes >= settings.max_passes:
             break
-        delay = backoff(failures, settings) if failures else settings.interval
         if stop.wait(0) or _wait(stop, wake, delay):
             break
     return passes
@@ -166,9 +174,12 @@ def _report(
     log: Log,
     on_failures: Callable[[Mapping[str, int]], None] | None,
 ) -> None:
-    """Log the failures of a pass, one record each (flood-limited), then its counts."""
+    """Log the actions of a pass that were done or skipped, then its failures, one record each
+    (flood-limited), then its counts."""
     last_plan = outcome.plans[-1] if outcome.plans else None
     failures = pass_failures(results=outcome.results, plan=last_plan)
+    for record in action_records(outcome.results, revision=revision):
+        log(record.level, record.message, **dict(record.fields))
     for record in log_records(failures, revision=revision):
         log(record.level, record.message, **dict(record.fields))
     if on_failures is not None and failures:

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from gitops_edge.cli.common import EXIT_OK, fail
-from gitops_edge.cli.logs import make_logger
+from gitops_edge.cli.logs import logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
 from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
@@ -47,7 +47,7 @@ CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 def run_reconcile_loop(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         return fail("--interval must be more than 0 seconds")
-    log = make_logger(args.log_format)
+    log = logger(args)
     try:
         with open_cluster(args.cluster, read_only=True):
             pass  # a wrong --cluster is a usage error now, not a retry forever

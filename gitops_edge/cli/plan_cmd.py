@@ -24,7 +24,7 @@ from gitops_edge.cli.common import (
     fail,
     seconds,
 )
-from gitops_edge.cli.logs import make_logger
+from gitops_edge.cli.logs import add_log_options, make_logger
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.desired import DesiredState
@@ -71,9 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
         "folder triggers one sooner",
     )
-    reconcile.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="loop log lines"
-    )
+    add_log_options(reconcile, what="loop")
     reconcile.add_argument(
         "--metrics-addr",
         metavar="HOST:PORT",
