@@ -4,15 +4,17 @@ Each pass loads the source (a cheap check for git sources), validates it, and re
 newest valid revision; an invalid revision is reported once and the last good one keeps being
 reconciled. A loop that starts on an invalid revision has no last good one in memory: it asks
 `resume` for the one an earlier run recorded (and says why when there is none: then nothing is
-reconciled until a valid revision arrives). Every failed action and plan error of a pass is
-logged with its reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
+reconciled until a valid revision arrives). Every action of a pass that was done (or skipped)
+is logged with what, where and why (`action_log`); every failed action and plan error with its
+reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
 and handed, counted by kind, to `on_failures`. Transient failures (cluster, git, I/O) back off
-exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` is checked between
+exponentially with jitter, up to `max_backoff` (the log line says how long), and never end
+the loop. `stop` is checked between
 passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
 killed at once through the same event: that pass ends as "pass stopped", not as a failure);
 `wake` ends a wait early (a node turned Ready).
-Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
-DaemonSet it found drifted from the repository).
+Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, its
+actions, and each DaemonSet it found drifted from the repository).
 """
 
 from __future__ import annotations

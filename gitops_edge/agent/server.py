@@ -22,11 +22,12 @@ Staying responsive under slow clients (slowloris): a thread per connection, and
   accept loop has not taken yet wait in the kernel's listen queue (128).
 Logs one record per answered request through `log` (`gitops_edge.logline`: text or JSON, the
 same lines as the loop's): `request` with method, path, status, duration_ms (from the request
-line's arrival to the answer sent) and remote, plus a note for a refused or cut short request; no
-headers, no bodies, so nothing a client sends as a credential is logged (the path's query is
-masked by the logger like every field), and client-supplied text is truncated and escaped by
-the logger's format, so control characters cannot reach the log reader's terminal; an internal
-error logs its type and place, never a traceback quoting what the client sent.
+line's arrival to the answer being ready to send) and remote, plus a note for a refused or cut
+short request; no headers, no bodies, so nothing a client sends as a credential is logged
+(the path's query is masked by the logger like every field), and client-supplied text is
+truncated and escaped by the logger's format, so control characters cannot reach the log
+reader's terminal; an internal error logs its type and place, never a traceback quoting what
+the client sent.
 Side effects: listens on a socket; writes log lines (to stderr by default).
 """
 
@@ -261,12 +262,10 @@ class AgentHandler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
-        try:
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(answer.body)
-        finally:
-            self._log_answer(answer.status)
+        self._log_answer(answer.status)  # before it is sent: logged when the client has it
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (malformed request lines), as plain text like ours."""
@@ -278,8 +277,8 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.server.log("warning", message, remote=self.client_address[0])
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Called by `send_response`, before the answer is written: `_send` logs it once it
-        is (with how long it took)."""
+        """Called by `send_response`, before its headers are complete: `_send` logs the answer
+        once they are (with how long it took)."""
 
     def _log_answer(self, status: int) -> None:
         method = self.command or None
