@@ -4,10 +4,12 @@ Each pass loads the source (a cheap check for git sources), validates it, and re
 newest valid revision; an invalid revision is reported once and the last good one keeps being
 reconciled. A loop that starts on an invalid revision has no last good one in memory: it asks
 `resume` for the one an earlier run recorded (and says why when there is none: then nothing is
-reconciled until a valid revision arrives). Every failed action and plan error of a pass is
-logged with its reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
+reconciled until a valid revision arrives). Every action of a pass that was done (or skipped)
+is logged with what, where and why (`action_log`); every failed action and plan error with its
+reason (at most `failures.LOG_LIMIT` records per kind and pass, then a summary)
 and handed, counted by kind, to `on_failures`. Transient failures (cluster, git, I/O) back off
-exponentially with jitter, up to `max_backoff`, and never end the loop. `stop` is checked between
+exponentially with jitter, up to `max_backoff` (the log line says how long), and never end
+the loop. `stop` is checked between
 passes only, so a pass is never cut in half by SIGTERM/SIGINT (but the git command it runs is
 killed at once through the same event: that pass ends as "pass stopped", not as a failure);
 `wake` ends a wait early (a node turned Ready). With `leading` (leader election), a pass runs
@@ -16,8 +18,8 @@ and a pass cut short because the lease was lost (`NotLeaderError` from the apply
 is logged as such, neither a failure nor a reason to back off.
 `heartbeat` (optional) is told when each pass starts and ends and when the next one is due
 (the interval, or the backoff delay): `/healthz` and `/readyz` judge from it (`health`).
-Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, and each
-DaemonSet it found drifted from the repository).
+Side effects: whatever `load` and `reconcile` do; log lines through `log` (a pass, its
+actions, and each DaemonSet it found drifted from the repository).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from gitops_edge.action_log import action_records
 from gitops_edge.apply import DONE, FAILED
 from gitops_edge.desired import DesiredState
 from gitops_edge.diagnostics import Diagnostic, render_text
@@ -114,6 +117,7 @@ def run_loop(
         if heartbeat is not None:
             heartbeat.pass_started()
         completed = False
+        delay = settings.interval
         try:
             loaded = load()
             if on_loaded is not None:
@@ -154,9 +158,15 @@ def run_loop(
                 failures += 1
                 if on_error is not None:
                     on_error(exc)
-                log("warning", "pass failed; backing off", error=str(exc), attempt=failures)
+                delay = backoff(failures, settings)
+                log(
+                    "warning",
+                    "pass failed; backing off",
+                    error=str(exc),
+                    attempt=failures,
+                    delay=round(delay, 3),
+                )
         passes += 1
-        delay = backoff(failures, settings) if failures else settings.interval
         if heartbeat is not None:
             heartbeat.pass_ended(completed=completed, next_in=delay)
         if settings.max_passes is not None and passes >= settings.max_passes:
@@ -206,9 +216,12 @@ def _report(
     log: Log,
     on_failures: Callable[[Mapping[str, int]], None] | None,
 ) -> None:
-    """Log the failures of a pass, one record each (flood-limited), then its counts."""
+    """Log the actions of a pass that were done or skipped, then its failures, one record each
+    (flood-limited), then its counts."""
     last_plan = outcome.plans[-1] if outcome.plans else None
     failures = pass_failures(results=outcome.results, plan=last_plan)
+    for record in action_records(outcome.results, revision=revision):
+        log(record.level, record.message, **dict(record.fields))
     for record in log_records(failures, revision=revision):
         log(record.level, record.message, **dict(record.fields))
     if on_failures is not None and failures:

@@ -6,6 +6,7 @@ traceback and no credentials in the message."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -168,9 +169,9 @@ def test_an_offline_agent_with_cached_pods_keeps_serving_them(tmp_path: Path) ->
         agent.terminate()
         _, err = agent.communicate(timeout=30)
     warning = err.splitlines()[0] if err else ""
-    assert warning == (
-        f"gitops-edge: warning: cannot reach the Kubernetes API at http://127.0.0.1:{port}: "
+    assert re.sub(r"^time=\S+ ", "", warning) == (  # the agent's log line (logfmt)
+        f'level=warning msg="cannot reach the Kubernetes API at http://127.0.0.1:{port}: '
         "connection refused — is the cluster running and is the kubeconfig right? Serving the "
-        "pods cached for n1 until it can be reached"
+        'pods cached for n1 until it can be reached"'
     )
     assert listening.startswith("agent for node n1 listening on http://127.0.0.1:")

@@ -178,7 +178,7 @@ def test_each_failed_action_and_plan_error_is_a_structured_json_record(
         assert "node a-x is in groups a and x of workload web" in record["reason"]
     assert "s3cret-token" not in err and "//***@git.example.com" in err  # credentials masked
     summary = next(r for r in records if r["msg"] == "pass")
-    assert (summary["failed"], summary["plan_errors"]) == ("4", "2")
+    assert (summary["failed"], summary["plan_errors"]) == (4, 2)  # typed, not "4"
 
 
 def pod_names(cluster: SimCluster, daemonset: str) -> list[str]:

@@ -20,12 +20,15 @@ Staying responsive under slow clients (slowloris): a thread per connection, and
   the one that gives way, and is answered however many slow connections are open; only when
   every open connection is being answered is a newcomer refused (503). Connections the
   accept loop has not taken yet wait in the kernel's listen queue (128).
-Logs one line per request (method, path, status; no headers, no bodies, so nothing a client
-sends as a credential is ever logged) but a passing `GET /healthz` (the kubelet's probe, every
-few seconds: noise), client-supplied text escaped so that control characters
-cannot reach the log reader's terminal; an internal error logs its type and place, never a
-traceback quoting what the client sent.
-Side effects: listens on a socket; writes log lines to stderr.
+Logs one record per answered request through `log` (`gitops_edge.logline`: text or JSON, the
+same lines as the loop's): `request` with method, path, status, duration_ms (from the request
+line's arrival to the answer being ready to send) and remote, plus a note for a refused or cut
+short request; but not a passing `GET /healthz` (the kubelet's probe, every few seconds: noise).
+No headers, no bodies, so nothing a client sends as a credential is logged (the path's query is
+masked by the logger like every field), and client-supplied text is truncated and escaped by
+the logger's format, so control characters cannot reach the log reader's terminal; an internal
+error logs its type and place, never a traceback quoting what the client sent.
+Side effects: listens on a socket; writes log lines (to stderr by default).
 """
 
 from __future__ import annotations
@@ -37,17 +40,20 @@ import re
 import socket
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from gitops_edge.agent.connections import ConnectionTable, DeadlineReader, RequestDeadlineError
 from gitops_edge.agent.handlers import Agent, handle
-from gitops_edge.agent.routes import TOKEN, Response, Route, route, shown, text
+from gitops_edge.agent.routes import TOKEN, Response, Route, route, text
+from gitops_edge.logline import Log, make_logger
 
 MAX_REQUEST_LINE = 8192
 MAX_BODY = 64 * 1024
 MAX_CONNECTIONS = 64
+MAX_LOGGED_PATH = 200  # characters of a request's path in its log line; a method's: 32
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
 _LENGTH = re.compile(r"[0-9]{1,18}")
@@ -75,8 +81,10 @@ class AgentServer(ThreadingHTTPServer):
         timeout: float = DEFAULT_TIMEOUT,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        log: Log | None = None,
     ) -> None:
         self.agent = agent
+        self.log = log if log is not None else make_logger("text")
         self.connection_timeout = timeout
         self.request_timeout = request_timeout
         self.connections = ConnectionTable(max_connections)
@@ -109,12 +117,13 @@ class AgentServer(ThreadingHTTPServer):
         (they may quote what the client sent)."""
         _, exc, tb = sys.exc_info()
         where = traceback.extract_tb(tb)[-1] if tb is not None else None
-        place = f" at {where.filename}:{where.lineno}" if where is not None else ""
-        print(
-            f"agent {client_address[0]} internal error {type(exc).__name__}{place}; "
-            "connection closed",
-            file=sys.stderr,
-            flush=True,
+        place = f"{where.filename}:{where.lineno}" if where is not None else None
+        self.log(
+            "error",
+            "internal error; connection closed",
+            error=type(exc).__name__,
+            at=place,
+            remote=client_address[0],
         )
 
 
@@ -130,8 +139,10 @@ def make_server(
     timeout: float = DEFAULT_TIMEOUT,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    log: Log | None = None,
 ) -> AgentServer:
-    """An AgentServer on (host, port); IPv6 literals such as ::1 get an IPv6 socket."""
+    """An AgentServer on (host, port); IPv6 literals such as ::1 get an IPv6 socket. `log`:
+    where its log records go (default: text lines on stderr)."""
     kind = AgentServer6 if ":" in host else AgentServer
     return kind(
         (host, port),
@@ -139,6 +150,7 @@ def make_server(
         timeout=timeout,
         request_timeout=request_timeout,
         max_connections=max_connections,
+        log=log,
     )
 
 
@@ -159,6 +171,7 @@ class AgentHandler(BaseHTTPRequestHandler):
     ) -> None:
         self.reader = reader or DeadlineReader(request, idle=server.connection_timeout)
         self.note = ""
+        self.started = time.monotonic()
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
@@ -172,8 +185,10 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.request_version, self.note = self.default_request_version, ""
         self.server.connections.waiting(self.connection)
         self.reader.start(self.server.request_timeout)
+        self.started = time.monotonic()
         try:
             self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            self.started = time.monotonic()  # the request line arrived
             if len(self.raw_requestline) > MAX_REQUEST_LINE:
                 self._send(text(414, "request line too long"), close=True)
                 return
@@ -247,6 +262,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
+        self._log_answer(answer.status)  # before it is sent: logged when the client has it
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
@@ -256,15 +272,32 @@ class AgentHandler(BaseHTTPRequestHandler):
         self._send(text(code, message or self.responses.get(code, ("error",))[0]), close=True)
 
     def log_message(self, format: str, *args: Any) -> None:
-        line = format % args
-        print(f"agent {self.client_address[0]} {shown(line, 200)}", file=sys.stderr, flush=True)
+        """http.server's own messages (none is expected: its error paths are ours)."""
+        message = _truncated(format % args, MAX_LOGGED_PATH)
+        self.server.log("warning", message, remote=self.client_address[0])
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if code == 200 and self.command == "GET" and self.path == "/healthz":
+        """Called by `send_response`, before its headers are complete: `_send` logs the answer
+        once they are (with how long it took)."""
+
+    def _log_answer(self, status: int) -> None:
+        if status == 200 and self.command == "GET" and self.path == "/healthz":
             return  # a passing kubelet probe, every few seconds: nothing worth a line
-        method = self.command or "-"
-        if not TOKEN.fullmatch(method) and method != "-":
-            method = shown(method, 32)
-        path = shown(self.path, 200) if self.path else "-"
-        note = f" ({self.note})" if self.note else ""
-        print(f"agent {method} {path} {code}{note}", file=sys.stderr, flush=True)
+        method = self.command or None
+        if method is not None and not TOKEN.fullmatch(method):
+            method = _truncated(method, 32)
+        fields: dict[str, Any] = {
+            "method": method,
+            "path": _truncated(self.path, MAX_LOGGED_PATH) if self.path else None,
+            "status": status,
+            "duration_ms": round((time.monotonic() - self.started) * 1000, 3),
+            "remote": self.client_address[0],
+        }
+        if self.note:
+            fields["note"] = self.note
+        self.server.log("info", "request", **fields)
+
+
+def _truncated(value: str, limit: int) -> str:
+    """A client-supplied value cut to `limit` characters (the logger escapes what it holds)."""
+    return value[:limit] + ("…" if len(value) > limit else "")

@@ -5,7 +5,8 @@ API server then confines them to the node's pods: `gitops_edge.agent.identity`) 
 start otherwise. Side effects: lists the node's pods once at start (refusing to start, exit 2,
 when the API refuses the credentials, or cannot be reached — or read: a damaged simulated state
 file — and nothing is cached yet); listens on a socket until SIGTERM/SIGINT; reads and writes
-the cluster (through a NodeClient) and the local pod cache; logs requests to stderr.
+the cluster (through a NodeClient) and the local pod cache; logs (`--log-format`,
+`--log-level`: the loop's lines) its warnings, start, stop and each request to stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -29,9 +29,11 @@ from gitops_edge.agent.server import (
     is_loopback,
     make_server,
 )
-from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, seconds, warn
+from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, seconds
+from gitops_edge.cli.logs import add_log_options, logger
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient
 from gitops_edge.cluster.sim_node import SimNodeClient
+from gitops_edge.logline import Log
 
 DEFAULT_LISTEN = "127.0.0.1:10267"
 _NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -91,6 +93,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "agent starting to wait for it, else 408 and the connection is closed (default "
         f"{DEFAULT_REQUEST_TIMEOUT:g})",
     )
+    add_log_options(agent, what="the agent's")
     agent.set_defaults(func=run)
 
 
@@ -123,7 +126,7 @@ def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeCli
     raise ValueError(f"--cluster {spec!r}: use sim:FILE or kube[:CONTEXT]")
 
 
-def first_contact(cloud: NodeClient, cache: PodCache, *, node: str, source: str) -> str:
+def first_contact(cloud: NodeClient, cache: PodCache, *, node: str, source: str, log: Log) -> str:
     """List this node's pods once before serving (it fills the cache). What keeps the agent from
     serving is returned: credentials the API server refuses, or an API that cannot be reached
     (or read: a damaged simulated state file) while nothing is cached (a wrong kubeconfig, most
@@ -141,19 +144,19 @@ def first_contact(cloud: NodeClient, cache: PodCache, *, node: str, source: str)
         try:
             cache.save(pods)
         except OSError as exc:
-            warn(f"cannot write the pod cache {cache.path}: {exc}; serving without it")
+            log("warning", f"cannot write the pod cache {cache.path}: {exc}; serving without it")
         return ""
     if cache.load() is None:
         return problem
-    warn(f"{problem} Serving the pods cached for {node} until it can be reached")
+    log("warning", f"{problem} Serving the pods cached for {node} until it can be reached")
     return ""
 
 
-def report_identity(check: Check, node: str) -> str:
+def report_identity(check: Check, node: str, log: Log) -> str:
     """Why the agent must not start with these credentials; empty when they are `node`'s, or
-    cannot be checked while offline (then a warning on stderr)."""
+    cannot be checked while offline (then a warning)."""
     if check.warning:
-        print(f"gitops-edge: warning: {check.warning}", file=sys.stderr, flush=True)
+        log("warning", check.warning, node=node)
     if check.identity is not None and not check.error:
         print(f"agent for node {node} acts as {check.identity.user}", flush=True)
     return check.error
@@ -182,9 +185,10 @@ def run(args: argparse.Namespace) -> int:
     check = verify(cast(CredentialSource, cloud), args.node) if kube else None
     if check is not None and check.error and not check.api_failed:
         return fail(check.error)
-    refused = first_contact(cloud, cache, node=args.node, source=args.cluster)
+    log = logger(args)
+    refused = first_contact(cloud, cache, node=args.node, source=args.cluster, log=log)
     if not refused and check is not None:
-        refused = report_identity(check, args.node)
+        refused = report_identity(check, args.node, log)
     if refused:
         return fail(refused)
     try:
@@ -194,11 +198,14 @@ def run(args: argparse.Namespace) -> int:
             Agent(node=args.node, cloud=cloud, cache=cache),
             timeout=args.timeout,
             request_timeout=args.request_timeout,
+            log=log,
         )
     except OSError as exc:
         return fail(f"cannot listen on {args.listen}: {exc.strerror or exc}")
     bound_port = server.server_address[1]
-    print(f"agent for node {args.node} listening on http://{host}:{bound_port}", flush=True)
+    address = f"http://{host}:{bound_port}"
+    print(f"agent for node {args.node} listening on {address}", flush=True)
+    log("info", "agent listening", node=args.node, address=address)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -208,4 +215,5 @@ def run(args: argparse.Namespace) -> int:
     with server:
         server.serve_forever(poll_interval=0.2)
     print(f"agent for node {args.node} stopped", flush=True)
+    log("info", "agent stopped", node=args.node)
     return EXIT_OK

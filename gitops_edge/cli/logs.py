@@ -1,30 +1,33 @@
-"""Log lines for long-running commands (`--log-format text|json`), on stderr.
-
-The message and every field (name and value) pass through `redaction.redact`, so no credential
-reaches a log.
-Side effects: writes to stderr.
+"""The log options of long-running commands (`reconcile`, `agent`): `--log-format text|json` and
+`--log-level debug|info|warning|error`, and the logger they select (`gitops_edge.logline`:
+formats, typed values, credential masking).
+Side effects: the logger writes to stderr.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from collections.abc import Callable
-from typing import Any
+import argparse
 
-from gitops_edge.redaction import redact
+from gitops_edge.logline import FORMATS, LEVELS, Log, make_logger
+
+__all__ = ["add_log_options", "logger", "make_logger"]
 
 
-def make_logger(fmt: str) -> Callable[..., None]:
-    def log(level: str, message: str, **fields: Any) -> None:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        clean = {redact(k): redact(str(v)) if v is not None else None for k, v in fields.items()}
-        if fmt == "json":
-            line = json.dumps({"time": now, "level": level, "msg": redact(message), **clean})
-        else:
-            extra = " ".join(f"{k}={v}" for k, v in clean.items())
-            line = f"{now} {level:7} {redact(message)}" + (f" {extra}" if extra else "")
-        print(line, file=sys.stderr, flush=True)
+def add_log_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="text",
+        help=f"{what} log lines: logfmt (text) or one JSON object per line (default text)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        help="write log records of this level and above (default info)",
+    )
 
-    return log
+
+def logger(args: argparse.Namespace) -> Log:
+    """The logger `--log-format` and `--log-level` ask for."""
+    return make_logger(args.log_format, level=args.log_level)

@@ -28,7 +28,7 @@ from wsgiref.simple_server import WSGIServer
 from gitops_edge.addresses import parse_address
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.leader_opts import lease_namespace, log_changes, start_elector
-from gitops_edge.cli.logs import make_logger
+from gitops_edge.cli.logs import logger
 from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
 from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import Cluster, ClusterError
@@ -60,7 +60,7 @@ TRANSIENT = (ClusterError, GitSourceError, OSError, TimeoutError, ValueError)
 def run_reconcile_loop(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         return fail("--interval must be more than 0 seconds")
-    log = make_logger(args.log_format)
+    log = logger(args)
     try:
         with open_cluster(args.cluster, read_only=True):
             pass  # a wrong --cluster is a usage error now, not a retry forever

@@ -25,7 +25,7 @@ from gitops_edge.cli.common import (
     seconds,
 )
 from gitops_edge.cli.leader_opts import add_leader_election, start_elector
-from gitops_edge.cli.logs import make_logger
+from gitops_edge.cli.logs import add_log_options, make_logger
 from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
@@ -76,9 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
         "folder triggers one sooner",
     )
-    reconcile.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="loop log lines"
-    )
+    add_log_options(reconcile, what="loop")
     reconcile.add_argument(
         "--metrics-addr",
         metavar="[HOST]:PORT",

@@ -238,10 +238,16 @@ def test_malformed_content_length_is_400_and_nothing_is_logged_but_one_line(
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
     assert b"Content-Length" in answer
     assert world.request("GET", "/pods")[0] == 200
-    assert capsys.readouterr().err.splitlines() == [
-        "agent GET '/pods' 400",
-        "agent GET '/pods' 200",
+    assert [request_fields(line) for line in capsys.readouterr().err.splitlines()] == [
+        "level=info msg=request method=GET path=/pods status=400 remote=127.0.0.1",
+        "level=info msg=request method=GET path=/pods status=200 remote=127.0.0.1",
     ]
+
+
+def request_fields(line: str) -> str:
+    """A request's log line without its time and duration (which vary)."""
+    assert re.fullmatch(r"time=\S+ .* duration_ms=[0-9.]+ .*", line), line
+    return re.sub(r"time=\S+ | duration_ms=[0-9.]+", "", line)
 
 
 def test_an_unexpected_error_logs_one_line_without_what_the_client_sent(
@@ -253,7 +259,8 @@ def test_an_unexpected_error_logs_one_line_without_what_the_client_sent(
     monkeypatch.setattr("gitops_edge.agent.server.route", broken)
     assert raw(world.port, b"GET /pods?token=s3cr3t HTTP/1.1\r\nHost: x\r\n\r\n") == b""
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("agent 127.0.0.1 internal error ValueError at ") and "s3cr3t" not in line
+    assert 'level=error msg="internal error; connection closed" error=ValueError at=' in line
+    assert line.endswith(" remote=127.0.0.1") and "s3cr3t" not in line
 
 
 # ── the log reader's terminal ─────────────────────────────────────────────────────────────────
