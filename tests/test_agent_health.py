@@ -69,6 +69,7 @@ def test_a_passing_probe_is_not_logged_a_failing_one_is(
     cache_file(world.state.parent).unlink()  # running_world's tmp_path
     assert world.request("GET", "/healthz")[0] == 503
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "agent GET '/pods' 200"
-    assert lines[1].startswith("agent GET '/healthz' 503 (the cloud cannot be read")
+    assert " msg=request method=GET path=/pods status=200 " in lines[0]
+    assert " msg=request method=GET path=/healthz status=503 " in lines[1]
+    assert ' note="the cloud cannot be read' in lines[1]
     assert len(lines) == 2

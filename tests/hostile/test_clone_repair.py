@@ -388,7 +388,7 @@ def test_the_reconcile_command_logs_a_warning_naming_problem_and_action(
     )
     err = capsys.readouterr().err
     assert code == 0, err
-    warnings = [line for line in err.splitlines() if " warning " in line]
+    warnings = [line for line in err.splitlines() if " level=warning " in line]
     assert any("index.lock" in line and "remove" in line for line in warnings), err
     assert not (src.clone_dir / ".git" / "index.lock").exists()
 
