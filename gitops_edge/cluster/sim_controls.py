@@ -15,7 +15,7 @@ from typing import Any
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster import sim_edit, sim_events, sim_jobs
+from gitops_edge.cluster import sim_edit, sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     format_time,
@@ -105,10 +105,10 @@ class SimControls(SimProtocol):
             for key in on_node:
                 if s.pods[key]["metadata"].get("deletionTimestamp"):
                     s.unindex_pod(key, s.pods.pop(key))
-        ctl.refresh_readiness(s, sorted(s.pods_by_node.get(name, ())))
+        sim_pods.refresh_readiness(s, sorted(s.pods_by_node.get(name, ())))
         # Only DaemonSets with pods there, or that may schedule there, are affected.
         affected = {owner_key(s.pods[k]) for k in on_node if k in s.pods} | {
-            key for key in s.daemonsets if name in ctl.eligible_nodes(s, key)
+            key for key in s.daemonsets if name in sim_pods.eligible_nodes(s, key)
         }
         for key in sorted(k for k in affected if k is not None and k in s.daemonsets):
             ctl.sync_daemonset(s, key)

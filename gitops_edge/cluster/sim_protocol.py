@@ -16,7 +16,7 @@ from typing import Any
 
 from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster import sim_events, sim_jobs
+from gitops_edge.cluster import sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster.base import ClusterError, NamespaceMissingError, NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     build_observed,
@@ -100,7 +100,7 @@ class SimProtocol:
         for namespace, ds_name in sorted(k for k in s.daemonsets if k[0] == name):
             self.delete_daemonset(namespace, ds_name)
         for key in sorted(k for k in s.pods if k[0] == name):
-            ctl.remove_pod(s, key)
+            sim_pods.remove_pod(s, key)
         for key in sorted(k for k in s.jobs if k[0] == name):
             del s.jobs[key]
         del s.namespaces[name]
@@ -187,14 +187,14 @@ class SimProtocol:
         ]:
             del s.revisions[rev_key]
         for pod_key in sorted(s.pods_by_ds.pop(key, set())):
-            ctl.remove_pod(s, pod_key)
+            sim_pods.remove_pod(s, pod_key)
         s.newest.pop(key, None)
         s.eligible_cache.pop(key, None)
 
     def delete_pod(self, namespace: str, name: str, uid: str) -> None:
         s = self._state
         pod = self._pod(namespace, name, uid)
-        ctl.remove_pod(s, (namespace, name))
+        sim_pods.remove_pod(s, (namespace, name))
         owner = owner_key(pod)
         if owner is not None and owner in s.daemonsets:
             ctl.sync_daemonset(s, owner)
