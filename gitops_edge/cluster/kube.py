@@ -1,9 +1,11 @@
 """The Kubernetes client: the connection, retried requests and paged LISTs (`KubeApi`).
 
-The only module that imports `kubernetes` for the API (`kube_write` and `kube_node` import its
-model classes for request bodies); `KubeCluster` (`kube_cluster`) builds on `KubeApi`: the
-observe side is `kube_read`, the writes `kube_write`, KubeEdge node jobs `kube_jobs`, the edge
-agent's client `kube_node`, the cache `kube_cache`, Events `kube_events`, the Lease `kube_lease`.
+The only module that imports `kubernetes`: it makes the client's API objects (`KubeApi`) and
+the request bodies that need its model classes (`job_body`, `delete_options`,
+`self_subject_review`), and the other modules call those. `KubeCluster` (`kube_cluster`)
+builds on `KubeApi`: the observe side is `kube_read`, the writes `kube_write`, KubeEdge node
+jobs `kube_jobs`, the edge agent's client `kube_node`, the cache `kube_cache`, Events
+`kube_events`, the Lease `kube_lease`.
 Reads are paginated LISTs (`limit`/`continue`) whose bodies are parsed straight from JSON
 (`_preload_content=False`), never through the client's model classes, the next page fetched
 while the caller works on the current one. 429, 5xx and (where safe) 409 are retried with
