@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from kube_standin import running, write_kubeconfig  # noqa: E402
 
 from gitops_edge.cluster import kube  # noqa: E402
-from gitops_edge.cluster.kube import KubeCluster, Retrier  # noqa: E402
+from gitops_edge.cluster.kube import Retrier  # noqa: E402
+from gitops_edge.cluster.kube_cluster import KubeCluster  # noqa: E402
 from gitops_edge.prepull import PULL_POD_LABEL  # noqa: E402
 
 

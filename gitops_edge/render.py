@@ -1,9 +1,9 @@
 """Rendering: validated documents → the `DesiredState` (one DaemonSet per workload and group).
 
 Owns how an EdgeDaemonSet group becomes an apps/v1 DaemonSet: name `<workload>-<group>`, pinned
-to the group's nodes (nodeSelector for plain label groups, nodeAffinity otherwise), group
-overrides applied, owner labels and source annotations added. Plain DaemonSets and declared
-Namespaces render as written plus those labels. Pure: no I/O.
+to the group's nodes and with the group's overrides (both `group_template`), owner labels and
+source annotations added. Plain DaemonSets and declared Namespaces render as written plus those
+labels. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from gitops_edge.desired import (
     UpdateModel,
 )
 from gitops_edge.docpath import dict_at, dig
+from gitops_edge.group_template import apply_overrides, pin_to_group
 from gitops_edge.kinds import JOB_KINDS
 from gitops_edge.maintenance import parse_window
 from gitops_edge.openyurt import parse_update_strategy
@@ -110,77 +111,6 @@ def node_group_from(td: TypedDocument) -> NodeGroup:
     )
 
 
-def _pin_to_group(pod_spec: dict[str, Any], group: NodeGroup) -> None:
-    """Restrict the pod template to the group's nodes (selector OR listed nodes)."""
-    selector = group.selector or LabelSelector()
-    if not group.nodes and not selector.match_expressions:
-        node_selector = pod_spec.setdefault("nodeSelector", {})
-        node_selector.update(dict(selector.match_labels))
-        return
-    terms: list[dict[str, Any]] = []
-    if group.selector is not None:
-        expressions = [
-            {"key": k, "operator": "In", "values": [v]} for k, v in selector.match_labels
-        ] + [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in selector.match_expressions
-        ]
-        terms.append({"matchExpressions": expressions})
-    if group.nodes:
-        terms.append(
-            {
-                "matchFields": [
-                    {"key": "metadata.name", "operator": "In", "values": sorted(group.nodes)}
-                ]
-            }
-        )
-    required = (
-        pod_spec.setdefault("affinity", {})
-        .setdefault("nodeAffinity", {})
-        .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-    )
-    existing = required.get("nodeSelectorTerms") or []
-    if existing:  # AND with the template's own terms: every combination of one of each
-        terms = [
-            {
-                key: (ours.get(key, []) + theirs.get(key, []))
-                for key in ("matchExpressions", "matchFields")
-                if ours.get(key) or theirs.get(key)
-            }
-            for ours in terms
-            for theirs in existing
-        ]
-    required["nodeSelectorTerms"] = terms
-
-
-def _override_container(container: dict[str, Any], override: dict[str, Any]) -> None:
-    if "image" in override:
-        container["image"] = override["image"]
-    for key in ("command", "args", "resources"):
-        if key in override:
-            container[key] = copy.deepcopy(override[key])
-    if "env" in override:
-        env = [e for e in container.get("env", []) if isinstance(e, dict)]
-        names = {e.get("name") for e in override["env"]}
-        container["env"] = [e for e in env if e.get("name") not in names] + copy.deepcopy(
-            override["env"]
-        )
-
-
-def _apply_overrides(pod_spec: dict[str, Any], group_entry: dict[str, Any]) -> None:
-    containers = pod_spec.get("containers", [])
-    if containers:
-        _override_container(containers[0], group_entry)
-    for name, override in dict_at(group_entry, "containers").items():
-        for container in containers:
-            if container.get("name") == name:
-                _override_container(container, override)
-
-
 def _edge_daemonsets(
     td: TypedDocument, *, groups: dict[str, NodeGroup], config: RepoConfig, revision: str
 ) -> list[DesiredDaemonSet]:
@@ -201,8 +131,8 @@ def _edge_daemonsets(
         own_labels = {WORKLOAD_LABEL: workload, GROUP_LABEL: group.name}
         template = copy.deepcopy(spec["template"])
         template.setdefault("metadata", {}).setdefault("labels", {}).update(own_labels)
-        _apply_overrides(template["spec"], entry)
-        _pin_to_group(template["spec"], group)
+        apply_overrides(template["spec"], entry)
+        pin_to_group(template["spec"], group)
         annotations = dict(meta.get("annotations") or {})
         if model is UpdateModel.ROLLING_UPDATE:
             update_strategy: dict[str, Any] = {

@@ -25,7 +25,9 @@ from gitops_edge.agent.server import make_server
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NotFoundError
-from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
+from gitops_edge.cluster.kube_node import KubeNodeClient
 from gitops_edge.observed import Condition
 
 TOKENS = {

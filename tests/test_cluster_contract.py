@@ -16,7 +16,8 @@ from kube_standin import running
 
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import Cluster, NotFoundError
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.desired import SPEC_HASH_ANNOTATION
 from gitops_edge.observed import Condition, PodObs

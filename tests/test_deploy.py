@@ -21,8 +21,10 @@ from gitops_edge.agent.server import is_loopback
 from gitops_edge.cli.agent_cmd import DEFAULT_LISTEN, parse_listen
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NotFoundError
-from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_lease import KubeLeaseStore
+from gitops_edge.cluster.kube_node import KubeNodeClient
 from gitops_edge.health_server import EXAMPLE
 from gitops_edge.leader_election import Timings
 from gitops_edge.leader_elector import LeaderElector

@@ -16,7 +16,9 @@ from kube_standin import StandIn, running, write_kubeconfig
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError, TransientClusterError
-from gitops_edge.cluster.kube import KubeCluster, KubeNodeClient, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
+from gitops_edge.cluster.kube_node import KubeNodeClient
 from gitops_edge.observed import Condition, Node
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"

@@ -26,8 +26,9 @@ from test_kube_adapter import EXAMPLE, node, pod, seed
 from gitops_edge.cli.loop_cmd import PassClusters
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import TransientClusterError
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cache import KubeCache
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.observed import Condition, Node, Observed
 
 FLEET_LISTS = ("/api/v1/nodes", "/api/v1/pods", "/apis/apps/v1/daemonsets")

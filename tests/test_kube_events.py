@@ -15,7 +15,8 @@ from standin_rbac import Role, cluster_role
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.k8s_objects import parse_time
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.pass_events import Event, ObjectRef
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

@@ -19,7 +19,8 @@ from kube_standin import StandIn, running
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import NamespaceMissingError, NotFoundError
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

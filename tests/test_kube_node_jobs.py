@@ -15,7 +15,8 @@ from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import node_job_from
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 
 
 @pytest.fixture

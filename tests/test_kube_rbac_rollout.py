@@ -20,7 +20,8 @@ from standin_rbac import Role, cluster_role
 from gitops_edge.apply import DONE, FAILED, ActionResult
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.reconcile import load_desired, reconcile_once
 

@@ -42,7 +42,7 @@ from kubernetes.client.exceptions import ApiException
 from gitops_edge.apply import FAILED
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError
-from gitops_edge.cluster.kube import KubeCluster
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.kinds import KINDS
 from gitops_edge.reconcile import load_desired, reconcile_once
 from gitops_edge.yamldoc import load_documents

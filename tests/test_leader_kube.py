@@ -23,7 +23,8 @@ from kube_standin import StandIn, running, write_kubeconfig
 
 from gitops_edge.apply import apply_actions
 from gitops_edge.cluster import kube
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_lease import KubeLeaseStore
 from gitops_edge.leader_election import NotLeaderError, Timings
 from gitops_edge.leader_elector import LeaderElector

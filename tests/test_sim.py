@@ -21,7 +21,7 @@ from gitops_edge.cluster.k8s_objects import (
     pod_from,
 )
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.cluster.sim_controller import node_is_eligible
+from gitops_edge.cluster.sim_pods import node_is_eligible
 from gitops_edge.observed import Condition, Observed, PodObs
 
 

@@ -25,7 +25,8 @@ from standin_controllers import (
 from standin_rbac import Attributes, Role, Rule
 
 from gitops_edge.cluster import kube
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.plan import DeletePod
 from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
 

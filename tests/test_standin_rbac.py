@@ -21,7 +21,8 @@ from standin_rbac import (
 
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError
-from gitops_edge.cluster.kube import KubeCluster, Retrier
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -114,10 +114,8 @@ def node_client(spec: str, node: str, kubeconfig: Path | None = None) -> NodeCli
             raise ValueError(f"--kubeconfig applies to --cluster kube only, not {spec}")
         return SimNodeClient(Path(rest), node)
     if kind == "kube":
-        from gitops_edge.cluster.kube import (  # imports kubernetes
-            KubeCluster,
-            KubeNodeClient,
-        )
+        from gitops_edge.cluster.kube_cluster import KubeCluster  # imports kubernetes
+        from gitops_edge.cluster.kube_node import KubeNodeClient
 
         cluster = KubeCluster.connect(
             rest or None, kubeconfig=str(kubeconfig) if kubeconfig else None

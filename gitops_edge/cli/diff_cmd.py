@@ -21,7 +21,8 @@ from gitops_edge import diagnostics as diag
 from gitops_edge import diff, workflow_text
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
 from gitops_edge.desired import DesiredState
-from gitops_edge.gitsource import GitSourceError, export_revision, repository_root
+from gitops_edge.gitsource import GitSourceError
+from gitops_edge.gitsource_revisions import export_revision, repository_root
 from gitops_edge.render import render
 from gitops_edge.status import rows_from_status_file
 from gitops_edge.validation import ValidatedRepo, validate_repository

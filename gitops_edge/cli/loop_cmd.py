@@ -48,7 +48,7 @@ from gitops_edge.publish import GitPublisher
 from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
 
 if TYPE_CHECKING:
-    from gitops_edge.cluster.kube import KubeCluster  # at run time only where kube is used
+    from gitops_edge.cluster.kube_cluster import KubeCluster  # at run time only where kube is used
 
 DEBOUNCE = 0.5
 WATCH_START_TIMEOUT = 10.0  # seconds the loop waits for its folder watch before the first pass
@@ -175,7 +175,7 @@ class PassClusters:
             with open_cluster(self.spec) as cluster:
                 yield cluster
             return
-        from gitops_edge.cluster.kube import KubeCluster  # imports kubernetes
+        from gitops_edge.cluster.kube_cluster import KubeCluster  # imports kubernetes
 
         kube = self.kube or KubeCluster.connect(self.spec.partition(":")[2] or None)
         self.kube = kube
@@ -319,7 +319,7 @@ def _watch_kube_nodes(
     context: str | None, stop: threading.Event, wake: threading.Event, log: Any
 ) -> None:
     """Without the cache, a watch of the nodes alone wakes the loop."""
-    from gitops_edge.cluster.kube import KubeCluster
+    from gitops_edge.cluster.kube_cluster import KubeCluster
 
     def changed(before: Node | None, after: Node | None) -> None:
         if turned_ready(before, after):

@@ -2,7 +2,8 @@
 it: a server that cannot be reached (and why: connection refused, a name that does not resolve,
 a timeout, TLS), credentials it refuses (401), a kubeconfig that does not exist or lacks the
 context asked for. Messages name the server and the context, never the credentials (no token,
-no client key, no password in a URL). Side effects: `config_problem` reads the kubeconfig files
+no client key, no password in a URL); the adapter's own error types for a 409 and a 422.
+Side effects: `config_problem` reads the kubeconfig files
 for the names of their contexts; the rest are pure functions.
 """
 
@@ -18,6 +19,21 @@ from urllib.parse import urlsplit, urlunsplit
 import urllib3
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from gitops_edge.cluster.base import ClusterError
+
+
+class ConflictError(ClusterError):
+    """409: a precondition (uid) no longer holds, or a write lost a race."""
+
+
+class InvalidError(ClusterError):
+    """422 Invalid: the API server refused the object; `fields` are the fields it names."""
+
+    def __init__(self, message: str, *, fields: frozenset[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
 
 UNREACHABLE_HINT = "is the cluster running and is the kubeconfig right?"
 

@@ -25,7 +25,8 @@ from gitops_edge.cluster.event_objects import event_object, recount
 from gitops_edge.pass_events import Event
 
 if TYPE_CHECKING:
-    from gitops_edge.cluster.kube import KubeCluster, Retrier
+    from gitops_edge.cluster.kube import Retrier
+    from gitops_edge.cluster.kube_cluster import KubeCluster
 
 REMEMBERED = 4096
 REQUEST_TIMEOUT = (5.0, 10.0)  # connect, read (seconds)
@@ -41,7 +42,7 @@ class EventWriter:
 
     def write(self, events: Sequence[Event]) -> None:
         """See `Cluster.record_events`."""
-        from gitops_edge.cluster.kube import Retrier  # kube imports this module
+        from gitops_edge.cluster.kube import Retrier  # kube_cluster imports this module
 
         retry = Retrier(sleep=self.cluster.retry.sleep, attempts=1)
         retry.endpoint = self.cluster.retry.endpoint
@@ -52,7 +53,7 @@ class EventWriter:
                 continue  # NamespaceLifecycle refuses Events there too
 
     def _write(self, event: Event, retry: Retrier) -> None:
-        from gitops_edge.cluster.kube import ConflictError
+        from gitops_edge.cluster.kube_errors import ConflictError
 
         core: Any = self.cluster.core  # the body is a plain dict (the API takes it as JSON)
         key = (event.namespace, event.name)

@@ -29,7 +29,8 @@ def open_cluster(spec: str, *, read_only: bool = False) -> Iterator[Cluster]:
             yield cluster
         return
     if kind == "kube":
-        from gitops_edge.cluster.kube import KubeCluster, KubeConfigError  # imports kubernetes
+        from gitops_edge.cluster.kube import KubeConfigError  # imports kubernetes
+        from gitops_edge.cluster.kube_cluster import KubeCluster
 
         try:
             kube = KubeCluster.connect(rest or None)

@@ -20,7 +20,8 @@ logical clock, their status written in the shape of the version they were create
   the job when the running nodes are done; v1alpha2 decides when no node is left to run
   (`gitops_edge.nodejobs`).
 Deviation: a v1alpha1 job that selects no node is marked Failed (upstream leaves it at Init).
-Bookkeeping lives under the object's `_sim` key, which no reader looks at.
+Bookkeeping lives under the object's `_sim` key, which no reader looks at; the status is
+written from it by `sim_job_status`.
 Side effects: mutates the `SimState` it is given, nothing else.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitops_edge import nodejobs as nj
-from gitops_edge.cluster.k8s_objects import format_time
+from gitops_edge.cluster.sim_job_status import v1alpha1_status, v1alpha2_status
 from gitops_edge.cluster.sim_state import Obj, SimState, node_ready
 from gitops_edge.desired import LabelSelector
 
@@ -193,9 +194,9 @@ def advance(state: SimState, job: Obj) -> None:
         _after_node(spec, run, order, t)
     run["at"] = max(t, state.now) if "final" not in run else t
     job["status"] = (
-        _v1alpha1_status(spec, run, order)
+        v1alpha1_status(spec, run, order)
         if spec.version == nj.V1ALPHA1
-        else _v1alpha2_status(spec, run)
+        else v1alpha2_status(spec, run)
     )
     if "final" in run:
         run["written"] = True
@@ -339,99 +340,3 @@ def _tolerance_reason(failed: int, total: int) -> str:
         f"the number of failed nodes is {failed}/{total}, which exceeds the failure tolerance "
         "threshold."
     )
-
-
-# ── status, in the version's shape ────────────────────────────────────────────────────────────
-
-_V1_EVENTS = {nj.V1_CHECKING: "Check", nj.V1_UPGRADING: "Upgrade", nj.V1_PULLING: "Pull"}
-
-
-def _v1alpha1_node(name: str, task: Mapping[str, Any], order: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"nodeName": name}
-    if task["step"] < 0:
-        return out  # not started: upstream writes the name only
-    step = order[task["step"]]
-    out.update(event=_V1_EVENTS[step], time=format_time(float(task["time"])))
-    if task.get("timed_out"):
-        out.update(state=nj.V1_FAILED, event="TimeOut", action="Failure", reason=task["reason"])
-    elif task["phase"] == nj.NODE_FAILURE:
-        out.update(state=nj.V1_FAILED, action="Failure", reason=task["reason"])
-    elif task["phase"] == nj.NODE_SUCCESSFUL:
-        out.update(state=nj.V1_SUCCESSFUL, action="Success")
-    else:
-        out["state"] = step
-        if task.get("stage_done"):
-            out["action"] = "Success"
-    return out
-
-
-def _v1alpha1_status(spec: nj.JobSpec, run: Mapping[str, Any], order: list[str]) -> dict[str, Any]:
-    tasks: Mapping[str, Any] = run["tasks"]
-    final = run.get("final")
-    started = any(task["step"] >= 0 for task in tasks.values())
-    if final is not None:
-        state = nj.V1_SUCCESSFUL if final[0] == nj.JOB_COMPLETED else nj.V1_FAILED
-    else:
-        state = order[run["stage"]] if started else nj.V1_INIT
-    status: dict[str, Any] = {"state": state, "time": format_time(float(run["at"]))}
-    if final is not None:
-        status["action"] = "Success" if final[0] == nj.JOB_COMPLETED else "Failure"
-        if final[1]:
-            status["reason"] = final[1]
-    nodes = [_v1alpha1_node(name, task, order) for name, task in tasks.items()]
-    if spec.kind == nj.PREPULL:
-        status["status"] = [
-            {
-                "nodeStatus": node,
-                "imageStatus": [
-                    {
-                        "image": r["image"],
-                        "state": "Successful" if r["ok"] else "Failed",
-                        **({"reason": r["reason"]} if r["reason"] else {}),
-                    }
-                    for r in run["images"].get(node["nodeName"], ())
-                ],
-            }
-            for node in nodes
-        ]
-    else:
-        status["nodeStatus"] = nodes
-    return status
-
-
-def _v1alpha2_status(spec: nj.JobSpec, run: Mapping[str, Any]) -> dict[str, Any]:
-    tasks: Mapping[str, Any] = run["tasks"]
-    final = run.get("final")
-    started = any(task["phase"] != nj.NODE_PENDING or task["step"] >= 0 for task in tasks.values())
-    phase = final[0] if final is not None else (nj.JOB_IN_PROGRESS if started else nj.JOB_INIT)
-    status: dict[str, Any] = {"phase": phase}
-    if final is not None and final[1]:
-        status["reason"] = final[1]
-    nodes = []
-    for name, task in tasks.items():
-        entry: dict[str, Any] = {"nodeName": name, "phase": task["phase"]}
-        if task["reason"]:
-            entry["reason"] = task["reason"]
-        flow = [
-            {
-                "action": f["action"],
-                "status": "True" if f["ok"] else "False",
-                "time": format_time(float(f["time"])),
-                **({"reason": f["reason"]} if f["reason"] else {}),
-            }
-            for f in task.get("flow", ())
-        ]
-        if flow:
-            entry["actionFlow"] = flow
-        if spec.kind == nj.PREPULL and name in run["images"]:
-            entry["imageStatus"] = [
-                {
-                    "image": r["image"],
-                    "status": "True" if r["ok"] else "False",
-                    **({"reason": r["reason"]} if r["reason"] else {}),
-                }
-                for r in run["images"][name]
-            ]
-        nodes.append(entry)
-    status["nodeStatus"] = nodes
-    return status
