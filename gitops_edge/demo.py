@@ -7,8 +7,9 @@ them up when they return; the same change on a native RollingUpdate DaemonSet st
 workload marks its pods `PodNeedUpgrade=True`; finally a canary wave catches a broken image
 before the other groups are touched and rolls it back. Every figure printed comes from the planner's
 Plan and the simulated cluster; the demo checks the budget after every pass and exits 1 if it
-was ever exceeded. Side effects: a temporary folder (removed at the end) with a copy of
-`example-repo`; prints to stdout.
+was ever exceeded. Every pass runs the reconcile pipeline (`pipeline.Pipeline`), as
+`reconcile --once` does, on the fleet in memory. Side effects: a temporary folder (removed at
+the end) with a copy of `example-repo`; prints to stdout.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gitops_edge.cluster.sim import SimCluster
+from gitops_edge.demo_canary_repo import CANARY_REPO
 from gitops_edge.desired import DesiredState, UpdateModel
+from gitops_edge.event_recorder import EventRecorder
 from gitops_edge.observed import POD_NEED_UPGRADE
+from gitops_edge.pipeline import FolderSource, Pipeline, this_cluster
 from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.reconcile import plan_once
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 FLEET = (("hangzhou", 8), ("shanghai", 10), ("beijing", 6), ("shenzhen", 4))
@@ -129,10 +133,29 @@ def show_progress(plan: Plan, workloads: Sequence[str]) -> None:
             say(row(ds))
 
 
-def settle(cluster: SimCluster, desired: DesiredState) -> Plan:
+def pipeline_over(cluster: SimCluster, repo: Path, *, revision: str) -> Pipeline:
+    """The reconcile pipeline `reconcile --once` runs, over `repo` (a local folder, loaded as
+    `revision`) and the fleet in memory; it records no Events (the demo prints what happened)."""
+    return Pipeline(
+        source=FolderSource(repo, revision=revision),
+        clusters=this_cluster(cluster),
+        events=EventRecorder(enabled=False, log=lambda *a, **k: None),
+    )
+
+
+def desired_of(pipeline: Pipeline) -> DesiredState:
+    """The pipeline's fetch and validate-and-render steps; the demo's repository is valid."""
+    loaded = pipeline.load()
+    if loaded.desired is None:
+        raise SystemExit(f"demo: revision {loaded.revision} is invalid: {loaded.diagnostics}")
+    return loaded.desired
+
+
+def settle(cluster: SimCluster, pipeline: Pipeline) -> Plan:
     """Reconcile until nothing is left to do (the fleet before the pull request)."""
+    desired = desired_of(pipeline)
     for _ in range(MAX_PASSES):
-        outcome = reconcile_once(desired, cluster)
+        outcome = pipeline.run_pass(desired)
         cluster.tick(PASS_SECONDS)
         if not outcome.results:
             break
@@ -147,15 +170,16 @@ def _signature(plan: Plan) -> tuple[tuple[int, ...], ...]:
 
 
 def rollout(
-    cluster: SimCluster, desired: DesiredState, *, label: str, start: float
+    cluster: SimCluster, pipeline: Pipeline, *, label: str, start: float
 ) -> tuple[Plan, int]:
     """Pass after pass until nothing moves any more; prints per-group progress; returns the
     last plan and the worst excess over an AdvancedRollingUpdate budget (0 = never exceeded)."""
+    desired = desired_of(pipeline)
     worst = 0
     last = plan_once(desired, cluster)
     for number in range(1, MAX_PASSES + 1):
         before = _signature(last)
-        outcome = reconcile_once(desired, cluster)
+        outcome = pipeline.run_pass(desired)
         after = plan_once(desired, cluster)  # the fleet right after this pass's deletions
         for ds in after.daemonsets:
             if ds.budget is not None:
@@ -186,60 +210,6 @@ def ota_nodes_take_upgrade(cluster: SimCluster, count: int) -> list[str]:
     return taken
 
 
-CANARY_REPO = {
-    "gitops-edge.yaml": """apiVersion: gitops-edge.io/v1alpha1
-kind: RepositoryConfig
-metadata:
-  name: canary-fleet
-spec: {}
-""",
-    "namespaces.yaml": """apiVersion: v1
-kind: Namespace
-metadata:
-  name: edge
-""",
-    "groups.yaml": "".join(
-        f"""---
-apiVersion: gitops-edge.io/v1alpha1
-kind: NodeGroup
-metadata:
-  name: {name}
-spec:
-  selector:
-    matchLabels: {{apps.openyurt.io/nodepool: {name}}}
-"""
-        for name in ("canary", "north", "south")
-    ),
-    "agent.yaml": """\
-apiVersion: gitops-edge.io/v1alpha1
-kind: EdgeDaemonSet
-metadata:
-  name: edge-agent
-  namespace: edge
-spec:
-  strategy:
-    type: AdvancedRollingUpdate
-    maxUnavailable: 1
-  rollout:
-    waves:
-      - groups: [canary]
-        bakeSeconds: 60
-      - groups: [north, south]
-    progressDeadlineSeconds: 90
-    autoRollback: true
-  template:
-    metadata:
-      labels: {app: edge-agent}
-    spec:
-      containers:
-        - name: agent
-          image: registry.example.com/edge/agent:2.0.0
-  groups:
-    - name: canary
-    - name: north
-    - name: south
-""",
-}
 BROKEN = "registry.example.com/edge/agent:2.1.0"
 
 
@@ -250,17 +220,18 @@ def canary_wave(tmp: Path) -> bool:
     repo.mkdir()
     for name, text in CANARY_REPO.items():
         (repo / name).write_text(text)
-    settle(cluster, load_desired(repo, revision="v2.0.0"))
+    settle(cluster, pipeline_over(cluster, repo, revision="v2.0.0"))
     say("edge-agent 2.0.0 runs on canary (2 nodes), north (6) and south (6); waves: canary,")
     say("then north + south after a 60 s bake; new pods must be available within 90 s")
     agent = repo / "agent.yaml"
     agent.write_text(agent.read_text().replace("agent:2.0.0", "agent:2.1.0"))
     cluster.set_image_broken(BROKEN, True)
     say(f"the pull request bumps it to {BROKEN.rpartition(':')[2]}, an image that never starts")
-    desired = load_desired(repo, revision="v2.1.0")
+    pipeline = pipeline_over(cluster, repo, revision="v2.1.0")
+    desired = desired_of(pipeline)
     touched: set[str] = set()
     for number in range(1, 9):
-        result = reconcile_once(desired, cluster)
+        result = pipeline.run_pass(desired)
         touched |= {r.action.node for r in result.results if isinstance(r.action, DeletePod)}
         for r in result.results:
             if isinstance(r.action, RollbackDaemonSet | DeletePod) or "halt " in r.action.reason:
@@ -300,13 +271,14 @@ def main() -> int:
         repo = tmp / "repo"
         shutil.copytree(EXAMPLE, repo)
         heading("2. Validate and apply the desired state (example-repo)")
-        desired = load_desired(repo, revision="base")
+        pipeline = pipeline_over(cluster, repo, revision="base")
+        desired = desired_of(pipeline)
         say(f"valid: {len(desired.groups)} node groups, {len(desired.daemonsets)} DaemonSets")
-        settle(cluster, desired)
+        settle(cluster, pipeline)
         say("every Ready node runs its pods (NotReady nodes get none until they return)")
         for name in OFFLINE:  # they were offline only briefly; they run the old version
             cluster.set_node_ready(name, True)
-        settle(cluster, desired)
+        settle(cluster, pipeline)
         for name in OFFLINE:
             cluster.set_node_ready(name, False)
         cluster.tick(PASS_SECONDS)
@@ -315,7 +287,8 @@ def main() -> int:
         heading("3. The pull request: one line per workload")
         for line in open_pull_request(repo):
             say(f"  {line}")
-        desired = load_desired(repo, revision="pr-1")
+        pipeline = pipeline_over(cluster, repo, revision="pr-1")
+        desired = desired_of(pipeline)
         preview = plan_once(desired, cluster)
         changed = [ds.name for ds in preview.daemonsets if ds.actions]
         say(f"plan preview (what `gitops-edge plan` shows in the PR): {len(changed)} DaemonSets")
@@ -324,7 +297,7 @@ def main() -> int:
         heading("4. Reconcile, pass after pass (30 s apart)")
         say("log-agent: AdvancedRollingUpdate 30%; node-exporter: native RollingUpdate")
         say("maxUnavailable 1; ota-updater: OTA (nodes pull the upgrade themselves)")
-        last, worst = rollout(cluster, desired, label="", start=start)
+        last, worst = rollout(cluster, pipeline, label="", start=start)
         say()
         log_agent = [ds for ds in last.daemonsets if ds.workload == "log-agent"]
         ready_done = all(
@@ -356,7 +329,7 @@ def main() -> int:
         say(f"the nodes {', '.join(taken)} ask their edge agent for the upgrade")
         say("(POST /openyurt.io/v1/namespaces/<ns>/pods/<pod>/upgrade): the pod is recreated")
         cluster.tick(PASS_SECONDS)
-        reconcile_once(desired, cluster)
+        pipeline.run_pass(desired)
         after = plan_once(desired, cluster)
         for ds in after.daemonsets:
             if ds.workload == "ota-updater":
@@ -366,7 +339,7 @@ def main() -> int:
         for name in OFFLINE:
             cluster.set_node_ready(name, True)
         say(f"Ready again: {', '.join(OFFLINE)}")
-        last, worst_again = rollout(cluster, desired, label="catch-up ", start=start)
+        last, worst_again = rollout(cluster, pipeline, label="catch-up ", start=start)
         worst = max(worst, worst_again)
 
         heading("7. Waves: a canary group catches a broken image")

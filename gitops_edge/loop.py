@@ -1,4 +1,5 @@
-"""The reconcile loop: pass after pass, every `interval` seconds, until stopped.
+"""The reconcile loop: pass after pass, every `interval` seconds, until stopped. `load` and
+`reconcile` are the reconcile pipeline's `load` and `run_pass` (`pipeline.Pipeline`).
 
 Each pass loads the source (a cheap check for git sources), validates it, and reconciles the
 newest valid revision; an invalid revision is reported once and the last good one keeps being

@@ -9,6 +9,7 @@ resumed revision).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gitops_edge.desired import DesiredState, RepoConfig
@@ -36,6 +37,11 @@ class GitPublisher:
     head_config: RepoConfig = field(default_factory=RepoConfig)
 
     def load(self) -> Loaded:
+        """`fetch`, then `validate_and_render`."""
+        return self.validate_and_render(self.fetch())
+
+    def fetch(self) -> Path:
+        """Sync the clone with the branch; where its checkout is."""
         checkout = self.source.sync()
         if checkout.forced:
             self.log(
@@ -43,11 +49,13 @@ class GitPublisher:
                 "the branch was force-pushed: following the rewritten history",
                 revision=checkout.revision,
             )
+        return checkout.root
+
+    def validate_and_render(self, root: Path) -> Loaded:
+        """The checkout at its spec revision: a desired state, or the diagnostics of an invalid
+        revision (remembered for the status)."""
         try:
-            desired = load_desired_at(
-                checkout.root,
-                revision_for=self._spec_revision,
-            )
+            desired = load_desired_at(root, revision_for=self._spec_revision)
         except InvalidRevisionError as exc:
             self.invalid = (exc.revision, exc.diagnostics)
             return Loaded(revision=exc.revision, desired=None, diagnostics=exc.diagnostics)

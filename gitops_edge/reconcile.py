@@ -1,4 +1,6 @@
-"""One reconcile pass: validate → render → observe → plan → apply (→ observe → plan → apply).
+"""The building blocks of a reconcile pass that `pipeline.Pipeline` runs as named steps:
+validate → render (`load_desired`), and observe → plan → apply (→ observe → plan → apply) in
+rounds (`reconcile_once`); the pass's result (`PassResult`).
 
 A revision with any validation error is never applied, not even partly. When a pass updates
 DaemonSets, it observes again and plans the pod upgrades against the new revisions in the same

@@ -1,9 +1,10 @@
 """`gitops-edge reconcile SOURCE --interval SECONDS`: the reconcile loop as a command.
 
-Wires the loop to its source (git or folder), the cluster, signals (SIGTERM/SIGINT stop it
-after the current pass; a git command then running is killed, so a hung remote cannot hold
-it), log lines, and the triggers that start a pass early: a node turning
-Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
+Builds the reconcile pipeline (`pipeline`, through `cli.pipeline_args`) whose `load` and
+`run_pass` the loop (`loop.run_loop`) runs every pass, and wires the loop to the cluster,
+signals (SIGTERM/SIGINT stop it after the current pass; a git command then running is killed,
+so a hung remote cannot hold it), log lines, and the triggers that start a pass early: a node
+turning Ready (the simulated cluster's state file is polled; Kubernetes is watched) and, for a local
 folder, a change to its files (watchdog, debounced). On Kubernetes one connection serves every
 pass, with a watch-fed cache of the fleet unless --no-watch-cache. With --health-addr it serves
 /healthz and /readyz (`health_server`; /metrics too when --metrics-addr is the same address).
@@ -15,9 +16,9 @@ Side effects: runs until stopped; reads/writes the cluster; logs to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,23 +30,17 @@ from gitops_edge.addresses import parse_address
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.leader_opts import lease_namespace, log_changes, start_elector
 from gitops_edge.cli.logs import logger
-from gitops_edge.cli.plan_cmd import LOCAL_REVISION, git_cache
-from gitops_edge.clone_repair import log_repairs
+from gitops_edge.cli.pipeline_args import pipeline_from_args
 from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
+from gitops_edge.gitsource import GitSourceError, is_git_url
 from gitops_edge.health import Heartbeat, default_grace
 from gitops_edge.health_server import EXAMPLE as HEALTH_EXAMPLE
 from gitops_edge.health_server import Probes, make_app, serve
-from gitops_edge.loop import LoopSettings, Resumed, load_step, run_loop
+from gitops_edge.loop import LoopSettings, run_loop
 from gitops_edge.metrics import LoopMetrics
 from gitops_edge.observed import Node
-from gitops_edge.planner import plan
-from gitops_edge.publish import GitPublisher
-from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
 
 if TYPE_CHECKING:
     from gitops_edge.cluster.kube_cluster import KubeCluster  # at run time only where kube is used
@@ -74,9 +69,9 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    publisher = git_publisher(args, log, stop=stop) if is_git_url(args.path) else None
-    load = _loader(args, publisher)
-    if load is None:
+    clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
+    pipeline = pipeline_from_args(args, log=log, clusters=clusters.open, cancel=stop)
+    if pipeline is None:
         return fail(f"{args.path}: no such file or folder")
 
     heartbeat = Heartbeat()
@@ -103,36 +98,14 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             return fail(started)
         elector = started
     guard = elector.check if elector is not None else None
-    clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
-    events = EventRecorder(enabled=not args.no_events, log=log)
-
-    def reconcile(desired: DesiredState) -> PassResult:
-        started = time.monotonic()
-        with clusters.open() as cluster:
-            outcome = reconcile_once(desired, cluster, guard=guard)
-            events.record(outcome, cluster=cluster, revision=desired.revision)
-            observed = cluster.observe() if publisher or metrics else None
-        after = plan(desired, observed) if observed is not None else None
-        if metrics is not None and observed is not None and after is not None:
-            metrics.record_pass(
-                desired=desired,
-                observed=observed,
-                plan=after,
-                seconds=time.monotonic() - started,
-                drifted=outcome.drifted,
-            )
-        if publisher is not None and after is not None:
-            if guard is not None:
-                guard()  # a reconciler that lost the lease writes no status either
-            publisher.publish(desired, after, drift=outcome.drift)
-        return outcome
+    pipeline = dataclasses.replace(pipeline, metrics=metrics, guard=guard)
 
     watchers = _start_triggers(args, stop=stop, wake=wake, log=log)
     log("info", "reconcile loop started", source=args.path, interval=args.interval)
     try:
         run_loop(
-            load=load,
-            reconcile=reconcile,
+            load=pipeline.load,
+            reconcile=pipeline.run_pass,
             settings=LoopSettings(interval=args.interval),
             stop=stop,
             wake=wake,
@@ -140,7 +113,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
             transient=TRANSIENT,
             on_error=metrics.record_failed_pass if metrics else None,
             on_failures=metrics.record_failures if metrics else None,
-            resume=publisher.resume if publisher is not None else _no_history,
+            resume=pipeline.resume,
             on_loaded=metrics.record_loaded if metrics else None,
             on_success=metrics.record_success if metrics else None,
             heartbeat=heartbeat,
@@ -190,36 +163,6 @@ class PassClusters:
     def close(self) -> None:
         if self.kube is not None:
             self.kube.__exit__(None, None, None)
-
-
-def git_publisher(args: argparse.Namespace, log: Any, *, stop: threading.Event) -> GitPublisher:
-    """The git source of the loop: SIGTERM/SIGINT (`stop`) kill a running git command at once
-    (a hung remote must not hold the loop until --git-timeout) and start no other."""
-    source = GitSource(
-        args.path,
-        branch=args.branch,
-        subpath=args.subpath,
-        cache_dir=git_cache(args),
-        timeout=args.git_timeout,
-        cancel=stop,
-        on_repair=log_repairs(log),
-    )
-    return GitPublisher(source=source, log=log, enabled=not args.no_status)
-
-
-def _loader(args: argparse.Namespace, publisher: GitPublisher | None) -> Any:
-    if publisher is not None:
-        return publisher.load
-    root = Path(args.path)
-    if not root.exists():
-        return None
-    return lambda: load_step(
-        lambda: load_desired(root, revision=LOCAL_REVISION), lambda: LOCAL_REVISION
-    )
-
-
-def _no_history() -> Resumed:
-    return Resumed(None, "a local folder has no history to resume from (a git source has)")
 
 
 def start_metrics(address: str, log: Any) -> LoopMetrics | None:

@@ -26,7 +26,7 @@ COMMANDS = {
     "validate": "validate_cmd",
     "diff": "diff_cmd",
     "plan": "plan_cmd",
-    "reconcile": "plan_cmd",
+    "reconcile": "reconcile_cmd",
     "status": "status_cmd",
     "sim": "sim_cmd",
     "agent": "agent_cmd",

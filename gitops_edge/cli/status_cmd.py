@@ -18,7 +18,7 @@ from typing import Any
 from gitops_edge import nodejobs as nj
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
 from gitops_edge.cli.logs import make_logger
-from gitops_edge.cli.plan_cmd import add_git_source, git_cache, load_source
+from gitops_edge.cli.pipeline_args import add_git_source, git_cache, load_source
 from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster

@@ -1,0 +1,142 @@
+"""What the commands build from SOURCE and its options: the git SOURCE options, the source of a
+pass (`pass_source`), the reconcile pipeline (`pipeline_from_args`) and, for `plan` and
+`status`, the desired state of a SOURCE with its problems rendered (`load_source`).
+
+Shared by `plan`, `reconcile` (once and loop) and `status`; imports no other command module.
+Side effects: `load_source` syncs a git SOURCE and reads the folder; prints an invalid
+revision's diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from gitops_edge import diagnostics as diag
+from gitops_edge.cli.common import EXIT_INVALID, cache_dir, fail, seconds
+from gitops_edge.cli.logs import make_logger
+from gitops_edge.clone_repair import log_repairs
+from gitops_edge.desired import DesiredState
+from gitops_edge.diagnostics import Diagnostic
+from gitops_edge.event_recorder import EventRecorder
+from gitops_edge.gitproc import DEFAULT_TIMEOUT
+from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
+from gitops_edge.loop import Loaded
+from gitops_edge.metrics import LoopMetrics
+from gitops_edge.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
+from gitops_edge.publish import GitPublisher
+
+
+def add_git_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", default="main", help="branch of a git SOURCE (default main)")
+    parser.add_argument(
+        "--path", dest="subpath", default=".", help="folder inside a git SOURCE (default: root)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where git SOURCEs are cloned and reused "
+        "(default $XDG_CACHE_HOME/gitops-edge/git or ~/.cache/gitops-edge/git)",
+    )
+    parser.add_argument(
+        "--git-timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="most time one git command on a git SOURCE (ls-remote, clone, fetch, push, pull) "
+        f"may take before it is killed (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def git_cache(args: argparse.Namespace) -> Path:
+    return Path(args.cache_dir) if args.cache_dir is not None else cache_dir("git")
+
+
+def git_source(
+    args: argparse.Namespace, *, log: Log, cancel: threading.Event | None = None
+) -> GitSource:
+    """The git SOURCE the options name; `cancel` (the loop's stop) kills a running git
+    command at once and starts no other."""
+    return GitSource(
+        args.path,
+        branch=args.branch,
+        subpath=args.subpath,
+        cache_dir=git_cache(args),
+        timeout=args.git_timeout,
+        cancel=cancel,
+        on_repair=log_repairs(log),
+    )
+
+
+def pass_source(
+    args: argparse.Namespace, *, log: Log, cancel: threading.Event | None = None
+) -> Source | None:
+    """The source of a pass: for a git SOURCE its publisher (which also writes the status
+    back, unless --no-status), else the local folder; None when that folder does not exist."""
+    if is_git_url(args.path):
+        source = git_source(args, log=log, cancel=cancel)
+        return GitPublisher(source=source, log=log, enabled=not getattr(args, "no_status", True))
+    root = Path(args.path)
+    return FolderSource(root) if root.exists() else None
+
+
+def pipeline_from_args(
+    args: argparse.Namespace,
+    *,
+    log: Log,
+    clusters: ClusterOpener,
+    source_log: Log | None = None,
+    cancel: threading.Event | None = None,
+    metrics: LoopMetrics | None = None,
+) -> Pipeline | None:
+    """The reconcile pipeline the options of `reconcile` ask for (events through `log`, the
+    git source's lines through `source_log`, default `log`); None when the SOURCE folder does
+    not exist. The leader guard is added once this process leads (`dataclasses.replace`)."""
+    source = pass_source(args, log=source_log or log, cancel=cancel)
+    if source is None:
+        return None
+    return Pipeline(
+        source=source,
+        clusters=clusters,
+        events=EventRecorder(enabled=not args.no_events, log=log),
+        publisher=source if isinstance(source, GitPublisher) else None,
+        metrics=metrics,
+    )
+
+
+def load_once(args: argparse.Namespace, load: Callable[[], Loaded]) -> DesiredState | int:
+    """Fetch, validate and render the SOURCE once (`load`, e.g. `Pipeline.load`): the desired
+    state, or an exit code (the problems printed)."""
+    try:
+        loaded = load()
+    except GitSourceError as exc:
+        return fail(str(exc))
+    if loaded.desired is not None:
+        return loaded.desired
+    if is_git_url(args.path):
+        return _invalid(redact(args.path), loaded.diagnostics, f" at {loaded.revision[:12]}")
+    return _invalid(args.path, loaded.diagnostics, "")
+
+
+def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
+    """The desired state (and, for a git source, its publisher), or an exit code."""
+    source = pass_source(args, log=make_logger("text"))
+    if source is None:
+        return fail(f"{args.path}: no such file or folder")
+    desired = load_once(args, lambda: source.validate_and_render(source.fetch()))
+    if isinstance(desired, int):
+        return desired
+    return desired, source if isinstance(source, GitPublisher) else None
+
+
+def _invalid(shown: str, diagnostics: tuple[Diagnostic, ...], at: str) -> int:
+    print(diag.render_text(list(diagnostics)), file=sys.stderr)
+    return fail(
+        f"{shown}: the desired state{at} is invalid; nothing was done "
+        "(run `gitops-edge validate` on it)",
+        EXIT_INVALID,
+    )
