@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gitops_edge.cluster.base import Cluster
-from gitops_edge.pass_events import Event, pass_events
+from gitops_edge.events import Event
+from gitops_edge.pass_events import pass_events
 from gitops_edge.reconcile import PassResult
 
 Log = Callable[..., None]  # log(level, message, **fields)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from gitops_edge.lease import Lease, LeaseRecord
+
 JITTER = 1.2  # client-go's JitterFactor: retries every retry_period × [1, 1 + JITTER)
 
 
@@ -52,25 +54,6 @@ class Timings:
                 "more than one try to renew"
             )
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRecord:
-    """A Lease's spec: who holds it, for how long, since when, and how often it changed hands."""
-
-    holder: str = ""  # "" : released, anyone may take it
-    duration_seconds: int = 0
-    acquire_time: str = ""  # MicroTime, e.g. 2026-01-01T00:00:00.000000Z
-    renew_time: str = ""
-    transitions: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A Lease as read: its record and the resourceVersion an update must carry."""
-
-    record: LeaseRecord
-    version: str
 
 
 @dataclass(frozen=True, slots=True)

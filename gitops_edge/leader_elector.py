@@ -28,8 +28,6 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.leader_election import (
     JITTER,
     Candidate,
-    Lease,
-    LeaseRecord,
     NotLeaderError,
     Step,
     Timings,
@@ -38,6 +36,7 @@ from gitops_edge.leader_election import (
     released,
     succeeded,
 )
+from gitops_edge.lease import Lease, LeaseRecord
 
 OnChange = Callable[[bool, str], None]  # on_change(leading, holder or why)
 

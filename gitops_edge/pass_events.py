@@ -9,16 +9,15 @@ DaemonSet are one Event per pass (a count and the nodes), not one per pod; succe
 bookkeeping (OTA marks, pre-pull Jobs) emits nothing. Identical Events (same object, type,
 reason and message: client-go's `getEventKey`) share one `key`, which the adapters aggregate
 into one object with a count; within a pass an Event is emitted once (an action failing in both
-rounds of a pass counts once). Pure: no I/O.
+rounds of a pass counts once). The Event values themselves are `events`'s. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from gitops_edge.apply import DONE, FAILED, ActionResult
+from gitops_edge.events import Event, ObjectRef
 from gitops_edge.plan import (
     Action,
     AnnotateDaemonSet,
@@ -37,8 +36,6 @@ from gitops_edge.plan import (
 )
 from gitops_edge.planner.policy import HALTED_ANNOTATION, LAST_GOOD_ANNOTATION
 
-REPORTING_CONTROLLER = "gitops-edge"
-REVISION_ANNOTATION = "gitops-edge.io/revision"  # as Flux's `<group>/revision` event metadata
 NORMAL = "Normal"
 WARNING = "Warning"
 MESSAGE_LIMIT = 1024  # events.k8s.io's note limit; core/v1 has none, kubectl shows it whole
@@ -65,60 +62,6 @@ _FAILED_REASONS: dict[type, str] = {
     AnnotateDaemonSet: "AnnotateFailed",
     RollbackDaemonSet: "RollbackFailed",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
-    """The object an Event is about (core/v1 ObjectReference); namespace "" when it is
-    cluster-scoped, uid "" when not known."""
-
-    api_version: str
-    kind: str
-    name: str
-    namespace: str = ""
-    uid: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One Kubernetes Event to record (created, or counted again when identical)."""
-
-    involved: ObjectRef
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-    revision: str  # the source revision of the pass (git commit, or "worktree")
-    time: float  # when it happened, on the cluster's clock (the pass's observation)
-
-    @property
-    def namespace(self) -> str:
-        """Where the Event lives: its object's namespace; `default` for a cluster-scoped one
-        (as client-go's recorder does)."""
-        return self.involved.namespace or "default"
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        """What makes two Events the same one (client-go's `getEventKey`)."""
-        ref = self.involved
-        return (
-            REPORTING_CONTROLLER,
-            ref.api_version,
-            ref.kind,
-            ref.namespace,
-            ref.name,
-            ref.uid,
-            self.type,
-            self.reason,
-            self.message,
-        )
-
-    @property
-    def name(self) -> str:
-        """The Event object's name: `<object>.<16 hex>` like client-go's, but derived from the
-        key, so an identical Event from another process (the next CronJob run) finds the same
-        object to count on."""
-        digest = hashlib.sha256("\x00".join(self.key).encode()).hexdigest()[:16]
-        return f"{self.involved.name[: 253 - 17]}.{digest}"  # at most 253 characters
 
 
 def pass_events(

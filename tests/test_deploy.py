@@ -25,11 +25,11 @@ from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_lease import KubeLeaseStore
 from gitops_edge.cluster.kube_node import KubeNodeClient
+from gitops_edge.events import Event, ObjectRef
 from gitops_edge.health_server import EXAMPLE
 from gitops_edge.leader_election import Timings
 from gitops_edge.leader_elector import LeaderElector
 from gitops_edge.observed import Condition
-from gitops_edge.pass_events import Event, ObjectRef
 from gitops_edge.prepull import pull_job
 from gitops_edge.yamldoc import load_documents
 

@@ -18,7 +18,7 @@ from gitops_edge.cli.main import main
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.pass_events import Event
+from gitops_edge.events import Event
 from gitops_edge.reconcile import load_desired, reconcile_once
 
 BROKEN = "registry.example.com/agent:2"

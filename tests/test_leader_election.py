@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 
 from gitops_edge.leader_election import (
     Candidate,
-    Lease,
-    LeaseRecord,
     Step,
     Timings,
     decide,
@@ -19,6 +17,7 @@ from gitops_edge.leader_election import (
     released,
     succeeded,
 )
+from gitops_edge.lease import Lease, LeaseRecord
 
 T = Timings()  # 15 s, 10 s, 2 s
 WALL = "2026-01-01T00:00:00.000000Z"

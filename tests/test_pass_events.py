@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from gitops_edge.apply import DONE, FAILED, SKIPPED, ActionResult
 from gitops_edge.desired import UpdateModel
+from gitops_edge.events import REVISION_ANNOTATION, Event, ObjectRef
 from gitops_edge.observed import Condition
-from gitops_edge.pass_events import REVISION_ANNOTATION, Event, ObjectRef, pass_events
+from gitops_edge.pass_events import pass_events
 from gitops_edge.plan import (
     Action,
     AnnotateDaemonSet,

@@ -8,12 +8,10 @@ its file lock and saves its state once, atomically, when the block exits without
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from gitops_edge.events import Event
 from gitops_edge.observed import Condition, Observed
-
-if TYPE_CHECKING:  # pass_events imports apply, which imports this module
-    from gitops_edge.pass_events import Event
 
 
 class ClusterError(Exception):

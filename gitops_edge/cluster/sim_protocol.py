@@ -33,8 +33,8 @@ from gitops_edge.cluster.sim_state import (
     obj_key,
     owner_key,
 )
+from gitops_edge.events import Event
 from gitops_edge.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
-from gitops_edge.pass_events import Event
 from gitops_edge.prepull import PULL_POD_LABEL
 
 
