@@ -37,7 +37,7 @@ from kube_standin import running, write_kubeconfig  # noqa: E402
 from gitops_edge.cluster import kube  # noqa: E402
 from gitops_edge.cluster.kube import Retrier  # noqa: E402
 from gitops_edge.cluster.kube_cluster import KubeCluster  # noqa: E402
-from gitops_edge.prepull import PULL_POD_LABEL  # noqa: E402
+from gitops_edge.model.prepull import PULL_POD_LABEL  # noqa: E402
 
 
 def fleet(nodes: int, pods_per_node: int) -> dict[str, list[dict[str, Any]]]:

@@ -39,7 +39,7 @@ from gitops_edge.cluster.k8s_objects import live_json
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.planner import plan
 from gitops_edge.planner.drift import drift_between
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 
 T = TypeVar("T")
 MODELS = ("AdvancedRollingUpdate",) * 14 + ("OTA",) * 3 + ("RollingUpdate",) * 3

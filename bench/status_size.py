@@ -32,14 +32,14 @@ from typing import Any
 
 from plan_scale import write_repo
 
-import gitops_edge.status as status_module
+import gitops_edge.source.status as status_module
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.gitsource import GitSource
-from gitops_edge.job_format import job_markdown_lines, job_to_dict
-from gitops_edge.plan import Plan
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
-from gitops_edge.status import status_files
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.plan import Plan
+from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.reports.job_format import job_markdown_lines, job_to_dict
+from gitops_edge.source.gitsource import GitSource
+from gitops_edge.source.status import status_files
 
 JOB = """apiVersion: operations.kubeedge.io/v1alpha1
 kind: NodeUpgradeJob

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.demo_canary_repo import CANARY_REPO
-from gitops_edge.desired import DesiredState, UpdateModel
-from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.observed import POD_NEED_UPGRADE
-from gitops_edge.pipeline import FolderSource, Pipeline, this_cluster
-from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet
-from gitops_edge.reconcile import plan_once
+from gitops_edge.model.desired import DesiredState, UpdateModel
+from gitops_edge.model.observed import POD_NEED_UPGRADE
+from gitops_edge.model.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet
+from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.pipeline import FolderSource, Pipeline, this_cluster
+from gitops_edge.reconciler.reconcile import plan_once
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 FLEET = (("hangzhou", 8), ("shanghai", 10), ("beijing", 6), ("shenzhen", 4))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitops_edge.desired import (
+from gitops_edge.model.desired import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     OWNER_LABEL,
@@ -15,7 +15,7 @@ from gitops_edge.desired import (
     SourceRef,
     UpdateModel,
 )
-from gitops_edge.observed import Condition, DaemonSetObs, Node, Observed, PodObs
+from gitops_edge.model.observed import Condition, DaemonSetObs, Node, Observed, PodObs
 
 NOW = 10_000.0
 NEW, OLD = "newhash", "oldhash"

@@ -32,7 +32,7 @@ from typing import Any
 from kube_standin import Obj, StandIn
 
 from gitops_edge.cluster.sim_pods import node_is_eligible, template_hash
-from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+from gitops_edge.model.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
 
 READY_LONG_AGO = "2020-01-01T00:00:00Z"  # a started pod is past any minReadySeconds
 # AddOrUpdateDaemonPodTolerations (pkg/controller/daemon/util/daemonset_util.go, v1.28).

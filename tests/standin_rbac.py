@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.repository.yamldoc import load_documents
 
 # The reconciler's identity in deploy/reconciler-rbac.yaml (its ServiceAccount).
 RECONCILER_USER = "system:serviceaccount:gitops-edge:gitops-edge-reconciler"

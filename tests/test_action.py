@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
-from gitops_edge.status import status_files
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.repository.yamldoc import load_documents
+from gitops_edge.source.status import status_files
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "diff"

@@ -28,10 +28,10 @@ from gitops_edge.cli.main import main
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.cluster.sim_node import SimNodeClient
-from gitops_edge.desired import UpdateModel
-from gitops_edge.observed import Condition
+from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.observed import Condition
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 
 NGINX = """apiVersion: apps/v1
 kind: DaemonSet

@@ -28,7 +28,7 @@ from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NotFou
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_node import KubeNodeClient
-from gitops_edge.observed import Condition
+from gitops_edge.model.observed import Condition
 
 TOKENS = {
     "token-edge-a": node_user("edge-a"),

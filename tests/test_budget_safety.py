@@ -15,15 +15,15 @@ from hypothesis import strategies as st
 from planner_fixtures import NEW, desired_ds, fleet, node, observed, observed_ds, pod, state
 from test_rollout_properties import PASS_SECONDS, desired_state
 
-from gitops_edge.apply import apply_actions
 from gitops_edge.cluster.k8s_objects import pod_from
 from gitops_edge.cluster.sim import POOL_LABEL, SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.observed import Observed, PodObs
-from gitops_edge.openyurt import resolve_max_unavailable
-from gitops_edge.placement import Placement, Taint, Toleration, placement_from
-from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.observed import Observed, PodObs
+from gitops_edge.model.openyurt import resolve_max_unavailable
+from gitops_edge.model.placement import Placement, Taint, Toleration, placement_from
+from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan
 from gitops_edge.planner import plan
+from gitops_edge.reconciler.apply import apply_actions
 
 
 def only(result: Plan) -> DaemonSetPlan:

@@ -19,8 +19,8 @@ from gitops_edge.cluster.base import Cluster, NotFoundError
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import SPEC_HASH_ANNOTATION
-from gitops_edge.observed import Condition, PodObs
+from gitops_edge.model.desired import SPEC_HASH_ANNOTATION
+from gitops_edge.model.observed import Condition, PodObs
 
 
 def manifest(image: str = "registry.example.com/web:1") -> dict[str, Any]:

@@ -16,7 +16,6 @@ import pytest
 from kube_identity import EVERYONE, NODE_RULES, Identities, User, node_user
 from kube_standin import StandIn, running
 
-from gitops_edge.addresses import parse_address
 from gitops_edge.agent.server import is_loopback
 from gitops_edge.cli.agent_cmd import DEFAULT_LISTEN, parse_listen
 from gitops_edge.cluster import kube
@@ -25,13 +24,14 @@ from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_lease import KubeLeaseStore
 from gitops_edge.cluster.kube_node import KubeNodeClient
-from gitops_edge.events import Event, ObjectRef
-from gitops_edge.health_server import EXAMPLE
-from gitops_edge.leader_election import Timings
-from gitops_edge.leader_elector import LeaderElector
-from gitops_edge.observed import Condition
-from gitops_edge.prepull import pull_job
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.model.events import Event, ObjectRef
+from gitops_edge.model.observed import Condition
+from gitops_edge.model.prepull import pull_job
+from gitops_edge.reconciler.addresses import parse_address
+from gitops_edge.reconciler.health_server import EXAMPLE
+from gitops_edge.reconciler.leader_election import Timings
+from gitops_edge.reconciler.leader_elector import LeaderElector
+from gitops_edge.repository.yamldoc import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

@@ -10,9 +10,9 @@ from pathlib import Path
 from planner_fixtures import state
 from test_planner_jobs import desired_job
 
-from gitops_edge.desired import RepoConfig
-from gitops_edge.diff import compare
-from gitops_edge.reconcile import load_desired
+from gitops_edge.model.desired import RepoConfig
+from gitops_edge.reconciler.reconcile import load_desired
+from gitops_edge.reports.diff import compare
 
 
 def test_job_changes_are_previewed() -> None:

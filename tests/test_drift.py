@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from planner_fixtures import NEW, desired_ds, fleet, observed, observed_ds, state
 
-from gitops_edge.desired import REVISION_ANNOTATION, SOURCE_ANNOTATION, SPEC_HASH_ANNOTATION
-from gitops_edge.desired import UpdateModel as M
-from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan
-from gitops_edge.plan_format import plan_to_dict, render
+from gitops_edge.model.desired import REVISION_ANNOTATION, SOURCE_ANNOTATION, SPEC_HASH_ANNOTATION
+from gitops_edge.model.desired import UpdateModel as M
+from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan
 from gitops_edge.planner import plan
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.drift import drifted_fields, parse_quantity
 from gitops_edge.planner.index import index_observed
 from gitops_edge.planner.policy import HALTED_ANNOTATION, ROLLED_BACK_ANNOTATION
+from gitops_edge.reports.plan_format import plan_to_dict, render
 
 SPEC = "spec-1"
 

@@ -21,12 +21,12 @@ from test_kube_adapter import node
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.metrics import LoopMetrics
+from gitops_edge.model.desired import DesiredState
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
-from gitops_edge.status import status_files
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.metrics import LoopMetrics
+from gitops_edge.reconciler.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.source.status import status_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 DS = "edge-system/log-agent-shanghai"

@@ -17,9 +17,9 @@ from test_rollout_policy import WAVES, write
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.events import Event
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.model.events import Event
+from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 
 BROKEN = "registry.example.com/agent:2"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gitops_edge.cli.main import main
-from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
+from gitops_edge.source.gitsource import GitSource, GitSourceError, is_git_url, redact
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

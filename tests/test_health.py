@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from gitops_edge.addresses import parse_address
-from gitops_edge.desired import DesiredState, RepoConfig
-from gitops_edge.health import Beat, Heartbeat, default_grace, liveness, readiness
-from gitops_edge.health_server import EXAMPLE, Probes, make_app, serve
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.reconcile import PassResult
+from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.reconciler.addresses import parse_address
+from gitops_edge.reconciler.health import Beat, Heartbeat, default_grace, liveness, readiness
+from gitops_edge.reconciler.health_server import EXAMPLE, Probes, make_app, serve
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.reconcile import PassResult
 
 
 def test_grace_is_three_intervals_and_the_git_timeout() -> None:

@@ -17,7 +17,7 @@ from repo_config import write_config
 
 from gitops_edge.cli.loop_cmd import start_probes
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.health import Heartbeat
+from gitops_edge.reconciler.health import Heartbeat
 
 
 def get(url: str) -> tuple[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_edge.imageref import parse_image
+from gitops_edge.model.imageref import parse_image
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -19,7 +19,7 @@ from gitops_edge.cluster.base import ClusterError, NotFoundError, TransientClust
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_node import KubeNodeClient
-from gitops_edge.observed import Condition, Node
+from gitops_edge.model.observed import Condition, Node
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

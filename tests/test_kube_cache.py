@@ -29,7 +29,7 @@ from gitops_edge.cluster.base import TransientClusterError
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cache import KubeCache
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.observed import Condition, Node, Observed
+from gitops_edge.model.observed import Condition, Node, Observed
 
 FLEET_LISTS = ("/api/v1/nodes", "/api/v1/pods", "/apis/apps/v1/daemonsets")
 

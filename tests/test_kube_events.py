@@ -17,7 +17,7 @@ from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.k8s_objects import parse_time
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.events import Event, ObjectRef
+from gitops_edge.model.events import Event, ObjectRef
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DS = ObjectRef("apps/v1", "DaemonSet", "web-a", "edge", "uid-7")

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from kube_standin import StandIn, running
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import node_job_from
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
+from gitops_edge.model import nodejobs as nj
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ from kube_standin import StandIn, running
 from standin_controllers import run_daemonset_controller, run_kubelets, run_scheduler
 from standin_rbac import Role, cluster_role
 
-from gitops_edge.apply import DONE, FAILED, ActionResult
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.reconciler.apply import DONE, FAILED, ActionResult
+from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 
 ROOT = Path(__file__).resolve().parent.parent
 RECONCILER_ROLE = cluster_role(ROOT / "deploy" / "reconciler-rbac.yaml", "gitops-edge-reconciler")

@@ -39,13 +39,13 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from gitops_edge.apply import FAILED
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.kinds import KINDS
-from gitops_edge.reconcile import load_desired, reconcile_once
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.model.kinds import KINDS
+from gitops_edge.reconciler.apply import FAILED
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
+from gitops_edge.repository.yamldoc import load_documents
 
 pytestmark = [
     pytest.mark.kube,

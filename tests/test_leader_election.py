@@ -1,5 +1,5 @@
-"""The leader election's state machine (`gitops_edge.leader_election`), without I/O: create,
-acquire, renew, stand by, lose; and that a leader stops before anyone can take over."""
+"""The leader election's state machine (`gitops_edge.reconciler.leader_election`), without
+I/O: create, acquire, renew, stand by, lose; and that a leader stops before anyone can take over."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitops_edge.leader_election import (
+from gitops_edge.model.lease import Lease, LeaseRecord
+from gitops_edge.reconciler.leader_election import (
     Candidate,
     Step,
     Timings,
@@ -17,7 +18,6 @@ from gitops_edge.leader_election import (
     released,
     succeeded,
 )
-from gitops_edge.lease import Lease, LeaseRecord
 
 T = Timings()  # 15 s, 10 s, 2 s
 WALL = "2026-01-01T00:00:00.000000Z"

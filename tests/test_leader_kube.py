@@ -21,14 +21,14 @@ import kmock
 import pytest
 from kube_standin import StandIn, running, write_kubeconfig
 
-from gitops_edge.apply import apply_actions
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.kube_lease import KubeLeaseStore
-from gitops_edge.leader_election import NotLeaderError, Timings
-from gitops_edge.leader_elector import LeaderElector
-from gitops_edge.plan import ApplyNamespace
+from gitops_edge.model.plan import ApplyNamespace
+from gitops_edge.reconciler.apply import apply_actions
+from gitops_edge.reconciler.leader_election import NotLeaderError, Timings
+from gitops_edge.reconciler.leader_elector import LeaderElector
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 FAST = Timings(lease_duration=1.2, renew_deadline=0.8, retry_period=0.1)

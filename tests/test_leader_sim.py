@@ -18,7 +18,7 @@ from gitops_edge.cli.main import main
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.cluster.sim_lease import SimLeaseStore, leases_file
-from gitops_edge.lease import Lease, LeaseRecord
+from gitops_edge.model.lease import Lease, LeaseRecord
 
 
 def test_sim_leases_refuse_stale_and_duplicate_writes(tmp_path: Path) -> None:

@@ -17,17 +17,17 @@ from typing import Any
 import pytest
 from test_agent import raw, running_world
 
-from gitops_edge.action_log import action_records
-from gitops_edge.apply import DONE, FAILED, SKIPPED, ActionResult
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.main import build_parser
-from gitops_edge.config import RepoConfig
-from gitops_edge.desired import DesiredState
-from gitops_edge.logline import format_record
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.observed import Condition
-from gitops_edge.plan import ApplyDaemonSet, DeletePod, SetPodCondition
-from gitops_edge.reconcile import PassResult
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.observed import Condition
+from gitops_edge.model.plan import ApplyDaemonSet, DeletePod, SetPodCondition
+from gitops_edge.reconciler.action_log import action_records
+from gitops_edge.reconciler.apply import DONE, FAILED, SKIPPED, ActionResult
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.reconcile import PassResult
+from gitops_edge.reports.logline import format_record
+from gitops_edge.repository.config import RepoConfig
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # line breaks apart

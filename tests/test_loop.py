@@ -20,10 +20,10 @@ from repo_config import write_config
 from test_git_source import Remote, run
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState, RepoConfig
-from gitops_edge.diagnostics import Diagnostic
-from gitops_edge.loop import Loaded, LoopSettings, backoff, run_loop
-from gitops_edge.reconcile import PassResult
+from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, backoff, run_loop
+from gitops_edge.reconciler.reconcile import PassResult
+from gitops_edge.repository.diagnostics import Diagnostic
 
 
 def state(revision: str) -> DesiredState:

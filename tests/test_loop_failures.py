@@ -16,17 +16,17 @@ from typing import Any, get_args
 import pytest
 from prometheus_client import generate_latest
 
-from gitops_edge.apply import FAILED, ActionResult
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState, RepoConfig
-from gitops_edge.failures import ACTION_KINDS, KINDS
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.metrics import LoopMetrics
-from gitops_edge.observed import Condition
-from gitops_edge.plan import Action, DeletePod, SetPodCondition
-from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.model.observed import Condition
+from gitops_edge.model.plan import Action, DeletePod, SetPodCondition
+from gitops_edge.reconciler.apply import FAILED, ActionResult
+from gitops_edge.reconciler.failures import ACTION_KINDS, KINDS
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.metrics import LoopMetrics
+from gitops_edge.reconciler.reconcile import PassResult, load_desired, reconcile_once
 
 CONFIG = """apiVersion: gitops-edge.io/v1alpha1
 kind: RepositoryConfig

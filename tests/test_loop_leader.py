@@ -9,9 +9,9 @@ from typing import Any
 
 from test_loop import Recorder, state
 
-from gitops_edge.leader_election import NotLeaderError
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.reconcile import PassResult
+from gitops_edge.reconciler.leader_election import NotLeaderError
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.reconcile import PassResult
 
 
 def test_a_standby_runs_no_pass_until_it_leads() -> None:

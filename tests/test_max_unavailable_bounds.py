@@ -16,11 +16,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops_edge.desired import UpdateModel
-from gitops_edge.diagnostics import ERROR
-from gitops_edge.openyurt import resolve_max_unavailable
-from gitops_edge.reconcile import InvalidRevisionError, load_desired
-from gitops_edge.validation import validate_repository
+from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.openyurt import resolve_max_unavailable
+from gitops_edge.reconciler.reconcile import InvalidRevisionError, load_desired
+from gitops_edge.repository.diagnostics import ERROR
+from gitops_edge.repository.validation import validate_repository
 
 INT32_MAX = 2**31 - 1
 

@@ -23,14 +23,14 @@ from gitops_edge.cli.loop_cmd import start_metrics
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState, RepoConfig
-from gitops_edge.failures import KINDS
-from gitops_edge.gitsource import GitSourceError
-from gitops_edge.loop import Loaded, LoopSettings, run_loop
-from gitops_edge.metrics import LoopMetrics
-from gitops_edge.plan import Plan
+from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.model.plan import Plan
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.reconciler.failures import KINDS
+from gitops_edge.reconciler.loop import Loaded, LoopSettings, run_loop
+from gitops_edge.reconciler.metrics import LoopMetrics
+from gitops_edge.reconciler.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.source.gitsource import GitSourceError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

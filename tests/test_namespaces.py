@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from gitops_edge.apply import DONE, FAILED, apply_actions
 from gitops_edge.cluster.base import NamespaceMissingError, NotFoundError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.diagnostics import WARNING
-from gitops_edge.plan import ApplyDaemonSet, ApplyNamespace, PruneDaemonSet, PruneNamespace
+from gitops_edge.model.plan import ApplyDaemonSet, ApplyNamespace, PruneDaemonSet, PruneNamespace
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import load_desired, reconcile_once
-from gitops_edge.validation import validate_repository
+from gitops_edge.reconciler.apply import DONE, FAILED, apply_actions
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
+from gitops_edge.repository.diagnostics import WARNING
+from gitops_edge.repository.validation import validate_repository
 
 CONFIG = """apiVersion: gitops-edge.io/v1alpha1
 kind: RepositoryConfig

@@ -12,11 +12,11 @@ import pytest
 from repo_config import write_config
 from test_git_source import EXAMPLE, Remote, run
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.plan import DeletePod
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.plan import DeletePod
+from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
 
 CONFIG = """\
 apiVersion: gitops-edge.io/v1alpha1

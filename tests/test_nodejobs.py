@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.k8s_objects import node_job_from
+from gitops_edge.model import nodejobs as nj
 
 
 def job(version: str, kind: str = nj.UPGRADE, **spec: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_edge.desired import UpdateModel
-from gitops_edge.openyurt import (
+from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.openyurt import (
     parse_max_unavailable,
     parse_update_strategy,
     resolve_max_unavailable,

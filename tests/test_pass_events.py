@@ -4,12 +4,10 @@ pod deletions summed per DaemonSet; bookkeeping silent; identical Events share a
 
 from __future__ import annotations
 
-from gitops_edge.apply import DONE, FAILED, SKIPPED, ActionResult
-from gitops_edge.desired import UpdateModel
-from gitops_edge.events import REVISION_ANNOTATION, Event, ObjectRef
-from gitops_edge.observed import Condition
-from gitops_edge.pass_events import pass_events
-from gitops_edge.plan import (
+from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.events import REVISION_ANNOTATION, Event, ObjectRef
+from gitops_edge.model.observed import Condition
+from gitops_edge.model.plan import (
     Action,
     AnnotateDaemonSet,
     ApplyDaemonSet,
@@ -27,6 +25,8 @@ from gitops_edge.plan import (
     SetPodCondition,
 )
 from gitops_edge.planner.policy import HALTED_ANNOTATION, LAST_GOOD_ANNOTATION
+from gitops_edge.reconciler.apply import DONE, FAILED, SKIPPED, ActionResult
+from gitops_edge.reconciler.pass_events import pass_events
 
 REV = "0123456789abcdef0123"
 DS = ObjectRef("apps/v1", "DaemonSet", "web-a", "edge", "uid-web")

@@ -8,10 +8,10 @@ import json
 import pytest
 from planner_fixtures import desired_ds, fleet, observed, state
 
-from gitops_edge.desired import UpdateModel
-from gitops_edge.plan import Plan
-from gitops_edge.plan_format import plan_to_dict, progress_bar, render, render_text
+from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.plan import Plan
 from gitops_edge.planner import plan
+from gitops_edge.reports.plan_format import plan_to_dict, progress_bar, render, render_text
 
 
 @pytest.fixture

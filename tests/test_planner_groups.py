@@ -8,8 +8,8 @@ import random
 import pytest
 from planner_fixtures import desired_ds, group
 
-from gitops_edge.desired import LabelRequirement, LabelSelector, NodeGroup, SourceRef
-from gitops_edge.observed import Node
+from gitops_edge.model.desired import LabelRequirement, LabelSelector, NodeGroup, SourceRef
+from gitops_edge.model.observed import Node
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import LabelIndex, group_members
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 from planner_fixtures import NEW, OLD, OWNER, desired_ds, fleet, observed, state
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import OWNER_LABEL, DesiredJob, PrePullPolicy, RepoConfig, SourceRef
-from gitops_edge.observed import JobObs, NodeJobStatus
-from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, DeletePod, Plan
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import OWNER_LABEL, DesiredJob, PrePullPolicy, RepoConfig, SourceRef
+from gitops_edge.model.observed import JobObs, NodeJobStatus
+from gitops_edge.model.plan import CreateNodeJob, DeleteNodeJob, DeletePod, Plan
 from gitops_edge.planner import plan
 from gitops_edge.planner.rollout_prepull import job_name
 

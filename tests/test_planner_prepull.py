@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from planner_fixtures import NEW, NOW, desired_ds, fleet, observed, pod, state
 
-from gitops_edge.desired import DesiredState, UpdateModel
-from gitops_edge.observed import POD_IMAGE_READY, Condition, Observed, PullJobObs
-from gitops_edge.plan import Action, DeleteJob, Plan, SetPodCondition, StartImagePull
+from gitops_edge.model.desired import DesiredState, UpdateModel
+from gitops_edge.model.observed import POD_IMAGE_READY, Condition, Observed, PullJobObs
+from gitops_edge.model.plan import Action, DeleteJob, Plan, SetPodCondition, StartImagePull
+from gitops_edge.model.prepull import job_name
 from gitops_edge.planner import plan
-from gitops_edge.prepull import job_name
 
 MANIFEST = {
     "spec": {

@@ -21,9 +21,9 @@ from planner_fixtures import (
     state,
 )
 
-from gitops_edge.desired import RepoConfig, UpdateModel
-from gitops_edge.observed import POD_NEED_UPGRADE, Condition
-from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan, SetPodCondition
+from gitops_edge.model.desired import RepoConfig, UpdateModel
+from gitops_edge.model.observed import POD_NEED_UPGRADE, Condition
+from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod, Plan, SetPodCondition
 from gitops_edge.planner import plan
 
 

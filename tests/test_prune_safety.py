@@ -14,18 +14,18 @@ from repo_config import write_config
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import (
+from gitops_edge.model.desired import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     OWNER_LABEL,
     DesiredState,
     RepoConfig,
 )
-from gitops_edge.observed import JobObs, Observed
-from gitops_edge.plan_format import plan_to_dict, render_markdown, render_text
+from gitops_edge.model.observed import JobObs, Observed
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import load_desired
-from gitops_edge.status import summary_markdown
+from gitops_edge.reconciler.reconcile import load_desired
+from gitops_edge.reports.plan_format import plan_to_dict, render_markdown, render_text
+from gitops_edge.source.status import summary_markdown
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

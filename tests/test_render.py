@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gitops_edge.desired import (
+from gitops_edge.model.desired import (
     GROUP_LABEL,
     MANAGED_BY_LABEL,
     REVISION_ANNOTATION,
@@ -21,7 +21,7 @@ from gitops_edge.desired import (
     DesiredState,
     UpdateModel,
 )
-from gitops_edge.reconcile import load_desired
+from gitops_edge.reconciler.reconcile import load_desired
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from test_rollout_properties import desired_state
 
-from gitops_edge.apply import apply_actions
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.plan import DeletePod
+from gitops_edge.model.plan import DeletePod
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import reconcile_once
+from gitops_edge.reconciler.apply import apply_actions
+from gitops_edge.reconciler.reconcile import reconcile_once
 
 
 def test_pass_interrupted_after_some_deletions_resumes_within_budget(tmp_path: Path) -> None:

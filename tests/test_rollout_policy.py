@@ -12,14 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repo_config import write_config
 
-from gitops_edge.apply import apply_actions
 from gitops_edge.cli.status_cmd import render_rows
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.maintenance import open_at
-from gitops_edge.plan import DaemonSetPlan, DeletePod, Plan, RollbackDaemonSet, SetPodCondition
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
-from gitops_edge.status import group_status, status_files
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.maintenance import open_at
+from gitops_edge.model.plan import (
+    DaemonSetPlan,
+    DeletePod,
+    Plan,
+    RollbackDaemonSet,
+    SetPodCondition,
+)
+from gitops_edge.reconciler.apply import apply_actions
+from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.source.status import group_status, status_files
 
 GROUPS = """\
 apiVersion: gitops-edge.io/v1alpha1

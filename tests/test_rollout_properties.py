@@ -20,14 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repo_config import write_config
 
-from gitops_edge.apply import apply_actions
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.observed import Observed, PodObs
-from gitops_edge.openyurt import resolve_max_unavailable
-from gitops_edge.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.observed import Observed, PodObs
+from gitops_edge.model.openyurt import resolve_max_unavailable
+from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, DeletePod
 from gitops_edge.planner import plan
-from gitops_edge.reconcile import load_desired, reconcile_once
+from gitops_edge.reconciler.apply import apply_actions
+from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 
 PASS_SECONDS = 30.0  # > ready delay 5 s + minReadySeconds ≤ 20 s: pods available by next pass
 

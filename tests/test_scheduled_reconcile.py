@@ -25,8 +25,8 @@ from standin_rbac import service_account_grants
 from test_git_source import run
 from workflow_expressions import condition, evaluate, substitute
 
-from gitops_edge.desired import DEFAULT_STATUS_BRANCH, REVISION_ANNOTATION
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.model.desired import DEFAULT_STATUS_BRANCH, REVISION_ANNOTATION
+from gitops_edge.repository.yamldoc import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example-repo"

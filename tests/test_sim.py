@@ -22,7 +22,7 @@ from gitops_edge.cluster.k8s_objects import (
 )
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.cluster.sim_pods import node_is_eligible
-from gitops_edge.observed import Condition, Observed, PodObs
+from gitops_edge.model.observed import Condition, Observed, PodObs
 
 
 def manifest(

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.observed import JobObs
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.observed import JobObs
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example-repo"
 STEP = 5.0  # the sim's ready_delay: one job step

@@ -27,8 +27,8 @@ from standin_rbac import Attributes, Role, Rule
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.plan import DeletePod
-from gitops_edge.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.model.plan import DeletePod
+from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
 
 APPLY = {
     "field_manager": "gitops-edge",

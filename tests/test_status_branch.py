@@ -12,8 +12,8 @@ import pytest
 from test_git_source import run
 from test_status_writeback import World
 
-from gitops_edge.config import repo_config_from
-from gitops_edge.validation import validate_repository
+from gitops_edge.repository.config import repo_config_from
+from gitops_edge.repository.validation import validate_repository
 
 DEFAULT = "gitops-edge/status"
 

@@ -16,10 +16,10 @@ from test_git_source import run
 from test_status_writeback import World
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.gitsource import GitSourceError
-from gitops_edge.loop import LoopSettings, run_loop
-from gitops_edge.reconcile import PassResult, plan_once, reconcile_once
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.reconciler.loop import LoopSettings, run_loop
+from gitops_edge.reconciler.reconcile import PassResult, plan_once, reconcile_once
+from gitops_edge.source.gitsource import GitSourceError
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def _repository(root: Path, status: str | None) -> Path:
 def test_a_status_path_over_desired_state_or_out_of_the_repository_is_an_error(
     tmp_path: Path, status: str, rule: str, says: str
 ) -> None:
-    from gitops_edge.validation import validate_repository
+    from gitops_edge.repository.validation import validate_repository
 
     result = validate_repository(_repository(tmp_path / "repo", status))
     assert not result.valid
@@ -259,7 +259,7 @@ def test_a_status_path_over_desired_state_or_out_of_the_repository_is_an_error(
 
 @pytest.mark.parametrize("status", [None, "status", "reports/status", "ci"])
 def test_a_status_path_apart_from_desired_state_is_valid(tmp_path: Path, status: str) -> None:
-    from gitops_edge.validation import validate_repository
+    from gitops_edge.repository.validation import validate_repository
 
     result = validate_repository(_repository(tmp_path / "repo", status))
     assert result.valid, result.diagnostics
@@ -267,7 +267,7 @@ def test_a_status_path_apart_from_desired_state_is_valid(tmp_path: Path, status:
 
 def test_yaml_in_the_default_status_folder_is_an_error_at_the_file(tmp_path: Path) -> None:
     """Never read as desired state, and status write-back would delete it."""
-    from gitops_edge.validation import validate_repository
+    from gitops_edge.repository.validation import validate_repository
 
     root = _repository(tmp_path / "repo", None)
     (root / "status").mkdir()
@@ -281,7 +281,7 @@ def test_yaml_in_the_default_status_folder_is_an_error_at_the_file(tmp_path: Pat
 
 
 def test_a_linked_folder_on_the_way_to_the_status_folder_is_refused(tmp_path: Path) -> None:
-    from gitops_edge.status_folder import StatusFolderError, replace_status_files
+    from gitops_edge.source.status_folder import StatusFolderError, replace_status_files
 
     outside = _outside(tmp_path)
     clone = tmp_path / "clone"
@@ -295,7 +295,7 @@ def test_a_linked_folder_on_the_way_to_the_status_folder_is_refused(tmp_path: Pa
 def test_a_link_anywhere_in_the_status_folder_fails_before_anything_changes(
     tmp_path: Path,
 ) -> None:
-    from gitops_edge.status_folder import StatusFolderError, replace_status_files
+    from gitops_edge.source.status_folder import StatusFolderError, replace_status_files
 
     outside = _outside(tmp_path)
     status = tmp_path / "clone" / "status"
@@ -310,7 +310,7 @@ def test_a_link_anywhere_in_the_status_folder_fails_before_anything_changes(
 
 
 def test_status_files_replace_the_folder_contents(tmp_path: Path) -> None:
-    from gitops_edge.status_folder import replace_status_files
+    from gitops_edge.source.status_folder import replace_status_files
 
     status = tmp_path / "clone" / "fleet" / "status"
     (status / "jobs").mkdir(parents=True)

@@ -9,12 +9,12 @@ from dataclasses import replace
 
 from planner_fixtures import desired_ds, state
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import DesiredState, UpdateModel
-from gitops_edge.diagnostics import Diagnostic
-from gitops_edge.observed import NodeJobStatus
-from gitops_edge.plan import DaemonSetPlan, Deferral, JobPlan, Plan, Progress
-from gitops_edge.status import recorded_revision, status_files, summary_markdown
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import DesiredState, UpdateModel
+from gitops_edge.model.observed import NodeJobStatus
+from gitops_edge.model.plan import DaemonSetPlan, Deferral, JobPlan, Plan, Progress
+from gitops_edge.repository.diagnostics import Diagnostic
+from gitops_edge.source.status import recorded_revision, status_files, summary_markdown
 
 LIMIT = 60_000
 REVISION = "a" * 40

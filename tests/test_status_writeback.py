@@ -14,10 +14,10 @@ import pytest
 from test_git_source import EXAMPLE, Remote, run
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DEFAULT_STATUS_BRANCH
-from gitops_edge.gitsource import GitSource
-from gitops_edge.publish import GitPublisher
-from gitops_edge.reconcile import plan_once, reconcile_once
+from gitops_edge.model.desired import DEFAULT_STATUS_BRANCH
+from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.reconciler.reconcile import plan_once, reconcile_once
+from gitops_edge.source.gitsource import GitSource
 
 
 class World:

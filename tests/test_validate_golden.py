@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops_edge.diagnostics import has_errors, render_text
-from gitops_edge.validation import validate_repository
+from gitops_edge.repository.diagnostics import has_errors, render_text
+from gitops_edge.repository.validation import validate_repository
 
 GOLDEN = Path(__file__).parent / "golden"
 VALID = sorted(p for p in (GOLDEN / "valid").iterdir() if p.is_dir())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitops_edge.yamldoc import MAX_NODES, load_documents
+from gitops_edge.repository.yamldoc import MAX_NODES, load_documents
 
 
 def test_plain_data_and_positions() -> None:
@@ -80,7 +80,7 @@ def test_flow_sequence_with_colon_in_plain_scalar_is_valid_yaml_1_2() -> None:
 
 
 def test_fast_and_pure_parsers_read_the_same_data() -> None:
-    from gitops_edge import yamlparse
+    from gitops_edge.repository import yamlparse
 
     text = (
         "a: yes\nb: on\nc: 0o17\nd: 017\ne: 1_000\nf: .inf\ng: ~\nh: 2001-12-14\n"

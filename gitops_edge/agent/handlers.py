@@ -26,7 +26,7 @@ from typing import Any
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.routes import Op, Response, Route, shown, text
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient, NotFoundError
-from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition
+from gitops_edge.model.observed import POD_IMAGE_READY, POD_NEED_UPGRADE, Condition
 
 REVISION_PREFIX = "controllerrevision: "
 UNREACHABLE = "the cloud is unreachable: try again when the node is back online"

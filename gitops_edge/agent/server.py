@@ -20,7 +20,7 @@ Staying responsive under slow clients (slowloris): a thread per connection, and
   the one that gives way, and is answered however many slow connections are open; only when
   every open connection is being answered is a newcomer refused (503). Connections the
   accept loop has not taken yet wait in the kernel's listen queue (128).
-Logs one record per answered request through `log` (`gitops_edge.logline`: text or JSON, the
+Logs one record per answered request through `log` (`gitops_edge.reports.logline`: text or JSON, the
 same lines as the loop's): `request` with method, path, status, duration_ms (from the request
 line's arrival to the answer being ready to send) and remote, plus a note for a refused or cut
 short request; but not a passing `GET /healthz` (the kubelet's probe, every few seconds: noise).
@@ -48,7 +48,7 @@ from typing import Any
 from gitops_edge.agent.connections import ConnectionTable, DeadlineReader, RequestDeadlineError
 from gitops_edge.agent.handlers import Agent, handle
 from gitops_edge.agent.routes import TOKEN, Response, Route, route, text
-from gitops_edge.logline import Log, make_logger
+from gitops_edge.reports.logline import Log, make_logger
 
 MAX_REQUEST_LINE = 8192
 MAX_BODY = 64 * 1024

@@ -19,7 +19,6 @@ from pathlib import Path
 from types import FrameType
 from typing import cast
 
-from gitops_edge.addresses import parse_address
 from gitops_edge.agent.cache import PodCache
 from gitops_edge.agent.handlers import Agent
 from gitops_edge.agent.identity import NODE_KUBECONFIG, Check, CredentialSource, verify
@@ -33,7 +32,8 @@ from gitops_edge.cli.common import EXIT_OK, add_cluster, cache_dir, fail, second
 from gitops_edge.cli.logs import add_log_options, logger
 from gitops_edge.cluster.base import CloudUnreachableError, ClusterError, NodeClient
 from gitops_edge.cluster.sim_node import SimNodeClient
-from gitops_edge.logline import Log
+from gitops_edge.reconciler.addresses import parse_address
+from gitops_edge.reports.logline import Log
 
 DEFAULT_LISTEN = "127.0.0.1:10267"
 _NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from gitops_edge.redaction import redact
+from gitops_edge.reports.redaction import redact
 
 EXIT_OK = 0
 EXIT_INVALID = 1

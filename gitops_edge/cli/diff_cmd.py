@@ -17,15 +17,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gitops_edge import diagnostics as diag
-from gitops_edge import diff, workflow_text
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
-from gitops_edge.desired import DesiredState
-from gitops_edge.gitsource import GitSourceError
-from gitops_edge.gitsource_revisions import export_revision, repository_root
-from gitops_edge.render import render
-from gitops_edge.status import rows_from_status_file
-from gitops_edge.validation import ValidatedRepo, validate_repository
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.reports import diff, workflow_text
+from gitops_edge.repository import diagnostics as diag
+from gitops_edge.repository.render import render
+from gitops_edge.repository.validation import ValidatedRepo, validate_repository
+from gitops_edge.source.gitsource import GitSourceError
+from gitops_edge.source.gitsource_revisions import export_revision, repository_root
+from gitops_edge.source.status import rows_from_status_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_edge.cli.common import seconds
-from gitops_edge.leader_election import Timings
-from gitops_edge.leader_elector import LeaderElector, LeaseStore, new_identity
+from gitops_edge.reconciler.leader_election import Timings
+from gitops_edge.reconciler.leader_elector import LeaderElector, LeaseStore, new_identity
 
 DEFAULT_LEASE = "gitops-edge-reconciler"
 DEFAULT_NAMESPACE = "gitops-edge-system"

@@ -1,5 +1,5 @@
 """The log options of long-running commands (`reconcile`, `agent`): `--log-format text|json` and
-`--log-level debug|info|warning|error`, and the logger they select (`gitops_edge.logline`:
+`--log-level debug|info|warning|error`, and the logger they select (`gitops_edge.reports.logline`:
 formats, typed values, credential masking).
 Side effects: the logger writes to stderr.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from gitops_edge.logline import FORMATS, LEVELS, Log, make_logger
+from gitops_edge.reports.logline import FORMATS, LEVELS, Log, make_logger
 
 __all__ = ["add_log_options", "logger", "make_logger"]
 

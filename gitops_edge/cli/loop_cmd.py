@@ -26,7 +26,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-from gitops_edge.addresses import parse_address
 from gitops_edge.cli.common import EXIT_OK, fail
 from gitops_edge.cli.leader_opts import lease_namespace, log_changes, start_elector
 from gitops_edge.cli.logs import logger
@@ -34,13 +33,14 @@ from gitops_edge.cli.pipeline_args import pipeline_from_args
 from gitops_edge.cluster.base import Cluster, ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.gitsource import GitSourceError, is_git_url
-from gitops_edge.health import Heartbeat, default_grace
-from gitops_edge.health_server import EXAMPLE as HEALTH_EXAMPLE
-from gitops_edge.health_server import Probes, make_app, serve
-from gitops_edge.loop import LoopSettings, run_loop
-from gitops_edge.metrics import LoopMetrics
-from gitops_edge.observed import Node
+from gitops_edge.model.observed import Node
+from gitops_edge.reconciler.addresses import parse_address
+from gitops_edge.reconciler.health import Heartbeat, default_grace
+from gitops_edge.reconciler.health_server import EXAMPLE as HEALTH_EXAMPLE
+from gitops_edge.reconciler.health_server import Probes, make_app, serve
+from gitops_edge.reconciler.loop import LoopSettings, run_loop
+from gitops_edge.reconciler.metrics import LoopMetrics
+from gitops_edge.source.gitsource import GitSourceError, is_git_url
 
 if TYPE_CHECKING:
     from gitops_edge.cluster.kube_cluster import KubeCluster  # at run time only where kube is used

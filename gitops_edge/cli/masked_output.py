@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TextIO, cast
 
-from gitops_edge.redaction import redact
+from gitops_edge.reports.redaction import redact
 
 
 class MaskedStream:

@@ -15,19 +15,19 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gitops_edge import diagnostics as diag
 from gitops_edge.cli.common import EXIT_INVALID, cache_dir, fail, seconds
 from gitops_edge.cli.logs import make_logger
-from gitops_edge.clone_repair import log_repairs
-from gitops_edge.desired import DesiredState
-from gitops_edge.diagnostics import Diagnostic
-from gitops_edge.event_recorder import EventRecorder
-from gitops_edge.gitproc import DEFAULT_TIMEOUT
-from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url, redact
-from gitops_edge.loop import Loaded
-from gitops_edge.metrics import LoopMetrics
-from gitops_edge.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
-from gitops_edge.publish import GitPublisher
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.loop import Loaded
+from gitops_edge.reconciler.metrics import LoopMetrics
+from gitops_edge.reconciler.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
+from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.repository import diagnostics as diag
+from gitops_edge.repository.diagnostics import Diagnostic
+from gitops_edge.source.clone_repair import log_repairs
+from gitops_edge.source.gitproc import DEFAULT_TIMEOUT
+from gitops_edge.source.gitsource import GitSource, GitSourceError, is_git_url, redact
 
 
 def add_git_source(parser: argparse.ArgumentParser) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from gitops_edge import plan_format
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, add_verbose, fail
 from gitops_edge.cli.pipeline_args import add_git_source, load_source
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
-from gitops_edge.reconcile import plan_once
+from gitops_edge.reconciler.reconcile import plan_once
+from gitops_edge.reports import plan_format
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,8 +14,6 @@ import dataclasses
 import json
 import sys
 
-from gitops_edge import plan_format
-from gitops_edge.apply import DONE, FAILED, ActionResult
 from gitops_edge.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -31,10 +29,12 @@ from gitops_edge.cli.loop_cmd import run_reconcile_loop
 from gitops_edge.cli.pipeline_args import add_git_source, load_once, pipeline_from_args
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
-from gitops_edge.gitsource import GitSourceError
-from gitops_edge.leader_election import NotLeaderError
-from gitops_edge.leader_elector import LeaderElector
-from gitops_edge.reconcile import PassResult
+from gitops_edge.reconciler.apply import DONE, FAILED, ActionResult
+from gitops_edge.reconciler.leader_election import NotLeaderError
+from gitops_edge.reconciler.leader_elector import LeaderElector
+from gitops_edge.reconciler.reconcile import PassResult
+from gitops_edge.reports import plan_format
+from gitops_edge.source.gitsource import GitSourceError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

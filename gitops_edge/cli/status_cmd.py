@@ -15,20 +15,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.cli.pipeline_args import add_git_source, git_cache, load_source
-from gitops_edge.clone_repair import log_repairs
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
-from gitops_edge.gitsource import GitSource, GitSourceError, is_git_url
-from gitops_edge.job_format import count_words, job_to_dict
-from gitops_edge.plan import held_by_window
-from gitops_edge.plan_format import all_jobs, progress_bar
-from gitops_edge.reconcile import plan_once
-from gitops_edge.status import JOBS_DIR, rows_from_status_file, status_rows
-from gitops_edge.validation import validate_repository
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.plan import held_by_window
+from gitops_edge.reconciler.reconcile import plan_once
+from gitops_edge.reports.job_format import count_words, job_to_dict
+from gitops_edge.reports.plan_format import all_jobs, progress_bar
+from gitops_edge.repository.validation import validate_repository
+from gitops_edge.source.clone_repair import log_repairs
+from gitops_edge.source.gitsource import GitSource, GitSourceError, is_git_url
+from gitops_edge.source.status import JOBS_DIR, rows_from_status_file, status_rows
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,9 +10,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from gitops_edge import diagnostics as diag
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
-from gitops_edge.validation import validate_repository
+from gitops_edge.repository import diagnostics as diag
+from gitops_edge.repository.validation import validate_repository
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

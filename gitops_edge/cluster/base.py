@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gitops_edge.events import Event
-from gitops_edge.observed import Condition, Observed
+from gitops_edge.model.events import Event
+from gitops_edge.model.observed import Condition, Observed
 
 
 class ClusterError(Exception):
@@ -90,7 +90,7 @@ class Cluster(Protocol):
         ...
 
     def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
-        """Create an image pre-pull Job (batch/v1, `gitops_edge.prepull.pull_job`)."""
+        """Create an image pre-pull Job (batch/v1, `gitops_edge.model.prepull.pull_job`)."""
         ...
 
     def delete_job(self, namespace: str, name: str) -> None:

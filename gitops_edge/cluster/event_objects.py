@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from gitops_edge.cluster.k8s_objects import format_time
-from gitops_edge.events import REPORTING_CONTROLLER, REVISION_ANNOTATION, Event
+from gitops_edge.model.events import REPORTING_CONTROLLER, REVISION_ANNOTATION, Event
 
 Obj = dict[str, Any]
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_ANNOTATION
-from gitops_edge.observed import (
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SPEC_HASH_ANNOTATION
+from gitops_edge.model.observed import (
     REVISION_HASH_LABEL,
     TEMPLATE_GENERATION_LABEL,
     Condition,
@@ -29,8 +29,8 @@ from gitops_edge.observed import (
     PodObs,
     PullJobObs,
 )
-from gitops_edge.placement import placement_from, taints_from, target_node
-from gitops_edge.prepull import PULL_POD_LABEL, PULL_REVISION_LABEL
+from gitops_edge.model.placement import placement_from, taints_from, target_node
+from gitops_edge.model.prepull import PULL_POD_LABEL, PULL_REVISION_LABEL
 
 Obj = Mapping[str, Any]
 _EMPTY: Mapping[str, Any] = {}

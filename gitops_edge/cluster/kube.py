@@ -44,7 +44,7 @@ from gitops_edge.cluster.base import (
     UnauthorizedError,
 )
 from gitops_edge.cluster.kube_errors import ConflictError, Endpoint, InvalidError, config_problem
-from gitops_edge.observed import POD_IMAGE_READY, POD_NEED_UPGRADE
+from gitops_edge.model.observed import POD_IMAGE_READY, POD_NEED_UPGRADE
 
 if TYPE_CHECKING:
     from gitops_edge.cluster.kube_cache import KubeCache

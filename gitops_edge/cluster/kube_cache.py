@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gitops_edge.cluster.k8s_objects import controller_ref, node_from, pod_from
-from gitops_edge.observed import REVISION_HASH_LABEL, Node
+from gitops_edge.model.observed import REVISION_HASH_LABEL, Node
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects

@@ -17,7 +17,7 @@ from gitops_edge.cluster.kube_errors import Endpoint
 from gitops_edge.cluster.kube_events import EventWriter
 from gitops_edge.cluster.kube_jobs import KubeJobs
 from gitops_edge.cluster.kube_write import KubeWrites
-from gitops_edge.events import Event
+from gitops_edge.model.events import Event
 
 
 class KubeCluster(KubeJobs, KubeWrites):

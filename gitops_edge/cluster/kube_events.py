@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_edge.cluster.base import NamespaceMissingError, NotFoundError
 from gitops_edge.cluster.event_objects import event_object, recount
-from gitops_edge.events import Event
+from gitops_edge.model.events import Event
 
 if TYPE_CHECKING:
     from gitops_edge.cluster.kube import Retrier

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.kube import Obj, json_body
 from gitops_edge.cluster.kube_read import KubeReads
+from gitops_edge.model import nodejobs as nj
 
 
 class KubeJobs(KubeReads):

@@ -18,7 +18,7 @@ from typing import Any
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.kube import Retrier, connect_to
 from gitops_edge.cluster.kube_cluster import KubeCluster
-from gitops_edge.lease import Lease, LeaseRecord
+from gitops_edge.model.lease import Lease, LeaseRecord
 
 GROUP, VERSION, PLURAL = "coordination.k8s.io", "v1", "leases"
 GROUP_VERSION = f"{GROUP}/{VERSION}"

@@ -17,7 +17,7 @@ from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import condition_to
 from gitops_edge.cluster.kube import KubeApi, delete_options, json_body, self_subject_review
 from gitops_edge.cluster.kube_errors import ConflictError, InvalidError
-from gitops_edge.observed import Condition
+from gitops_edge.model.observed import Condition
 
 
 def delete_pod(cluster: KubeApi, namespace: str, name: str, uid: str) -> Any:

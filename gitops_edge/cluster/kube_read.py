@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.k8s_objects import (
     daemonset_from,
     node_job_from,
@@ -42,8 +41,9 @@ from gitops_edge.cluster.kube_cache import (
     parsers,
     read_pages,
 )
-from gitops_edge.observed import JobObs, NamespaceObs, Observed
-from gitops_edge.prepull import PULL_POD_LABEL
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.observed import JobObs, NamespaceObs, Observed
+from gitops_edge.model.prepull import PULL_POD_LABEL
 
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
 WATCH_SECONDS = 300  # the server ends a watch after this long; it is then resumed

@@ -28,7 +28,7 @@ from gitops_edge.cluster.k8s_objects import controller_ref
 from gitops_edge.cluster.kube import DAEMON_POD_SELECTOR, PLANNER_CONDITIONS, KubeApi, job_body
 from gitops_edge.cluster.kube_cache import DAEMONSETS, PODS, version_of
 from gitops_edge.cluster.kube_node import delete_pod, set_pod_condition
-from gitops_edge.observed import Condition, PodObs
+from gitops_edge.model.observed import Condition, PodObs
 
 FIELD_MANAGER = "gitops-edge"
 Settle = Callable[..., None]  # settle(response, holds=None), see KubeWrites._writing

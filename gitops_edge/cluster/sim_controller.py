@@ -34,8 +34,8 @@ from gitops_edge.cluster.sim_pods import (
     template_hash,
 )
 from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
-from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
-from gitops_edge.placement import (
+from gitops_edge.model.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+from gitops_edge.model.placement import (
     placement_from,
     taints_from,
     target_node,

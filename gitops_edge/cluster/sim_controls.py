@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
 from gitops_edge.cluster import sim_edit, sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster.base import NotFoundError
@@ -26,6 +25,7 @@ from gitops_edge.cluster.sim_state import (
     node_ready,
     owner_key,
 )
+from gitops_edge.model import nodejobs as nj
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 AGENT_ROLE_LABEL = "node-role.kubernetes.io/agent"  # keadm join sets both

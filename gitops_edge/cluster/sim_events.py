@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from gitops_edge.cluster.event_objects import Obj, event_object, recount
 from gitops_edge.cluster.k8s_objects import parse_time
 from gitops_edge.cluster.sim_state import SimState
-from gitops_edge.events import Event
+from gitops_edge.model.events import Event
 
 EVENT_TTL = 3600.0  # seconds
 

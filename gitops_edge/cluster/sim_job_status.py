@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.k8s_objects import format_time
+from gitops_edge.model import nodejobs as nj
 
 _V1_EVENTS = {nj.V1_CHECKING: "Check", nj.V1_UPGRADING: "Upgrade", nj.V1_PULLING: "Pull"}
 

@@ -18,7 +18,7 @@ logical clock, their status written in the shape of the version they were create
   v1alpha2 dispatches only to connected (Ready) nodes; v1alpha1 sends regardless.
 - Failure tolerance: v1alpha1 stops dispatching once failed ≥ nodes × failureTolerate and fails
   the job when the running nodes are done; v1alpha2 decides when no node is left to run
-  (`gitops_edge.nodejobs`).
+  (`gitops_edge.model.nodejobs`).
 Deviation: a v1alpha1 job that selects no node is marked Failed (upstream leaves it at Init).
 Bookkeeping lives under the object's `_sim` key, which no reader looks at; the status is
 written from it by `sim_job_status`.
@@ -31,10 +31,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster.sim_job_status import v1alpha1_status, v1alpha2_status
 from gitops_edge.cluster.sim_state import Obj, SimState, node_ready
-from gitops_edge.desired import LabelSelector
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import LabelSelector
 
 FAILING_CHECKS_ANNOTATION = "sim.gitops-edge.io/failing-checks"
 _KUBEEDGE_VERSION = re.compile(r"kubeedge-v[0-9][0-9A-Za-z.+_-]*$")

@@ -21,7 +21,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from gitops_edge.cluster.base import ClusterError, NotFoundError, TransientClusterError
-from gitops_edge.lease import Lease, LeaseRecord
+from gitops_edge.model.lease import Lease, LeaseRecord
 
 LOCK_TIMEOUT = 1.0
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from gitops_edge.cluster.base import CloudUnreachableError
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.observed import Condition
+from gitops_edge.model.observed import Condition
 
 T = TypeVar("T")
 

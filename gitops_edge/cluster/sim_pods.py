@@ -17,8 +17,8 @@ from typing import Any
 from gitops_edge.cluster.k8s_objects import format_time, parse_time
 from gitops_edge.cluster.sim_jobs import node_images
 from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
-from gitops_edge.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
-from gitops_edge.placement import (
+from gitops_edge.model.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
+from gitops_edge.model.placement import (
     DAEMON_TOLERATIONS,
     NODE_NAME_FIELD,
     placement_from,

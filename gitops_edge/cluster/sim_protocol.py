@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gitops_edge import nodejobs as nj
 from gitops_edge.cluster import sim_controller as ctl
 from gitops_edge.cluster import sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster.base import ClusterError, NamespaceMissingError, NotFoundError
@@ -33,9 +32,10 @@ from gitops_edge.cluster.sim_state import (
     obj_key,
     owner_key,
 )
-from gitops_edge.events import Event
-from gitops_edge.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
-from gitops_edge.prepull import PULL_POD_LABEL
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.events import Event
+from gitops_edge.model.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
+from gitops_edge.model.prepull import PULL_POD_LABEL
 
 
 class SimProtocol:

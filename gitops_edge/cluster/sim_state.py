@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_edge.cluster.k8s_objects import format_time, parse_time
-from gitops_edge.placement import target_node
+from gitops_edge.model.placement import target_node
 
 FORMAT = "gitops-edge-sim/v1"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -11,10 +11,10 @@ so a pull-request preview and the real pass agree.
 
 from __future__ import annotations
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import DesiredState
-from gitops_edge.observed import Observed
-from gitops_edge.plan import Plan
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.observed import Observed
+from gitops_edge.model.plan import Plan
 from gitops_edge.planner.classify import NodeView
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gitops_edge.desired import DesiredDaemonSet
-from gitops_edge.observed import DaemonSetObs
-from gitops_edge.openyurt import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
-from gitops_edge.plan import Budget, Deferral, DeletePod
+from gitops_edge.model.desired import DesiredDaemonSet
+from gitops_edge.model.observed import DaemonSetObs
+from gitops_edge.model.openyurt import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
+from gitops_edge.model.plan import Budget, Deferral, DeletePod
 from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView
 from gitops_edge.planner.words import rfc3339, short
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
-from gitops_edge.observed import DaemonSetObs, Node, PodObs
+from gitops_edge.model.observed import DaemonSetObs, Node, PodObs
 from gitops_edge.planner.index import FleetIndex
 
 

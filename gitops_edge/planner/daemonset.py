@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitops_edge.desired import OWNER_LABEL, SPEC_HASH_ANNOTATION, DesiredDaemonSet, UpdateModel
-from gitops_edge.observed import DaemonSetObs
-from gitops_edge.plan import (
+from gitops_edge.model.desired import (
+    OWNER_LABEL,
+    SPEC_HASH_ANNOTATION,
+    DesiredDaemonSet,
+    UpdateModel,
+)
+from gitops_edge.model.observed import DaemonSetObs
+from gitops_edge.model.plan import (
     Action,
     ApplyDaemonSet,
     Budget,

@@ -33,7 +33,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from gitops_edge.desired import REVISION_ANNOTATION, SOURCE_ANNOTATION, SPEC_HASH_ANNOTATION
+from gitops_edge.model.desired import REVISION_ANNOTATION, SOURCE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 # Lists merged by key (the patchMergeKey / listMapKey of k8s.io/api), by field name.
 MERGE_KEYS: Mapping[str, tuple[str, ...]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from gitops_edge.desired import DesiredDaemonSet
+from gitops_edge.model.desired import DesiredDaemonSet
 
 Key = tuple[str, str]
 SHOWN = 3  # overlapping nodes named in one error

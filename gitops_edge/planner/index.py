@@ -14,9 +14,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gitops_edge.desired import LabelSelector, NodeGroup
-from gitops_edge.observed import DaemonSetObs, JobObs, Node, Observed, PodObs, PullJobObs
-from gitops_edge.placement import NODE_NAME_FIELD, REPELLING_EFFECTS, Placement, Requirement
+from gitops_edge.model.desired import LabelSelector, NodeGroup
+from gitops_edge.model.observed import DaemonSetObs, JobObs, Node, Observed, PodObs, PullJobObs
+from gitops_edge.model.placement import NODE_NAME_FIELD, REPELLING_EFFECTS, Placement, Requirement
 
 DAEMONSET_KIND = "DaemonSet"
 Key = tuple[str, str]  # (namespace, name)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import OWNER_LABEL, DesiredJob
-from gitops_edge.observed import JobObs
-from gitops_edge.plan import CreateNodeJob, DeleteNodeJob, JobPlan
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import OWNER_LABEL, DesiredJob
+from gitops_edge.model.observed import JobObs
+from gitops_edge.model.plan import CreateNodeJob, DeleteNodeJob, JobPlan
 
 JobKey = tuple[str, str]  # (kind, name)
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from gitops_edge.desired import (
+from gitops_edge.model.desired import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     OWNER_LABEL,
     SPEC_HASH_ANNOTATION,
     DesiredNamespace,
 )
-from gitops_edge.observed import DaemonSetObs, NamespaceObs, PodObs
-from gitops_edge.plan import ApplyNamespace, PruneNamespace
+from gitops_edge.model.observed import DaemonSetObs, NamespaceObs, PodObs
+from gitops_edge.model.plan import ApplyNamespace, PruneNamespace
 from gitops_edge.planner.prune import SHOWN
 
 # Never deleted, whatever their labels say.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gitops_edge.observed import POD_NEED_UPGRADE, Condition, DaemonSetObs
-from gitops_edge.plan import SetPodCondition
+from gitops_edge.model.observed import POD_NEED_UPGRADE, Condition, DaemonSetObs
+from gitops_edge.model.plan import SetPodCondition
 from gitops_edge.planner.classify import NodeView, is_current
 from gitops_edge.planner.words import short
 

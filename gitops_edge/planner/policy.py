@@ -20,17 +20,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import (
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import (
     SPEC_HASH_ANNOTATION,
     DesiredDaemonSet,
     DesiredJob,
     LabelSelector,
     NodeGroup,
 )
-from gitops_edge.maintenance import Window, next_start, open_at
-from gitops_edge.observed import DaemonSetObs, Node
-from gitops_edge.plan import WINDOW_HOLD, Action, AnnotateDaemonSet, RollbackDaemonSet
+from gitops_edge.model.maintenance import Window, next_start, open_at
+from gitops_edge.model.observed import DaemonSetObs, Node
+from gitops_edge.model.plan import WINDOW_HOLD, Action, AnnotateDaemonSet, RollbackDaemonSet
 from gitops_edge.planner.classify import NodeState, NodeView, daemonset_views
 from gitops_edge.planner.index import FleetIndex, LabelIndex, group_members
 from gitops_edge.planner.words import rfc3339, short

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitops_edge.desired import DesiredDaemonSet
-from gitops_edge.observed import POD_IMAGE_READY, Condition, DaemonSetObs, PullJobObs
-from gitops_edge.plan import Action, DeleteJob, SetPodCondition, StartImagePull
+from gitops_edge.model.desired import DesiredDaemonSet
+from gitops_edge.model.observed import POD_IMAGE_READY, Condition, DaemonSetObs, PullJobObs
+from gitops_edge.model.plan import Action, DeleteJob, SetPodCondition, StartImagePull
+from gitops_edge.model.prepull import PULL_FAIL, PULL_SUCCESS, job_name, pull_job_json
 from gitops_edge.planner.classify import NodeView
 from gitops_edge.planner.words import short
-from gitops_edge.prepull import PULL_FAIL, PULL_SUCCESS, job_name, pull_job_json
 
 REVISION_PREFIX = "controllerrevision: "
 

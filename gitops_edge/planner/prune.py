@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
-from gitops_edge.desired import (
+from gitops_edge.model.desired import (
     GROUP_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     OWNER_LABEL,
     WORKLOAD_LABEL,
 )
-from gitops_edge.observed import DaemonSetObs, PodObs
-from gitops_edge.plan import Orphan, PruneDaemonSet
+from gitops_edge.model.observed import DaemonSetObs, PodObs
+from gitops_edge.model.plan import Orphan, PruneDaemonSet
 
 SHOWN = 5  # names listed in one message
 

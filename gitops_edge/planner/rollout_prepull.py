@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_edge import nodejobs as nj
-from gitops_edge.desired import (
+from gitops_edge.model import nodejobs as nj
+from gitops_edge.model.desired import (
     GROUP_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -27,12 +27,12 @@ from gitops_edge.desired import (
     DesiredDaemonSet,
     PrePullPolicy,
 )
-from gitops_edge.observed import JobObs
-from gitops_edge.plan import JobPlan
+from gitops_edge.model.observed import JobObs
+from gitops_edge.model.plan import JobPlan
+from gitops_edge.model.prepull import images_of
 from gitops_edge.planner.classify import NodeView
 from gitops_edge.planner.jobs import JobKey, job_plan_from, new_job_plan, served_error
 from gitops_edge.planner.words import short
-from gitops_edge.prepull import images_of
 
 PREFIX = "gitops-edge-prepull-"
 MAX_NAME = 253  # a cluster-scoped custom object's name is a DNS subdomain

@@ -24,8 +24,8 @@ import pytest
 from test_git_source import EXAMPLE, Remote, run
 
 from gitops_edge.cli.main import main
-from gitops_edge.clone_repair import CloneLock
-from gitops_edge.gitsource import GitSource, GitSourceError
+from gitops_edge.source.clone_repair import CloneLock
+from gitops_edge.source.gitsource import GitSource, GitSourceError
 
 STATUS = "status"
 SLOW = 3.0  # seconds a slowed git operation of another process takes
@@ -399,7 +399,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from gitops_edge.gitsource import GitSource
+    from gitops_edge.source.gitsource import GitSource
     src = GitSource(sys.argv[1], branch="main", subpath="fleet", cache_dir=Path(sys.argv[2]))
     print(src.sync().revision)
     """
@@ -474,7 +474,7 @@ def test_a_process_that_cannot_get_the_clone_in_time_fails_clearly(
 def test_inspection_reads_files_only_and_orders_the_repairs(tmp_path: Path) -> None:
     """What a killed `git pull --rebase` during a status write leaves, found without git:
     the locks go first, then the rebase is aborted, then the working tree reset."""
-    from gitops_edge.clone_repair import Action, inspect_clone
+    from gitops_edge.source.clone_repair import Action, inspect_clone
 
     clone = tmp_path / "clone"
     git_dir = clone / ".git"

@@ -19,8 +19,8 @@ from test_git_source import EXAMPLE, Remote, run
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.gitsource import GitSource, GitSourceError
-from gitops_edge.publish import GitPublisher
+from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.source.gitsource import GitSource, GitSourceError
 
 from .gitremotes import HungRemote, child_pids, git_processes_left, kill_pids, processes_mentioning
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from test_git_source import EXAMPLE, Remote, run
 
-from gitops_edge.gitsource import GitSource, GitSourceError
-from gitops_edge.publish import GitPublisher
+from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.source.gitsource import GitSource, GitSourceError
 
 REASON = "main is protected: status changes go through a pull request"
 HOOK = f"""#!/bin/sh

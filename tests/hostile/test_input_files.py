@@ -22,13 +22,13 @@ from test_git_source import Remote, run
 from test_loop import DAEMONSET, _revision_of, wait_for, web_pods
 from test_rollout_properties import desired_state
 
-from gitops_edge import diagnostics
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.diagnostics import Diagnostic, render_json, render_text
-from gitops_edge.loader import MAX_FILE_BYTES
 from gitops_edge.planner import plan
-from gitops_edge.status import summary_markdown
-from gitops_edge.validation import validate_repository
+from gitops_edge.repository import diagnostics
+from gitops_edge.repository.diagnostics import Diagnostic, render_json, render_text
+from gitops_edge.repository.loader import MAX_FILE_BYTES
+from gitops_edge.repository.validation import validate_repository
+from gitops_edge.source.status import summary_markdown
 
 MAX_DEPTH = 100  # documented in README.md: the deepest nesting a file may have
 

@@ -24,11 +24,11 @@ from repo_config import write_config
 from test_git_source import Remote, run
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DesiredState
-from gitops_edge.gitsource import GitSource, GitSourceError
-from gitops_edge.loop import LoopSettings, run_loop
-from gitops_edge.publish import GitPublisher
-from gitops_edge.reconcile import PassResult, plan_once, reconcile_once
+from gitops_edge.model.desired import DesiredState
+from gitops_edge.reconciler.loop import LoopSettings, run_loop
+from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.reconciler.reconcile import PassResult, plan_once, reconcile_once
+from gitops_edge.source.gitsource import GitSource, GitSourceError
 
 DAEMONSET = """apiVersion: apps/v1
 kind: DaemonSet
@@ -60,7 +60,7 @@ STATUS_BRANCH = "gitops-edge/status"  # where status goes by default
 def recorded_revision(summary: str) -> str | None:
     """The revision the committed summary records (imported here, not at the top, so that each
     test fails on its own on code without the record)."""
-    from gitops_edge.status import recorded_revision as parse
+    from gitops_edge.source.status import recorded_revision as parse
 
     return parse(summary)
 
@@ -414,8 +414,8 @@ def test_the_summary_records_the_revision_it_reports() -> None:
 
 
 def test_a_resume_that_fails_for_a_transient_reason_is_tried_again() -> None:
-    from gitops_edge.desired import RepoConfig
-    from gitops_edge.loop import Loaded, Resumed
+    from gitops_edge.model.desired import RepoConfig
+    from gitops_edge.reconciler.loop import Loaded, Resumed
 
     good = DesiredState(revision="a" * 40, config=RepoConfig(), groups=(), daemonsets=())
     attempts: list[int] = []

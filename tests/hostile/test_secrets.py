@@ -20,7 +20,7 @@ from test_status_writeback import World
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.gitsource import redact
+from gitops_edge.source.gitsource import redact
 
 SECRET = "s3cr3tTOKEN42"
 FRAGMENTS = ("s3cr3t", "TOKEN42")  # a form may split the secret (a raw `@` or `/` in it)
@@ -83,7 +83,7 @@ def test_every_credential_form_is_masked(text: str) -> None:
 
 
 def test_one_masking_function_masks_every_form_in_linear_time() -> None:
-    from gitops_edge import redaction
+    from gitops_edge.reports import redaction
 
     assert redact is redaction.redact
     for name, text in (FORMS | MORE_FORMS).items():
@@ -308,7 +308,7 @@ def test_validate_plan_and_diff_show_no_secret_quoted_from_the_repository(
 def test_metric_labels_hold_no_secret() -> None:
     from prometheus_client import generate_latest
 
-    from gitops_edge.metrics import LoopMetrics
+    from gitops_edge.reconciler.metrics import LoopMetrics
 
     metrics = LoopMetrics()
     metrics.record_error(f"GitSourceError {FORMS['token only']}")

@@ -24,8 +24,8 @@ from test_git_source import Remote, run
 from test_loop import DAEMONSET, _revision_of, start_loop, wait_for, web_pods
 
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.desired import DEFAULT_STATUS_BRANCH
-from gitops_edge.gitsource import GitSource
+from gitops_edge.model.desired import DEFAULT_STATUS_BRANCH
+from gitops_edge.source.gitsource import GitSource
 
 from .test_clone_repair import clean_state, slow_git_env
 

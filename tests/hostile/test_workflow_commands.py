@@ -27,10 +27,10 @@ import test_action
 from test_action import git, read_outputs, run_action
 
 import gitops_edge
-from gitops_edge import diff
 from gitops_edge.cli.main import main
-from gitops_edge.validation import validate_repository
-from gitops_edge.yamldoc import load_documents
+from gitops_edge.reports import diff
+from gitops_edge.repository.validation import validate_repository
+from gitops_edge.repository.yamldoc import load_documents
 
 # The checkout under test (its action.yml and example-repo go with its code)
 ROOT = Path(gitops_edge.__file__).resolve().parents[1]

@@ -1,0 +1,1 @@
+"""The repository and its validation: reading files, safe YAML, the rules, diagnostics."""

@@ -1,0 +1,1 @@
+"""The git source and the status written back to it."""
