@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from loop_records import records_until_first_pass
 from repo_config import write_config
 
 from gitops_edge.cli.loop_cmd import start_probes
@@ -45,13 +45,8 @@ def test_the_loop_serves_its_probes_and_metrics_on_one_address(tmp_path: Path) -
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    assert loop.stderr is not None
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline and not any(r["msg"] == "pass" for r in records):
-            line = loop.stderr.readline()
-            records += [json.loads(line)] if line.startswith("{") else []
+        records = records_until_first_pass(loop)
         (served,) = [r for r in records if r["msg"] == "health probes served"]
         assert float(served["grace"]) == 3 * 3600 + 60  # 3 × --interval + --git-timeout
         base = served["address"]

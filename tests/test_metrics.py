@@ -3,7 +3,6 @@ over HTTP on loopback."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from loop_records import records_until_first_pass
 from prometheus_client import generate_latest
 
 from gitops_edge.cli.agent_cmd import parse_listen
@@ -288,15 +288,11 @@ def test_the_loop_command_serves_the_new_metrics(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    assert loop.stderr is not None
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline and not any(r["msg"] == "pass" for r in records):
-            line = loop.stderr.readline()
-            records += [json.loads(line)] if line.startswith("{") else []
+        records = records_until_first_pass(loop)
         url = next(r["address"] for r in records if r["msg"] == "metrics served")
         stamp = 0.0
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not stamp:  # set just after the `pass` line
             with urllib.request.urlopen(url, timeout=10) as response:
                 scraped = response.read().decode()

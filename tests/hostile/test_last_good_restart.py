@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from repo_config import write_config
 from test_git_source import Remote, run
+from test_loop import DAEMONSET
 
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model.desired import DesiredState
@@ -30,27 +31,6 @@ from gitops_edge.reconciler.publish import GitPublisher
 from gitops_edge.reconciler.reconcile import PassResult, plan_once, reconcile_once
 from gitops_edge.source.gitsource import GitSource, GitSourceError
 
-DAEMONSET = """apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: web
-  namespace: default
-  annotations:
-    apps.openyurt.io/update-strategy: AdvancedRollingUpdate
-    apps.openyurt.io/max-unavailable: 30%
-spec:
-  selector:
-    matchLabels: {app: web}
-  updateStrategy:
-    type: OnDelete
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: nginx:TAG
-"""
 BROKEN = "apiVersion: apps/v1\nkind: DaemonSet\n"  # no metadata, no spec: invalid
 REVISION = "gitops-edge.io/git-revision"
 RESUMING = "resuming the last good revision {} recorded in the status"
