@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import selectors
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,9 +17,10 @@ from typing import Any
 
 import pytest
 from test_agent import raw, running_world
+from test_git_source import EXAMPLE, Remote
 
 from gitops_edge.cli.logs import make_logger
-from gitops_edge.cli.main import build_parser
+from gitops_edge.cli.main import build_parser, main
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Condition
 from gitops_edge.model.plan import ApplyDaemonSet, DeletePod, SetPodCondition
@@ -360,3 +362,23 @@ def test_agent_command_writes_json_lines(tmp_path: Path) -> None:
     request = next(r for r in records if r["msg"] == "request")
     assert (request["method"], request["path"], request["status"]) == ("GET", "/pods", 200)
     assert [r["msg"] for r in records][-1] == "agent stopped"
+
+
+@pytest.mark.parametrize(("level", "pushed_logged"), [("info", True), ("warning", False)])
+def test_reconcile_once_logs_in_the_format_and_level_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str, pushed_logged: bool
+) -> None:
+    """`--log-format`/`--log-level` hold for a single pass too (the CronJob's): the git
+    source's records (status pushed, clone repairs, force-push warnings) among them."""
+    remote = Remote(tmp_path)
+    shutil.copytree(EXAMPLE, remote.work / "fleet")
+    remote.commit("fleet")
+    state = tmp_path / "fleet.json"
+    assert main(["sim", "init", str(state), "--groups", "hangzhou=2"]) == 0
+    capsys.readouterr()
+    argv = ["--cluster", f"sim:{state}", "--path", "fleet", "--cache-dir", str(tmp_path / "c")]
+    options = ["--log-format", "json", "--log-level", level]
+    assert main(["reconcile", remote.url, "--once", *argv, *options]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every stderr line is a JSON record
+    assert any(r["msg"] == "status pushed" for r in records) is pushed_logged

@@ -24,7 +24,7 @@ from gitops_edge.cli.common import (
     seconds,
 )
 from gitops_edge.cli.leader_opts import add_leader_election, start_elector
-from gitops_edge.cli.logs import add_log_options, make_logger
+from gitops_edge.cli.logs import add_log_options, logger
 from gitops_edge.cli.loop_cmd import run_reconcile_loop
 from gitops_edge.cli.pipeline_args import add_git_source, load_once, pipeline_from_args
 from gitops_edge.cluster.base import ClusterError
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="loop: a pass every SECONDS (default 60); a node turning Ready or a changed local "
         "folder triggers one sooner",
     )
-    add_log_options(reconcile, what="loop")
+    add_log_options(reconcile, what="reconcile's")
     reconcile.add_argument(
         "--metrics-addr",
         metavar="[HOST]:PORT",
@@ -102,8 +102,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
         return run_reconcile_loop(args)
     pipeline = pipeline_from_args(
         args,
-        log=make_logger(args.log_format),
-        source_log=make_logger("text"),
+        log=logger(args),
+        source_log=logger(args),
         clusters=lambda: open_cluster(args.cluster),
     )
     if pipeline is None:
