@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitops_edge.model.desired import UpdateModel
+from gitops_edge.model.maintenance import Window
 from gitops_edge.model.observed import Condition, NodeJobStatus
 
 
@@ -253,6 +254,8 @@ class DaemonSetPlan:
     halted: str = ""  # why the group is halted (progress deadline), "" when it is not
     rolled_back: str = ""  # "<from> → <to>" when gitops-edge rolled it back
     drift: tuple[str, ...] = ()  # fields the repository sets that differ in the cluster
+    bake_seconds: int = 0  # after its wave settles, before the next wave starts
+    window: Window | None = None  # its group's maintenance window
 
 
 @dataclass(frozen=True, slots=True)

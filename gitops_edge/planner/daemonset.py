@@ -104,6 +104,8 @@ def _result(
         halted=halted,
         rolled_back=rolled_back,
         drift=tuple(f.path for f in drift),
+        bake_seconds=desired.rollout.bake_seconds if desired.rollout else 0,
+        window=desired.window,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, UpdateModel
 from gitops_edge.model.openyurt import resolve_max_unavailable
 from gitops_edge.planner.daemonset import native_max_unavailable
+from gitops_edge.reports.rollout_diagram import GroupStep, mermaid_block, step_of_desired
 from gitops_edge.reports.workflow_text import inline, json_text, markdown_inline
 
 StatusRows = Mapping[tuple[str, str | None], Mapping[str, Any]]  # (workload, group) → row
@@ -50,6 +51,7 @@ class DiffReport:
     changes: tuple[Change, ...]
     jobs: tuple[str, ...]  # "NodeUpgradeJob upgrade-x added" …
     has_status: bool
+    steps: tuple[GroupStep, ...] = ()  # the added and changed groups' places in their rollout
 
 
 def _images(ds: DesiredDaemonSet | None) -> tuple[str, ...]:
@@ -120,6 +122,7 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
     before = {(d.namespace, d.name): d for d in base.daemonsets} if base else {}
     after = {(d.namespace, d.name): d for d in head.daemonsets}
     changes = []
+    steps: list[GroupStep] = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         ds = new or old
@@ -141,6 +144,8 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
         if new is not None:
             details = (*details, *policy_details(new))
         row = status.get((ds.workload, ds.group))
+        if new is not None:
+            steps.append(step_of_desired(new, lines=_impact_lines(impact(new, row))))
         changes.append(
             Change(
                 kind=kind,
@@ -179,7 +184,15 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
         changes=tuple(changes),
         jobs=tuple(jobs),
         has_status=bool(status),
+        steps=tuple(steps),
     )
+
+
+def _impact_lines(i: Impact | None) -> tuple[str, ...]:
+    """The impact of a group's change as lines of its box in the rollout diagram."""
+    if i is None:
+        return ()
+    return (f"{i.nodes} nodes", *((f"{i.deferred} NotReady: deferred",) if i.deferred else ()))
 
 
 def _impact_cells(change: Change) -> str:
@@ -203,6 +216,9 @@ def render_markdown(report: DiffReport) -> str:
         what = "<br>".join(markdown_inline(d) for d in c.details)
         workload, group = markdown_inline(c.workload), markdown_inline(c.group or "—")
         lines.append(f"| {workload} | {group} | {c.kind}: {what} | {_impact_cells(c)} |")
+    diagram = mermaid_block(report.steps)
+    if diagram:
+        lines += ["", "**Rollout order**", "", diagram]
     if not report.has_status:
         lines += [
             "",

@@ -44,6 +44,7 @@ from gitops_edge.reports.job_format import (
     job_to_dict,
     node_job_action_to_dict,
 )
+from gitops_edge.reports.rollout_diagram import mermaid_block, steps_of_plan
 
 FORMATS = ("text", "json", "markdown")
 SHOWN_DEFERRED = 5
@@ -328,12 +329,13 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(plan: Plan) -> str:
-    """A pull-request comment: a summary table, then the actions of each DaemonSet."""
+    """A pull-request comment: the rollout diagram, a summary table, each DaemonSet's actions."""
     lines = [
         f"### gitops-edge plan for `{plan.revision}`",
         "",
         _summary_line(plan),
         "",
+        *([diagram, ""] if (diagram := mermaid_block(steps_of_plan(plan))) else []),
         "| DaemonSet | workload | group | wave | model | progress | actions | deferred |",
         "|---|---|---|---|---|---|---|---|",
     ]
