@@ -1,17 +1,14 @@
 """Rendering a Plan for people (text, Markdown for pull requests) and scripts (JSON).
 
-`plan_to_dict` is the stable JSON shape (documented in the README, "Plan JSON"):
-`{revision, now, summary: {daemonsets, actions, deletions, marks, applies, prunes, deferred,
-drifted, errors}, daemonsets: [{namespace, name, workload, group, model, revision, progress:
-{nodes, current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable,
-unavailable, deletions, spec} | null, actions: [{type, namespace, name, node?, drift?, reason,
-...}], deferred: [{node, reason}], errors: [...], notes: [...], prePull: [job], drift: [path]}],
-owner, prunes: [{type, namespace, name, pods, reason}], pruneErrors: [...], orphans: [{kind,
-namespace, name, reason}], jobs: [job], namespaces: [{type: createNamespace|applyNamespace|
-updateNamespace, name, reason}], namespacePrunes: [{type: pruneNamespace, name, reason}],
-namespaceNotes: [...]}` with `job` as in `gitops_edge.reports.job_format`; the summary
-also counts `jobs` and `jobCreations`.
-Pure: returns strings, prints nothing.
+`plan_to_dict` is the stable JSON shape (README, "Plan JSON"): `{revision, now, summary:
+{daemonsets, actions, deletions, marks, applies, prunes, deferred, drifted, errors, jobs,
+jobCreations}, daemonsets: [{namespace, name, workload, group, model, revision, progress: {nodes,
+current, outdated, unavailable, deferred, otaPending}, budget: {maxUnavailable, unavailable,
+deletions, spec} | null, actions: [{type, namespace, name, node?, drift?, reason, ...}], deferred:
+[{node, reason}], errors, notes, prePull: [job], drift: [path]}], owner, prunes: [{type,
+namespace, name, pods, reason}], pruneErrors, orphans: [{kind, namespace, name, reason}], jobs:
+[job], namespaces: [{type: createNamespace|applyNamespace|updateNamespace, name, reason}],
+namespacePrunes: [{type, name, reason}], namespaceNotes}` (`job`: see `job_format`). Pure.
 """
 
 from __future__ import annotations
