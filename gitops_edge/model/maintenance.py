@@ -26,8 +26,9 @@ from cronsim import CronSim, CronSimError
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _STEP_ENDS = (59, 23, 31, 12, 6)  # where `*/n` and `a/n` end (robfig: weekdays are 0-6)
 _NAMES = ("minute", "hour", "day of month", "month", "day of week")
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
-_WEEKDAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {name: i for i, name in enumerate(_MONTH_NAMES, start=1)}
+_WEEKDAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
 _SYMBOLS = {3: (_MONTHS, " or a name (JAN-DEC)"), 4: (_WEEKDAYS, " or a name (SUN-SAT)")}
 _DESCRIPTORS = {  # robfig/cron's, case-sensitive as there
     "@yearly": "0 0 1 1 *",
