@@ -1,10 +1,16 @@
-"""Maintenance windows: a cron schedule (5 fields, in a time zone) that opens a window of a
-fixed duration. Parsing with errors that say what to fix, and the two questions the planner
-asks: is a window open at time t, and when does the next one open.
+"""Maintenance windows: a cron schedule, read as a Kubernetes CronJob's, in a time zone, that
+opens a window of a fixed duration. Parsing with errors that say what to fix, and the two
+questions the planner asks: is a window open at time t, and when does the next one open.
 
-Cron fields: minute hour day-of-month month day-of-week, each `*`, a number, a range `a-b`, a
-list `a,b`, or a step `*/n` / `a-b/n`; day-of-week 0-7 (0 and 7 are Sunday). As in cron, when
-both day fields are restricted a day matches either. Durations: `90m`, `4h`, `1h30m`, `45s`.
+Schedules follow robfig/cron v3's standard parser, which Kubernetes uses: 5 fields (minute hour
+day-of-month month day-of-week), each `*` or `?`, a number, a name (JAN-DEC, SUN-SAT, any case),
+a range `a-b`, a list `a,b`, or a step `*/n`, `a-b/n`, `a/n` (= a-max/n); day-of-week 0-6 (7 is
+also Sunday); the descriptors @yearly @annually @monthly @weekly @daily @midnight @hourly; a
+`CRON_TZ=`/`TZ=` prefix instead of `timeZone`. When both day fields are restricted a day matches
+either; `*`/`?` (without a step above 1) in either makes a day match both. `@every` is refused:
+it has no fixed start to place a window. This module turns a schedule into those sets and a
+canonical expression; the cronsim library evaluates it (next and previous start, DST).
+Durations: `90m`, `4h`, `1h30m`, `45s`.
 Pure functions. No side effects (time zones come from the system or the `tzdata` package).
 """
 
@@ -12,27 +18,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cronsim import CronSim, CronSimError
+
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_STEP_ENDS = (59, 23, 31, 12, 6)  # where `*/n` and `a/n` end (robfig: weekdays are 0-6)
 _NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {name: i for i, name in enumerate(_MONTH_NAMES, start=1)}
+_WEEKDAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
+_SYMBOLS = {3: (_MONTHS, " or a name (JAN-DEC)"), 4: (_WEEKDAYS, " or a name (SUN-SAT)")}
+_DESCRIPTORS = {  # robfig/cron's, case-sensitive as there
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_ZONE_PREFIXES = ("CRON_TZ=", "TZ=")
 _DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 SEARCH_DAYS = 400  # a schedule that opens no window in this many days is rejected
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    schedule: str
+    schedule: str  # as written, without a CRON_TZ=/TZ= prefix
     duration_seconds: int
     time_zone: str
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Monday … 6 = Sunday (Python's numbering)
-    any_day: bool  # day of month is *
-    any_weekday: bool  # day of week is *
+    expression: str  # the canonical 5-field expression cronsim evaluates
 
     def describe(self) -> str:
         return f"{self.schedule} ({self.time_zone}) for {format_duration(self.duration_seconds)}"
@@ -61,105 +78,125 @@ def format_duration(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
-def _field(text: str, index: int) -> frozenset[int]:
+def _value(text: str, index: int, part: str) -> int:
+    names, named = _SYMBOLS.get(index, ({}, ""))
+    if text.isdigit():
+        return int(text)
+    if text.upper() in names:
+        return names[text.upper()]
+    raise ValueError(f"{_NAMES[index]} {part!r} is not a number{named}, a-b, */n, * or ?")
+
+
+def _field(text: str, index: int) -> tuple[frozenset[int], bool]:
+    """A field's values and whether robfig/cron counts it as a star (for the day rule)."""
     low, high = _RANGES[index]
     out: set[int] = set()
+    star = False
     for part in text.split(","):
         base, _, step_text = part.partition("/")
         if (step_text and not step_text.isdigit()) or step_text == "0":
             raise ValueError(f"{_NAMES[index]} {part!r}: the step after / must be a number > 0")
         step = int(step_text) if step_text else 1
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            a, _, b = base.partition("-")
-            if not (a.isdigit() and b.isdigit()):
-                raise ValueError(f"{_NAMES[index]} {part!r} is not a number, a-b, */n or *")
-            start, end = int(a), int(b)
-        elif base.isdigit():
-            start = end = int(base)
+        bounds = base.split("-")
+        if base in ("*", "?"):
+            start, end = low, _STEP_ENDS[index]
+            star = star or step == 1
+        elif len(bounds) == 2:
+            start, end = (_value(b, index, part) for b in bounds)
+        elif len(bounds) == 1:
+            start = end = _value(base, index, part)
             if step_text:
-                end = high
+                end = max(start, _STEP_ENDS[index])
         else:
-            raise ValueError(f"{_NAMES[index]} {part!r} is not a number, a-b, */n or *")
+            raise ValueError(f"{_NAMES[index]} {part!r} is not a number, a-b, */n, * or ?")
         if not (low <= start <= high and low <= end <= high) or start > end:
             raise ValueError(f"{_NAMES[index]} {part!r} is outside {low}-{high}")
         out.update(range(start, end + 1, step))
-    return frozenset(out)
+    return frozenset(out), star
 
 
-def parse_window(schedule: str, duration: str, time_zone: str = "UTC") -> Window:
-    """A window from its three fields; ValueError names the field and the fix."""
+def _expression(schedule: str) -> str:
+    """The canonical expression: `*` where robfig/cron sees a star, else the values listed, so
+    cronsim's day rule (AND when a day field starts with `*`) is robfig's."""
+    if schedule.startswith("@every"):
+        raise ValueError(
+            f"schedule {schedule!r}: @every has no fixed start to place a window: use a calendar "
+            "schedule such as '0 */6 * * *' or '@daily'"
+        )
+    if schedule.startswith("@"):
+        if schedule not in _DESCRIPTORS:
+            raise ValueError(f"schedule {schedule!r} is not one of {', '.join(_DESCRIPTORS)}")
+        schedule = _DESCRIPTORS[schedule]
     fields = schedule.split()
     if len(fields) != 5:
         raise ValueError(
             f"schedule {schedule!r} needs 5 fields: minute hour day-of-month month day-of-week "
-            "(e.g. '0 2 * * *' for 02:00 every day)"
+            "(e.g. '0 2 * * *' for 02:00 every day, '0 2 * * SAT' or '@daily')"
         )
-    sets = [_field(text, i) for i, text in enumerate(fields)]
+    out = []
+    for index, text in enumerate(fields):
+        values, star = _field(text, index)
+        if index == 4:
+            values = frozenset(v % 7 for v in values)  # 7 is Sunday too
+        out.append("*" if star else ",".join(str(v) for v in sorted(values)))
+    return " ".join(out)
+
+
+def _zone(name: str) -> str:
     try:
-        ZoneInfo(time_zone)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"time zone {time_zone!r} is unknown: use an IANA name such as Asia/Shanghai or UTC"
+            f"time zone {name!r} is unknown: use an IANA name such as Asia/Shanghai or UTC"
         ) from None
-    weekdays = frozenset((d - 1) % 7 for d in sets[4])  # cron 0/7 = Sunday → Python 6
+    return name
+
+
+def parse_window(schedule: str, duration: str, time_zone: str | None = None) -> Window:
+    """A window from its three fields (`time_zone` None: not given, so a CRON_TZ=/TZ= prefix
+    or UTC); ValueError names the field and the fix."""
+    cron = schedule.strip()
+    zone = time_zone
+    if cron.startswith(_ZONE_PREFIXES):
+        prefix, _, cron = cron.partition(" ")
+        cron = cron.strip()
+        if time_zone is not None:
+            raise ValueError(
+                f"schedule {schedule!r}: cannot use both timeZone and CRON_TZ= or TZ= in the "
+                "schedule (Kubernetes refuses both too): keep timeZone, drop the prefix"
+            )
+        zone = prefix.partition("=")[2]
     window = Window(
-        schedule=schedule,
+        schedule=cron,
         duration_seconds=parse_duration(duration),
-        time_zone=time_zone,
-        minutes=sets[0],
-        hours=sets[1],
-        days=sets[2],
-        months=sets[3],
-        weekdays=weekdays,
-        any_day=fields[2] == "*",
-        any_weekday=fields[4] == "*",
+        time_zone=_zone(zone or "UTC"),
+        expression=_expression(cron),
     )
-    if next_start(window, 0.0) is None and next_start(window, 1.8e9) is None:
+    try:
+        CronSim(window.expression, datetime(2000, 1, 1))  # cronsim's own check (30 February)
+        opens = next_start(window, 0.0) is not None or next_start(window, 1.8e9) is not None
+    except CronSimError:
+        opens = False
+    if not opens:
         raise ValueError(f"schedule {schedule!r} never opens a window (e.g. 31 February)")
     return window
 
 
-def _day_matches(window: Window, day: date) -> bool:
-    if day.month not in window.months:
-        return False
-    in_days, in_weekdays = day.day in window.days, day.weekday() in window.weekdays
-    if window.any_day or window.any_weekday:
-        return in_days and in_weekdays
-    return in_days or in_weekdays
-
-
-def _starts_on(window: Window, day: date) -> list[float]:
-    if not _day_matches(window, day):
-        return []
-    zone = ZoneInfo(window.time_zone)
-    return [
-        datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp()
-        for hour in sorted(window.hours)
-        for minute in sorted(window.minutes)
-    ]
-
-
 def next_start(window: Window, after: float) -> float | None:
     """The first window start strictly after `after` (epoch seconds), within SEARCH_DAYS."""
-    zone = ZoneInfo(window.time_zone)
-    first = datetime.fromtimestamp(after, zone).date()
-    for offset in range(SEARCH_DAYS):
-        for start in _starts_on(window, first + timedelta(days=offset)):
-            if start > after:
-                return start
+    starts = CronSim(window.expression, datetime.fromtimestamp(after, ZoneInfo(window.time_zone)))
+    for start in starts:
+        t = start.timestamp()
+        if t > after + SEARCH_DAYS * 86400:
+            return None
+        if t > after:  # a repeated local hour (DST) can give an earlier instant: skip it
+            return t
     return None
 
 
 def open_at(window: Window, t: float) -> float | None:
-    """The start of the window open at `t` (start ≤ t < start + duration), or None."""
-    zone = ZoneInfo(window.time_zone)
-    today = datetime.fromtimestamp(t, zone).date()
-    back = window.duration_seconds // 86400 + 2
-    for offset in range(back + 1):
-        starts = [s for s in _starts_on(window, today - timedelta(days=offset)) if s <= t]
-        for start in sorted(starts, reverse=True):
-            if t < start + window.duration_seconds:
-                return start
-    return None
+    """The start of the window open at `t` (start ≤ t < start + duration), or None: the first
+    start after t − duration, if it is not after t (searched forward, so a repeated local hour
+    at a daylight-saving change is judged by the instant, not the wall clock)."""
+    start = next_start(window, t - window.duration_seconds)
+    return start if start is not None and start <= t else None

@@ -104,7 +104,9 @@ def node_group_from(td: TypedDocument) -> NodeGroup:
         nodes=tuple(spec.get("nodes") or ()),
         source=_source(td),
         window=parse_window(
-            str(window["schedule"]), str(window["duration"]), str(window.get("timeZone", "UTC"))
+            str(window["schedule"]),
+            str(window["duration"]),
+            str(window["timeZone"]) if "timeZone" in window else None,
         )
         if isinstance(window, dict)
         else None,

@@ -26,13 +26,15 @@ def check_node_group(doc: Document) -> list[Diagnostic]:
     )
     if isinstance(schedule, str):
         try:
-            parse_window(schedule, "1h", "UTC")
+            # any valid zone stands for "timeZone is given" (a CRON_TZ= prefix then conflicts)
+            parse_window(schedule, "1h", "UTC" if "timeZone" in window else None)
         except ValueError as exc:
             out.append(
                 doc.diagnostic(
                     [*base, "schedule"],
                     str(exc),
-                    hint="minute hour day-of-month month day-of-week, e.g. '0 2 * * *'",
+                    hint="minute hour day-of-month month day-of-week as in a Kubernetes CronJob, "
+                    "e.g. '0 2 * * *', '0 2 * * SAT,SUN' or '@daily'",
                     rule="window",
                 )
             )
