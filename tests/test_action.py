@@ -7,6 +7,7 @@ normalised; `GOLDEN_UPDATE=1` rewrites them)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workflow_expressions import substitute
 
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
@@ -105,25 +107,34 @@ def read_outputs(text: str) -> list[tuple[str, str]]:
 
 
 def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
+    """The steps in order, as the runner runs a composite action: after a failed step only the
+    steps whose `if:` is `always()` run (any other condition is refused here rather than
+    guessed); each step has its own GITHUB_OUTPUT; the action's outputs are its `value`
+    expressions over the steps' outputs."""
     files = {name: tmp / name for name in ("output", "summary", "env")}
     for file in files.values():
         file.write_text("")
     spec = action()
     values = {k: str(v.get("default", "")) for k, v in spec["inputs"].items()} | inputs
     outputs: dict[str, str] = {}
+    steps: dict[str, dict[str, Any]] = {}
     logs = []
+    failed = False
     for step in spec["runs"]["steps"]:
         if "uses" in step or step.get("id") == "install":
             continue
-        condition = str(step.get("if", ""))
-        if "steps.validate.outputs.valid != 'true'" in condition and outputs.get("valid") == "true":
+        condition = str(step.get("if", "")).strip()
+        assert condition in ("", "always()"), f"unsupported step condition {condition!r}"
+        if failed and condition != "always()":
             continue
 
         def expand(text: str) -> str:
             text = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m[1]], text)
             text = text.replace("${{ github.workspace }}", str(repo))
-            return text.replace("${{ github.base_ref }}", "")
+            text = text.replace("${{ github.base_ref }}", "")
+            return substitute(text, {"steps": steps})
 
+        files["output"].write_text("")
         env = {
             **os.environ,
             "GE": GE,
@@ -143,9 +154,23 @@ def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
             text=True,
             timeout=300,
         )
+        failed = failed or done.returncode != 0
         logs.append((step.get("id"), done.returncode, done.stdout, ""))
-        outputs.update(read_outputs(files["output"].read_text()))
-    return {"outputs": outputs, "summary": files["summary"].read_text(), "logs": logs}
+        step_outputs = dict(read_outputs(files["output"].read_text()))
+        outputs.update(step_outputs)
+        if step.get("id"):
+            steps[step["id"]] = {"outputs": step_outputs}
+    action_outputs = {
+        name: substitute(str(spec_output["value"]), {"steps": steps})
+        for name, spec_output in spec["outputs"].items()
+    }
+    return {
+        "outputs": outputs,
+        "action_outputs": action_outputs,
+        "failed": failed,
+        "summary": files["summary"].read_text(),
+        "logs": logs,
+    }
 
 
 def normalised(markdown: str) -> str:
@@ -164,17 +189,25 @@ def test_action_is_composite_with_the_documented_inputs_and_outputs() -> None:
     spec = action()
     assert spec["runs"]["using"] == "composite"
     assert set(spec["inputs"]) == {"path", "base-ref", "python-version", "fail-on-warnings"}
-    assert set(spec["outputs"]) == {"valid", "changed", "plan-json"}
+    assert set(spec["outputs"]) == {"valid", "changed", "diff-json", "plan-json", "error"}
+    deprecated = spec["outputs"]["plan-json"]
+    assert "deprecated" in deprecated["description"].lower()
+    assert deprecated["value"] == spec["outputs"]["diff-json"]["value"]
 
 
 def test_version_bump_preview(tmp_path: Path) -> None:
     repo = workspace(tmp_path, "bump")
     result = run_action(tmp_path, repo, {"base-ref": "HEAD~1"})
-    assert [code for _, code, _, _ in result["logs"]] == [0, 0]
-    outputs = result["outputs"]
+    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0]
+    assert not result["failed"]
+    outputs = result["action_outputs"]
     assert outputs["valid"] == "true"
     assert outputs["changed"] == "log-agent/beijing,log-agent/shanghai"
-    assert Path(outputs["plan-json"]).is_file()
+    assert outputs["error"] == ""
+    assert outputs["plan-json"] == outputs["diff-json"]
+    preview = json.loads(Path(outputs["diff-json"]).read_text())
+    assert "error" not in preview and len(preview["changes"]) == 2
+    assert "::error" not in "".join(out for _, _, out, _ in result["logs"])
     check_golden("version-bump.md", normalised(result["summary"]))
 
 
@@ -187,6 +220,45 @@ def test_invalid_change_annotates_and_fails(tmp_path: Path) -> None:
     assert result["outputs"]["changed"] == ""
     assert result["logs"][-1][1] == 1  # the final step fails the job
     check_golden("invalid-change.md", normalised(result["summary"]))
+
+
+def error_annotations(result: dict[str, Any]) -> list[str]:
+    """The messages of the `::error::` commands the steps printed (data unescaped)."""
+    found = []
+    for _, _, out, _ in result["logs"]:
+        for line in out.splitlines():
+            if line.startswith("::error::"):
+                data = line.removeprefix("::error::")
+                found.append(data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("change", "inputs", "message"),
+    [
+        ("bump", {"base-ref": "no-such-rev"}, "cannot read revision 'no-such-rev'"),
+        ("bump", {"base-ref": "HEAD~1", "path": "no-such-folder"}, "no-such-folder: no such file"),
+        ("invalid", {"base-ref": "HEAD~1"}, "the desired state is invalid"),
+    ],
+    ids=["bad-base-ref", "bad-path", "invalid-repository"],
+)
+def test_every_failure_fails_the_action_and_says_why(
+    tmp_path: Path, change: str, inputs: dict[str, str], message: str
+) -> None:
+    repo = workspace(tmp_path, change)
+    result = run_action(tmp_path, repo, inputs)
+    assert result["failed"]
+    assert result["logs"][-1][0] == "report" and result["logs"][-1][1] == 1
+    found = [m for m in error_annotations(result) if message in m]
+    assert len(found) == 1, error_annotations(result)
+    section = result["summary"].split("### gitops-edge failed\n", 1)
+    assert len(section) == 2 and message in section[1]
+    outputs = result["action_outputs"]
+    assert outputs["changed"] == ""
+    assert message in outputs["error"]  # the explicit failure beside an empty `changed`
+    assert outputs["plan-json"] == outputs["diff-json"] != ""
+    preview = json.loads(Path(outputs["diff-json"]).read_text())
+    assert message in preview["error"]
 
 
 def test_example_workflow_uses_the_action_and_reconciles_on_a_schedule() -> None:

@@ -365,7 +365,7 @@ def test_action_runs_only_its_own_commands(
 ) -> None:
     monkeypatch.setattr(test_action, "ROOT", ROOT)  # the action.yml of the checkout under test
     result = run_action(tmp_path, hostile_repo, {"base-ref": "HEAD~1"})
-    assert [step for step, *_ in result["logs"]] == ["validate", "diff", None]
+    assert [step for step, *_ in result["logs"]] == ["validate", "diff", "report"]
     executed = {step: runner_commands(out + "\n" + err) for step, _, out, err in result["logs"]}
     problems = validate_repository(hostile_repo).diagnostics
     *annotations, pause, resume = executed["validate"]
@@ -375,13 +375,14 @@ def test_action_runs_only_its_own_commands(
     assert_paused(pause, resume)  # around anything else validate printed (its summary)
     # the diff step pauses command processing around the tool's free-form output
     assert_paused(*executed["diff"])
-    assert executed[None] == [
+    assert executed["report"] == [
         Command("error", {}, "the desired state is invalid (see the annotations)")
     ]
     assert result["outputs"] == {
         "valid": "false",
         "changed": "",
-        "plan-json": str(tmp_path / "gitops-edge-diff.json"),
+        "diff-json": str(tmp_path / "gitops-edge-diff.json"),
+        "error": "the desired state is invalid (see the annotations)",
     }
     assert lines_starting_with_colons(result["summary"]) == []
     assert runner_commands(result["summary"]) == []
@@ -433,10 +434,10 @@ def test_a_value_with_a_newline_cannot_inject_action_outputs(tmp_path: Path) -> 
         stub=f"case \"$*\" in *json*) printf '%s' '{json.dumps(preview)}' ;; *) echo x ;; esac\n",
     )
     assert done.returncode == 0, done.stdout
-    assert [name for name, _ in outputs] == ["changed", "plan-json"]
+    assert [name for name, _ in outputs] == ["changed", "diff-json"]
     assert dict(outputs) == {
         "changed": f"{injected}/-",
-        "plan-json": str(tmp_path / "gitops-edge-diff.json"),
+        "diff-json": str(tmp_path / "gitops-edge-diff.json"),
     }
 
 
@@ -505,3 +506,19 @@ def test_scheduled_reconcile_step_runs_no_command_from_the_tool_output(tmp_path:
     assert "::error::rec.yaml" in done.stdout
     pause, resume = runner_commands(done.stdout)
     assert_paused(pause, resume)
+
+
+def test_report_step_annotates_a_hostile_error_as_one_command(tmp_path: Path) -> None:
+    """An error message holding newlines, `::` commands, `##[` and `%` escapes (a folder name,
+    a traceback) is one `::error::` annotation whose text is the message, and the `error`
+    output cannot set another output."""
+    message = "a\n::add-mask::x\r##[set-output name=valid;]true %0A 100%\nerror<<EOF"
+    errors = tmp_path / "gitops-edge-errors"
+    errors.mkdir()
+    (errors / "2-diff").write_bytes(message.encode())
+    done, outputs = run_step_with_stub(tmp_path, step_id="report", stub="exit 0\n")
+    assert done.returncode == 1, done.stdout
+    shown = message.replace("\r", "\n")  # read as text: universal newlines
+    assert runner_commands(done.stdout) == [Command("error", {}, shown)]
+    assert outputs == [("error", shown)]
+    assert json.loads((tmp_path / "gitops-edge-diff.json").read_text()) == {"error": shown}
