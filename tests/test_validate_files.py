@@ -6,6 +6,7 @@ short "not a supported kind" hint."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -242,3 +243,16 @@ def test_a_repository_named_by_several_files_is_read_once(
     files = [str(repo / "workloads" / n) for n in ("a.yaml", "b.yaml")]
     assert run(capsys, "validate", *files, str(repo / "groups" / "hangzhou.yaml"))[0] == 0
     assert roots == [repo]
+
+
+def test_a_named_file_that_is_not_a_regular_file_is_reported_not_skipped(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO or a dangling link inside a repository is named by the repository's own reading
+    rules (never opened), not passed over as a file it does not read."""
+    os.mkfifo(repo / "pipe.yaml")
+    os.symlink(repo / "gone.yaml", repo / "dangling.yaml")
+    code, out, err = run(capsys, "validate", str(repo / "pipe.yaml"), str(repo / "dangling.yaml"))
+    assert code == 1, out + err
+    assert f"{(repo / 'pipe.yaml').as_posix()}:1:1: a named pipe (FIFO), not a regular file" in out
+    assert f"{(repo / 'dangling.yaml').as_posix()}:1:1: symbolic link points to nothing" in out

@@ -46,7 +46,9 @@ def validate_paths(paths: Sequence[Path]) -> tuple[PathReport, ...]:
 
     reports = []
     for path in paths:
-        root = repository_root_of(path) if path.is_file() else None
+        # Anything but a folder is a file here: a FIFO or a dangling link inside a repository
+        # is then reported by the repository's reading rules, never opened.
+        root = None if path.is_dir() else repository_root_of(path)
         if root is None:
             result = repo_at(path)  # a folder, or a file on its own
             reports.append(
