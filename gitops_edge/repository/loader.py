@@ -33,6 +33,7 @@ class LoadedTree:
     documents: tuple[Document, ...]
     diagnostics: tuple[Diagnostic, ...]
     files: int  # YAML files read (parsed or not)
+    names: tuple[str, ...] = ()  # their display names, relative to root
 
 
 def _file_diagnostic(rel: str, message: str, hint: str, rule: str) -> Diagnostic:
@@ -224,7 +225,11 @@ def load_tree(
     if root.is_file():
         docs, diags = read_yaml_file(display_name(root.name), root)
         return LoadedTree(
-            root=root.parent, documents=tuple(docs), diagnostics=tuple(diags), files=1
+            root=root.parent,
+            documents=tuple(docs),
+            diagnostics=tuple(diags),
+            files=1,
+            names=(display_name(root.name),),
         )
     files, diagnostics = discover(root, skip_dirs=skip_dirs, ignore=ignore)
     documents: list[Document] = []
@@ -233,5 +238,24 @@ def load_tree(
         documents.extend(docs)
         diagnostics.extend(diags)
     return LoadedTree(
-        root=root, documents=tuple(documents), diagnostics=tuple(diagnostics), files=len(files)
+        root=root,
+        documents=tuple(documents),
+        diagnostics=tuple(diagnostics),
+        files=len(files),
+        names=tuple(rel for rel, _ in files),
     )
+
+
+def repository_root_of(file: Path) -> Path | None:
+    """The folder of the repository that holds `file`: the nearest folder, from the file's own
+    upwards, holding gitops-edge.yaml; None when none does up to the git root (a folder holding
+    `.git`) or the filesystem root. The path is made absolute, not resolved: links are not
+    followed, so the file is named inside the repository as discovery names it."""
+    current = Path(os.path.abspath(file)).parent
+    while True:
+        config = current / CONFIG_FILE
+        if config.exists() or config.is_symlink():
+            return current
+        if (current / ".git").exists() or current.parent == current:
+            return None
+        current = current.parent

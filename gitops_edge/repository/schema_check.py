@@ -16,10 +16,16 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from gitops_edge.model.kinds import KINDS, Kind, supported_kinds_text
+from gitops_edge.model.kinds import KINDS, Kind
 from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.repository.yamldoc import Document
 
+# One short line, the same for every file: the full list of kinds is in `validate --help` and
+# docs/repository-format.md, not repeated in each diagnostic.
+_OTHER_KINDS_HINT = (
+    "gitops-edge reads only its own kinds (see `gitops-edge validate --help`); "
+    "list files of other tools in spec.ignore of gitops-edge.yaml"
+)
 _END_ANCHOR = "(?!\\n)"  # schemas end patterns with `$(?!\n)` so a trailing newline is refused
 _TYPE_NAMES = {
     dict: "a mapping",
@@ -74,7 +80,8 @@ def kind_of(doc: Document) -> tuple[Kind | None, list[Diagnostic]]:
             doc.diagnostic(
                 [],
                 f"missing {' and '.join(missing)}",
-                hint=f"every object needs apiVersion and kind; supported: {supported_kinds_text()}",
+                hint="add apiVersion and kind (supported: see `gitops-edge validate --help`); "
+                "list files of other tools in spec.ignore of gitops-edge.yaml",
                 rule="kind",
             )
         ]
@@ -87,11 +94,7 @@ def kind_of(doc: Document) -> tuple[Kind | None, list[Diagnostic]]:
         path, message = ["apiVersion"], f"unsupported apiVersion {api_version!r} for kind {kind}"
     else:
         close = difflib.get_close_matches(str(kind), [k.kind for k in KINDS.values()], n=1)
-        hint = (
-            f"did you mean {close[0]}?"
-            if close
-            else f"supported kinds: {supported_kinds_text()}; list other files in spec.ignore"
-        )
+        hint = f"did you mean {close[0]}?" if close else _OTHER_KINDS_HINT
         path, message = ["kind"], f"unsupported kind {kind!r}"
     return None, [doc.diagnostic(path, message, hint=hint, rule="kind")]
 

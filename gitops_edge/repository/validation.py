@@ -36,6 +36,7 @@ class ValidatedRepo:
     documents: tuple[TypedDocument, ...]
     diagnostics: tuple[Diagnostic, ...]  # sorted by file, line, column
     files: int
+    file_names: frozenset[str] = frozenset()  # the files read, as diagnostics name them
 
     @property
     def valid(self) -> bool:
@@ -154,11 +155,12 @@ def validate_repository(root: Path) -> ValidatedRepo:
     diagnostics.extend(check_repository(typed, default_namespace=config.default_namespace))
     if root.is_dir() and not config_unreadable:
         diagnostics.extend(_check_config_present(config_docs, typed))
-    files = tree.files + (1 if config_docs or (root / CONFIG_FILE).is_file() else 0)
+    read_config = bool(config_docs) or (root / CONFIG_FILE).is_file()
     return ValidatedRepo(
         root=tree.root,
         config=config,
         documents=tuple(typed),
         diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
-        files=files,
+        files=tree.files + int(read_config),
+        file_names=frozenset((*tree.names, *((CONFIG_FILE,) if read_config else ()))),
     )

@@ -323,11 +323,11 @@ import gitops_edge.cli.validate_cmd as validate_cmd
 from gitops_edge.cli.main import main
 
 
-def crash(root):
+def crash(paths):
     raise RuntimeError("cannot reach " + sys.argv[1])
 
 
-validate_cmd.validate_repository = crash
+validate_cmd.validate_paths = crash
 raise SystemExit(main(["validate", "."]))
 """
 
