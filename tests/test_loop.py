@@ -19,6 +19,7 @@ import pytest
 from repo_config import write_config
 from test_git_source import Remote, run
 
+from gitops_edge.cli.loop_cmd import stop_on_signal
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model.desired import DesiredState, RepoConfig
 from gitops_edge.reconciler.loop import Loaded, LoopSettings, backoff, run_loop
@@ -413,3 +414,29 @@ def test_the_folder_watch_is_on_before_the_first_pass_reads_the_folder(tmp_path:
         assert wake.wait(10), "the change was lost: the watch was not on yet"
     finally:
         stop.set()
+
+
+def test_a_signal_that_lands_while_a_log_line_is_written_still_stops_the_loop() -> None:
+    """The handler runs between two bytecodes of the main thread; if that thread is writing a
+    log line it holds the log's lock, and a handler that logged would wait for itself forever
+    (seen as a loop that did not stop within 30 s of SIGTERM under load)."""
+    stop = threading.Event()
+    lock = threading.Lock()  # as the logger's and the masked stream's
+    written: list[str] = []
+    handler = stop_on_signal(stop, lambda level, msg, **fields: logged(msg))
+
+    def logged(message: str) -> None:
+        with lock:
+            written.append(message)
+            if message == "pass":
+                handler(signal.SIGTERM, None)  # the signal lands mid-write
+
+    writer = threading.Thread(target=logged, args=("pass",), daemon=True)
+    writer.start()
+    writer.join(5)
+    assert not writer.is_alive(), "the handler deadlocked on the log's lock"
+    assert stop.is_set()
+    deadline = time.monotonic() + 5
+    while "stopping after the current pass" not in written and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert written == ["pass", "stopping after the current pass"]

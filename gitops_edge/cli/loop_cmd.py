@@ -19,7 +19,7 @@ import argparse
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -63,10 +63,7 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
         return fail(str(exc))
     stop, wake = threading.Event(), threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log("info", "stopping after the current pass", signal=signal.Signals(signum).name)
-        stop.set()
-
+    on_signal = stop_on_signal(stop, log)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
@@ -163,6 +160,24 @@ class PassClusters:
     def close(self) -> None:
         if self.kube is not None:
             self.kube.__exit__(None, None, None)
+
+
+def stop_on_signal(stop: threading.Event, log: Any) -> Callable[[int, FrameType | None], None]:
+    """The SIGTERM/SIGINT handler: set `stop`, and say so. Not in the handler itself: it runs
+    between two bytecodes of the main thread, which may be in the middle of writing a log line
+    and hold the log's (non-reentrant) lock, so logging there would wait for itself forever and
+    the loop would never stop; a thread logs it once the lock is free."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        name = signal.Signals(signum).name
+        say = threading.Thread(
+            target=log, args=("info", "stopping after the current pass"), kwargs={"signal": name}
+        )
+        say.daemon = True
+        say.start()
+
+    return on_signal
 
 
 def start_metrics(address: str, log: Any) -> LoopMetrics | None:
