@@ -8,6 +8,8 @@ session's own stand-in folder, so nothing is written to the real `/tmp`.
 
 - A ```sh block is setup: run as one `bash -e` script; it must succeed (its output is not
   compared).
+- `<!-- readme-test: golden PATH -->` instead compares the block (`…` allowed) with the golden
+  file PATH, which the tests that own it compare with real output.
 - Any other marked block is a session transcript: a line `$ COMMAND` (continued by a trailing
   `\\`) is run with `bash -c`, and the lines up to the next `$ ` are its expected output
   (stdout and stderr together, as a terminal shows them). A line holding only `…` stands for
@@ -40,7 +42,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-MARKER = re.compile(r"^<!-- readme-test: ([a-z0-9-]+) -->$")
+MARKER = re.compile(r"^<!-- readme-test: ((?:golden )?[A-Za-z0-9_./-]+) -->$")
+GOLDEN = "golden "
 FENCE = re.compile(r"^```(\S*)$")
 ELLIPSIS = "…"
 TIMEOUT = 120  # seconds per command or setup block: a hung command fails, never hangs
@@ -129,6 +132,8 @@ def matches(expected: tuple[str, ...], actual: tuple[str, ...]) -> bool:
 def sessions() -> dict[str, tuple[Block, ...]]:
     grouped: dict[str, list[Block]] = {}
     for block in marked_blocks(README.read_text(encoding="utf-8")):
+        if block.session.startswith(GOLDEN):
+            continue
         grouped.setdefault(block.session, []).append(block)
     return {name: tuple(blocks) for name, blocks in grouped.items()}
 
@@ -212,3 +217,19 @@ def test_transcript_matching_sees_a_changed_line_and_honours_ellipses() -> None:
     assert normalise(
         ("delete pod ns/log-agent-x9tml: outdated (178b142958 → 98053f0b9f)  ",), tmp="/t"
     ) == ("delete pod ns/log-agent-<suffix>: outdated (<hash> → <hash>)",)
+
+
+def test_readme_shows_golden_files_as_they_are() -> None:
+    goldens = [
+        block
+        for block in marked_blocks(README.read_text(encoding="utf-8"))
+        if block.session.startswith(GOLDEN)
+    ]
+    assert goldens, "the diff example is marked with its golden file"
+    for block in goldens:
+        path = ROOT / block.session.removeprefix(GOLDEN)
+        actual = tuple(path.read_text(encoding="utf-8").splitlines())
+        assert matches(block.lines, actual), (
+            f"README.md:{block.line}: the block differs from {path.relative_to(ROOT)}:\n"
+            + "\n".join(actual)
+        )
