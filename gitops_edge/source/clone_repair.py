@@ -10,7 +10,7 @@ definition and is removed; a rebase or merge is aborted; a clone whose HEAD name
 deleted (the caller clones again); a status worktree that is not on a branch is made again.
 
 `inspect_clone` reads files under `.git` only (no git) and returns the `Repair`s to make;
-`repair_clone` makes them, running the `git` executable (subprocess), and returns them so the
+`repair_clone` makes them, running the `git` executable (`gitproc.run_git`), and returns them so the
 caller can log each one.
 Side effects: `clone_lock` creates and locks the lock file; `repair_clone` deletes lock files,
 runs git in the clone, and may delete the clone or the status worktree.
@@ -22,7 +22,6 @@ import fcntl
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,8 +30,11 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from gitops_edge.source.gitproc import GitLimits, GitTimeoutError, run_git
+
 LOCK_TIMEOUT = 60.0  # seconds a process waits for another one's git operation on the clone
 GIT_TIMEOUT = 120.0  # seconds a repair's git command may take
+REPAIR_LIMITS = GitLimits(timeout=GIT_TIMEOUT)
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _REBASE = ("rebase-merge", "rebase-apply")  # `git rebase` state folders (merge / apply backend)
 
@@ -295,18 +297,12 @@ def _make(repair: Repair, clone_dir: Path) -> bool:
 
 
 def _git_ok(cwd: Path, *args: str) -> bool:
+    """Whether the local git command succeeded (within GIT_TIMEOUT; killed with its children
+    past it, as every git the reconciler runs: `gitproc.run_git`)."""
     try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return run_git(args, limits=REPAIR_LIMITS, cwd=cwd).ok
+    except (OSError, GitTimeoutError):
         return False
-    return done.returncode == 0
 
 
 def log_repairs(log: Callable[..., None]) -> Callable[[Repair], None]:

@@ -1,5 +1,6 @@
-"""Running git commands that talk to a remote (ls-remote, clone, fetch, push, pull), part of the
-git adapter: each under a deadline, and killed with its helpers when the deadline passes.
+"""Running the git executable, part of the git adapter: the commands that talk to a remote
+(ls-remote, clone, fetch, push, pull) and the clone repair's local ones, each under a deadline,
+and killed with its helpers when the deadline passes.
 
 git stays in the caller's process group, so a kill of the whole group (a container kill, the
 crash the clone repair recovers from) kills git with it: a git that outlived its reconciler
