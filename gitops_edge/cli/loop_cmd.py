@@ -53,8 +53,6 @@ TRANSIENT = (ClusterError, GitSourceError, OSError, TimeoutError, ValueError)
 
 
 def run_reconcile_loop(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        return fail("--interval must be more than 0 seconds")
     log = logger(args)
     try:
         with open_cluster(args.cluster, read_only=True):
