@@ -27,7 +27,23 @@ from gitops_edge.repository import diagnostics as diag
 from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.source.clone_repair import log_repairs
 from gitops_edge.source.gitproc import DEFAULT_TIMEOUT
-from gitops_edge.source.gitsource import GitSource, GitSourceError, is_git_url, redact
+from gitops_edge.source.gitsource import (
+    GitSource,
+    GitSourceError,
+    SourceAddressError,
+    is_git_url,
+    redact,
+    source_address,
+)
+
+
+def source_argument(text: str) -> str:
+    """The argparse type of a SOURCE: a git address as git reads it, or a folder (see
+    `source_address`); an address git cannot use is a usage error with its hint."""
+    try:
+        return source_address(text)
+    except SourceAddressError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_git_source(parser: argparse.ArgumentParser) -> None:

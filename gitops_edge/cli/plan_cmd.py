@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, add_verbose, fail
-from gitops_edge.cli.pipeline_args import add_git_source, load_source
+from gitops_edge.cli.pipeline_args import add_git_source, load_source, source_argument
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.reconciler.reconcile import plan_once
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Validate PATH, observe the cluster and print the rollout plan per "
         "workload and node group. Changes nothing.",
     )
-    plan.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    plan.add_argument(
+        "path", metavar="SOURCE", type=source_argument, help="desired-state folder or git URL"
+    )
     add_git_source(plan)
     add_cluster(plan)
     add_format(plan, ("text", "json", "markdown"))

@@ -26,7 +26,12 @@ from gitops_edge.cli.common import (
 from gitops_edge.cli.leader_opts import add_leader_election, start_elector
 from gitops_edge.cli.logs import add_log_options, logger
 from gitops_edge.cli.loop_cmd import run_reconcile_loop
-from gitops_edge.cli.pipeline_args import add_git_source, load_once, pipeline_from_args
+from gitops_edge.cli.pipeline_args import (
+    add_git_source,
+    load_once,
+    pipeline_from_args,
+    source_argument,
+)
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.reconciler.apply import DONE, FAILED, ActionResult
@@ -45,7 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--once, else a pass every --interval seconds until SIGTERM/SIGINT. An invalid desired "
         "state is never applied, not even partly.",
     )
-    reconcile.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    reconcile.add_argument(
+        "path", metavar="SOURCE", type=source_argument, help="desired-state folder or git URL"
+    )
     add_git_source(reconcile)
     add_cluster(reconcile)
     mode = reconcile.add_mutually_exclusive_group()

@@ -17,7 +17,12 @@ from typing import Any
 
 from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_cluster, add_format, fail
 from gitops_edge.cli.logs import make_logger
-from gitops_edge.cli.pipeline_args import add_git_source, git_cache, load_source
+from gitops_edge.cli.pipeline_args import (
+    add_git_source,
+    git_cache,
+    load_source,
+    source_argument,
+)
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.model import nodejobs as nj
@@ -38,7 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Per-group progress, from the cluster (--cluster) or from the status files "
         "the reconciler committed to SOURCE.",
     )
-    status.add_argument("path", metavar="SOURCE", help="desired-state folder or git URL")
+    status.add_argument(
+        "path", metavar="SOURCE", type=source_argument, help="desired-state folder or git URL"
+    )
     add_git_source(status)
     add_cluster(status, required=False)
     add_format(status, ("text", "json"))
