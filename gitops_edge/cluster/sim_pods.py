@@ -2,7 +2,8 @@
 (Pending, unbound, pinned to their node by a required node affinity), bound `schedule_delay`
 seconds later (never to a NotReady node, never with an unschedulable image), removed (or left
 Terminating on a NotReady node; once gone, the Jobs they own go too: the garbage collector), and
-their readiness over the logical clock (sooner where the node holds their images). The DaemonSet controller that drives them is `sim_controller`.
+their readiness over the logical clock (sooner where the node holds their images). The
+DaemonSet controller that drives them is `sim_controller`.
 Side effects: mutates the `SimState` it is given, nothing else.
 """
 
