@@ -1,6 +1,6 @@
 """Semantic rules for KubeEdge node jobs (DESIGN §4): target selection (an empty labelSelector
 selects every node: a warning), failureTolerate, version skew against the cloud version, image
-references.
+references (the distribution grammar, and KubeEdge's own image rule as its webhook applies it).
 
 Pure functions from a `Document` to diagnostics. No side effects.
 """
@@ -18,6 +18,12 @@ from gitops_edge.repository.docpath import dict_at, list_at
 from gitops_edge.repository.yamldoc import Document
 
 VERSION_RE = re.compile(r"v([0-9]+)\.([0-9]+)\.([0-9]+)(-[A-Za-z0-9_.]+)*")  # fullmatch only
+# KubeEdge's image-repository rule (pkg/util/validation, which its NodeUpgradeJob admission
+# webhook applies): a `/`, then a tag or a sha256 digest, not both; ASCII only. fullmatch only.
+KUBEEDGE_IMAGE_RE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._:-]*/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*"
+    r"(@sha256:[A-Fa-f0-9]{64}|:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?"
+)
 MAX_MINOR_SKEW = 2
 
 
@@ -190,6 +196,17 @@ def _check_upgrade_image(doc: Document, image: str, *, untagged: bool) -> list[D
                 path,
                 f"image {image!r} must name a repository with a '/'",
                 hint="e.g. kubeedge/installation-package",
+                rule="image",
+            )
+        ]
+    if not KUBEEDGE_IMAGE_RE.fullmatch(image):
+        return [
+            doc.diagnostic(
+                path,
+                f"image {image!r} is refused by KubeEdge's admission webhook: it takes a "
+                "repository with a '/', then a tag or a sha256 digest (not both), in ASCII "
+                "letters, digits, '.', '_' and '-'",
+                hint=f"write image: {ref.name} (the tag is taken from spec.version)",
                 rule="image",
             )
         ]
