@@ -208,6 +208,23 @@ DEFS["LabelSelector"] = {
     "additionalProperties": False,
 }
 
+DEFS["NodeJobLabelSelector"] = {
+    "description": (
+        "A Kubernetes label selector over nodes: matchLabels and matchExpressions, ANDed. "
+        "Empty, it selects every node, as KubeEdge reads it (validate warns)."
+    ),
+    "type": "object",
+    "properties": {
+        "matchLabels": label_map("Labels that must all be present with exactly these values."),
+        "matchExpressions": {
+            "description": "Set-based requirements on label keys; all must hold.",
+            "type": "array",
+            "items": {"$ref": "#/$defs/LabelSelectorRequirement"},
+        },
+    },
+    "additionalProperties": False,
+}
+
 DEFS["LabelSelectorRequirement"] = {
     "description": "One set-based requirement: key, operator and (for In/NotIn) values.",
     "type": "object",
@@ -1104,9 +1121,9 @@ def job_common(*, what: str, concurrency: str) -> Schema:
             "items": dns_subdomain("A node name."),
         },
         "labelSelector": ref(
-            "LabelSelector",
+            "NodeJobLabelSelector",
             f"Selects the nodes to {what} by label. Set exactly one of nodeNames and "
-            "labelSelector.",
+            "labelSelector. An empty selector ({}) selects every node (a warning says so).",
         ),
         "concurrency": integer(
             concurrency,
@@ -1166,10 +1183,32 @@ def node_upgrade_job(api: str) -> Schema:
     properties["checkItems"] = check_items(
         "Pre-checks run on each node before it is upgraded (none by default)."
     )
-    if v2:
-        properties["requireConfirmation"] = boolean(
-            "Wait for a confirmation on each node before upgrading (default: false)."
+    properties["requireConfirmation"] = boolean(
+        "Wait for a confirmation on each node before upgrading (default: false; v1alpha1 "
+        "since KubeEdge 1.19)."
+    )
+    registry_api = closed(
+        "Registry v2 API used to fetch the digests. The token is stored in the "
+        "repository in clear text: prefer the digests.",
+        {
+            "host": string("Registry host.", minLength=1),
+            "token": string("Registry token.", minLength=1),
+        },
+        required=("host", "token"),
+    )
+    if not v2:
+        properties["imageDigestGatter"] = closed(
+            "Image digest verification (field name as spelled by KubeEdge; v1alpha1 since "
+            "KubeEdge 1.19): the expected digest, or a registry API to read it from.",
+            {
+                "registryAPI": registry_api,
+                "value": string(
+                    "The expected image digest, set directly (e.g. sha256:<64 hex digits>).",
+                    minLength=1,
+                ),
+            },
         )
+    if v2:
         digest = string(
             "Expected image digest, e.g. sha256:<64 hex digits>.",
             pattern=anchored(SHA256_DIGEST),
@@ -1181,15 +1220,7 @@ def node_upgrade_job(api: str) -> Schema:
             {
                 "amd64": {**digest, "description": "Expected digest of the amd64 image."},
                 "arm64": {**digest, "description": "Expected digest of the arm64 image."},
-                "registryAPI": closed(
-                    "Registry v2 API used to fetch the digests. The token is stored in the "
-                    "repository in clear text: prefer amd64/arm64.",
-                    {
-                        "host": string("Registry host.", minLength=1),
-                        "token": string("Registry token.", minLength=1),
-                    },
-                    required=("host", "token"),
-                ),
+                "registryAPI": registry_api,
             },
         )
     required = ("version", "image") if v2 else ("version",)

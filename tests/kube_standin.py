@@ -11,7 +11,8 @@ pod garbage collector does for a vanished node; never while it is NotReady, unti
 conditions by type (a `metadata.uid` in it that is not the pod's answers 422 Invalid, `field is
 immutable`, as the real server does), server-side apply as create-or-update (with generation,
 the API server's defaults and canonical quantities: `apiserver_defaults`), hand edits, cascading
-DaemonSet deletion, injected failures (409/429/5xx with Retry-After), refused credentials (every
+DaemonSet deletion, a pod's Jobs deleted with the pod (the garbage collector, for the pre-pull
+Jobs' ownerReference), injected failures (409/429/5xx with Retry-After), refused credentials (every
 request 401 Unauthorized, a switch), and KubeEdge's node job CRDs in the versions a test
 declares (discovery, paged lists, create, get, delete; one stored object served at every
 declared version, as with conversion strategy None), and core/v1 Events (`k8s_events`: create,
@@ -600,11 +601,18 @@ class StandIn:
                 self._remove("pods", key)
 
     def _remove(self, resource: str, key: Key) -> None:
-        """Delete an object at once (no graceful deletion), as a DELETED event."""
+        """Delete an object at once (no graceful deletion), as a DELETED event. A pod that is
+        gone takes the Jobs it owns with it (the garbage collector, instantly: the pre-pull
+        Jobs' ownerReference names the pod's uid)."""
         obj = self.store[resource].pop(key)
         self._writes += 1
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
         self._record(resource, "DELETED", obj)
+        if resource == "pods":
+            uid = obj["metadata"]["uid"]
+            for k, job in list(self.store["jobs"].items()):
+                if any(r.get("uid") == uid for r in job["metadata"].get("ownerReferences") or ()):
+                    self._remove("jobs", k)
 
     def remove(self, resource: str, namespace: str, name: str) -> None:
         """Delete an object as a controller would (the DaemonSet controller, a pod eviction)."""

@@ -381,7 +381,7 @@ def fake_pod(**changes: Any) -> dict[str, Any]:
             "",
             Op.UPGRADE,
             400,
-            "owned by ReplicaSet, not a DaemonSet",
+            "owned by ReplicaSet (its controller), not a DaemonSet",
         ),
         (fake_pod(), "delete", Op.UPGRADE, 500, "cannot delete pod"),
         (fake_pod(), "", Op.UPGRADE, 200, "Start updating pod default/p"),

@@ -192,3 +192,24 @@ def test_without_prepull_or_outdated_pods_there_is_no_job() -> None:
     ds = replace(desired_ds(), prepull=POLICY, manifest_json=MANIFEST)
     obs = replace(observed(nodes, pods), job_versions=BOTH)
     assert plan(state(ds), obs).daemonsets[0].prepull == ()
+
+
+def selecting_everything(version: str, kind: str = nj.UPGRADE) -> DesiredJob:
+    body: dict[str, object] = {"labelSelector": {}}
+    if kind == nj.PREPULL:
+        body = {"imagePrePullTemplate": {"images": ["docker.io/library/nginx:1.25"], **body}}
+    manifest = {"apiVersion": nj.api_version(version), "kind": kind, "spec": body}
+    return replace(desired_job(version=version), kind=kind, manifest_json=json.dumps(manifest))
+
+
+def test_upstream_empty_label_selector_is_planned_with_a_note_naming_how_many_nodes() -> None:
+    for version in BOTH:
+        for kind in (nj.UPGRADE, nj.PREPULL):
+            (job,) = run(selecting_everything(version, kind)).jobs
+            assert [type(a) for a in job.actions] == [CreateNodeJob]
+            assert job.notes == (
+                "labelSelector {} selects every node of the cluster: all 2 nodes "
+                "(KubeEdge reads an empty selector so)",
+            )
+    existing = job_obs()  # already created: nothing to warn about any more
+    assert run(selecting_everything(nj.V1ALPHA1), seen=(existing,)).jobs[0].notes == ()

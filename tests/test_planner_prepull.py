@@ -105,3 +105,21 @@ def test_long_pod_names_still_give_valid_job_names() -> None:
     name = job_name("a" * 70, "0123456789")
     assert len(name) <= 63 and name.startswith("pull-aaa")
     assert name == job_name("a" * 70, "0123456789")
+
+
+def test_upstream_imagepreheat_pull_job_is_owned_by_the_pod_it_serves() -> None:
+    """OpenYurt's image-preheat controller gives its Job an ownerReference to the pod (apiVersion
+    v1, kind Pod, its name and uid), so the garbage collector deletes the Job with the pod;
+    gitops-edge does too, with blockOwnerDeletion false (README's deviation table)."""
+    (start,) = pull_actions(plan(desired(), world(pending())))
+    assert isinstance(start, StartImagePull)
+    job = json.loads(start.manifest_json)
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": "app-n00-old",
+            "uid": "uid-app-n00-old",
+            "blockOwnerDeletion": False,
+        }
+    ]

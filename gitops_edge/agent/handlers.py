@@ -3,7 +3,9 @@
 `upgrade`: cloud unreachable → 503; pod not found → 404 (clearer than upstream's 500; any
 other failure to fetch → 500); pod being deleted, on another node, `PodNeedUpgrade` not True, or
 a pre-pull for another revision / not yet successful → 403; no ownerReferences → 400; owner not
-a DaemonSet → 400; delete fails → 500; else 200 `Start updating pod {ns}/{pod}`.
+a DaemonSet → 400 (the owner that counts: the controller, else the first, as upstream yurthub
+looks at the kind, not at `controller: true`; the message names it); delete fails → 500; else
+200 `Start updating pod {ns}/{pod}`.
 `imagepull`: the same 503/404/500/403/400 checks (without the pre-pull one), then the pod is
 marked `PodImageReady=False`, message `controllerrevision: <hash>`; 200
 `Start pulling images for pod {ns}/{pod}`. `GET /healthz`: 200 when `GET /pods` can be answered
@@ -159,15 +161,38 @@ def _pod_action(agent: Agent, target: Route) -> Response:
         refused = _prepull_refusal(pod, revision)
         if refused:
             return text(403, f"pod {ident}: {refused}")
-    owners = meta.get("ownerReferences") or []
-    if not owners:
-        return text(400, f"pod {ident} has no owner: only DaemonSet pods can be upgraded")
-    if not any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners):
-        kinds = ", ".join(str(o.get("kind")) for o in owners)
-        return text(400, f"pod {ident} is owned by {kinds}, not a DaemonSet")
+    not_a_daemon_pod = _owner_refusal(meta.get("ownerReferences") or [])
+    if not_a_daemon_pod:
+        return text(400, f"pod {ident} {not_a_daemon_pod}")
     if target.op is Op.UPGRADE:
         return _delete(agent, target, uid=str(meta.get("uid", "")))
     return _mark_pull(agent, target, uid=str(meta.get("uid", "")), revision=revision)
+
+
+ONLY_DAEMON_PODS = "only pods of a DaemonSet can be upgraded through the agent"
+
+
+def _owner_refusal(owners: list[dict[str, Any]]) -> str:
+    """Why the pod is not a DaemonSet's (empty when it is). The owner that decides is the
+    controller, else the first one: upstream yurthub looks at the kind of `ownerReferences[0]`
+    and upgrades a DaemonSet's pod whether or not its reference says `controller: true`."""
+    if not owners:
+        return f"has no ownerReferences (a bare pod): {ONLY_DAEMON_PODS}"
+    controller = next((o for o in owners if o.get("controller") is True), None)
+    owner = controller or owners[0]
+    kind, name = owner.get("kind"), owner.get("name")
+    if not isinstance(kind, str) or not kind:
+        return f"has an ownerReference without a kind: {ONLY_DAEMON_PODS}"
+    if kind == "DaemonSet":
+        return ""
+    named = f"{kind} {name}" if isinstance(name, str) and name else kind
+    if kind == "Node":
+        return (
+            f"is a static pod (owned by {named}): the agent upgrades only pods of a DaemonSet, "
+            "not static pods (OpenYurt's static-pod OTA is not supported)"
+        )
+    which = "its controller" if controller else "its first owner; none is marked controller"
+    return f"is owned by {named} ({which}), not a DaemonSet: {ONLY_DAEMON_PODS}"
 
 
 def _prepull_refusal(pod: dict[str, Any], revision: str) -> str:

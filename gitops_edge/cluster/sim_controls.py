@@ -104,7 +104,7 @@ class SimControls(SimProtocol):
         if ready:  # the kubelet is back: Terminating pods finish
             for key in on_node:
                 if s.pods[key]["metadata"].get("deletionTimestamp"):
-                    s.unindex_pod(key, s.pods.pop(key))
+                    sim_pods.forget_pod(s, key)
         sim_pods.refresh_readiness(s, sorted(s.pods_by_node.get(name, ())))
         # Only DaemonSets with pods there, or that may schedule there, are affected.
         affected = {owner_key(s.pods[k]) for k in on_node if k in s.pods} | {

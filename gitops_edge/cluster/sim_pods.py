@@ -1,8 +1,9 @@
 """The simulated scheduler and kubelet: which nodes a DaemonSet's pods may run on, pods created
 (Pending, unbound, pinned to their node by a required node affinity), bound `schedule_delay`
 seconds later (never to a NotReady node, never with an unschedulable image), removed (or left
-Terminating on a NotReady node), and their readiness over the logical clock (sooner where the
-node holds their images). The DaemonSet controller that drives them is `sim_controller`.
+Terminating on a NotReady node; once gone, the Jobs they own go too: the garbage collector), and
+their readiness over the logical clock (sooner where the node holds their images). The
+DaemonSet controller that drives them is `sim_controller`.
 Side effects: mutates the `SimState` it is given, nothing else.
 """
 
@@ -204,10 +205,23 @@ def remove_pod(state: SimState, key: Key) -> None:
     bound = pod["spec"].get("nodeName")
     ready, _ = node_ready(state.nodes.get(bound)) if bound else (True, 0.0)
     if ready:
-        del state.pods[key]
-        state.unindex_pod(key, pod)
+        forget_pod(state, key)
     else:
         pod["metadata"].setdefault("deletionTimestamp", state.time())
+
+
+def forget_pod(state: SimState, key: Key) -> None:
+    """A pod is gone for good; the garbage collector deletes what it owned (the pre-pull Jobs
+    whose ownerReference names its uid)."""
+    pod = state.pods.pop(key)
+    state.unindex_pod(key, pod)
+    uid = pod["metadata"].get("uid")
+    for job_key in [
+        k
+        for k, job in state.jobs.items()
+        if any(r.get("uid") == uid for r in job["metadata"].get("ownerReferences") or ())
+    ]:
+        del state.jobs[job_key]
 
 
 def refresh_readiness(state: SimState, pods: Iterable[Key] | None = None) -> None:

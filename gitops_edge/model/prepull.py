@@ -1,6 +1,8 @@
 """Image pre-pull Jobs (OpenYurt 1.7's `imagepull`, DESIGN §2): names, labels and the batch/v1
 Job that pulls a revision's images on one node — pinned by nodeName, one container per image
-with pull policy Always and command `true`, the DaemonSet's pull secrets.
+with pull policy Always and command `true`, the DaemonSet's pull secrets — owned by the pod it
+serves (an ownerReference, as OpenYurt's image-preheat controller sets), so the garbage
+collector deletes it with the pod.
 
 Pure functions. No side effects.
 """
@@ -45,10 +47,13 @@ def pull_job(
     node: str,
     revision: str,
     pod_spec: dict[str, Any],
+    uid: str = "",
     owner: str = "",
 ) -> dict[str, Any]:
-    """The Job that pre-pulls the images of `pod_spec` on `node`; `owner`: the source's owner
-    identity, carried as a label like every object gitops-edge creates."""
+    """The Job that pre-pulls the images of `pod_spec` on `node` for pod `pod` (`uid`: the
+    pod's, for the Job's ownerReference; blockOwnerDeletion false, so deleting the pod never
+    waits for its pull); `owner`: the source's owner identity, carried as a label like every
+    object gitops-edge creates."""
     containers = [
         {
             "name": f"pull-{i}",
@@ -67,19 +72,30 @@ def pull_job(
     }
     if pod_spec.get("imagePullSecrets"):
         spec["imagePullSecrets"] = pod_spec["imagePullSecrets"]
+    metadata: dict[str, Any] = {
+        "name": job_name(pod, revision),
+        "namespace": namespace,
+        "labels": {
+            MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+            PULL_POD_LABEL: pod,
+            PULL_REVISION_LABEL: revision,
+            **({OWNER_LABEL: owner} if owner else {}),
+        },
+    }
+    if uid:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod,
+                "uid": uid,
+                "blockOwnerDeletion": False,
+            }
+        ]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": job_name(pod, revision),
-            "namespace": namespace,
-            "labels": {
-                MANAGED_BY_LABEL: MANAGED_BY_VALUE,
-                PULL_POD_LABEL: pod,
-                PULL_REVISION_LABEL: revision,
-                **({OWNER_LABEL: owner} if owner else {}),
-            },
-        },
+        "metadata": metadata,
         "spec": {
             "backoffLimit": 2,
             "activeDeadlineSeconds": 900,

@@ -77,6 +77,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         owner=desired.config.owner,
         keep=prepulls,
         holds=job_window_holds(desired.jobs, desired.groups, observed.nodes, now=observed.now),
+        nodes=len(observed.nodes),
     )
     return Plan(
         revision=desired.revision,

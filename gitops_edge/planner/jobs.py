@@ -4,12 +4,14 @@ A job absent from the cluster is created, in the apiVersion its file names, prov
 serves that version (never converted: the versions differ in defaults and in how NotReady nodes
 count, so a converted job would not do what its file says). A job that exists is only read: its
 overall and per-node results are reported; a spec that changed in the repository since the job
-was created is reported and not applied (jobs are immutable). A job whose file left the
-repository stays in the cluster unless `spec.prune.jobs` is true. Pure: no I/O.
+was created is reported and not applied (jobs are immutable). A job to create whose empty
+labelSelector selects every node gets a note naming how many nodes that is. A job whose file
+left the repository stays in the cluster unless `spec.prune.jobs` is true. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -97,8 +99,38 @@ def new_job_plan(
     )
 
 
+def selects_every_node(manifest_json: str) -> bool:
+    """Whether a node job targets an empty labelSelector (`{}`, or empty matchLabels and
+    matchExpressions), which KubeEdge reads as every node."""
+    manifest = json.loads(manifest_json)
+    spec = manifest.get("spec") or {}
+    if manifest.get("kind") == nj.PREPULL:
+        spec = spec.get("imagePrePullTemplate") or {}
+    selector = spec.get("labelSelector")
+    return (
+        not spec.get("nodeNames")
+        and isinstance(selector, dict)
+        and not selector.get("matchLabels")
+        and not selector.get("matchExpressions")
+    )
+
+
+def _every_node_note(desired: DesiredJob, nodes: int) -> tuple[str, ...]:
+    if not selects_every_node(desired.manifest_json):
+        return ()
+    return (
+        f"labelSelector {{}} selects every node of the cluster: all {nodes} "
+        f"node{'' if nodes == 1 else 's'} (KubeEdge reads an empty selector so)",
+    )
+
+
 def _plan_one(
-    desired: DesiredJob, existing: JobObs | None, *, served: Sequence[str], hold: str = ""
+    desired: DesiredJob,
+    existing: JobObs | None,
+    *,
+    served: Sequence[str],
+    hold: str = "",
+    nodes: int = 0,
 ) -> JobPlan:
     source = f"{desired.source.file}:{desired.source.line}"
     what = f"{desired.kind} {desired.name}"
@@ -106,9 +138,10 @@ def _plan_one(
         plan = new_job_plan(
             kind=desired.kind, name=desired.name, api_version=desired.api_version, source=source
         )
-        return replace(plan, actions=(), notes=(f"not created yet: it {hold}",))
+        held = (f"not created yet: it {hold}", *_every_node_note(desired, nodes))
+        return replace(plan, actions=(), notes=held)
     if existing is None:
-        return new_job_plan(
+        plan = new_job_plan(
             kind=desired.kind,
             name=desired.name,
             api_version=desired.api_version,
@@ -117,6 +150,7 @@ def _plan_one(
             error=served_error(nj.version_of(desired.api_version), served, what=what) or "",
             source=source,
         )
+        return replace(plan, notes=_every_node_note(desired, nodes))
     if not existing.managed:
         return job_plan_from(
             existing,
@@ -151,20 +185,22 @@ def plan_repository_jobs(
     owner: str = "",
     keep: frozenset[JobKey] = frozenset(),
     holds: Mapping[JobKey, str] | None = None,
+    nodes: int = 0,
 ) -> tuple[JobPlan, ...]:
     """One JobPlan per desired job, then one per job of this source (`owner`) that left the
     repository (pruned when `prune`, else reported as kept). Jobs of other sources are not
     ours to report or prune; managed jobs without an owner identity (created before
     identities) are never pruned. `keep`: jobs the planner itself created (pre-pulls before
     rollouts), never pruned here. `holds`: jobs not to create this pass, and why (a
-    maintenance window)."""
+    maintenance window). `nodes`: how many nodes the cluster has (named in the note on a job
+    to create whose empty labelSelector selects them all)."""
     plans: list[JobPlan] = []
     wanted: set[JobKey] = set()
     for want in sorted(desired, key=lambda j: (j.kind, j.name)):
         wanted.add((want.kind, want.name))
         key = (want.kind, want.name)
         hold = (holds or {}).get(key, "")
-        plans.append(_plan_one(want, observed.get(key), served=served, hold=hold))
+        plans.append(_plan_one(want, observed.get(key), served=served, hold=hold, nodes=nodes))
     for key, job in sorted(observed.items()):
         if key in wanted or key in keep or not job.managed:
             continue

@@ -59,6 +59,7 @@ def plan_prepull(
                         manifest_json=pull_job_json(
                             namespace=pod.namespace,
                             pod=pod.name,
+                            uid=pod.uid,
                             node=view.node,
                             revision=revision,
                             pod_spec=pod_spec,

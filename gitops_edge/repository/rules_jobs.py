@@ -1,5 +1,6 @@
-"""Semantic rules for KubeEdge node jobs (DESIGN §4): target selection, failureTolerate,
-version skew against the cloud version, image references.
+"""Semantic rules for KubeEdge node jobs (DESIGN §4): target selection (an empty labelSelector
+selects every node: a warning), failureTolerate, version skew against the cloud version, image
+references (the distribution grammar, and KubeEdge's own image rule as its webhook applies it).
 
 Pure functions from a `Document` to diagnostics. No side effects.
 """
@@ -12,11 +13,17 @@ from typing import Any
 from gitops_edge.model.imageref import parse_image
 from gitops_edge.model.kinds import OPERATIONS_V1ALPHA2
 from gitops_edge.model.nodejobs import GROUP as JOBS_GROUP
-from gitops_edge.repository.diagnostics import Diagnostic
+from gitops_edge.repository.diagnostics import WARNING, Diagnostic
 from gitops_edge.repository.docpath import dict_at, list_at
 from gitops_edge.repository.yamldoc import Document
 
 VERSION_RE = re.compile(r"v([0-9]+)\.([0-9]+)\.([0-9]+)(-[A-Za-z0-9_.]+)*")  # fullmatch only
+# KubeEdge's image-repository rule (pkg/util/validation, which its NodeUpgradeJob admission
+# webhook applies): a `/`, then a tag or a sha256 digest, not both; ASCII only. fullmatch only.
+KUBEEDGE_IMAGE_RE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._:-]*/[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*"
+    r"(@sha256:[A-Fa-f0-9]{64}|:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?"
+)
 MAX_MINOR_SKEW = 2
 
 
@@ -97,6 +104,20 @@ def _check_targets(doc: Document, spec: dict[str, Any], base: list[str | int]) -
                 key=True,
             )
         )
+    selector = spec.get("labelSelector")
+    if not has_names and isinstance(selector, dict) and selects_every_node(selector):
+        out.append(
+            doc.diagnostic(
+                [*base, "labelSelector"],
+                "an empty labelSelector selects every node of the cluster (as KubeEdge reads "
+                "it); `gitops-edge plan` says how many nodes that is",
+                hint="if that is not what you mean, list the nodes with nodeNames or narrow "
+                "the selector with matchLabels or matchExpressions",
+                rule="job-selects-every-node",
+                severity=WARNING,
+                key=True,
+            )
+        )
     seen: set[str] = set()
     for i, name in enumerate(list_at(spec, "nodeNames")):
         if isinstance(name, str):
@@ -111,6 +132,12 @@ def _check_targets(doc: Document, spec: dict[str, Any], base: list[str | int]) -
                 )
             seen.add(name)
     return out
+
+
+def selects_every_node(selector: dict[str, Any]) -> bool:
+    """A label selector with no requirement (`{}`, or empty matchLabels and matchExpressions):
+    Kubernetes' LabelSelectorAsSelector makes it match everything."""
+    return not selector.get("matchLabels") and not selector.get("matchExpressions")
 
 
 def check_failure_tolerate(
@@ -169,6 +196,17 @@ def _check_upgrade_image(doc: Document, image: str, *, untagged: bool) -> list[D
                 path,
                 f"image {image!r} must name a repository with a '/'",
                 hint="e.g. kubeedge/installation-package",
+                rule="image",
+            )
+        ]
+    if not KUBEEDGE_IMAGE_RE.fullmatch(image):
+        return [
+            doc.diagnostic(
+                path,
+                f"image {image!r} is refused by KubeEdge's admission webhook: it takes a "
+                "repository with a '/', then a tag or a sha256 digest (not both), in ASCII "
+                "letters, digits, '.', '_' and '-'",
+                hint=f"write image: {ref.name} (the tag is taken from spec.version)",
                 rule="image",
             )
         ]
