@@ -18,6 +18,7 @@ from kube_standin import StandIn, running
 
 from gitops_edge.cli.main import main
 from gitops_edge.cluster import kube, sim_config_update
+from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.sim import SimCluster
@@ -264,6 +265,8 @@ def test_kube_without_the_config_update_crd_observes_the_other_jobs(
     up.update(kind=nj.UPGRADE, spec={"version": "v1.21.0"})
     cluster.create_node_job(up)
     assert [j.name for j in cluster.observe().jobs] == ["up"]
+    with pytest.raises(ClusterError, match=r"configupdatejobs\.operations\.kubeedge\.io"):
+        cluster.create_node_job(config_update())
 
 
 # ── plan, reconcile and status ────────────────────────────────────────────────────────────────
