@@ -339,3 +339,21 @@ def test_diff_previews_an_added_config_update_job(tmp_path: Path) -> None:
     (head / "max-pods.yaml").write_text(yaml.safe_dump(config_update("max-pods", nodeNames=["a"])))
     report = compare(load_desired(base, revision="b"), load_desired(head, revision="h"), {})
     assert report.jobs == ("ConfigUpdateJob max-pods added: created on the next pass",)
+
+
+def test_plan_on_a_cluster_serving_only_v1alpha1_says_to_upgrade_kubeedge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "gitops-edge.yaml").write_text(CONFIG)
+    (repo / "max-pods.yaml").write_text(yaml.safe_dump(config_update("max-pods", nodeNames=["a"])))
+    sim = tmp_path / "sim.json"
+    cluster = fleet(1)
+    cluster.set_job_versions([nj.V1ALPHA1])
+    SimCluster.init_file(sim, cluster)
+    assert main(["plan", str(repo), "--cluster", f"sim:{sim}", "--format", "json"]) == 1
+    (job,) = json.loads(capsys.readouterr().out)["jobs"]
+    (error,) = job["errors"]
+    assert "ConfigUpdateJob exists in operations.kubeedge.io/v1alpha2 only" in error
+    assert "write the job as" not in error  # there is no v1alpha1 ConfigUpdateJob to write
