@@ -1291,6 +1291,50 @@ def image_prepull_job(api: str) -> Schema:
     )
 
 
+def config_update_job() -> Schema:
+    """ConfigUpdateJob (operations.kubeedge.io/v1alpha2 only, KubeEdge >= 1.21): the fields
+    of its Go type ConfigUpdateJobSpec; updateFields is required there."""
+    properties: Schema = {
+        "updateFields": {
+            "description": "EdgeCore configuration fields to set on each node, as "
+            "<dotted.path.in.edgecore.yaml>: <value> (strings), e.g. "
+            'modules.edged.tailoredKubeletConfig.maxPods: "200".',
+            "type": "object",
+            "minProperties": 1,
+            "x-hint": 'set at least one field, e.g. updateFields: {modules.edged.x: "1"}',
+            "propertyNames": string(
+                "A dotted path into edgecore's configuration.",
+                pattern=anchored(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*"),
+                hint="write the dotted path of the field, e.g. modules.edged.enable",
+            ),
+            "additionalProperties": string(
+                "The new value, as a string.",
+                hint='quote the value, e.g. "true" or "200"',
+            ),
+        },
+    }
+    properties.update(
+        job_common(
+            what="update the edgecore configuration of",
+            concurrency="Nodes updated at the same time per CloudCore instance (default: 1).",
+        )
+    )
+    return top_level(
+        api_version="operations.kubeedge.io/v1alpha2",
+        kind="ConfigUpdateJob",
+        description="Updates edgecore's configuration on a set of edge nodes (KubeEdge >= 1.21, "
+        "v1alpha2 only). The spec is immutable once created: change the name to update again.",
+        metadata=object_meta(
+            kind="ConfigUpdateJob", namespaced=False, name=dns_subdomain("Job name.")
+        ),
+        spec=closed(
+            "Which edgecore fields to set, where, and how carefully.",
+            properties,
+            required=("updateFields",),
+        ),
+    )
+
+
 # --- assembly -------------------------------------------------------------------------------
 
 
@@ -1385,6 +1429,13 @@ def schemas() -> dict[str, Schema]:
                 image_prepull_job(api),
             )
         )
+    kinds.append(
+        (
+            "configupdatejob.operations.kubeedge.io.v1alpha2",
+            "ConfigUpdateJob (operations.kubeedge.io/v1alpha2)",
+            config_update_job(),
+        )
+    )
     return {
         f"{stem}.schema.json": document(f"{stem}.schema.json", title, body)
         for stem, title, body in kinds

@@ -57,7 +57,8 @@ _LIST = re.compile(
     r"/(api/v1|apis/apps/v1|apis/batch/v1)/(nodes|pods|daemonsets|controllerrevisions|jobs)"
 )
 _JOB = re.compile(
-    r"/apis/operations\.kubeedge\.io/(v1alpha1|v1alpha2)/(nodeupgradejobs|imageprepulljobs)(?:/([^/]+))?"
+    r"/apis/operations\.kubeedge\.io/(v1alpha1|v1alpha2)/"
+    r"(nodeupgradejobs|imageprepulljobs|configupdatejobs)(?:/([^/]+))?"
 )
 _ITEM = re.compile(
     r"/(api/v1|apis/apps/v1|apis/batch/v1)/namespaces/([^/]+)/(pods|daemonsets|jobs)"
@@ -66,7 +67,13 @@ _ITEM = re.compile(
 _NAMESPACE = re.compile(r"/api/v1/namespaces(?:/([^/]+))?")
 _EVENT = re.compile(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?")
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-JOB_PLURALS = {"NodeUpgradeJob": "nodeupgradejobs", "ImagePrePullJob": "imageprepulljobs"}
+JOB_PLURALS = {
+    "NodeUpgradeJob": "nodeupgradejobs",
+    "ImagePrePullJob": "imageprepulljobs",
+    "ConfigUpdateJob": "configupdatejobs",
+}
+# Plurals whose CRD defines only some versions (KubeEdge's ConfigUpdateJob: v1alpha2).
+JOB_PLURAL_VERSIONS = {"configupdatejobs": ("v1alpha2",)}
 KINDS = {
     "nodes": "Node",
     "pods": "Pod",
@@ -109,6 +116,7 @@ class StandIn:
     groups: list[str] = field(default_factory=lambda: ["apps"])  # served API groups
     job_versions: list[str] = field(default_factory=list)  # operations.kubeedge.io, [] = no CRDs
     jobs: dict[tuple[str, str], Obj] = field(default_factory=dict)  # (plural, name) → object
+    config_update_crd: bool = True  # configupdatejobs served (KubeEdge >= 1.21's CRD installed)
     # Watch events per resource, (rv, type, object as it was then); a test may turn recording
     # off while seeding a large fleet, or hold events back (a watch then sees nothing new).
     events: dict[str, list[tuple[int, str, Obj]]] = field(
@@ -305,7 +313,11 @@ class StandIn:
         body: Obj | None,
         params: dict[str, str],
     ) -> kmock.Response:
-        if version not in self.job_versions:
+        if version not in self.job_versions or version not in JOB_PLURAL_VERSIONS.get(
+            plural, (version,)
+        ):
+            return _status(404, "the server could not find the requested resource")
+        if plural == "configupdatejobs" and not self.config_update_crd:
             return _status(404, "the server could not find the requested resource")
         if method == "POST" and name is None and body is not None:
             key = (plural, body["metadata"]["name"])

@@ -100,7 +100,7 @@ def test_reconciler_rbac_is_exactly_what_the_adapter_uses(
         assert time.monotonic() < deadline, "the cache did not start its four watches"
         time.sleep(0.02)
     cluster.observe()
-    for kind in ("NodeUpgradeJob", "ImagePrePullJob"):
+    for kind in ("NodeUpgradeJob", "ImagePrePullJob", "ConfigUpdateJob"):
         manifest = {"apiVersion": "operations.kubeedge.io/v1alpha2", "kind": kind}
         cluster.create_node_job({**manifest, "metadata": {"name": "j"}, "spec": {}})
         cluster.delete_node_job(manifest["apiVersion"], kind, "j")

@@ -98,7 +98,7 @@ def test_each_job_is_read_in_the_version_it_was_created_in(
     assert new.nodes[0].step == "Pull" and new.nodes[0].images[0].ok
     assert foreign.api_version.endswith("v1alpha2") and not foreign.managed  # newest served
     lists = [p for m, p, _ in api.requests if m == "GET" and p.endswith("jobs") and "kubeedge" in p]
-    assert len(lists) == 4  # one LIST per (version, kind)
+    assert len(lists) == 5  # one LIST per (version, kind): ConfigUpdateJob in v1alpha2 only
 
 
 def test_delete_and_errors(api: StandIn, cluster: KubeCluster) -> None:
@@ -139,10 +139,13 @@ def test_one_discovery_per_observe_and_paged_lists(
         nj.api_version(nj.V1ALPHA2)
     }
     for version in nj.VERSIONS:  # 3 objects, 2 a page: 2 requests per (version, kind)
-        for plural in nj.PLURALS.values():
-            path = f"/apis/operations.kubeedge.io/{version}/{plural}"
+        for kind in (nj.UPGRADE, nj.PREPULL):
+            path = f"/apis/operations.kubeedge.io/{version}/{nj.PLURALS[kind]}"
             pages = [p for m, q, p in api.requests if m == "GET" and q == path]
             assert [(p["limit"], p.get("continue")) for p in pages] == [("2", None), ("2", "2")]
+    # ConfigUpdateJob exists in v1alpha2 only: one (empty) page there, never asked in v1alpha1.
+    pages = [(m, q) for m, q, _ in api.requests if q.endswith("/configupdatejobs")]
+    assert pages == [("GET", "/apis/operations.kubeedge.io/v1alpha2/configupdatejobs")]
 
 
 def test_node_upgrade_job_status_in_each_versions_shape(api: StandIn, cluster: KubeCluster) -> None:

@@ -1,6 +1,7 @@
 """`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
 
-Subcommands: init, node, add-node, checks, job-versions, tick, image, set-image, show, events.
+Subcommands: init, node, add-node, checks, job-versions, config-fails, tick, image, set-image,
+show, events.
 Side effects: read and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
@@ -118,6 +119,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     versions.add_argument("versions", help="v1alpha1,v1alpha2 (default), v1alpha1, or none")
     versions.set_defaults(func=run_job_versions)
 
+    config = commands.add_parser(
+        "config-fails", help="make a ConfigUpdateJob's Update fail (or pass) on a node"
+    )
+    config.add_argument("file", type=Path)
+    config.add_argument("node")
+    config_verdict = config.add_mutually_exclusive_group(required=True)
+    config_verdict.add_argument(
+        "--fields", metavar="KEYS", help="comma-separated updateFields keys that fail there"
+    )
+    config_verdict.add_argument("--pass", dest="pass_all", action="store_true", help="all pass")
+    config.set_defaults(func=run_config_fails)
+
     tick = commands.add_parser("tick", help="advance the clock; controllers run")
     tick.add_argument("file", type=Path)
     tick.add_argument("--seconds", type=float, default=10.0, help="default 10")
@@ -211,6 +224,10 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
                 wanted = [] if args.versions == "none" else args.versions.split(",")
                 cluster.set_job_versions([v.strip() for v in wanted])
                 done = f"serves {args.versions}"
+            elif what == "config-fails":
+                keys = [] if args.pass_all else [k.strip() for k in args.fields.split(",")]
+                cluster.set_failing_config_fields(args.node, [k for k in keys if k])
+                done = f"{args.node} fails an update of {', '.join(keys)}" if keys else "passes"
             elif what == "set-image":
                 namespace, name, container, image = _image_change(args.daemonset, args.change)
                 cluster.set_image(namespace, name, container=container, image=image)
@@ -279,6 +296,10 @@ def run_checks(args: argparse.Namespace) -> int:
 
 def run_job_versions(args: argparse.Namespace) -> int:
     return _mutate(args, "job-versions")
+
+
+def run_config_fails(args: argparse.Namespace) -> int:
+    return _mutate(args, "config-fails")
 
 
 def run_tick(args: argparse.Namespace) -> int:

@@ -70,6 +70,12 @@ class KubeJobs(KubeReads):
                 detail = f"KubeEdge's node job CRDs ({nj.GROUP}) are not installed"
             else:
                 detail = f"it serves {', '.join(served) or 'no version'}"
+            if served is not None and version in served:  # the group is, this kind's CRD is not
+                raise ClusterError(
+                    f"create {kind} {name}: the CRD {nj.PLURALS[kind]}.{nj.GROUP} is not installed "
+                    f"in this cluster, which serves {api_version} for the other node jobs: "
+                    "install it (KubeEdge's build/crds/operations) or upgrade KubeEdge"
+                ) from None
             raise ClusterError(
                 f"create {kind} {name}: {api_version} is not served by this cluster ({detail})"
             ) from None

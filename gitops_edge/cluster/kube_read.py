@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from typing import Any
 
+from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     daemonset_from,
     node_job_from,
@@ -202,20 +203,32 @@ class KubeReads(KubeApi):
         chosen: dict[tuple[str, str], Obj] = {}
         for version in versions:
             for kind, plural in sorted(nj.PLURALS.items()):
-                lister = functools.partial(
-                    self.custom.list_cluster_custom_object,
-                    nj.GROUP,
-                    version,
-                    plural,
-                )
-                for page in self.pages(f"list {plural}.{nj.GROUP}/{version}", lister):
-                    for obj in page:
-                        meta = obj.get("metadata") or {}
-                        own = (meta.get("annotations") or {}).get(nj.API_VERSION_ANNOTATION)
-                        wanted = own if own in versions else versions[-1]
-                        if version == wanted:
-                            chosen[(kind, str(meta.get("name")))] = obj
+                kind_versions = [v for v in versions if v in nj.KIND_VERSIONS[kind]]
+                if version not in kind_versions:
+                    continue  # ConfigUpdateJob: v1alpha2 only
+                for obj in self._node_job_items(kind, version, plural):
+                    meta = obj.get("metadata") or {}
+                    own = (meta.get("annotations") or {}).get(nj.API_VERSION_ANNOTATION)
+                    wanted = own if own in kind_versions else kind_versions[-1]
+                    if version == wanted:
+                        chosen[(kind, str(meta.get("name")))] = obj
         return tuple(node_job_from(chosen[key]) for key in sorted(chosen))
+
+    def _node_job_items(self, kind: str, version: str, plural: str) -> list[Obj]:
+        """Every object of one node-job kind in one version. A ConfigUpdateJob CRD may be
+        absent where the other two are served (KubeEdge before it): its LIST answering 404 is
+        no job, not an error."""
+        lister = functools.partial(
+            self.custom.list_cluster_custom_object, nj.GROUP, version, plural
+        )
+        items: list[Obj] = []
+        try:
+            for page in self.pages(f"list {plural}.{nj.GROUP}/{version}", lister):
+                items.extend(page)
+        except NotFoundError:
+            if kind != nj.CONFIG_UPDATE:
+                raise
+        return items
 
     def custom_objects(self) -> Any:
         """The client's generic object API (bodies sent and read as plain JSON): `kube_lease`

@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gitops_edge.cluster import sim_config_update, sim_edit, sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster import sim_controller as ctl
-from gitops_edge.cluster import sim_edit, sim_events, sim_jobs, sim_pods
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     format_time,
@@ -132,6 +132,14 @@ class SimControls(SimProtocol):
             annotations[sim_jobs.FAILING_CHECKS_ANNOTATION] = ",".join(sorted(set(checks)))
         else:
             annotations.pop(sim_jobs.FAILING_CHECKS_ANNOTATION, None)
+
+    def set_failing_config_fields(self, name: str, fields: Sequence[str]) -> None:
+        """Make a ConfigUpdateJob's Update fail (then roll back) on the node when the job sets
+        one of `fields` (edgecore configuration paths); none: every update succeeds."""
+        node = self._state.nodes.get(name)
+        if node is None:
+            raise NotFoundError(f"no node {name!r}")
+        sim_config_update.set_failing_fields(node, list(fields))
 
     def set_job_versions(self, versions: Sequence[str]) -> None:
         """Which operations.kubeedge.io versions the cluster serves (none: CRDs absent)."""

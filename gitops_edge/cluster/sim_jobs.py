@@ -1,5 +1,6 @@
 """The simulated cluster's KubeEdge node-job controller (DESIGN §4): NodeUpgradeJob and
-ImagePrePullJob, `v1alpha1` and `v1alpha2`, executed with KubeEdge's semantics over the
+ImagePrePullJob, `v1alpha1` and `v1alpha2`, and ConfigUpdateJob (v1alpha2; its own steps in
+`sim_config_update`), executed with KubeEdge's semantics over the
 logical clock, their status written in the shape of the version they were created in.
 
 - Node selection: `nodeNames` or `labelSelector`. v1alpha1 skips nodes that are missing, not
@@ -31,6 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_edge.cluster import sim_config_update
 from gitops_edge.cluster.sim_job_status import v1alpha1_status, v1alpha2_status
 from gitops_edge.cluster.sim_state import Obj, SimState, node_ready
 from gitops_edge.model import nodejobs as nj
@@ -77,6 +79,8 @@ def steps(spec: nj.JobSpec) -> list[str]:
     """The steps of one node task, in the version's words."""
     if spec.version == nj.V1ALPHA1:
         return [nj.V1_CHECKING, nj.V1_UPGRADING if spec.kind == nj.UPGRADE else nj.V1_PULLING]
+    if spec.kind == nj.CONFIG_UPDATE:
+        return list(sim_config_update.STEPS)
     if spec.kind == nj.PREPULL:
         return ["Check", "Pull"]
     confirm = ["Confirm", "WaitingConfirmation"] if spec.require_confirmation else []
@@ -106,6 +110,8 @@ def _step_outcome(state: SimState, spec: nj.JobSpec, node: Obj, step: str) -> st
         failing = sorted(failing_checks(node) & set(spec.check_items))
         if failing:
             return f"pre-check failed: {', '.join(failing)} over the threshold"
+    if step == sim_config_update.UPDATE and spec.kind == nj.CONFIG_UPDATE:
+        return sim_config_update.update_outcome(spec, node)
     if _is_pull(step):
         broken = [i for i in spec.images if i in state.broken_images]
         if broken:
@@ -291,6 +297,8 @@ def _complete(
             run["images"][name] = _pull_images(state, spec, node)
         elif not problem and spec.kind == nj.UPGRADE:
             _upgrade_node(node, spec.target_version)
+        elif spec.kind == nj.CONFIG_UPDATE:
+            sim_config_update.finish(spec, node, flow=flow, t=t)
         task.update(
             phase=nj.NODE_FAILURE if problem else nj.NODE_SUCCESSFUL, reason=problem, time=t
         )

@@ -71,10 +71,16 @@ KINDS: dict[tuple[str, str], Kind] = {
             "imageprepulljob.operations.kubeedge.io.v1alpha2.schema.json",
             False,
         ),
+        Kind(
+            OPERATIONS_V1ALPHA2,
+            "ConfigUpdateJob",
+            "configupdatejob.operations.kubeedge.io.v1alpha2.schema.json",
+            False,
+        ),
     )
 }
 
-JOB_KINDS = ("NodeUpgradeJob", "ImagePrePullJob")
+JOB_KINDS = ("NodeUpgradeJob", "ImagePrePullJob", "ConfigUpdateJob")
 
 
 def supported_kinds_text() -> str:

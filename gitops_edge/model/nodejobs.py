@@ -1,5 +1,6 @@
-"""KubeEdge node jobs (NodeUpgradeJob, ImagePrePullJob; DESIGN §4): the API's names, each
-version's defaults and status vocabulary, and the two failure-tolerance formulas.
+"""KubeEdge node jobs (NodeUpgradeJob, ImagePrePullJob; ConfigUpdateJob, v1alpha2 only;
+DESIGN §4): the API's names, each version's defaults and status vocabulary, and the two
+failure-tolerance formulas.
 
 One place for what differs between `operations.kubeedge.io/v1alpha1` and `v1alpha2`, shared by
 the simulated cluster (which executes jobs), the observed model (which reads their status) and
@@ -19,8 +20,14 @@ from gitops_edge.model.kinds import JOB_KINDS
 GROUP = "operations.kubeedge.io"
 V1ALPHA1, V1ALPHA2 = "v1alpha1", "v1alpha2"
 VERSIONS = (V1ALPHA1, V1ALPHA2)
-UPGRADE, PREPULL = JOB_KINDS
-PLURALS = {UPGRADE: "nodeupgradejobs", PREPULL: "imageprepulljobs"}
+UPGRADE, PREPULL, CONFIG_UPDATE = JOB_KINDS
+PLURALS = {
+    UPGRADE: "nodeupgradejobs",
+    PREPULL: "imageprepulljobs",
+    CONFIG_UPDATE: "configupdatejobs",
+}
+# The versions that define each kind (ConfigUpdateJob exists in v1alpha2 only).
+KIND_VERSIONS = {UPGRADE: VERSIONS, PREPULL: VERSIONS, CONFIG_UPDATE: (V1ALPHA2,)}
 CHECK_ITEMS = ("cpu", "mem", "disk")
 DEFAULT_TIMEOUT = 300  # both versions; 0 also means 300
 DEFAULT_UPGRADE_IMAGE = "kubeedge/installation-package"
@@ -69,12 +76,14 @@ class JobSpec:
     images: tuple[str, ...] = ()  # pre-pulls only
     target_version: str = ""  # upgrades only
     require_confirmation: bool = False  # v1alpha2 upgrades only
+    update_fields: tuple[tuple[str, str], ...] = ()  # config updates only, sorted by key
 
 
 def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
     """The spec of a (validated) node job manifest, defaults applied for its version:
     v1alpha1 — concurrency 1, timeout 300, failureTolerate 0.1; v1alpha2 — the same, except
-    that an empty failureTolerate means 0 (every node must succeed)."""
+    that an empty failureTolerate means 0 (every node must succeed). A ConfigUpdateJob (v1alpha2)
+    has its fields directly under spec, like a NodeUpgradeJob, with v1alpha2's defaults."""
     kind = str(manifest.get("kind", ""))
     version = version_of(str(manifest.get("apiVersion", "")))
     spec = manifest.get("spec") or {}
@@ -99,6 +108,11 @@ def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
         images=tuple(str(i) for i in body.get("images") or ()),
         target_version=str(spec.get("version") or "") if kind == UPGRADE else "",
         require_confirmation=bool(spec.get("requireConfirmation")) and version == V1ALPHA2,
+        update_fields=tuple(
+            sorted((str(k), str(v)) for k, v in (spec.get("updateFields") or {}).items())
+        )
+        if kind == CONFIG_UPDATE
+        else (),
     )
 
 

@@ -23,8 +23,9 @@ from gitops_edge.model.plan import CreateNodeJob, DeleteNodeJob, JobPlan
 JobKey = tuple[str, str]  # (kind, name)
 
 
-def served_error(version: str, served: Sequence[str], *, what: str) -> str | None:
-    """Why `what` cannot be created in `version` on a cluster serving `served` (None if it can)."""
+def served_error(version: str, served: Sequence[str], *, what: str, kind: str = "") -> str | None:
+    """Why `what` cannot be created in `version` on a cluster serving `served` (None if it can).
+    `kind` names the job's kind when only some versions define it (ConfigUpdateJob)."""
     if not served:
         return (
             f"{what}: the cluster does not serve {nj.GROUP} (KubeEdge's node job CRDs are not "
@@ -33,6 +34,12 @@ def served_error(version: str, served: Sequence[str], *, what: str) -> str | Non
     if version in served:
         return None
     need = " (KubeEdge >= 1.21)" if version == nj.V1ALPHA2 else ""
+    defined = nj.KIND_VERSIONS.get(kind, nj.VERSIONS)
+    if not set(served) & set(defined):
+        return (
+            f"{what}: {kind} exists in {', '.join(map(nj.api_version, defined))} only{need}, and "
+            f"this cluster serves {', '.join(served)}: upgrade KubeEdge, or remove the job"
+        )
     return (
         f"{what}: {nj.GROUP}/{version}{need} is not served by this cluster, which serves "
         f"{', '.join(served)}: write the job as apiVersion: {nj.api_version(served[-1])} "
@@ -147,7 +154,10 @@ def _plan_one(
             api_version=desired.api_version,
             manifest_json=desired.manifest_json,
             reason=f"create {what} ({desired.api_version}) from {source}",
-            error=served_error(nj.version_of(desired.api_version), served, what=what) or "",
+            error=served_error(
+                nj.version_of(desired.api_version), served, what=what, kind=desired.kind
+            )
+            or "",
             source=source,
         )
         return replace(plan, notes=_every_node_note(desired, nodes))

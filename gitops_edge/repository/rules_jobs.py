@@ -221,3 +221,6 @@ def _check_upgrade_image(doc: Document, image: str, *, untagged: bool) -> list[D
             )
         ]
     return []
+
+
+check_targets = _check_targets  # shared with `rules_config_update`

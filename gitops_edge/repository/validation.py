@@ -14,6 +14,7 @@ from gitops_edge.model.desired import RepoConfig
 from gitops_edge.repository.config import owner_of, repo_config_from
 from gitops_edge.repository.diagnostics import Diagnostic, has_errors
 from gitops_edge.repository.loader import CONFIG_FILE, load_tree, read_in_root, yaml_files_in
+from gitops_edge.repository.rules_config_update import check_config_update_job
 from gitops_edge.repository.rules_jobs import (
     check_image_prepull_job,
     check_job_api_version,
@@ -120,6 +121,8 @@ def _rules_for(kind: str, config: RepoConfig) -> Callable[[Document], list[Diagn
             *check_job_api_version(doc, pinned=pinned),
             *check_image_prepull_job(doc),
         ]
+    if kind == "ConfigUpdateJob":
+        return lambda doc: check_config_update_job(doc, pinned=pinned)
     return None
 
 
