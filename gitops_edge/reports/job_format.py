@@ -109,6 +109,11 @@ def job_headline(job: JobPlan) -> str:
         state = "to be created"
     else:
         state = job.phase or "created, not started yet"
+        version_ = nj.version_of(job.api_version)
+        if job.phase == nj.JOB_FAILURE and not nj.job_final(
+            kind=job.kind, version=version_, phase=job.phase
+        ):
+            state += " (not final: node results still arriving can turn it Completed)"
     words = [f"{c['successful']}/{c['nodes']} nodes successful"] if c["nodes"] else []
     words += count_words(c)
     version = nj.version_of(job.api_version) or job.api_version
