@@ -1095,8 +1095,9 @@ def namespace() -> Schema:
     )
 
 
-def job_common(*, what: str, concurrency: str) -> Schema:
-    """Fields NodeUpgradeJob and ImagePrePullJob share (in both API versions)."""
+def job_common(*, what: str, concurrency: str, v2: bool) -> Schema:
+    """Fields NodeUpgradeJob and ImagePrePullJob share (in both API versions; v1alpha2 has no
+    default timeout: without one, the controller-manager never times a node task out)."""
     return {
         "nodeNames": {
             "description": f"Nodes to {what}. Set exactly one of nodeNames and labelSelector.",
@@ -1115,10 +1116,15 @@ def job_common(*, what: str, concurrency: str) -> Schema:
             hint="at least 1 node at a time",
         ),
         "timeoutSeconds": integer(
-            "Time limit in seconds (default: 300).",
+            "Time limit in seconds per node task, counted from its last action (no default: "
+            "without it a node task never times out)."
+            if v2
+            else "Time limit in seconds (default: 300).",
             minimum=1,
             maximum=2147483647,
-            hint=("between 1 and 2147483647 seconds; leave it out for the default 300"),
+            hint="between 1 and 2147483647 seconds; leave it out for no timeout"
+            if v2
+            else "between 1 and 2147483647 seconds; leave it out for the default 300",
         ),
         "failureTolerate": string(
             "Fraction of nodes that may fail before the job fails, as a quoted number between "
@@ -1162,7 +1168,7 @@ def node_upgrade_job(api: str) -> Schema:
             minLength=1,
         ),
     }
-    properties.update(job_common(what="upgrade", concurrency=concurrency))
+    properties.update(job_common(what="upgrade", concurrency=concurrency, v2=v2))
     properties["checkItems"] = check_items(
         "Pre-checks run on each node before it is upgraded (none by default)."
     )
@@ -1228,7 +1234,7 @@ def image_prepull_job(api: str) -> Schema:
             hint="write <namespace>/<secret-name>, e.g. kubeedge/registry-credentials",
         ),
     }
-    properties.update(job_common(what="pull the images on", concurrency=concurrency))
+    properties.update(job_common(what="pull the images on", concurrency=concurrency, v2=v2))
     properties["checkItems"] = check_items(
         "Pre-checks run on each node before pulling (default: disk)."
     )
