@@ -184,6 +184,10 @@ def test_upstream_v1alpha1_node_without_ready_condition_is_ready() -> None:
     cluster.create_node_job(upgrade(nj.V1ALPHA1, nodeNames=["edge-01", "edge-02"]))
     cluster.tick(100)
     assert phases(job(cluster)) == {"edge-01": nj.NODE_SUCCESSFUL, "edge-02": nj.NODE_SUCCESSFUL}
+    # v1alpha2 (nodes.IsReadyNode) wants a Ready condition that is True: a failed node task
+    cluster.create_node_job({**upgrade(nodeNames=["edge-01"]), "metadata": {"name": "up2"}})
+    edge01 = job(cluster, name="up2").nodes[0]
+    assert edge01.phase == nj.NODE_FAILURE and "not ready" in edge01.reason
 
 
 # ── item 8: which Failure is final ────────────────────────────────────────────────────────────

@@ -53,19 +53,22 @@ _INF = float("inf")
 # ── nodes ─────────────────────────────────────────────────────────────────────────────────────
 
 
-def _ready(node: Obj | None) -> tuple[bool, float]:
-    """`node_ready`, except that an existing node with no Ready condition counts as Ready since
-    ever (KubeEdge's node-job controllers only skip a node whose Ready condition is not True)."""
-    if node is not None and not any(
-        c["type"] == "Ready" for c in node["status"].get("conditions") or ()
+def _ready(node: Obj | None, version: str) -> tuple[bool, float]:
+    """`node_ready`, except that for v1alpha1 an existing node with no Ready condition counts
+    as Ready since ever (its controllers skip a node whose Ready condition is not True; v1alpha2's
+    nodes.IsReadyNode wants a Ready condition that is True)."""
+    if (
+        version == nj.V1ALPHA1
+        and node is not None
+        and not any(c["type"] == "Ready" for c in node["status"].get("conditions") or ())
     ):
         return True, 0.0
     return node_ready(node)
 
 
-def ready_at(node: Obj | None, t: float) -> bool:
+def ready_at(node: Obj | None, t: float, version: str = nj.V1ALPHA2) -> bool:
     """Whether the node was Ready at `t` (the sim keeps one transition: the last)."""
-    ready, since = _ready(node)
+    ready, since = _ready(node, version)
     return t >= since if ready else t < since
 
 
@@ -179,7 +182,7 @@ def start_job(state: SimState, job: Obj) -> None:
             problem = f"node {name} does not exist"
         elif nj.EDGE_ROLE_LABEL not in (node["metadata"].get("labels") or {}):
             problem = f"node {name} is not an edge node"
-        elif not ready_at(node, t):
+        elif not ready_at(node, t, spec.version):
             problem = f"node {name} is not ready"
         elif spec.version == nj.V1ALPHA1 and spec.kind == nj.UPGRADE:
             problem = nj.v1alpha1_upgrade_skip(
@@ -267,7 +270,7 @@ def _next_event(
         node = state.nodes.get(name)
         if task["phase"] == nj.NODE_PENDING:
             if spec.version == nj.V1ALPHA2 and not run["stopping"] and node is not None:
-                ready, since = _ready(node)
+                ready, since = node_ready(node)
                 if ready and since > t and len(_running(run)) < spec.concurrency:
                     candidate = (since, name, False)
                     best = candidate if best is None or candidate < best else best
@@ -279,7 +282,7 @@ def _next_event(
         if task["phase"] != nj.NODE_IN_PROGRESS:
             continue
         start = float(task["since"])
-        ready, since = _ready(node)
+        ready, since = _ready(node, spec.version)
         if node is not None and ready and since > start:
             start = since  # the edge got the message when it reconnected
         step = order[task["step"]]
