@@ -15,7 +15,7 @@ from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.observed import JobObs
 from gitops_edge.model.plan import JobPlan, NodeJobStatus, Plan
-from gitops_edge.reports.job_format import job_headline
+from gitops_edge.reports.job_format import job_headline, job_to_dict
 from gitops_edge.source.status import headline
 
 STEP = 5.0
@@ -216,6 +216,7 @@ def test_upstream_node_upgrade_job_in_failure_is_not_final_image_prepull_job_is(
     assert headline(plan).endswith("node jobs 1/2 finished (2 failed)")
     assert "Failure (not final" in job_headline(upgrade_job)
     assert "not final" not in job_headline(prepull_job)
+    assert (job_to_dict(upgrade_job)["final"], job_to_dict(prepull_job)["final"]) == (False, True)
 
 
 def test_upstream_v1alpha2_confirmation_and_failing_upgrade_from_the_sim_command_line(
