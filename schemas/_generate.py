@@ -814,10 +814,11 @@ def node_group() -> Schema:
                 "group's rollout is deferred.",
                 {
                     "schedule": string(
-                        "Cron schedule of window starts: minute hour day-of-month month "
-                        "day-of-week, e.g. '0 2 * * *' (02:00 daily) or '30 1 * * 6,0'.",
-                        minLength=9,
-                        hint="five fields, e.g. '0 2 * * *'",
+                        "Cron schedule of window starts, as a Kubernetes CronJob's: minute hour "
+                        "day-of-month month day-of-week, e.g. '0 2 * * *' (02:00 daily), "
+                        "'30 1 * * SAT,SUN', or a descriptor such as '@daily'.",
+                        minLength=6,
+                        hint="five fields or a descriptor, e.g. '0 2 * * *' or '@daily'",
                     ),
                     "duration": string(
                         "How long each window stays open, e.g. 4h, 90m, 1h30m.",
@@ -1112,8 +1113,9 @@ def namespace() -> Schema:
     )
 
 
-def job_common(*, what: str, concurrency: str) -> Schema:
-    """Fields NodeUpgradeJob and ImagePrePullJob share (in both API versions)."""
+def job_common(*, what: str, concurrency: str, v2: bool) -> Schema:
+    """Fields NodeUpgradeJob and ImagePrePullJob share (in both API versions; v1alpha2 has no
+    default timeout: without one, the controller-manager never times a node task out)."""
     return {
         "nodeNames": {
             "description": f"Nodes to {what}. Set exactly one of nodeNames and labelSelector.",
@@ -1132,10 +1134,15 @@ def job_common(*, what: str, concurrency: str) -> Schema:
             hint="at least 1 node at a time",
         ),
         "timeoutSeconds": integer(
-            "Time limit in seconds (default: 300).",
+            "Time limit in seconds per node task, counted from its last action (no default: "
+            "without it a node task never times out)."
+            if v2
+            else "Time limit in seconds (default: 300).",
             minimum=1,
             maximum=2147483647,
-            hint=("between 1 and 2147483647 seconds; leave it out for the default 300"),
+            hint="between 1 and 2147483647 seconds; leave it out for no timeout"
+            if v2
+            else "between 1 and 2147483647 seconds; leave it out for the default 300",
         ),
         "failureTolerate": string(
             "Fraction of nodes that may fail before the job fails, as a quoted number between "
@@ -1179,7 +1186,7 @@ def node_upgrade_job(api: str) -> Schema:
             minLength=1,
         ),
     }
-    properties.update(job_common(what="upgrade", concurrency=concurrency))
+    properties.update(job_common(what="upgrade", concurrency=concurrency, v2=v2))
     properties["checkItems"] = check_items(
         "Pre-checks run on each node before it is upgraded (none by default)."
     )
@@ -1259,7 +1266,7 @@ def image_prepull_job(api: str) -> Schema:
             hint="write <namespace>/<secret-name>, e.g. kubeedge/registry-credentials",
         ),
     }
-    properties.update(job_common(what="pull the images on", concurrency=concurrency))
+    properties.update(job_common(what="pull the images on", concurrency=concurrency, v2=v2))
     properties["checkItems"] = check_items(
         "Pre-checks run on each node before pulling (default: disk)."
     )
@@ -1317,6 +1324,7 @@ def config_update_job() -> Schema:
         job_common(
             what="update the edgecore configuration of",
             concurrency="Nodes updated at the same time per CloudCore instance (default: 1).",
+            v2=True,
         )
     )
     return top_level(

@@ -37,7 +37,7 @@ def test_sim_cli_init_node_tick_image_show(
         "name": "hz-01",
         "labels": hz01["labels"],
         "ready": False,
-        "edgeVersion": "v1.29.5-kubeedge-v1.16.0",
+        "edgeVersion": "v1.29.5-kubeedge-v1.15.1",
         "images": [],
     }
     assert hz01["labels"]["apps.openyurt.io/nodepool"] == "hz"

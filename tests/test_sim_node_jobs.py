@@ -84,7 +84,7 @@ def test_seed_node_upgrade_job_with_a_notready_node_and_a_failing_check() -> Non
     failed = next(n for n in job.nodes if n.node == "edge-05")
     assert "disk" in failed.reason and failed.step == "Failed"
     assert edge_version(cluster, "edge-01").endswith("kubeedge-v1.16.0")
-    assert edge_version(cluster, "edge-05") == "v1.29.5-kubeedge-v1.16.0"  # unchanged
+    assert edge_version(cluster, "edge-05") == "v1.29.5-kubeedge-v1.15.1"  # unchanged
     raw = cluster._state.node_jobs[(nj.UPGRADE, "upgrade-example")]["status"]
     assert raw["state"] == "Successful" and {n["nodeName"] for n in raw["nodeStatus"]} == set(
         phases(job)
@@ -135,7 +135,7 @@ def test_v1alpha1_stops_dispatching_once_the_tolerance_is_reached() -> None:
     assert job.phase == nj.JOB_FAILURE and "1/4" in job.reason  # 1 >= 4 x 0.25: stop
     assert phases(job)["edge-01"] == nj.NODE_FAILURE
     assert [phases(job)[n] for n in names[1:]] == [nj.NODE_PENDING] * 3  # never dispatched
-    assert edge_version(cluster, "edge-03").endswith("v1.16.0")
+    assert edge_version(cluster, "edge-03").endswith("v1.15.1")  # unchanged
 
 
 def test_v1alpha2_counts_notready_and_missing_nodes_as_failures() -> None:
@@ -286,7 +286,7 @@ def test_require_confirmation_waits_then_times_out() -> None:
     )
     cluster.tick(50)
     job = observed_job(cluster, nj.UPGRADE, "up")
-    assert job.nodes[0].phase == nj.NODE_IN_PROGRESS and job.nodes[0].step == "Confirm"
+    assert job.nodes[0].phase == nj.NODE_IN_PROGRESS and job.nodes[0].step == "WaitingConfirmation"
     cluster.tick(100)
     assert observed_job(cluster, nj.UPGRADE, "up").nodes[0].phase == nj.NODE_UNKNOWN
 

@@ -1,7 +1,7 @@
 """`gitops-edge sim …`: create and drive a simulated edge cluster kept in one JSON file.
 
-Subcommands: init, node, add-node, checks, job-versions, config-fails, tick, image, set-image,
-show, events.
+Subcommands: init, node, add-node, checks, upgrade-fails, confirm, job-versions, config-fails,
+tick, image, set-image, show, events.
 Side effects: read and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
@@ -112,6 +112,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verdict.add_argument("--pass", dest="pass_all", action="store_true", help="pass every check")
     checks.set_defaults(func=run_checks)
 
+    upgrades = commands.add_parser(
+        "upgrade-fails",
+        help="make a node's v1alpha2 NodeUpgradeJob Upgrade action fail (then RollBack runs)",
+    )
+    upgrades.add_argument("file", type=Path)
+    upgrades.add_argument("node")
+    outcome = upgrades.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--fail", dest="failing", action="store_true", help="Upgrade fails")
+    outcome.add_argument("--pass", dest="failing", action="store_false", help="Upgrade succeeds")
+    upgrades.set_defaults(func=run_upgrade_fails)
+
+    confirm = commands.add_parser(
+        "confirm",
+        help="confirm a v1alpha2 NodeUpgradeJob with requireConfirmation on its waiting nodes",
+    )
+    confirm.add_argument("file", type=Path)
+    confirm.add_argument("job", help="the NodeUpgradeJob's name")
+    confirm.add_argument("--node", action="append", default=[], help="only this node (repeatable)")
+    confirm.set_defaults(func=run_confirm)
+
     versions = commands.add_parser(
         "job-versions", help="which operations.kubeedge.io versions the cluster serves"
     )
@@ -220,6 +240,17 @@ def _mutate(args: argparse.Namespace, what: str) -> int:
                 items = [] if args.pass_all else [i.strip() for i in args.fail.split(",")]
                 cluster.set_failing_checks(args.node, [i for i in items if i])
                 done = f"{args.node} fails {', '.join(items)}" if items else f"{args.node} passes"
+            elif what == "upgrade-fails":
+                cluster.set_failing_upgrade(args.node, args.failing)
+                done = f"{args.node}: Upgrade {'fails' if args.failing else 'succeeds'}"
+            elif what == "confirm":
+                confirmed = cluster.confirm_node_job(args.job, args.node)
+                if not confirmed:
+                    raise ValueError(
+                        f"NodeUpgradeJob {args.job}: no node is waiting at WaitingConfirmation "
+                        "(only a v1alpha2 job with requireConfirmation: true waits there)"
+                    )
+                done = f"NodeUpgradeJob {args.job} confirmed on {', '.join(confirmed)}"
             elif what == "job-versions":
                 wanted = [] if args.versions == "none" else args.versions.split(",")
                 cluster.set_job_versions([v.strip() for v in wanted])
@@ -292,6 +323,14 @@ def run_add_node(args: argparse.Namespace) -> int:
 
 def run_checks(args: argparse.Namespace) -> int:
     return _mutate(args, "checks")
+
+
+def run_upgrade_fails(args: argparse.Namespace) -> int:
+    return _mutate(args, "upgrade-fails")
+
+
+def run_confirm(args: argparse.Namespace) -> int:
+    return _mutate(args, "confirm")
 
 
 def run_job_versions(args: argparse.Namespace) -> int:

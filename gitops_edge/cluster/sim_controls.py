@@ -1,8 +1,8 @@
 """The simulation controls and inspection of the simulated cluster (`SimControls`): what the
 demo, the tests and `gitops-edge sim` change by hand (namespaces, nodes and their readiness,
-the clock, failing node checks, served job versions, hand edits of DaemonSets, broken or
-unschedulable images, a stopped controller, taints) and what they read back (Events, the JSON
-of `sim show`).
+the clock, failing node checks and upgrades, node-job confirmations, served job versions, hand
+edits of DaemonSets, broken or unschedulable images, a stopped controller, taints) and what
+they read back (Events, the JSON of `sim show`).
 Side effects: none beyond the in-memory `SimState` (the file is `sim`'s).
 """
 
@@ -29,7 +29,7 @@ from gitops_edge.model import nodejobs as nj
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 AGENT_ROLE_LABEL = "node-role.kubernetes.io/agent"  # keadm join sets both
-EDGE_VERSION = "v1.29.5-kubeedge-v1.16.0"
+EDGE_VERSION = "v1.29.5-kubeedge-v1.15.1"  # below the seed NodeUpgradeJob's v1.16.0
 
 
 class SimControls(SimProtocol):
@@ -140,6 +140,25 @@ class SimControls(SimProtocol):
         if node is None:
             raise NotFoundError(f"no node {name!r}")
         sim_config_update.set_failing_fields(node, list(fields))
+
+    def set_failing_upgrade(self, name: str, failing: bool) -> None:
+        """Make the node's v1alpha2 Upgrade action fail (then RollBack runs), or succeed."""
+        node = self._state.nodes.get(name)
+        if node is None:
+            raise NotFoundError(f"no node {name!r}")
+        annotations = node["metadata"].setdefault("annotations", {})
+        if failing:
+            annotations[sim_jobs.FAILING_UPGRADE_ANNOTATION] = "true"
+        else:
+            annotations.pop(sim_jobs.FAILING_UPGRADE_ANNOTATION, None)
+
+    def confirm_node_job(self, name: str, nodes: Sequence[str] = ()) -> list[str]:
+        """Confirm a v1alpha2 NodeUpgradeJob (requireConfirmation) on its nodes waiting at
+        WaitingConfirmation, or on those of `nodes`; the nodes confirmed."""
+        job = self._state.node_jobs.get((nj.UPGRADE, name))
+        if job is None:
+            raise NotFoundError(f"no NodeUpgradeJob {name!r}")
+        return sim_jobs.confirm(self._state, job, frozenset(nodes))
 
     def set_job_versions(self, versions: Sequence[str]) -> None:
         """Which operations.kubeedge.io versions the cluster serves (none: CRDs absent)."""

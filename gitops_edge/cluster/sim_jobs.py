@@ -4,19 +4,26 @@ ImagePrePullJob, `v1alpha1` and `v1alpha2`, and ConfigUpdateJob (v1alpha2; its o
 logical clock, their status written in the shape of the version they were created in.
 
 - Node selection: `nodeNames` or `labelSelector`. v1alpha1 skips nodes that are missing, not
-  edge nodes (label node-role.kubernetes.io/edge) or NotReady when the job starts; v1alpha2
-  lists them as failed node tasks.
+  edge nodes (label node-role.kubernetes.io/edge) or NotReady when the job starts (a node with
+  no Ready condition is ready), and a NodeUpgradeJob also skips nodes already at or past the
+  target version, nodes whose version is not `{k8s}-kubeedge-{edgecore}` and nodes labelled
+  nodeupgradejob.operations.kubeedge.io/status (the v1alpha1 controller's needUpgrade);
+  v1alpha2 lists missing and NotReady nodes as failed node tasks.
 - Steps, `ready_delay` seconds each: v1alpha1 runs stage by stage for all nodes (Checking, then
   Upgrading or Pulling: a stage starts when every node finished the previous one); v1alpha2
-  runs each node's action flow (Check, [Confirm, WaitingConfirmation], BackUp, Upgrade; or
-  Check, Pull) on its own. At most `concurrency` nodes run at once. A check fails when the node
-  fails one of the job's checkItems (simulated: annotation sim.gitops-edge.io/failing-checks).
+  runs each node's action flow on its own: Check, [WaitingConfirmation with
+  requireConfirmation: until `confirm`], BackUp, Upgrade, and RollBack after a failed Upgrade;
+  or Check, Pull. At most `concurrency` nodes run at once. A check fails when the node fails
+  one of the job's checkItems (simulated: annotation sim.gitops-edge.io/failing-checks); an
+  upgrade fails on nodes annotated sim.gitops-edge.io/failing-upgrade.
 - A pull takes one step per image the node does not hold yet; a broken image fails after
   1 + retryTimes attempts. Pulled images join the node's status.images, and pods whose images
   a node holds become Ready sooner. A successful upgrade sets the node's edge version.
-- A step whose node is offline does not finish: after timeoutSeconds (default 300) the node
-  task fails (v1alpha1, event TimeOut) or becomes Unknown (v1alpha2, reason "timeout").
-  v1alpha2 dispatches only to connected (Ready) nodes; v1alpha1 sends regardless.
+- A step whose node is offline does not finish: after timeoutSeconds (v1alpha1: default 300)
+  the node task fails (v1alpha1, event TimeOut) or becomes Unknown (v1alpha2, reason
+  "timeout"; a task still Pending times out counting from the job's start; without
+  timeoutSeconds a v1alpha2 task never times out). v1alpha2 dispatches only to connected
+  (Ready) nodes; v1alpha1 sends regardless.
 - Failure tolerance: v1alpha1 stops dispatching once failed ≥ nodes × failureTolerate and fails
   the job when the running nodes are done; v1alpha2 decides when no node is left to run
   (`gitops_edge.model.nodejobs`).
@@ -39,6 +46,8 @@ from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import LabelSelector
 
 FAILING_CHECKS_ANNOTATION = "sim.gitops-edge.io/failing-checks"
+FAILING_UPGRADE_ANNOTATION = "sim.gitops-edge.io/failing-upgrade"
+WAITING, ROLLBACK = "WaitingConfirmation", "RollBack"
 _KUBEEDGE_VERSION = re.compile(r"kubeedge-v[0-9][0-9A-Za-z.+_-]*$")
 _INF = float("inf")
 
@@ -46,9 +55,22 @@ _INF = float("inf")
 # ── nodes ─────────────────────────────────────────────────────────────────────────────────────
 
 
-def ready_at(node: Obj | None, t: float) -> bool:
+def _ready(node: Obj | None, version: str) -> tuple[bool, float]:
+    """`node_ready`, except that for v1alpha1 an existing node with no Ready condition counts
+    as Ready since ever (its controllers skip a node whose Ready condition is not True; v1alpha2's
+    nodes.IsReadyNode wants a Ready condition that is True)."""
+    if (
+        version == nj.V1ALPHA1
+        and node is not None
+        and not any(c["type"] == "Ready" for c in node["status"].get("conditions") or ())
+    ):
+        return True, 0.0
+    return node_ready(node)
+
+
+def ready_at(node: Obj | None, t: float, version: str = nj.V1ALPHA2) -> bool:
     """Whether the node was Ready at `t` (the sim keeps one transition: the last)."""
-    ready, since = node_ready(node)
+    ready, since = _ready(node, version)
     return t >= since if ready else t < since
 
 
@@ -83,8 +105,13 @@ def steps(spec: nj.JobSpec) -> list[str]:
         return list(sim_config_update.STEPS)
     if spec.kind == nj.PREPULL:
         return ["Check", "Pull"]
-    confirm = ["Confirm", "WaitingConfirmation"] if spec.require_confirmation else []
-    return ["Check", *confirm, "BackUp", "Upgrade"]
+    confirm = [WAITING] if spec.require_confirmation else []
+    return ["Check", *confirm, "BackUp", "Upgrade", ROLLBACK]
+
+
+def _last_step(order: list[str]) -> int:
+    """The index of a task's last step when all goes well (RollBack only follows a failure)."""
+    return len(order) - 2 if order[-1] == ROLLBACK else len(order) - 1
 
 
 def _is_pull(step: str) -> bool:
@@ -92,8 +119,6 @@ def _is_pull(step: str) -> bool:
 
 
 def _step_length(state: SimState, spec: nj.JobSpec, node: Obj, step: str) -> float:
-    if step == "WaitingConfirmation":
-        return _INF  # nobody confirms in the simulation
     if not _is_pull(step):
         return state.ready_delay
     held = node_images(node)
@@ -117,6 +142,9 @@ def _step_outcome(state: SimState, spec: nj.JobSpec, node: Obj, step: str) -> st
         if broken:
             tries = 1 + spec.retry_times
             return f"failed to pull {', '.join(broken)} ({tries} attempts)"
+    annotations = node["metadata"].get("annotations") or {}
+    if step == "Upgrade" and annotations.get(FAILING_UPGRADE_ANNOTATION):
+        return f"keadm upgrade edge --toVersion {spec.target_version} failed"
     return ""
 
 
@@ -160,8 +188,15 @@ def start_job(state: SimState, job: Obj) -> None:
             problem = f"node {name} does not exist"
         elif nj.EDGE_ROLE_LABEL not in (node["metadata"].get("labels") or {}):
             problem = f"node {name} is not an edge node"
-        elif not ready_at(node, t):
+        elif not ready_at(node, t, spec.version):
             problem = f"node {name} is not ready"
+        elif spec.version == nj.V1ALPHA1 and spec.kind == nj.UPGRADE:
+            problem = nj.v1alpha1_upgrade_skip(
+                name=name,
+                labels=node["metadata"].get("labels") or {},
+                kubelet_version=str((node["status"].get("nodeInfo") or {}).get("kubeletVersion")),
+                target=spec.target_version,
+            )
         if problem and spec.version == nj.V1ALPHA1:
             continue  # v1alpha1 skips them
         task: dict[str, Any] = {"phase": nj.NODE_PENDING, "step": -1, "since": t, "reason": ""}
@@ -245,18 +280,26 @@ def _next_event(
                 if ready and since > t and len(_running(run)) < spec.concurrency:
                     candidate = (since, name, False)
                     best = candidate if best is None or candidate < best else best
+            if spec.version == nj.V1ALPHA2 and spec.timeout_seconds:
+                # no action yet: upstream counts from the job's creation (= the task's since)
+                candidate = (float(task["since"]) + spec.timeout_seconds, name, True)
+                best = candidate if best is None or candidate < best else best
             continue
         if task["phase"] != nj.NODE_IN_PROGRESS:
             continue
         start = float(task["since"])
-        ready, since = node_ready(node)
+        ready, since = _ready(node, spec.version)
         if node is not None and ready and since > start:
             start = since  # the edge got the message when it reconnected
-        length = _step_length(state, spec, node, order[task["step"]]) if node else _INF
+        step = order[task["step"]]
+        length = _step_length(state, spec, node, step) if node else _INF
+        if step == WAITING:  # until confirmed (`sim confirm`)
+            length = max(float(task.get("confirmed", _INF)) - start, 0.0)
         end = start + length
         if node is None or (not ready and end > since):
             end = _INF  # offline before the step could finish
-        deadline = float(task["since"]) + spec.timeout_seconds
+        timeout = spec.timeout_seconds
+        deadline = float(task["since"]) + timeout if timeout else _INF
         candidate = (end, name, False) if end <= deadline else (deadline, name, True)
         best = candidate if best is None or candidate < best else best
     return best
@@ -273,11 +316,10 @@ def _complete(
     timed_out: bool,
 ) -> None:
     task = run["tasks"][name]
-    if task["phase"] == nj.NODE_PENDING:  # a v1alpha2 node came back: dispatch it now
+    step = order[task["step"]]
+    if task["phase"] == nj.NODE_PENDING and not timed_out:  # a v1alpha2 node came back
         task.update(phase=nj.NODE_IN_PROGRESS, step=0, since=t, time=t)
         return
-    step = order[task["step"]]
-    node = state.nodes[name]
     if timed_out:
         task.update(
             phase=nj.NODE_FAILURE if spec.version == nj.V1ALPHA1 else nj.NODE_UNKNOWN,
@@ -288,10 +330,19 @@ def _complete(
             timed_out=True,
         )
         return
+    node = state.nodes[name]
     problem = _step_outcome(state, spec, node, step)
     flow = task.setdefault("flow", [])
-    flow.append({"action": step, "ok": not problem, "reason": problem, "time": t})
-    last = task["step"] == len(order) - 1
+    if step != WAITING:  # reported when the node reached it
+        flow.append({"action": step, "ok": not problem, "reason": problem, "time": t})
+    if step == ROLLBACK:  # upstream: the flow's last action succeeded, the task is Successful
+        reason = f"{task['reason']}; rolled back"
+        task.update(phase=nj.NODE_SUCCESSFUL, reason=reason, time=t)
+        return
+    if problem and step == "Upgrade" and order[-1] == ROLLBACK:
+        task.update(step=len(order) - 1, since=t, time=t, reason=problem)
+        return
+    last = task["step"] == _last_step(order)
     if problem or last:
         if _is_pull(step):
             run["images"][name] = _pull_images(state, spec, node)
@@ -307,6 +358,24 @@ def _complete(
         task.update(phase=nj.NODE_PENDING, step=task["step"], since=t, time=t, stage_done=True)
         return
     task.update(step=task["step"] + 1, since=t, time=t)
+    if order[task["step"]] == WAITING:  # the edge reports it at once, then waits
+        flow.append({"action": WAITING, "ok": True, "reason": "", "time": t})
+
+
+def confirm(state: SimState, job: Obj, nodes: frozenset[str] = frozenset()) -> list[str]:
+    """Confirm the upgrade on the job's nodes waiting at WaitingConfirmation (all of them, or
+    those of `nodes`), as `keadm ctl confirm` on each node does; the nodes confirmed."""
+    advance(state, job)
+    run = job.get("_sim") or {}
+    order = steps(nj.job_spec(job))
+    done = []
+    for name, task in sorted((run.get("tasks") or {}).items()):
+        waiting = task["phase"] == nj.NODE_IN_PROGRESS and order[task["step"]] == WAITING
+        if waiting and "confirmed" not in task and (not nodes or name in nodes):
+            task["confirmed"] = state.now
+            done.append(name)
+    advance(state, job)
+    return done
 
 
 def _after_node(spec: nj.JobSpec, run: dict[str, Any], order: list[str], t: float) -> None:

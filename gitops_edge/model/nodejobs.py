@@ -9,6 +9,7 @@ the planner. Pure functions and constants. No side effects.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -29,7 +30,8 @@ PLURALS = {
 # The versions that define each kind (ConfigUpdateJob exists in v1alpha2 only).
 KIND_VERSIONS = {UPGRADE: VERSIONS, PREPULL: VERSIONS, CONFIG_UPDATE: (V1ALPHA2,)}
 CHECK_ITEMS = ("cpu", "mem", "disk")
-DEFAULT_TIMEOUT = 300  # both versions; 0 also means 300
+DEFAULT_TIMEOUT = 300  # v1alpha1 only (0 too); v1alpha2 has no default: no timeout at all
+UPGRADING_LABEL = "nodeupgradejob.operations.kubeedge.io/status"  # v1alpha1: upgrade under way
 DEFAULT_UPGRADE_IMAGE = "kubeedge/installation-package"
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 # The version a job was created in, so its status is always read back in that version.
@@ -69,7 +71,7 @@ class JobSpec:
     node_names: tuple[str, ...]
     selector: LabelSelector | None
     concurrency: int
-    timeout_seconds: int
+    timeout_seconds: int | None  # None: never times out (v1alpha2 without timeoutSeconds)
     failure_tolerate: float
     check_items: tuple[str, ...]
     retry_times: int = 0  # pre-pulls only
@@ -81,9 +83,11 @@ class JobSpec:
 
 def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
     """The spec of a (validated) node job manifest, defaults applied for its version:
-    v1alpha1 — concurrency 1, timeout 300, failureTolerate 0.1; v1alpha2 — the same, except
-    that an empty failureTolerate means 0 (every node must succeed). A ConfigUpdateJob (v1alpha2)
-    has its fields directly under spec, like a NodeUpgradeJob, with v1alpha2's defaults."""
+    v1alpha1 — concurrency 1, timeout 300, failureTolerate 0.1; v1alpha2 — concurrency 1, an
+    empty failureTolerate means 0 (every node must succeed), and no timeoutSeconds (or 0) means
+    no timeout: the controller-manager's CheckTimeout skips a job without a positive one. A
+    ConfigUpdateJob (v1alpha2) has its fields directly under spec, like a NodeUpgradeJob, with
+    v1alpha2's defaults."""
     kind = str(manifest.get("kind", ""))
     version = version_of(str(manifest.get("apiVersion", "")))
     spec = manifest.get("spec") or {}
@@ -101,7 +105,7 @@ def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
         if isinstance(body.get("labelSelector"), dict)
         else None,
         concurrency=max(1, int(body.get("concurrency") or 1)),
-        timeout_seconds=int(body.get("timeoutSeconds") or DEFAULT_TIMEOUT),
+        timeout_seconds=int(body.get("timeoutSeconds") or 0) or _default_timeout(version),
         failure_tolerate=tolerate,
         check_items=tuple(str(c) for c in body.get("checkItems") or ()),
         retry_times=int(body.get("retryTimes") or 0),
@@ -114,6 +118,51 @@ def job_spec(manifest: Mapping[str, Any]) -> JobSpec:
         if kind == CONFIG_UPDATE
         else (),
     )
+
+
+def _default_timeout(version: str) -> int | None:
+    return DEFAULT_TIMEOUT if version == V1ALPHA1 else None
+
+
+def job_final(*, kind: str, version: str, phase: str) -> bool:
+    """Whether a job in `phase` is done for good. Completed always is. A v1alpha2
+    NodeUpgradeJob in Failure is not (the controller-manager's IsFinalPhase is Completed only:
+    node results that arrive late, a timed-out node's Upgrade or a RollBack, are still counted
+    and can turn it Completed); an ImagePrePullJob's Failure is final, and so is v1alpha1's
+    Failed (its state machine has no way out of it)."""
+    if phase == JOB_COMPLETED:
+        return True
+    if phase != JOB_FAILURE:
+        return False
+    return not (kind == UPGRADE and version == V1ALPHA2)
+
+
+def _version_tuple(text: str) -> tuple[int, int, int] | None:
+    """`v1.17.0` → (1, 17, 0), as Kubernetes' version.ParseGeneric reads it (at least
+    major.minor; anything after the numbers is ignored); None when it does not parse."""
+    match = re.match(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?", text.strip())
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3] or 0)
+
+
+def v1alpha1_upgrade_skip(
+    *, name: str, labels: Mapping[str, str], kubelet_version: str, target: str
+) -> str:
+    """Why the v1alpha1 NodeUpgradeJob controller leaves a node out ("" if it does not; its
+    needUpgrade and FilterVersion): the node carries the upgrade-in-progress label, or its
+    version (`{k8s}-kubeedge-{edgecore}`) does not parse or is already at or past `target`
+    (major.minor.patch compared)."""
+    if UPGRADING_LABEL in labels:
+        return f"node {name} is being upgraded (label {UPGRADING_LABEL})"
+    parts = kubelet_version.split("-")
+    have = _version_tuple(parts[2]) if len(parts) >= 3 else None
+    want = _version_tuple(target)
+    if have is None or want is None:
+        return f"node {name}: version {kubelet_version!r} is not {{k8s}}-kubeedge-{{edgecore}}"
+    if have >= want:
+        return f"node {name} is already at {parts[2]}, the target is {target}"
+    return ""
 
 
 def v1alpha1_tolerance_exceeded(*, failed: int, total: int, tolerate: float) -> bool:

@@ -2,9 +2,10 @@
 Markdown (a per-node table) and the stable JSON shape shared by `plan --format json` and the
 per-job status files:
 
-`{kind, name, apiVersion, source, purpose, phase, reason, counts: {nodes, successful, failed,
-unknown, inProgress, pending}, nodes: [{node, phase, step, reason, time, images: [{image, ok,
-reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...], notes: [...]}`
+`{kind, name, apiVersion, source, purpose, phase, final, reason, counts: {nodes, successful,
+failed, unknown, inProgress, pending}, nodes: [{node, phase, step, reason, time, images:
+[{image, ok, reason}]}], actions: [{type, kind, name, apiVersion, reason}], errors: [...],
+notes: [...]}`
 (a status file lists only the nodes not successful, see status_detail.job_status_dict).
 
 Pure: returns strings and dicts, prints nothing.
@@ -51,6 +52,9 @@ def job_to_dict(job: JobPlan) -> dict[str, Any]:
         "source": job.source,
         "purpose": job.purpose,
         "phase": job.phase,
+        "final": nj.job_final(
+            kind=job.kind, version=nj.version_of(job.api_version), phase=job.phase
+        ),
         "reason": job.reason,
         "counts": job_counts(job),
         "nodes": [
@@ -109,6 +113,11 @@ def job_headline(job: JobPlan) -> str:
         state = "to be created"
     else:
         state = job.phase or "created, not started yet"
+        version_ = nj.version_of(job.api_version)
+        if job.phase == nj.JOB_FAILURE and not nj.job_final(
+            kind=job.kind, version=version_, phase=job.phase
+        ):
+            state += " (not final: node results still arriving can turn it Completed)"
     words = [f"{c['successful']}/{c['nodes']} nodes successful"] if c["nodes"] else []
     words += count_words(c)
     version = nj.version_of(job.api_version) or job.api_version

@@ -171,7 +171,10 @@ def headline(plan: Plan, *, drift: Drift | None = None) -> str:
         text += f", {len(changed)} DaemonSets drifted from the repository"
     jobs = all_jobs(plan)
     if jobs:
-        done = sum(j.phase in (nj.JOB_COMPLETED, nj.JOB_FAILURE) for j in jobs)
+        done = sum(
+            nj.job_final(kind=j.kind, version=nj.version_of(j.api_version), phase=j.phase)
+            for j in jobs
+        )
         failed = sum(j.phase == nj.JOB_FAILURE for j in jobs)
         text += f", node jobs {done}/{len(jobs)} finished ({failed} failed)"
     return text
