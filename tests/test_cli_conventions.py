@@ -60,6 +60,7 @@ def test_version_as_json_and_yaml(flag: str, capsys: pytest.CaptureFixture[str])
     assert "serverVersion" not in found
     code, out, _ = run(capsys, "version", flag, "yaml")
     assert code == 0
+    assert out.startswith("clientVersion:\n  ")  # block style, as kubectl -o yaml
     assert YAML(typ="safe", pure=True).load(out) == found
 
 

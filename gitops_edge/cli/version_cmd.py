@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(found, indent=2))
     elif args.format == "yaml":
-        YAML(typ="safe", pure=True).dump(found, sys.stdout)
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False  # block style, as kubectl -o yaml
+        yaml.dump(found, sys.stdout)
     else:
         print(render_text(found))
     return EXIT_OK
