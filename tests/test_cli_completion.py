@@ -135,6 +135,25 @@ def test_fish_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     path = tmp_path / "gitops-edge.fish"
     path.write_text(text)
     subprocess.run([fish, "--no-execute", str(path)], check=True, timeout=60)
+    offered = subprocess.run(  # what fish offers at the end of these command lines
+        [
+            fish,
+            "--no-config",
+            "-c",
+            f"source {path}; complete -C 'gitops-edge sim se'; "
+            "complete -C 'gitops-edge plan x -o '",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert [line.split("\t")[0] for line in offered.splitlines()] == [
+        "set-image",
+        "json",
+        "markdown",
+        "text",
+    ]
 
 
 def test_unknown_shell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
