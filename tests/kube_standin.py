@@ -67,6 +67,17 @@ _ITEM = re.compile(
 _NAMESPACE = re.compile(r"/api/v1/namespaces(?:/([^/]+))?")
 _EVENT = re.compile(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?")
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+SERVER_VERSION = {  # GET /version of a kube-apiserver v1.28 (its fields; values of a build)
+    "major": "1",
+    "minor": "28",
+    "gitVersion": "v1.28.15",
+    "gitCommit": "841856557ef0f6a399096c42635d114d6f2cf7f4",
+    "gitTreeState": "clean",
+    "buildDate": "2024-10-22T20:28:14Z",
+    "goVersion": "go1.22.8",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 JOB_PLURALS = {
     "NodeUpgradeJob": "nodeupgradejobs",
     "ImagePrePullJob": "imageprepulljobs",
@@ -207,6 +218,8 @@ class StandIn:
                 headers = {"Retry-After": injected.retry_after} if injected.retry_after else {}
                 return _status(injected.status, "injected failure", headers)
         body = json.loads(req.body) if req.body else None
+        if method == "GET" and path in ("/version", "/version/"):  # kube-apiserver v1.28
+            return kmock.Response(status=200, payload=SERVER_VERSION)
         if method == "GET" and path in ("/apis", "/apis/"):  # discovery
             groups = [{"name": g, "versions": [{"groupVersion": f"{g}/v1"}]} for g in self.groups]
             if self.job_versions:

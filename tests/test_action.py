@@ -77,6 +77,8 @@ def workspace(tmp: Path, change: str) -> Path:
     workload = repo / "workloads" / "log-agent.yaml"
     if change == "bump":
         workload.write_text(workload.read_text().replace("log-agent:1.4.2", "log-agent:1.4.3"))
+    elif change == "comment":  # nothing to roll out
+        workload.write_text("# reviewed\n" + workload.read_text())
     else:
         workload.write_text(
             workload.read_text().replace("maxUnavailable: 30%", "maxUnavailable: thirty")
@@ -209,6 +211,23 @@ def test_version_bump_preview(tmp_path: Path) -> None:
     assert "error" not in preview and len(preview["changes"]) == 2
     assert "::error" not in "".join(out for _, _, out, _ in result["logs"])
     check_golden("version-bump.md", normalised(result["summary"]))
+
+
+def test_the_preview_runs_diff_with_exit_code() -> None:
+    """1 (something changes) is the preview's normal result, not a failure (tests below)."""
+    diff_step = next(s for s in action()["runs"]["steps"] if s.get("id") == "diff")
+    assert "--format json --exit-code" in diff_step["run"]
+
+
+def test_a_change_with_nothing_to_roll_out_is_green_and_unchanged(tmp_path: Path) -> None:
+    repo = workspace(tmp_path, "comment")
+    result = run_action(tmp_path, repo, {"base-ref": "HEAD~1"})
+    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0]
+    assert not result["failed"]
+    outputs = result["action_outputs"]
+    assert (outputs["valid"], outputs["changed"], outputs["error"]) == ("true", "", "")
+    assert json.loads(Path(outputs["diff-json"]).read_text())["changes"] == []
+    assert "### gitops-edge failed" not in result["summary"]
 
 
 def test_invalid_change_annotates_and_fails(tmp_path: Path) -> None:

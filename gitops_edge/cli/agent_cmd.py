@@ -47,14 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "upgrade|imagepull for the pods of one node, on loopback by default.",
     )
     agent.add_argument("--node", required=True, help="this node's name")
-    add_cluster(agent)
-    agent.add_argument(
-        "--kubeconfig",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="with --cluster kube: the kubeconfig to use instead of KUBECONFIG, normally the "
-        f"kubelet's ({NODE_KUBECONFIG}): the agent must act as its node",
+    add_cluster(
+        agent,
+        kubeconfig_help="with --cluster kube: the kubeconfig to use instead of KUBECONFIG, "
+        f"normally the kubelet's ({NODE_KUBECONFIG}): the agent must act as its node",
     )
     agent.add_argument(
         "--listen",

@@ -18,21 +18,65 @@ EXIT_USAGE = 2
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...]) -> None:
+    """`-o/--output FORMAT` (kubectl's and flux's spelling), also `--format FORMAT`."""
     parser.add_argument(
+        "-o",
+        "--output",
         "--format",
+        dest="format",
         choices=choices,
         default=choices[0],
-        help=f"output format (default {choices[0]})",
+        metavar="FORMAT",
+        help=f"output format: {', '.join(choices)} (default {choices[0]})",
     )
 
 
-def add_cluster(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def add_cluster(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    kubeconfig_help: str = "with a Kubernetes cluster: the kubeconfig file to use instead of "
+    "KUBECONFIG (or ~/.kube/config); implies --cluster kube",
+) -> None:
+    """`--cluster`, and kubectl's `--kubeconfig PATH` and `--context NAME` beside it: checked
+    and folded into `--cluster kube:CONTEXT` by `resolve_cluster` (`required`: one of them
+    must be given)."""
     parser.add_argument(
         "--cluster",
-        required=required,
         metavar="sim:FILE|kube[:CONTEXT]",
         help="the cluster: a simulated cluster state file, or Kubernetes from KUBECONFIG",
     )
+    parser.add_argument("--kubeconfig", metavar="PATH", help=kubeconfig_help)
+    parser.add_argument(
+        "--context",
+        metavar="NAME",
+        help="with a Kubernetes cluster: the kubeconfig context to use (default its current "
+        "context); the same as --cluster kube:NAME",
+    )
+    parser.set_defaults(cluster_required=required)
+
+
+def resolve_cluster(args: argparse.Namespace) -> str | None:
+    """Fold `--kubeconfig`/`--context` into `args.cluster` (`kube` or `kube:CONTEXT`), or say
+    why the combination given is refused (a usage error)."""
+    spec, context, kubeconfig = args.cluster, args.context, args.kubeconfig
+    if context == "":
+        return "--context: name a context of the kubeconfig"
+    if not (context or kubeconfig):
+        if spec is None and args.cluster_required:
+            return "the following arguments are required: --cluster (or --context/--kubeconfig)"
+        return None  # --cluster alone (or nothing, where it is optional): as given
+    kind, _, named = (spec or "kube").partition(":")
+    if kind != "kube":
+        flag = "--context" if context else "--kubeconfig"
+        return f"{flag} applies to --cluster kube only, not --cluster {spec}: drop one of them"
+    if context and named and named != context:
+        return (
+            f"--context {context} and --cluster {spec} name different contexts: give one, "
+            f"e.g. --cluster kube --context {context}"
+        )
+    args.cluster = f"kube:{context or named}" if context or named else "kube"
+    return None
 
 
 def add_verbose(parser: argparse.ArgumentParser, help_text: str = "more detail") -> None:

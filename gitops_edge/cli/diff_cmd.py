@@ -1,6 +1,10 @@
-"""`gitops-edge diff --base REV [--head REV] [PATH] [--format markdown|json|text]`: what a
-change between two revisions of the desired state will roll out where, and its expected impact
+"""`gitops-edge diff --base REV [--head REV] [PATH] [-o markdown|json|text] [--exit-code]`: what
+a change between two revisions of the desired state will roll out where, and its expected impact
 (from the status last written to the repository). No cluster access.
+
+Exit codes: 0 success, 2 an error (a revision that cannot be read, an invalid desired state at
+--head, a PATH outside a git repository); with `--exit-code`, as `kubectl diff`, `flux diff` and
+`git diff --exit-code`: 0 nothing changes, 1 something changes, 2 an error.
 
 Side effects: reads the git repository holding PATH (revisions are exported into a temporary
 folder; the working tree is not touched); prints the report. Everything printed that comes from
@@ -17,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.cli.common import EXIT_INVALID, EXIT_OK, add_format, fail
+from gitops_edge.cli.common import EXIT_OK, add_format, fail
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.reports import diff, workflow_text
 from gitops_edge.repository import diagnostics as diag
@@ -26,6 +30,8 @@ from gitops_edge.repository.validation import ValidatedRepo, validate_repository
 from gitops_edge.source.gitsource import GitSourceError
 from gitops_edge.source.gitsource_revisions import export_revision, repository_root
 from gitops_edge.source.status import rows_from_status_file
+
+EXIT_CHANGED = 1  # with --exit-code: something changes
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--base", required=True, metavar="REV", help="the revision before")
     parser.add_argument("--head", default="HEAD", metavar="REV", help="the revision after")
     add_format(parser, ("markdown", "json", "text"))
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when something changes and 0 when nothing does, as kubectl diff and flux "
+        "diff (errors: 2 either way)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -102,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                     f"The desired state at `{head_sha[:12]}` is invalid and would not be "
                     f"applied:\n\n{workflow_text.markdown_code_block(text)}"
                 )
-            return fail(f"the desired state at {head_sha[:12]} is invalid", EXIT_INVALID)
+            return fail(f"the desired state at {head_sha[:12]} is invalid")
         base = validate_repository(base_root) if base_root.is_dir() else None
         before = _state(base, base_sha) if base is not None and base.valid else None
         report = diff.compare(before, _state(head, head_sha), _status_rows(head_root, head))
@@ -112,4 +124,5 @@ def run(args: argparse.Namespace) -> int:
         _print(diff.render_text(report))
     else:
         _print(diff.render_markdown(report), end="")
-    return EXIT_OK
+    changed = bool(report.changes or report.jobs)
+    return EXIT_CHANGED if args.exit_code and changed else EXIT_OK

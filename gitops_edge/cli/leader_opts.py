@@ -117,6 +117,7 @@ def start_elector(
                 namespace=lease_namespace(args),
                 name=args.leader_elect_lease,
                 timeout=max(chosen.retry_period, chosen.renew_deadline / 2),
+                kubeconfig=args.kubeconfig,
             )
         except KubeConfigError as exc:
             return str(exc)

@@ -55,7 +55,7 @@ TRANSIENT = (ClusterError, GitSourceError, OSError, TimeoutError, ValueError)
 def run_reconcile_loop(args: argparse.Namespace) -> int:
     log = logger(args)
     try:
-        with open_cluster(args.cluster, read_only=True):
+        with open_cluster(args.cluster, kubeconfig=args.kubeconfig, read_only=True):
             pass  # a wrong --cluster is a usage error now, not a retry forever
     except (ClusterSpecError, OSError, ValueError) as exc:
         return fail(str(exc))
@@ -64,7 +64,9 @@ def run_reconcile_loop(args: argparse.Namespace) -> int:
     on_signal = stop_on_signal(stop, log)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    clusters = PassClusters(args.cluster, cache=not args.no_watch_cache, wake=wake)
+    clusters = PassClusters(
+        args.cluster, kubeconfig=args.kubeconfig, cache=not args.no_watch_cache, wake=wake
+    )
     pipeline = pipeline_from_args(args, log=log, clusters=clusters.open, cancel=stop)
     if pipeline is None:
         return fail(f"{args.path}: no such file or folder")
@@ -131,8 +133,11 @@ class PassClusters:
     watch-fed cache (`kube_cache`) is started by the first pass that reaches the API server and
     kept for the next ones, and a node turning Ready sets `wake`."""
 
-    def __init__(self, spec: str, *, cache: bool, wake: threading.Event) -> None:
+    def __init__(
+        self, spec: str, *, kubeconfig: str | None = None, cache: bool, wake: threading.Event
+    ) -> None:
         self.spec = spec
+        self.kubeconfig = kubeconfig
         self.cache = cache and spec.partition(":")[0] == "kube"
         self.wake = wake
         self.kube: KubeCluster | None = None  # once connected
@@ -140,12 +145,14 @@ class PassClusters:
     @contextmanager
     def open(self) -> Iterator[Cluster]:
         if not self.cache:
-            with open_cluster(self.spec) as cluster:
+            with open_cluster(self.spec, kubeconfig=self.kubeconfig) as cluster:
                 yield cluster
             return
         from gitops_edge.cluster.kube_cluster import KubeCluster  # imports kubernetes
 
-        kube = self.kube or KubeCluster.connect(self.spec.partition(":")[2] or None)
+        kube = self.kube or KubeCluster.connect(
+            self.spec.partition(":")[2] or None, kubeconfig=self.kubeconfig
+        )
         self.kube = kube
         if kube.cache is None:
             kube.start_cache(on_node_change=self._node_changed)
@@ -222,7 +229,7 @@ def _start_triggers(
     if kind == "sim":
         threads.append(_thread(_poll_sim_nodes, Path(rest), stop, wake))
     elif kind == "kube" and args.no_watch_cache:  # else the cache's node watch wakes the loop
-        threads.append(_thread(_watch_kube_nodes, rest or None, stop, wake, log))
+        threads.append(_thread(_watch_kube_nodes, rest or None, args.kubeconfig, stop, wake, log))
     if not is_git_url(args.path):
         watching = threading.Event()
         threads.append(_thread(_watch_folder, Path(args.path), stop, wake, watching))
@@ -272,7 +279,11 @@ def turned_ready(before: Node | None, after: Node | None) -> bool:
 
 
 def _watch_kube_nodes(
-    context: str | None, stop: threading.Event, wake: threading.Event, log: Any
+    context: str | None,
+    kubeconfig: str | None,
+    stop: threading.Event,
+    wake: threading.Event,
+    log: Any,
 ) -> None:
     """Without the cache, a watch of the nodes alone wakes the loop."""
     from gitops_edge.cluster.kube_cluster import KubeCluster
@@ -282,7 +293,7 @@ def _watch_kube_nodes(
             wake.set()
 
     try:
-        with KubeCluster.connect(context) as cluster:
+        with KubeCluster.connect(context, kubeconfig=kubeconfig) as cluster:
             watch = cluster.watch_nodes(changed)
             stop.wait()
             watch.stop()

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from gitops_edge import __version__
+from gitops_edge.cli.common import fail, resolve_cluster
+from gitops_edge.cli.examples import add_examples
 from gitops_edge.cli.masked_output import masked_streams
 
 EXIT_OK = 0
@@ -30,6 +32,8 @@ COMMANDS = {
     "status": "status_cmd",
     "sim": "sim_cmd",
     "agent": "agent_cmd",
+    "version": "version_cmd",
+    "completion": "completion_cmd",
 }
 
 
@@ -44,6 +48,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in wanted:
         importlib.import_module(f"gitops_edge.cli.{name}").register(sub)
+    add_examples(parser)
     return parser
 
 
@@ -55,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if hasattr(args, "cluster_required") and (problem := resolve_cluster(args)) is not None:
+        return fail(problem)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -39,7 +39,7 @@ def run_plan(args: argparse.Namespace) -> int:
         return loaded
     desired, _ = loaded
     try:
-        with open_cluster(args.cluster, read_only=True) as cluster:
+        with open_cluster(args.cluster, kubeconfig=args.kubeconfig, read_only=True) as cluster:
             plan = plan_once(desired, cluster)
     except (ClusterSpecError, ClusterError, OSError, ValueError) as exc:
         return fail(str(exc))

@@ -111,7 +111,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
         args,
         log=logger(args),
         source_log=logger(args),
-        clusters=lambda: open_cluster(args.cluster),
+        clusters=lambda: open_cluster(args.cluster, kubeconfig=args.kubeconfig),
     )
     if pipeline is None:
         return fail(f"{args.path}: no such file or folder")

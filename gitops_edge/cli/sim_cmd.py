@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from gitops_edge.cli.common import EXIT_OK, fail
+from gitops_edge.cli.common import EXIT_OK, add_format, fail
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.sim import POOL_LABEL, SimCluster
 
@@ -195,14 +195,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     show = commands.add_parser("show", help="print nodes, DaemonSets and pods")
     show.add_argument("file", type=Path)
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(show, ("text", "json"))
     show.set_defaults(func=run_show)
 
     events = commands.add_parser(
         "events", help="list the Kubernetes Events recorded (as `kubectl get events`)"
     )
     events.add_argument("file", type=Path)
-    events.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(events, ("text", "json"))
     events.set_defaults(func=run_events)
 
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import urllib3
@@ -43,7 +44,13 @@ from gitops_edge.cluster.base import (
     TransientClusterError,
     UnauthorizedError,
 )
-from gitops_edge.cluster.kube_errors import ConflictError, Endpoint, InvalidError, config_problem
+from gitops_edge.cluster.kube_errors import (
+    ConflictError,
+    Endpoint,
+    InvalidError,
+    config_problem,
+    context_names,
+)
 from gitops_edge.model.observed import POD_IMAGE_READY, POD_NEED_UPGRADE
 
 if TYPE_CHECKING:
@@ -86,6 +93,13 @@ def connect_to(kubeconfig: str | None, context: str | None) -> tuple[client.ApiC
         )
     except (ConfigException, FileNotFoundError, TypeError) as exc:
         if explicit is not None:
+            named = Path(explicit).expanduser()
+            if context and named.is_file() and context not in context_names([named]):
+                raise KubeConfigError(
+                    config_problem(
+                        flag=f"--context {context}", path=explicit, context=context, detail=""
+                    )
+                ) from None
             raise KubeConfigError(
                 f"--kubeconfig {explicit}: not a usable kubeconfig ({exc})"
             ) from None
@@ -235,6 +249,14 @@ class KubeApi:
         self.cache: KubeCache | None = None
         self._streams: set[Any] = set()  # watch responses being read
         self._streams_lock = threading.Lock()
+
+    def server_version(self) -> Obj:
+        """The API server's `/version` (gitVersion, major, minor, platform…), as `kubectl
+        version` reads it."""
+        version = client.VersionApi(self.api)
+        return json_body(
+            self.retry("read the server version", lambda: version.get_code(_preload_content=False))
+        )
 
     # ── paged LISTs ────────────────────────────────────────────────────────────────────────
 

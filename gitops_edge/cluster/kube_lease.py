@@ -35,9 +35,15 @@ class KubeLeaseStore:
 
     @classmethod
     def connect(
-        cls, context: str | None, *, namespace: str, name: str, timeout: float
+        cls,
+        context: str | None,
+        *,
+        namespace: str,
+        name: str,
+        timeout: float,
+        kubeconfig: str | None = None,
     ) -> KubeLeaseStore:
-        api, endpoint = connect_to(None, context)
+        api, endpoint = connect_to(kubeconfig, context)
         cluster = KubeCluster(api, retrier=Retrier(attempts=1), endpoint=endpoint)
         return cls(cluster, namespace=namespace, name=name, timeout=timeout)
 

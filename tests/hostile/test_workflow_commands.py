@@ -213,7 +213,8 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_diff_of_hostile_names_prints_no_workflow_command(
     hostile_repo: Path, fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["diff", str(hostile_repo), "--base", "HEAD~1", "--format", fmt]) == 1
+    # an invalid head is an error, 2 (it was 1 before `diff --exit-code` gave 1 to "changes")
+    assert main(["diff", str(hostile_repo), "--base", "HEAD~1", "--format", fmt]) == 2
     out, err = capsys.readouterr()
     assert runner_commands(out) == []
     assert runner_commands(err) == []
