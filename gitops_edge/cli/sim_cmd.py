@@ -2,20 +2,24 @@
 
 Subcommands: init, node, add-node, checks, upgrade-fails, confirm, job-versions, config-fails,
 tick, image, set-image, show, events.
+Each subcommand that changes the state is a function of the opened cluster (`mutating`); `show`
+and `events` are in `sim_view`.
 Side effects: read and write the state file (under its lock); print to stdout, errors to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
-from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from gitops_edge.cli.common import EXIT_OK, add_format, fail
+from gitops_edge.cli.sim_view import run_events, run_show
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.sim import POOL_LABEL, SimCluster
+
+Command = Callable[[argparse.Namespace], int]
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -226,74 +230,103 @@ def run_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _mutate(args: argparse.Namespace, what: str) -> int:
-    try:
-        with SimCluster.open(args.file) as cluster:
-            if what == "node":
-                cluster.set_node_ready(args.node, args.ready)
-                done = f"{args.node} is {'Ready' if args.ready else 'NotReady'}"
-            elif what == "add-node":
-                labels = dict(_label(text) for text in args.label)
-                cluster.add_node(args.node, labels, ready=not args.not_ready)
-                done = f"node {args.node} added"
-            elif what == "checks":
-                items = [] if args.pass_all else [i.strip() for i in args.fail.split(",")]
-                cluster.set_failing_checks(args.node, [i for i in items if i])
-                done = f"{args.node} fails {', '.join(items)}" if items else f"{args.node} passes"
-            elif what == "upgrade-fails":
-                cluster.set_failing_upgrade(args.node, args.failing)
-                done = f"{args.node}: Upgrade {'fails' if args.failing else 'succeeds'}"
-            elif what == "confirm":
-                confirmed = cluster.confirm_node_job(args.job, args.node)
-                if not confirmed:
-                    raise ValueError(
-                        f"NodeUpgradeJob {args.job}: no node is waiting at WaitingConfirmation "
-                        "(only a v1alpha2 job with requireConfirmation: true waits there)"
-                    )
-                done = f"NodeUpgradeJob {args.job} confirmed on {', '.join(confirmed)}"
-            elif what == "job-versions":
-                wanted = [] if args.versions == "none" else args.versions.split(",")
-                cluster.set_job_versions([v.strip() for v in wanted])
-                done = f"serves {args.versions}"
-            elif what == "config-fails":
-                keys = [] if args.pass_all else [k.strip() for k in args.fields.split(",")]
-                cluster.set_failing_config_fields(args.node, [k for k in keys if k])
-                done = f"{args.node} fails an update of {', '.join(keys)}" if keys else "passes"
-            elif what == "set-image":
-                namespace, name, container, image = _image_change(args.daemonset, args.change)
-                cluster.set_image(namespace, name, container=container, image=image)
-                done = f"DaemonSet {namespace}/{name}: container {container} now runs {image}"
-            elif what == "tick":
-                cluster.tick(args.seconds)
-                done = f"clock advanced {args.seconds:g} s"
-            elif what == "controller":
-                cluster.set_controller_stopped(args.state == "stop")
-                done = f"DaemonSet controller {'stopped' if args.state == 'stop' else 'running'}"
-            elif what == "scheduler":
-                cluster.set_schedule_delay(args.delay)
-                done = f"new pods wait {args.delay:g} s for the scheduler"
-            else:
-                cluster.set_image_broken(args.image, args.mark == "broken")
-                cluster.set_image_unschedulable(args.image, args.mark == "unschedulable")
-                done = f"{args.image} is {args.mark}"
-    except NotFoundError as exc:
-        return fail(str(exc))
-    except (ValueError, OSError) as exc:
-        return fail(str(exc))
-    print(f"{args.file}: {done}")
-    return EXIT_OK
+def mutating(change: Callable[[SimCluster, argparse.Namespace], str]) -> Command:
+    """A subcommand that changes the state file: `change` does it on the opened cluster (under
+    the file's lock) and says what it did; a missing object or a bad value is an error."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with SimCluster.open(args.file) as cluster:
+                done = change(cluster, args)
+        except (NotFoundError, ValueError, OSError) as exc:
+            return fail(str(exc))
+        print(f"{args.file}: {done}")
+        return EXIT_OK
+
+    return run
 
 
-def run_node(args: argparse.Namespace) -> int:
-    return _mutate(args, "node")
+@mutating
+def run_node(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.set_node_ready(args.node, args.ready)
+    return f"{args.node} is {'Ready' if args.ready else 'NotReady'}"
 
 
-def run_controller(args: argparse.Namespace) -> int:
-    return _mutate(args, "controller")
+@mutating
+def run_add_node(cluster: SimCluster, args: argparse.Namespace) -> str:
+    labels = dict(_label(text) for text in args.label)
+    cluster.add_node(args.node, labels, ready=not args.not_ready)
+    return f"node {args.node} added"
 
 
-def run_scheduler(args: argparse.Namespace) -> int:
-    return _mutate(args, "scheduler")
+@mutating
+def run_checks(cluster: SimCluster, args: argparse.Namespace) -> str:
+    items = [] if args.pass_all else [i.strip() for i in args.fail.split(",")]
+    cluster.set_failing_checks(args.node, [i for i in items if i])
+    return f"{args.node} fails {', '.join(items)}" if items else f"{args.node} passes"
+
+
+@mutating
+def run_upgrade_fails(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.set_failing_upgrade(args.node, args.failing)
+    return f"{args.node}: Upgrade {'fails' if args.failing else 'succeeds'}"
+
+
+@mutating
+def run_confirm(cluster: SimCluster, args: argparse.Namespace) -> str:
+    confirmed = cluster.confirm_node_job(args.job, args.node)
+    if not confirmed:
+        raise ValueError(
+            f"NodeUpgradeJob {args.job}: no node is waiting at WaitingConfirmation "
+            "(only a v1alpha2 job with requireConfirmation: true waits there)"
+        )
+    return f"NodeUpgradeJob {args.job} confirmed on {', '.join(confirmed)}"
+
+
+@mutating
+def run_job_versions(cluster: SimCluster, args: argparse.Namespace) -> str:
+    wanted = [] if args.versions == "none" else args.versions.split(",")
+    cluster.set_job_versions([v.strip() for v in wanted])
+    return f"serves {args.versions}"
+
+
+@mutating
+def run_config_fails(cluster: SimCluster, args: argparse.Namespace) -> str:
+    keys = [] if args.pass_all else [k.strip() for k in args.fields.split(",")]
+    cluster.set_failing_config_fields(args.node, [k for k in keys if k])
+    return f"{args.node} fails an update of {', '.join(keys)}" if keys else "passes"
+
+
+@mutating
+def run_set_image(cluster: SimCluster, args: argparse.Namespace) -> str:
+    namespace, name, container, image = _image_change(args.daemonset, args.change)
+    cluster.set_image(namespace, name, container=container, image=image)
+    return f"DaemonSet {namespace}/{name}: container {container} now runs {image}"
+
+
+@mutating
+def run_tick(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.tick(args.seconds)
+    return f"clock advanced {args.seconds:g} s"
+
+
+@mutating
+def run_controller(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.set_controller_stopped(args.state == "stop")
+    return f"DaemonSet controller {'stopped' if args.state == 'stop' else 'running'}"
+
+
+@mutating
+def run_scheduler(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.set_schedule_delay(args.delay)
+    return f"new pods wait {args.delay:g} s for the scheduler"
+
+
+@mutating
+def run_image(cluster: SimCluster, args: argparse.Namespace) -> str:
+    cluster.set_image_broken(args.image, args.mark == "broken")
+    cluster.set_image_unschedulable(args.image, args.mark == "unschedulable")
+    return f"{args.image} is {args.mark}"
 
 
 def _label(text: str) -> tuple[str, str]:
@@ -311,129 +344,3 @@ def _image_change(daemonset: str, change: str) -> tuple[str, str, str, str]:
     if not equals or not container or not image:
         raise ValueError(f"{change!r}: write CONTAINER=IMAGE, e.g. agent=nginx:1.26")
     return namespace, name, container, image
-
-
-def run_set_image(args: argparse.Namespace) -> int:
-    return _mutate(args, "set-image")
-
-
-def run_add_node(args: argparse.Namespace) -> int:
-    return _mutate(args, "add-node")
-
-
-def run_checks(args: argparse.Namespace) -> int:
-    return _mutate(args, "checks")
-
-
-def run_upgrade_fails(args: argparse.Namespace) -> int:
-    return _mutate(args, "upgrade-fails")
-
-
-def run_confirm(args: argparse.Namespace) -> int:
-    return _mutate(args, "confirm")
-
-
-def run_job_versions(args: argparse.Namespace) -> int:
-    return _mutate(args, "job-versions")
-
-
-def run_config_fails(args: argparse.Namespace) -> int:
-    return _mutate(args, "config-fails")
-
-
-def run_tick(args: argparse.Namespace) -> int:
-    return _mutate(args, "tick")
-
-
-def run_image(args: argparse.Namespace) -> int:
-    return _mutate(args, "image")
-
-
-def run_show(args: argparse.Namespace) -> int:
-    try:
-        with SimCluster.open(args.file, read_only=True) as cluster:
-            snapshot = cluster.snapshot()
-    except (ValueError, OSError) as exc:
-        return fail(str(exc))
-    if args.format == "json":
-        print(json.dumps(snapshot, indent=2))
-    else:
-        print(render_snapshot(snapshot))
-    return EXIT_OK
-
-
-def run_events(args: argparse.Namespace) -> int:
-    """The Events still alive (an hour on the simulated clock), oldest last seen first: as JSON
-    the core/v1 Event objects, as text `kubectl get events` columns."""
-    try:
-        with SimCluster.open(args.file, read_only=True) as cluster:
-            events = cluster.events()
-    except (ValueError, OSError) as exc:
-        return fail(str(exc))
-    if args.format == "json":
-        print(json.dumps(events, indent=2))
-        return EXIT_OK
-    rows = [("LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")]
-    for event in events:
-        ref = event["involvedObject"]
-        where = f"{ref.get('namespace')}/" if ref.get("namespace") else ""
-        rows.append(
-            (
-                event["lastTimestamp"],
-                event["type"],
-                event["reason"],
-                f"{ref['kind'].lower()}/{where}{ref['name']}",
-                str(event["count"]),
-                event["message"],
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
-    return EXIT_OK
-
-
-def render_snapshot(snapshot: dict[str, object]) -> str:
-    nodes = snapshot["nodes"]
-    daemonsets = snapshot["daemonsets"]
-    pods = snapshot["pods"]
-    assert isinstance(nodes, list) and isinstance(daemonsets, list) and isinstance(pods, list)
-    groups: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for node in nodes:
-        labels = node["labels"]
-        group = next((v for k, v in labels.items() if k == POOL_LABEL), None) or "(no pool)"
-        groups[group].append(node)
-    lines = [f"time {snapshot['now']}", "", f"{'GROUP':16} {'NODES':>5} {'READY':>5}  NOT READY"]
-    for group, members in sorted(groups.items()):
-        down = [str(n["name"]) for n in members if not n["ready"]]
-        ready = len(members) - len(down)
-        lines.append(f"{group:16} {len(members):>5} {ready:>5}  {', '.join(down)}")
-    if daemonsets:
-        lines += [
-            "",
-            f"{'DAEMONSET':40} {'REVISION':10} {'DESIRED':>7} {'READY':>5} {'UPDATED':>7}",
-        ]
-        for ds in daemonsets:
-            name = f"{ds['namespace']}/{ds['name']}"
-            lines.append(
-                f"{name:40} {ds['currentRevision']:10} {ds['desired']:>7} {ds['ready']:>5} "
-                f"{ds['updated']:>7}"
-            )
-    jobs = snapshot.get("nodeJobs") or []
-    assert isinstance(jobs, list)
-    if jobs:
-        lines += ["", f"{'NODE JOB':48} {'VERSION':9} {'PHASE':11} NODES"]
-        for job in jobs:
-            phases: dict[str, int] = defaultdict(int)
-            for entry in job["nodes"]:
-                phases[entry["phase"]] += 1
-            counts = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
-            name = f"{job['kind']}/{job['name']}"
-            version = job["apiVersion"].rpartition("/")[2]
-            lines.append(f"{name:48} {version:9} {job['phase'] or '-':11} {counts or '-'}")
-    namespaces = snapshot.get("namespaces") or []
-    assert isinstance(namespaces, list)
-    lines += ["", f"namespaces: {', '.join(str(n) for n in namespaces)}"]
-    terminating = sum(1 for p in pods if p["deleting"])
-    lines += ["", f"{len(pods)} pods, {terminating} Terminating"]
-    return "\n".join(lines)
