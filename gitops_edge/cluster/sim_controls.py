@@ -13,7 +13,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitops_edge.cluster import sim_config_update, sim_edit, sim_events, sim_jobs, sim_pods
+from gitops_edge.cluster import (
+    sim_config_update,
+    sim_edit,
+    sim_events,
+    sim_job_steps,
+    sim_jobs,
+    sim_pods,
+)
 from gitops_edge.cluster import sim_controller as ctl
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import (
@@ -129,9 +136,9 @@ class SimControls(SimProtocol):
             raise ValueError(f"unknown check {', '.join(unknown)}: use cpu, mem or disk")
         annotations = node["metadata"].setdefault("annotations", {})
         if checks:
-            annotations[sim_jobs.FAILING_CHECKS_ANNOTATION] = ",".join(sorted(set(checks)))
+            annotations[sim_job_steps.FAILING_CHECKS_ANNOTATION] = ",".join(sorted(set(checks)))
         else:
-            annotations.pop(sim_jobs.FAILING_CHECKS_ANNOTATION, None)
+            annotations.pop(sim_job_steps.FAILING_CHECKS_ANNOTATION, None)
 
     def set_failing_config_fields(self, name: str, fields: Sequence[str]) -> None:
         """Make a ConfigUpdateJob's Update fail (then roll back) on the node when the job sets
@@ -148,9 +155,9 @@ class SimControls(SimProtocol):
             raise NotFoundError(f"no node {name!r}")
         annotations = node["metadata"].setdefault("annotations", {})
         if failing:
-            annotations[sim_jobs.FAILING_UPGRADE_ANNOTATION] = "true"
+            annotations[sim_job_steps.FAILING_UPGRADE_ANNOTATION] = "true"
         else:
-            annotations.pop(sim_jobs.FAILING_UPGRADE_ANNOTATION, None)
+            annotations.pop(sim_job_steps.FAILING_UPGRADE_ANNOTATION, None)
 
     def confirm_node_job(self, name: str, nodes: Sequence[str] = ()) -> list[str]:
         """Confirm a v1alpha2 NodeUpgradeJob (requireConfirmation) on its nodes waiting at
@@ -228,7 +235,7 @@ class SimControls(SimProtocol):
                     "labels": dict(n.labels),
                     "ready": n.ready,
                     "edgeVersion": n.edge_version,
-                    "images": sorted(sim_jobs.node_images(self._state.nodes[n.name])),
+                    "images": sorted(sim_job_steps.node_images(self._state.nodes[n.name])),
                 }
                 for n in sorted(observed.nodes, key=lambda n: n.name)
             ],

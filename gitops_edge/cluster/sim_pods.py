@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops_edge.cluster.k8s_objects import format_time, parse_time
-from gitops_edge.cluster.sim_jobs import node_images
+from gitops_edge.cluster.sim_job_steps import node_images
 from gitops_edge.cluster.sim_state import Key, Obj, SimState, node_ready
 from gitops_edge.model.observed import REVISION_HASH_LABEL, TEMPLATE_GENERATION_LABEL
 from gitops_edge.model.placement import (
