@@ -294,9 +294,10 @@ def test_example_workflow_uses_the_action_and_reconciles_on_a_schedule() -> None
     steps = workflow["jobs"]["reconcile"]["steps"]
     assert any("--once" in str(s.get("run", "")) for s in steps)
     assert any(
-        str(s.get("uses", "")).endswith("gitops-edge@v0.1.0")
+        str(s.get("uses", "")).endswith("gitops-edge@v0.1.0") and s["with"]["comment"] is True
         for s in workflow["jobs"]["preview"]["steps"]
     )
+    assert workflow["jobs"]["preview"]["permissions"]["pull-requests"] == "write"
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
