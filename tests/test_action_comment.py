@@ -27,7 +27,7 @@ def api() -> Iterator[GitHubStandIn]:
         yield standin
 
 
-def runner(tmp: Path, api: GitHubStandIn, event: dict[str, Any], name: str) -> dict[str, str]:
+def runner(tmp: Path, api: GitHubStandIn, *, event: dict[str, Any], name: str) -> dict[str, str]:
     path = tmp / f"event-{name}.json"
     path.write_text(json.dumps(event))
     return {
@@ -41,9 +41,8 @@ def runner(tmp: Path, api: GitHubStandIn, event: dict[str, Any], name: str) -> d
 
 
 def pull_request(tmp: Path, api: GitHubStandIn) -> dict[str, str]:
-    return runner(
-        tmp, api, {"action": "synchronize", "pull_request": {"number": 3}}, "pull_request"
-    )
+    event = {"action": "synchronize", "pull_request": {"number": 3}}
+    return runner(tmp, api, event=event, name="pull_request")
 
 
 def annotations(result: dict[str, Any], level: str) -> list[str]:
@@ -137,7 +136,7 @@ def test_a_bad_comment_input_fails_the_action(tmp_path: Path, api: GitHubStandIn
 
 def test_outside_a_pull_request_nothing_is_posted(tmp_path: Path, api: GitHubStandIn) -> None:
     repo = workspace(tmp_path, "bump")
-    push = runner(tmp_path, api, {"ref": "refs/heads/main"}, "push")
+    push = runner(tmp_path, api, event={"ref": "refs/heads/main"}, name="push")
     result = run_action(tmp_path, repo, {"base-ref": "HEAD~1", "comment": "true"}, push)
     assert not result["failed"]
     assert result["action_outputs"]["comment"] == "skipped"

@@ -73,8 +73,9 @@ def _pull_request(environ: dict[str, str]) -> int | None:
     issue = event.get("issue")
     if isinstance(pull, dict) and isinstance(pull.get("number"), int):
         return int(pull["number"])
-    if isinstance(issue, dict) and issue.get("pull_request") and isinstance(issue["number"], int):
-        return int(issue["number"])  # issue_comment on a pull request
+    if isinstance(issue, dict) and issue.get("pull_request"):
+        number = issue.get("number")  # issue_comment on a pull request
+        return number if isinstance(number, int) else None
     return None
 
 

@@ -95,7 +95,7 @@ class GitHubApi:
     timeout: float = TIMEOUT
 
     def _request(
-        self, method: str, url: str, body: dict[str, Any] | None = None
+        self, method: str, url: str, *, body: dict[str, Any] | None = None
     ) -> tuple[Any, str]:
         """The decoded JSON answer and the next page's URL ('' when none)."""
         path = urlsplit(url).path
@@ -149,12 +149,12 @@ class GitHubApi:
 
     def create_comment(self, *, repository: str, number: int, body: str) -> dict[str, Any]:
         url = self._url(f"/repos/{repository}/issues/{number}/comments")
-        data, _ = self._request("POST", url, {"body": body})
+        data, _ = self._request("POST", url, body={"body": body})
         return dict(data)
 
     def update_comment(self, *, repository: str, comment_id: int, body: str) -> dict[str, Any]:
         url = self._url(f"/repos/{repository}/issues/comments/{comment_id}")
-        data, _ = self._request("PATCH", url, {"body": body})
+        data, _ = self._request("PATCH", url, body={"body": body})
         return dict(data)
 
 
