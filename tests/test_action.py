@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from github_standin import TOKEN
 from workflow_expressions import substitute
 
 from gitops_edge.cluster.sim import SimCluster
@@ -27,6 +28,7 @@ from gitops_edge.source.status import status_files
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "diff"
 GE = str(Path(sys.executable).with_name("gitops-edge"))
+RUNNER_TOKEN = TOKEN  # the workflow's token (`github.token`), as the stand-in API accepts it
 
 
 def action() -> dict[str, Any]:
@@ -108,11 +110,15 @@ def read_outputs(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
+def run_action(
+    tmp: Path, repo: Path, inputs: dict[str, str], runner_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The steps in order, as the runner runs a composite action: after a failed step only the
     steps whose `if:` is `always()` run (any other condition is refused here rather than
     guessed); each step has its own GITHUB_OUTPUT; the action's outputs are its `value`
-    expressions over the steps' outputs."""
+    expressions over the steps' outputs. `runner_env` is what the runner sets for every step
+    (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL …); `${{ github.token }}` is
+    RUNNER_TOKEN."""
     files = {name: tmp / name for name in ("output", "summary", "env")}
     for file in files.values():
         file.write_text("")
@@ -134,6 +140,7 @@ def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
             text = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m[1]], text)
             text = text.replace("${{ github.workspace }}", str(repo))
             text = text.replace("${{ github.base_ref }}", "")
+            text = text.replace("${{ github.token }}", RUNNER_TOKEN)
             return substitute(text, {"steps": steps})
 
         files["output"].write_text("")
@@ -145,6 +152,7 @@ def run_action(tmp: Path, repo: Path, inputs: dict[str, str]) -> dict[str, Any]:
             "GITHUB_STEP_SUMMARY": str(files["summary"]),
             "GITHUB_ENV": str(files["env"]),
             "GITHUB_WORKSPACE": str(repo),
+            **(runner_env or {}),
             **{k: expand(str(v)) for k, v in (step.get("env") or {}).items()},
         }
         done = subprocess.run(  # one stream, in order, as the runner reads it
@@ -190,8 +198,24 @@ def check_golden(name: str, actual: str) -> None:
 def test_action_is_composite_with_the_documented_inputs_and_outputs() -> None:
     spec = action()
     assert spec["runs"]["using"] == "composite"
-    assert set(spec["inputs"]) == {"path", "base-ref", "python-version", "fail-on-warnings"}
-    assert set(spec["outputs"]) == {"valid", "changed", "diff-json", "plan-json", "error"}
+    assert set(spec["inputs"]) == {
+        "path",
+        "base-ref",
+        "python-version",
+        "fail-on-warnings",
+        "comment",
+        "github-token",
+    }
+    assert spec["inputs"]["comment"]["default"] == "false"
+    assert spec["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    assert set(spec["outputs"]) == {
+        "valid",
+        "changed",
+        "diff-json",
+        "plan-json",
+        "comment",
+        "error",
+    }
     deprecated = spec["outputs"]["plan-json"]
     assert "deprecated" in deprecated["description"].lower()
     assert deprecated["value"] == spec["outputs"]["diff-json"]["value"]
@@ -200,7 +224,7 @@ def test_action_is_composite_with_the_documented_inputs_and_outputs() -> None:
 def test_version_bump_preview(tmp_path: Path) -> None:
     repo = workspace(tmp_path, "bump")
     result = run_action(tmp_path, repo, {"base-ref": "HEAD~1"})
-    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0]
+    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0, 0]
     assert not result["failed"]
     outputs = result["action_outputs"]
     assert outputs["valid"] == "true"
@@ -222,7 +246,7 @@ def test_the_preview_runs_diff_with_exit_code() -> None:
 def test_a_change_with_nothing_to_roll_out_is_green_and_unchanged(tmp_path: Path) -> None:
     repo = workspace(tmp_path, "comment")
     result = run_action(tmp_path, repo, {"base-ref": "HEAD~1"})
-    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0]
+    assert [code for _, code, _, _ in result["logs"]] == [0, 0, 0, 0]
     assert not result["failed"]
     outputs = result["action_outputs"]
     assert (outputs["valid"], outputs["changed"], outputs["error"]) == ("true", "", "")
@@ -289,9 +313,10 @@ def test_example_workflow_uses_the_action_and_reconciles_on_a_schedule() -> None
     steps = workflow["jobs"]["reconcile"]["steps"]
     assert any("--once" in str(s.get("run", "")) for s in steps)
     assert any(
-        str(s.get("uses", "")).endswith("gitops-edge@v0.1.0")
+        str(s.get("uses", "")).endswith("gitops-edge@v0.1.0") and s["with"]["comment"] is True
         for s in workflow["jobs"]["preview"]["steps"]
     )
+    assert workflow["jobs"]["preview"]["permissions"]["pull-requests"] == "write"
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])

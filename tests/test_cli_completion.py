@@ -65,6 +65,7 @@ def test_bash_completes_the_commands(bash_script: Path) -> None:
     assert complete(bash_script, "gitops-edge ") == [
         "validate",
         "diff",
+        "pr-comment",
         "plan",
         "reconcile",
         "status",
@@ -121,9 +122,9 @@ def test_zsh_script_loads_the_function_through_bashcompinit(
 def test_fish_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = script("fish", capsys)
     assert (
-        "complete -c gitops-edge -n 'not __fish_seen_subcommand_from validate diff plan "
-        "reconcile status sim agent version completion' -f -a plan -d 'show what a reconcile "
-        "pass would do (changes nothing)'" in text
+        "complete -c gitops-edge -n 'not __fish_seen_subcommand_from validate diff "
+        "pr-comment plan reconcile status sim agent version completion' -f -a plan -d "
+        "'show what a reconcile pass would do (changes nothing)'" in text
     )
     assert (
         "complete -c gitops-edge -n '__fish_seen_subcommand_from plan' -s o -l output -l format "

@@ -24,6 +24,7 @@ from typing import Any
 from gitops_edge.cli.common import EXIT_OK, add_format, fail
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.reports import diff, workflow_text
+from gitops_edge.reports.markdown_budget import PREVIEW_BUDGET, fit_markdown
 from gitops_edge.repository import diagnostics as diag
 from gitops_edge.repository.render import render
 from gitops_edge.repository.validation import ValidatedRepo, validate_repository
@@ -32,6 +33,10 @@ from gitops_edge.source.gitsource_revisions import export_revision, repository_r
 from gitops_edge.source.status import rows_from_status_file
 
 EXIT_CHANGED = 1  # with --exit-code: something changes
+_MORE_PROBLEMS = (
+    "… {lines} more lines of problems: see the annotations on the files and the step log "
+    "(`gitops-edge validate`)"
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -109,10 +114,13 @@ def run(args: argparse.Namespace) -> int:
             text = diag.render_text(_shown(list(head.diagnostics)))
             _print(text, stderr=True)
             if args.format == "markdown":
-                _print(
+                markdown = (
                     f"### gitops-edge diff `{base_sha[:12]}` → `{head_sha[:12]}`\n\n"
                     f"The desired state at `{head_sha[:12]}` is invalid and would not be "
                     f"applied:\n\n{workflow_text.markdown_code_block(text)}"
+                )
+                _print(
+                    fit_markdown(markdown, limit=PREVIEW_BUDGET, note=_MORE_PROBLEMS).rstrip("\n")
                 )
             return fail(f"the desired state at {head_sha[:12]} is invalid")
         base = validate_repository(base_root) if base_root.is_dir() else None

@@ -37,6 +37,12 @@ EXAMPLES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
             "gitops-edge diff example-repo --base origin/main -o text --exit-code",
         ),
     ),
+    ("pr-comment",): (
+        (
+            "Post (or update) a diff preview as the pull request's one sticky comment",
+            "gitops-edge pr-comment --body-file preview.md --key fleet",
+        ),
+    ),
     ("plan",): (
         (
             "What a pass would do on a simulated fleet",

@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 COMMANDS = {
     "validate": "validate_cmd",
     "diff": "diff_cmd",
+    "pr-comment": "pr_comment_cmd",
     "plan": "plan_cmd",
     "reconcile": "reconcile_cmd",
     "status": "status_cmd",

@@ -17,6 +17,9 @@ from typing import Any
 from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, UpdateModel
 from gitops_edge.model.openyurt import resolve_max_unavailable
 from gitops_edge.planner.daemonset import native_max_unavailable
+from gitops_edge.reports import diff_budget
+from gitops_edge.reports.diff_budget import impact_cells
+from gitops_edge.reports.markdown_budget import PREVIEW_BUDGET, github_length
 from gitops_edge.reports.rollout_diagram import GroupStep, mermaid_block, step_of_desired
 from gitops_edge.reports.workflow_text import inline, json_text, markdown_inline
 
@@ -195,16 +198,25 @@ def _impact_lines(i: Impact | None) -> tuple[str, ...]:
     return (f"{i.nodes} nodes", *((f"{i.deferred} NotReady: deferred",) if i.deferred else ()))
 
 
-def _impact_cells(change: Change) -> str:
-    i = change.impact
-    if i is None:
-        return "— | — | — | —"
-    down = str(i.max_down) if i.max_down is not None else "nodes decide (OTA)"
-    passes = str(i.passes) if i.passes is not None else "—"
-    return f"{i.nodes} | {i.deferred} | {down} | {passes}"
+def render_markdown(report: DiffReport, *, budget: int = PREVIEW_BUDGET) -> str:
+    """The preview as Markdown: every change in one table, the rollout diagram and the node
+    jobs; when that would exceed `budget` (`markdown_budget.github_length`), the shortened
+    preview of `diff_budget` instead, which stays within it at any fleet size."""
+    if _shortest_full(report) <= budget:  # else the full preview cannot fit: not rendered
+        full = _full_markdown(report)
+        if github_length(full) <= budget:
+            return full
+    return diff_budget.render_shortened(report, budget=budget)
 
 
-def render_markdown(report: DiffReport) -> str:
+def _shortest_full(report: DiffReport) -> int:
+    """A lower bound of the full preview's length: its names, details and jobs unescaped."""
+    return sum(
+        len(c.workload) + len(c.group or "") + sum(map(len, c.details)) for c in report.changes
+    ) + sum(map(len, report.jobs))
+
+
+def _full_markdown(report: DiffReport) -> str:
     lines = [f"### gitops-edge diff `{report.base[:12]}` → `{report.head[:12]}`", ""]
     if not report.changes and not report.jobs:
         return "\n".join([*lines, "No change to what runs in the cluster."]) + "\n"
@@ -215,7 +227,7 @@ def render_markdown(report: DiffReport) -> str:
     for c in report.changes:
         what = "<br>".join(markdown_inline(d) for d in c.details)
         workload, group = markdown_inline(c.workload), markdown_inline(c.group or "—")
-        lines.append(f"| {workload} | {group} | {c.kind}: {what} | {_impact_cells(c)} |")
+        lines.append(f"| {workload} | {group} | {c.kind}: {what} | {impact_cells(c)} |")
     diagram = mermaid_block(report.steps)
     if diagram:
         lines += ["", "**Rollout order**", "", diagram]

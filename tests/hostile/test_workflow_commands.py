@@ -366,7 +366,7 @@ def test_action_runs_only_its_own_commands(
 ) -> None:
     monkeypatch.setattr(test_action, "ROOT", ROOT)  # the action.yml of the checkout under test
     result = run_action(tmp_path, hostile_repo, {"base-ref": "HEAD~1"})
-    assert [step for step, *_ in result["logs"]] == ["validate", "diff", "report"]
+    assert [step for step, *_ in result["logs"]] == ["validate", "diff", "comment", "report"]
     executed = {step: runner_commands(out + "\n" + err) for step, _, out, err in result["logs"]}
     problems = validate_repository(hostile_repo).diagnostics
     *annotations, pause, resume = executed["validate"]
@@ -376,6 +376,7 @@ def test_action_runs_only_its_own_commands(
     assert_paused(pause, resume)  # around anything else validate printed (its summary)
     # the diff step pauses command processing around the tool's free-form output
     assert_paused(*executed["diff"])
+    assert executed["comment"] == []  # comment: false (the default) posts and prints nothing
     assert executed["report"] == [
         Command("error", {}, "the desired state is invalid (see the annotations)")
     ]
@@ -383,6 +384,7 @@ def test_action_runs_only_its_own_commands(
         "valid": "false",
         "changed": "",
         "diff-json": str(tmp_path / "gitops-edge-diff.json"),
+        "comment": "disabled",
         "error": "the desired state is invalid (see the annotations)",
     }
     assert lines_starting_with_colons(result["summary"]) == []
