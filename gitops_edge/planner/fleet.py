@@ -49,11 +49,13 @@ def empty_groups(
         if members.get(group.name):
             continue
         mine = tuple(f"{d.namespace}/{d.name}" for d in daemonsets if d.group == group.name)
+        names = ", ".join(mine)
         runs = (
-            f"its {len(mine)} DaemonSet{'s' if len(mine) != 1 else ''} ({', '.join(mine)}) run "
-            "on no node"
-            if mine
-            else "no workload uses it"
+            "no workload uses it"
+            if not mine
+            else f"its DaemonSet {names} runs on no node"
+            if len(mine) == 1
+            else f"its DaemonSets {names} run on no node"
         )
         where = f"{group.source.file}:{group.source.line}"
         out.append(
