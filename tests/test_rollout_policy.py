@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repo_config import write_config
 
-from gitops_edge.reports.status_table import render_status
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.maintenance import open_at
@@ -25,6 +24,7 @@ from gitops_edge.model.plan import (
 )
 from gitops_edge.reconciler.apply import apply_actions
 from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.reports.status_table import render_status
 from gitops_edge.source.status import group_status, status_files
 
 GROUPS = """\

@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             width = shutil.get_terminal_size().columns if terminal else None
             text = render_status(rows, jobs, terminal=terminal, width=width)
-        if args.watch:
+        if args.watch and args.format != "json":  # JSON stays JSON: no header line
             header = watch_header(revision, every=args.every, now=datetime.now(UTC))
             print(("\033[2J\033[H" if terminal else "") + header + "\n", flush=True)
         print(text, flush=True)
