@@ -334,3 +334,13 @@ def test_readme_alerts_name_metrics_the_registry_serves() -> None:
         assert named, alert["alert"]
         assert named <= served, (alert["alert"], named - served)
         assert alert["labels"]["severity"] and alert["annotations"]["summary"]
+
+
+def test_a_node_group_matching_no_node_is_a_warning_gauge() -> None:
+    """example-repo's beijing and shenzhen groups match none of the 5 nodes (issue 18 item 6)."""
+    metrics, after = example_pass()
+    assert [w.group for w in after.empty_groups] == ["beijing", "shenzhen"]
+    empty = {
+        dict(k)["group"]: v for k, v in samples(metrics, "gitops_edge_nodegroup_empty").items()
+    }
+    assert empty == {"beijing": 1.0, "hangzhou": 0.0, "shanghai": 0.0, "shenzhen": 1.0}

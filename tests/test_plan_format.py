@@ -36,7 +36,9 @@ def test_json_shape_is_stable_and_serialisable(busy: Plan) -> None:
         "namespaces",
         "namespacePrunes",
         "namespaceNotes",
+        "warnings",
     }
+    assert data["warnings"] == [] and data["summary"]["warnings"] == 0
     ds = data["daemonsets"][0]
     assert ds["model"] == "AdvancedRollingUpdate"
     assert ds["budget"] == {

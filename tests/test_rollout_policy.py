@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from repo_config import write_config
 
-from gitops_edge.cli.status_cmd import render_rows
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.maintenance import open_at
@@ -25,6 +24,7 @@ from gitops_edge.model.plan import (
 )
 from gitops_edge.reconciler.apply import apply_actions
 from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
+from gitops_edge.reports.status_table import render_status
 from gitops_edge.source.status import group_status, status_files
 
 GROUPS = """\
@@ -149,7 +149,7 @@ def test_a_canary_wave_catches_a_broken_image_and_later_waves_never_start(tmp_pa
     north = group_plan(plan, "north")
     assert north.wave == "2/2" and "wave 2/2 waits: group canary is halted" in north.held
     rows = [{"workload": "agent", **group_status(ds, ())} for ds in plan.daemonsets]
-    table = render_rows(rows)
+    table = render_status(rows)
     assert "wave 1/2, HALTED" in table and "wave 2/2, waiting (wave)" in table
     summary = status_files(desired, plan)["README.md"]
     assert "| agent | canary | AdvancedRollingUpdate |" in summary and "**halted**" in summary

@@ -4,7 +4,8 @@
 Parses the options, builds the reconcile pipeline (`cli.pipeline_args`, `pipeline`), runs one
 pass of it (once this process leads, with --leader-elect) and renders what was done.
 Side effects: reads the source and the cluster, writes to the cluster (and the status back to
-a git SOURCE); prints what was done to stdout, problems to stderr.
+a git SOURCE); prints what was done to stdout, problems to stderr; while a `--once` pass runs
+on a terminal, a live progress line on stderr (`cli.progress_line`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gitops_edge.cli.pipeline_args import (
     pipeline_from_args,
     source_argument,
 )
+from gitops_edge.cli.progress_line import pass_progress
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.reconciler.apply import DONE, FAILED, ActionResult
@@ -124,7 +126,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
     if elector is not None:
         pipeline = dataclasses.replace(pipeline, guard=elector.check)
     try:
-        outcome = pipeline.run_pass(desired)
+        with pass_progress(sys.stderr) as progress:  # a live line on a terminal only
+            outcome = dataclasses.replace(pipeline, progress=progress).run_pass(desired)
     except NotLeaderError as exc:
         return fail(str(exc), EXIT_INVALID)
     except (ClusterSpecError, ClusterError, OSError, ValueError, GitSourceError) as exc:

@@ -2,16 +2,21 @@
 
 From the cluster (a read-only plan of the current revision) when `--cluster` is given, else
 from the status files the reconciler committed to the repository (for a git source, on its
-status branch, `spec.status.branch`, when that is not the spec branch). `--watch` redraws every
-`--every` seconds until Ctrl-C. Side effects: reads the source (and the cluster); prints.
+status branch, `spec.status.branch`, when that is not the spec branch). Tables sized to their
+content (`reports.status_table`): styled on a terminal, plain and unwrapped otherwise. `--watch`
+redraws every `--every` seconds under a line naming the revision shown and when it was read
+(on a terminal in place, otherwise one report after another) until Ctrl-C, which exits 0.
+Side effects: reads the source (and the cluster); prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +30,10 @@ from gitops_edge.cli.pipeline_args import (
 )
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
-from gitops_edge.model import nodejobs as nj
-from gitops_edge.model.plan import held_by_window
 from gitops_edge.reconciler.reconcile import plan_once
-from gitops_edge.reports.job_format import count_words, job_to_dict
-from gitops_edge.reports.plan_format import all_jobs, progress_bar
+from gitops_edge.reports.job_format import job_to_dict
+from gitops_edge.reports.plan_format import all_jobs
+from gitops_edge.reports.status_table import render_status
 from gitops_edge.repository.validation import validate_repository
 from gitops_edge.source.clone_repair import log_repairs
 from gitops_edge.source.gitsource import GitSource, GitSourceError, is_git_url
@@ -56,7 +60,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.set_defaults(func=run)
 
 
-Report = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # rows, node jobs (job JSON)
+# rows, node jobs (job JSON), the spec revision they report
+Report = tuple[list[dict[str, Any]], list[dict[str, Any]], str]
 
 
 def collect(args: argparse.Namespace) -> Report | int:
@@ -71,7 +76,8 @@ def collect(args: argparse.Namespace) -> Report | int:
                 plan = plan_once(desired, cluster)
         except (ClusterSpecError, ClusterError, OSError, ValueError) as exc:
             return fail(str(exc))
-        return status_rows(desired, plan), [job_to_dict(j) for j in all_jobs(plan)]
+        jobs = [job_to_dict(j) for j in all_jobs(plan)]
+        return status_rows(desired, plan), jobs, desired.revision
     return _from_status_files(args)
 
 
@@ -118,10 +124,13 @@ def _read_status_folder(folder: Path) -> Report | int:
             EXIT_INVALID,
         )
     rows = []
+    revisions = set()
     for file in files:
         try:
-            rows += rows_from_status_file(file.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError) as exc:
+            text = file.read_text(encoding="utf-8")
+            rows += rows_from_status_file(text)
+            revisions.add(str(json.loads(text).get("specRevision", "")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return fail(f"{file}: not a gitops-edge status file ({exc})", EXIT_INVALID)
     jobs = []
     for file in job_files:
@@ -131,64 +140,47 @@ def _read_status_folder(folder: Path) -> Report | int:
         except (ValueError, KeyError, TypeError) as exc:
             return fail(f"{file}: not a gitops-edge job status file ({exc})", EXIT_INVALID)
         jobs.append(job)
-    return rows, jobs
+        revisions.add(str(job.get("specRevision", "")))
+    return rows, jobs, ", ".join(sorted(revisions - {""}))
 
 
-def render_jobs(jobs: list[dict[str, Any]]) -> str:
-    lines = [f"{'NODE JOB':48} {'VERSION':9} {'PHASE':11} NODES"]
-    for job in jobs:
-        c = job["counts"]
-        words = [f"{c['successful']}/{c['nodes']} successful"]
-        words += count_words(c)
-        version = nj.version_of(str(job["apiVersion"]))
-        phase = "error" if job.get("errors") else job.get("phase") or "to be created"
-        lines.append(
-            f"{job['kind'] + '/' + job['name']:48} {version:9} {phase:11} {', '.join(words)}"
-        )
-    return "\n".join(lines)
-
-
-def render_rows(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'WORKLOAD':22} {'GROUP':14} {'MODEL':22} {'PROGRESS':30} DEFERRED  OTA  ROLLOUT"]
-    for row in rows:
-        nodes = row["nodes"]
-        line = (
-            f"{row['workload']:22} {row['group'] or '-':14} {row['model']:22} "
-            f"{progress_bar(nodes['current'], nodes['total']):30} "
-            f"{nodes['deferredNotReady']:>8}  {row['otaPending']:>3}  {_rollout(row)}"
-        )
-        lines.append(line.rstrip())
-    return "\n".join(lines)
-
-
-def _rollout(row: dict[str, Any]) -> str:
-    """Wave and state from a status row (older status files lack these fields)."""
-    words = [f"wave {row['wave']}"] if row.get("wave") else []
-    if row.get("rolledBack"):
-        words.append(f"rolled back {row['rolledBack']}")
-    elif row.get("halted"):
-        words.append("HALTED")
-    elif row.get("held"):
-        words.append("waiting (window)" if held_by_window(row["held"]) else "waiting (wave)")
-    return ", ".join(words)
+def watch_header(revision: str, *, every: float, now: datetime) -> str:
+    """The line above each `--watch` redraw: what it shows and when it was read."""
+    shown = revision[:12] if len(revision) == 40 else revision
+    return (
+        f"revision {shown or 'unknown'}, updated {now.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+        f"(every {every:g} s; Ctrl-C to stop)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C ends --watch: its normal way out, whatever it was doing
+        if not args.watch:
+            raise
+        print(flush=True)
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    terminal = sys.stdout.isatty()
     while True:
         report = collect(args)
         if isinstance(report, int):
             return report
-        rows, jobs = report
+        rows, jobs, revision = report
         if args.format == "json":
             text = json.dumps(rows, indent=2)
         else:
-            text = render_rows(rows) + (f"\n\n{render_jobs(jobs)}" if jobs else "")
-        if args.watch and sys.stdout.isatty():
-            print("\033[2J\033[H", end="")
+            width = shutil.get_terminal_size().columns if terminal else None
+            text = render_status(rows, jobs, terminal=terminal, width=width)
+        if args.watch and args.format != "json":  # JSON stays JSON: no header line
+            header = watch_header(revision, every=args.every, now=datetime.now(UTC))
+            print(("\033[2J\033[H" if terminal else "") + header + "\n", flush=True)
         print(text, flush=True)
         if not args.watch:
             return EXIT_OK
-        try:
-            time.sleep(args.every)
-        except KeyboardInterrupt:
-            return EXIT_OK
+        time.sleep(args.every)
+        if not terminal:
+            print(flush=True)  # a blank line between two reports of a log

@@ -185,12 +185,33 @@ class Progress:
     """Where one DaemonSet stands, in nodes."""
 
     nodes: int  # nodes hosting a pod of this DaemonSet (N, NotReady included)
-    current: int  # nodes whose only pod is current and available
+    current: int  # nodes whose only pod is current and available (or, NotReady, current)
     outdated: int  # nodes still running an old pod
     unavailable: int  # Ready nodes counted unavailable (DESIGN §2)
     deferred: int  # NotReady nodes (not touched, not counted)
     ota_pending: int = 0  # OTA pods marked PodNeedUpgrade=True
     not_ready: int = 0  # nodes hosting a pod of this DaemonSet that are NotReady now
+
+
+@dataclass(frozen=True, slots=True)
+class FleetProgress:
+    """Where the fleet stands, in distinct nodes (a node hosting pods of several DaemonSets counts
+    once): the headline of the status commit and summary."""
+
+    nodes: int = 0  # nodes hosting a pod of a planned DaemonSet (or Ready, eligible, without one)
+    current: int = 0  # of those, the nodes where every such DaemonSet counts current
+    deferred: int = 0  # of those, the nodes where an outdated pod waits for the node to be Ready
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyGroup:
+    """A NodeGroup of the repository that matches no node of the cluster: a warning (its
+    DaemonSets run nowhere), never an error."""
+
+    group: str
+    source: str  # file:line of the NodeGroup
+    daemonsets: tuple[str, ...]  # namespace/name of the DaemonSets rendered for it
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +294,8 @@ class Plan:
     namespaces: tuple[ApplyNamespace, ...] = ()  # first: the objects after them live in them
     namespace_prunes: tuple[PruneNamespace, ...] = ()  # last: after the DaemonSets in them
     namespace_notes: tuple[str, ...] = ()  # namespaces left alone, and why (refused prunes)
+    fleet: FleetProgress = FleetProgress()  # distinct nodes (plans the planner made)
+    empty_groups: tuple[EmptyGroup, ...] = ()  # warnings: NodeGroups matching no node
 
     @property
     def errors(self) -> tuple[tuple[str, str], ...]:

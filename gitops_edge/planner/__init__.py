@@ -15,8 +15,9 @@ from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import Plan
-from gitops_edge.planner.classify import NodeView
+from gitops_edge.planner.classify import NodeView, daemonset_views
 from gitops_edge.planner.daemonset import plan_daemonset
+from gitops_edge.planner.fleet import FleetTally, empty_groups
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
@@ -29,27 +30,34 @@ __all__ = ["plan"]
 
 def plan(desired: DesiredState, observed: Observed) -> Plan:
     index = index_observed(observed)
-    used = {ds.group for ds in desired.daemonsets if ds.group is not None}
-    members = group_members((g for g in desired.groups if g.name in used), index.labels)
+    members = group_members(desired.groups, index.labels)
     errors = overlap_errors(desired.daemonsets, members=members)
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
     # for it, unless the repository says gitops-edge drives them.
     delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
     views_of: dict[tuple[str, str], list[NodeView]] = {}
     holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now, views_of=views_of)
-    daemonsets = tuple(
-        plan_daemonset(
+    tally = FleetTally()
+    planned = []
+    for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name)):
+        key = (ds.namespace, ds.name)
+        views = views_of.pop(key, None)
+        seen = index.daemonsets.get(key)
+        if views is None and seen is not None:
+            views = daemonset_views(seen, index=index, now=observed.now)
+        one = plan_daemonset(
             ds,
             index=index,
             now=observed.now,
-            errors=errors.get((ds.namespace, ds.name), ()),
+            errors=errors.get(key, ()),
             delegated=delegate and ds.openyurt_annotated,
             jobs_api_version=desired.config.jobs_api_version,
-            hold=holds.get((ds.namespace, ds.name), ""),
-            views=views_of.pop((ds.namespace, ds.name), None),
+            hold=holds.get(key, ""),
+            views=views,
         )
-        for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name))
-    )
+        tally.add(views or (), one)
+        planned.append(one)
+    daemonsets = tuple(planned)
     pruning = plan_prunes(
         observed.daemonsets,
         desired={(d.namespace, d.name) for d in daemonsets},
@@ -91,4 +99,6 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         namespaces=namespaces.applies,
         namespace_prunes=namespaces.prunes,
         namespace_notes=namespaces.notes,
+        fleet=tally.result(),
+        empty_groups=empty_groups(desired.groups, members=members, daemonsets=desired.daemonsets),
     )

@@ -44,6 +44,15 @@ class NodeView(NamedTuple):
     known: bool  # the node exists in the observation (a pod may outlive its node object)
 
 
+def counts_current(view: NodeView) -> bool:
+    """Whether a node counts as current in a DaemonSet's progress: its only live pod is current
+    and available; or the node is NotReady (it exists) and its only live pod is current: its
+    kubelet cannot report the pod Ready, but there is nothing left to upgrade on it."""
+    if view.state is NodeState.CURRENT:
+        return True
+    return not view.ready and view.known and view.state is NodeState.NEW_NOT_AVAILABLE
+
+
 def is_current(pod: PodObs, ds: DaemonSetObs) -> bool:
     """Upstream IsPodUpdated: the revision hash or the template generation matches."""
     hash_matches = bool(ds.current_revision) and pod.revision_hash == ds.current_revision

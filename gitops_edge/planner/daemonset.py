@@ -26,7 +26,12 @@ from gitops_edge.model.plan import (
     Progress,
 )
 from gitops_edge.planner.advanced import plan_advanced
-from gitops_edge.planner.classify import UNAVAILABLE_STATES, NodeState, NodeView, daemonset_views
+from gitops_edge.planner.classify import (
+    UNAVAILABLE_STATES,
+    NodeView,
+    counts_current,
+    daemonset_views,
+)
 from gitops_edge.planner.drift import DriftedField, drift_between, drift_summary
 from gitops_edge.planner.index import FleetIndex
 from gitops_edge.planner.ota import plan_ota
@@ -40,7 +45,7 @@ def _progress(views: Sequence[NodeView], *, deferred: int = 0, ota_pending: int 
     current = outdated = unavailable = not_ready = 0
     for view in views:
         not_ready += not view.ready
-        current += view.state is NodeState.CURRENT
+        current += counts_current(view)
         outdated += view.outdated
         unavailable += view.ready and view.state in UNAVAILABLE_STATES
     return Progress(

@@ -66,14 +66,21 @@ def _apply_one(action: Action, cluster: Cluster) -> None:
 
 
 def apply_actions(
-    actions: Iterable[Action], cluster: Cluster, *, guard: Callable[[], None] | None = None
+    actions: Iterable[Action],
+    cluster: Cluster,
+    *,
+    guard: Callable[[], None] | None = None,
+    on_applied: Callable[[int], None] | None = None,
 ) -> tuple[ActionResult, ...]:
     """Apply each action; a pod or object that is already gone is skipped, errors recorded. An
     object whose namespace does not exist is not "gone": that action failed. `guard` is called
     right before each action and stops the rest by raising (the leader election's check: a
-    reconciler that lost its lease applies nothing more)."""
-    results = []
+    reconciler that lost its lease applies nothing more). `on_applied(n)`: told after each
+    action how many are done (a progress line)."""
+    results: list[ActionResult] = []
     for action in actions:
+        if on_applied is not None and results:
+            on_applied(len(results))
         if guard is not None:
             guard()
         try:
@@ -86,4 +93,6 @@ def apply_actions(
             results.append(ActionResult(action, FAILED, str(exc)))
         else:
             results.append(ActionResult(action, DONE))
+    if on_applied is not None and results:
+        on_applied(len(results))
     return tuple(results)

@@ -3,7 +3,8 @@
 passes, pass duration (buckets up to 10 minutes), errors by kind (failed passes by the transient
 error class they are one of; failed actions and plan errors by `reconciler.failures` kind;
 every known kind has a series at 0 from the start), the time of the last successful pass,
-whether the newest revision is invalid (and which), nodes by group and Ready state, per
+whether the newest revision is invalid (and which), nodes by group and Ready state, NodeGroups
+matching no node (a warning), per
 DaemonSet (namespace, name, workload, group) its nodes by state, deferred nodes and whether it is
 halted, node jobs and their node tasks by kind and state, drift found and restored, the last
 applied spec revision, and the process (`process_*`, `python_*`). Own registry (no
@@ -100,6 +101,12 @@ class LoopMetrics:
         self.nodes = Gauge(
             "gitops_edge_nodes", "Nodes per group and Ready state.", ["group", "state"], registry=r
         )
+        self.empty_groups = Gauge(
+            "gitops_edge_nodegroup_empty",
+            "1 while the NodeGroup matches no node of the cluster (a warning), else 0.",
+            ["group"],
+            registry=r,
+        )
         self.daemonset_nodes = Gauge(
             "gitops_edge_daemonset_nodes",
             "Nodes hosting a pod of a DaemonSet, by state: current (only a new, available "
@@ -172,6 +179,10 @@ class LoopMetrics:
             ready = sum(n.ready for n in members)
             self.nodes.labels(group=group.name, state="Ready").set(ready)
             self.nodes.labels(group=group.name, state="NotReady").set(len(members) - ready)
+        self.empty_groups.clear()
+        empty = {w.group for w in plan.empty_groups}
+        for group in desired.groups:
+            self.empty_groups.labels(group=group.name).set(1 if group.name in empty else 0)
         self._record_daemonsets(plan.daemonsets)
         self._record_jobs(plan)
         self.revision.clear()

@@ -35,7 +35,13 @@ from gitops_edge.reconciler.event_recorder import EventRecorder
 from gitops_edge.reconciler.loop import Loaded, Resumed, load_step
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.publish import GitPublisher
-from gitops_edge.reconciler.reconcile import PassResult, load_desired, reconcile_once
+from gitops_edge.reconciler.reconcile import (
+    PassProgress,
+    PassResult,
+    load_desired,
+    no_progress,
+    reconcile_once,
+)
 
 Log = Callable[..., None]  # log(level, message, **fields)
 LOCAL_REVISION = "worktree"  # the revision a local folder (not a git source) is reconciled as
@@ -87,6 +93,7 @@ class Pipeline:
     publisher: GitPublisher | None = None
     metrics: LoopMetrics | None = None
     guard: Callable[[], None] | None = None
+    progress: PassProgress = no_progress  # told each step of a pass (a progress line)
 
     # ── fetch the source → validate and render ──────────────────────────────────────────
     def load(self) -> Loaded:
@@ -113,6 +120,8 @@ class Pipeline:
         with self.clusters() as cluster:
             outcome = self.observe_plan_apply(desired, cluster)
             self.record_events(outcome, cluster=cluster, revision=desired.revision)
+            if self._reports_after:
+                self.progress("observing the cluster after the pass", 0, 0)
             observed = self.observe(cluster) if self._reports_after else None
         if observed is None:
             return outcome
@@ -132,7 +141,7 @@ class Pipeline:
     def observe_plan_apply(self, desired: DesiredState, cluster: Cluster) -> PassResult:
         """Observe, plan and apply, in rounds (objects first, then pod upgrades against the
         new revisions); each action only while `guard` allows."""
-        return reconcile_once(desired, cluster, guard=self.guard)
+        return reconcile_once(desired, cluster, guard=self.guard, progress=self.progress)
 
     def observe(self, cluster: Cluster) -> Observed:
         return cluster.observe()
@@ -169,6 +178,7 @@ class Pipeline:
             return
         if self.guard is not None:
             self.guard()
+        self.progress("writing the status", 0, 0)
         self.publisher.publish(desired, after, drift=outcome.drift)
 
     @property

@@ -24,6 +24,13 @@ from gitops_edge.repository.validation import validate_repository
 
 MAX_ROUNDS = 2  # objects first, then pod upgrades against the new revisions
 
+# progress(step, done, total): what a pass is doing; total 0 while the size is not known
+PassProgress = Callable[[str, int, int], None]
+
+
+def no_progress(step: str, done: int, total: int) -> None:
+    """No progress display."""
+
 
 class InvalidRevisionError(Exception):
     """The desired state has validation errors; nothing was applied."""
@@ -84,18 +91,37 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
 
 
 def reconcile_once(
-    desired: DesiredState, cluster: Cluster, *, guard: Callable[[], None] | None = None
+    desired: DesiredState,
+    cluster: Cluster,
+    *,
+    guard: Callable[[], None] | None = None,
+    progress: PassProgress = no_progress,
 ) -> PassResult:
-    """One pass; `guard` is called before each action applied (see `apply_actions`)."""
+    """One pass; `guard` is called before each action applied (see `apply_actions`);
+    `progress` is told each step (observe, plan, apply: after each action)."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
-    for _ in range(MAX_ROUNDS):
+    for number in range(1, MAX_ROUNDS + 1):
+        progress(f"round {number}: observing the cluster", 0, 0)
         observed = cluster.observe()
         uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
+        progress(f"round {number}: planning", 0, 0)
         current = make_plan(desired, observed)
         plans.append(current)
-        results.extend(apply_actions(current.actions, cluster, guard=guard))
+        actions = current.actions
+        applied = _counter(progress, f"round {number}: applying", total=len(actions))
+        applied(0)
+        results.extend(apply_actions(actions, cluster, guard=guard, on_applied=applied))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
     return PassResult(plans=tuple(plans), results=tuple(results), uids=uids)
+
+
+def _counter(progress: PassProgress, step: str, *, total: int) -> Callable[[int], None]:
+    """`progress` for one step of `total` actions, told how many are done."""
+
+    def told(done: int) -> None:
+        progress(step, done, total)
+
+    return told

@@ -55,6 +55,7 @@ class DiffReport:
     jobs: tuple[str, ...]  # "NodeUpgradeJob upgrade-x added" …
     has_status: bool
     steps: tuple[GroupStep, ...] = ()  # the added and changed groups' places in their rollout
+    warnings: tuple[str, ...] = ()  # e.g. a changed group whose NodeGroup matched no node
 
 
 def _images(ds: DesiredDaemonSet | None) -> tuple[str, ...]:
@@ -182,6 +183,7 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
         )
         jobs.append(f"{kind} {name} removed: {fate}")
     return DiffReport(
+        warnings=empty_group_warnings(head, changes, status),
         base=base.revision if base else "",
         head=head.revision,
         changes=tuple(changes),
@@ -189,6 +191,27 @@ def compare(base: DesiredState | None, head: DesiredState, status: StatusRows) -
         has_status=bool(status),
         steps=tuple(steps),
     )
+
+
+def empty_group_warnings(
+    head: DesiredState, changes: list[Change], status: StatusRows
+) -> tuple[str, ...]:
+    """A warning per NodeGroup of an added or changed DaemonSet that matched no node at the
+    reconciler's last pass (`groupMatchesNoNode` of the status rows): the change would run on
+    no node."""
+    empty = {g for (_, g), row in status.items() if g and row.get("groupMatchesNoNode")}
+    sources = {g.name: f"{g.source.file}:{g.source.line}" for g in head.groups}
+    out = []
+    for group in sorted({c.group for c in changes if c.kind != "removed" and c.group} & empty):
+        names = ", ".join(
+            f"{c.namespace}/{c.name}" for c in changes if c.group == group and c.kind != "removed"
+        )
+        out.append(
+            f"NodeGroup {group} ({sources.get(group, 'not in the repository')}) matched no node "
+            f"at the last pass: {names} would run on no node (hint: compare its selector and "
+            "nodes with the nodes' names and labels, kubectl get nodes --show-labels)"
+        )
+    return tuple(out)
 
 
 def _impact_lines(i: Impact | None) -> tuple[str, ...]:
@@ -220,6 +243,9 @@ def _full_markdown(report: DiffReport) -> str:
     lines = [f"### gitops-edge diff `{report.base[:12]}` → `{report.head[:12]}`", ""]
     if not report.changes and not report.jobs:
         return "\n".join([*lines, "No change to what runs in the cluster."]) + "\n"
+    if report.warnings:
+        lines += ["**Warnings**", ""] + [f"- ⚠ {markdown_inline(w)}" for w in report.warnings]
+        lines.append("")
     lines += [
         "| workload | group | change | nodes | NotReady (deferred) | most down at once | passes |",
         "|---|---|---|---|---|---|---|",
@@ -269,6 +295,7 @@ def to_dict(report: DiffReport) -> dict[str, Any]:
             for c in report.changes
         ],
         "jobs": list(report.jobs),
+        "warnings": list(report.warnings),
     }
 
 
@@ -279,7 +306,7 @@ def render_json(report: DiffReport) -> str:
 def render_text(report: DiffReport) -> str:
     if not report.changes and not report.jobs:
         return "no change to what runs in the cluster"
-    lines = []
+    lines = [f"warning: {inline(w)}" for w in report.warnings]
     for c in report.changes:
         what = inline("; ".join(c.details))
         lines.append(f"{c.kind:8} {inline(c.namespace)}/{inline(c.name)}: {what}")

@@ -8,7 +8,8 @@ deletions, spec} | null, actions: [{type, namespace, name, node?, drift?, reason
 [{node, reason}], errors, notes, prePull: [job], drift: [path]}], owner, prunes: [{type,
 namespace, name, pods, reason}], pruneErrors, orphans: [{kind, namespace, name, reason}], jobs:
 [job], namespaces: [{type: createNamespace|applyNamespace|updateNamespace, name, reason}],
-namespacePrunes: [{type, name, reason}], namespaceNotes}` (`job`: see `job_format`). Pure.
+namespacePrunes: [{type, name, reason}], namespaceNotes, warnings: [see `plan_warnings`]}`
+(`job`: see `job_format`); `summary` also counts `warnings`. Pure.
 """
 
 from __future__ import annotations
@@ -17,119 +18,30 @@ import json
 from typing import Any
 
 from gitops_edge.model.plan import (
-    Action,
-    AnnotateDaemonSet,
     ApplyDaemonSet,
-    ApplyNamespace,
     CreateNodeJob,
     DaemonSetPlan,
-    DeleteNodeJob,
     DeletePod,
     JobPlan,
     Plan,
     PruneDaemonSet,
-    PruneNamespace,
-    RollbackDaemonSet,
     SetPodCondition,
-    StartImagePull,
     held_by_window,
 )
 from gitops_edge.planner.words import rfc3339, short
-from gitops_edge.reports.job_format import (
-    job_markdown_lines,
-    job_text_lines,
-    job_to_dict,
-    node_job_action_to_dict,
+from gitops_edge.reports.action_format import action_to_dict
+from gitops_edge.reports.job_format import job_markdown_lines, job_text_lines, job_to_dict
+from gitops_edge.reports.plan_warnings import (
+    warning_count_words,
+    warning_dicts,
+    warning_markdown_lines,
+    warning_text_lines,
 )
 from gitops_edge.reports.rollout_diagram import mermaid_block, steps_of_plan
 
 FORMATS = ("text", "json", "markdown")
 SHOWN_DEFERRED = 5
 BAR_WIDTH = 10
-
-
-def action_to_dict(action: Action) -> dict[str, Any]:
-    if isinstance(action, ApplyNamespace):
-        verb = action.reason.split(" ", 1)[0]  # create | apply | update
-        return {"type": f"{verb}Namespace", "name": action.name, "reason": action.reason}
-    if isinstance(action, PruneNamespace):
-        return {"type": "pruneNamespace", "name": action.name, "reason": action.reason}
-    if isinstance(action, ApplyDaemonSet):
-        kind = "create" if action.create else "restore" if action.drift else "update"
-        return {
-            "type": kind,
-            "namespace": action.namespace,
-            "name": action.name,
-            "reason": action.reason,
-            **({"drift": list(action.drift)} if action.drift else {}),
-        }
-    if isinstance(action, DeletePod):
-        return {
-            "type": "deletePod",
-            "namespace": action.namespace,
-            "name": action.name,
-            "uid": action.uid,
-            "node": action.node,
-            "outsideBudget": action.outside_budget,
-            "reason": action.reason,
-        }
-    if isinstance(action, SetPodCondition):
-        return {
-            "type": "setPodCondition",
-            "namespace": action.namespace,
-            "name": action.name,
-            "uid": action.uid,
-            "node": action.node,
-            "condition": {
-                "type": action.condition.type,
-                "status": action.condition.status,
-                "message": action.condition.message,
-                "lastTransitionTime": rfc3339(action.condition.last_transition_time),
-            },
-            "reason": action.reason,
-        }
-    if isinstance(action, StartImagePull):
-        return {
-            "type": "startImagePull",
-            "namespace": action.namespace,
-            "name": action.name,
-            "pod": action.pod,
-            "node": action.node,
-            "revision": action.revision,
-            "reason": action.reason,
-        }
-    if isinstance(action, CreateNodeJob | DeleteNodeJob):
-        return node_job_action_to_dict(action)
-    if isinstance(action, AnnotateDaemonSet):
-        return {
-            "type": "annotate",
-            "namespace": action.namespace,
-            "name": action.name,
-            "annotations": dict(action.annotations),
-            "reason": action.reason,
-        }
-    if isinstance(action, RollbackDaemonSet):
-        return {
-            "type": "rollback",
-            "namespace": action.namespace,
-            "name": action.name,
-            "revision": action.revision,
-            "reason": action.reason,
-        }
-    if isinstance(action, PruneDaemonSet):
-        return {
-            "type": "prune",
-            "namespace": action.namespace,
-            "name": action.name,
-            "pods": list(action.pods),
-            "reason": action.reason,
-        }
-    return {
-        "type": "deleteJob",
-        "namespace": action.namespace,
-        "name": action.name,
-        "reason": action.reason,
-    }
 
 
 def _summary(plan: Plan) -> dict[str, int]:
@@ -148,6 +60,7 @@ def _summary(plan: Plan) -> dict[str, int]:
         + len(plan.prune_errors),
         "jobs": len(all_jobs(plan)),
         "jobCreations": sum(isinstance(a, CreateNodeJob) for a in actions),
+        "warnings": len(plan.empty_groups),
     }
 
 
@@ -211,6 +124,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "namespaces": [action_to_dict(n) for n in plan.namespaces],
         "namespacePrunes": [action_to_dict(n) for n in plan.namespace_prunes],
         "namespaceNotes": list(plan.namespace_notes),
+        "warnings": warning_dicts(plan),
     }
 
 
@@ -287,6 +201,7 @@ def _summary_line(plan: Plan) -> str:
         f"{s['marks']} OTA marks, {s['prunes']} prunes, {s['jobCreations']} node jobs to "
         f"create, {s['deferred']} nodes deferred, {s['errors']} errors"
         + (f", {s['drifted']} DaemonSets drifted from the repository" if s["drifted"] else "")
+        + warning_count_words(plan)
     )
 
 
@@ -317,6 +232,7 @@ def render_text(plan: Plan, *, verbose: bool = False) -> str:
     for job in plan.jobs:
         lines += job_text_lines(job, verbose=verbose)
         lines.append("")
+    lines += warning_text_lines(plan)
     lines.append(_summary_line(plan))
     return "\n".join(lines)
 
@@ -331,6 +247,7 @@ def render_markdown(plan: Plan) -> str:
         f"### gitops-edge plan for `{plan.revision}`",
         "",
         _summary_line(plan),
+        *warning_markdown_lines(plan),
         "",
         *([diagram, ""] if (diagram := mermaid_block(steps_of_plan(plan))) else []),
         "| DaemonSet | workload | group | wave | model | progress | actions | deferred |",

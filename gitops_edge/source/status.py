@@ -84,10 +84,12 @@ def group_status(
 def status_rows(
     desired: DesiredState, plan: Plan, *, drift: Drift | None = None
 ) -> list[dict[str, Any]]:
-    """One row per planned DaemonSet: its workload, and its group's status (as in the files).
+    """One row per planned DaemonSet: its workload, and its group's status (as in the files);
+    `groupMatchesNoNode`: its NodeGroup matched no node of the cluster (`diff` warns).
     `drift`: what the pass found drifted (and restored) before `plan`, by DaemonSet."""
     images = {(d.namespace, d.name): d.container_images() for d in desired.daemonsets}
     found = drift or {}
+    empty = {w.group for w in plan.empty_groups}
     return [
         {
             "workload": ds.workload,
@@ -96,6 +98,7 @@ def status_rows(
                 images[(ds.namespace, ds.name)],
                 drift=found.get((ds.namespace, ds.name), ()),
             ),
+            "groupMatchesNoNode": ds.group in empty,
         }
         for ds in plan.daemonsets
     ]
@@ -162,10 +165,10 @@ def drifted(plan: Plan, drift: Drift | None) -> dict[tuple[str, str], Sequence[s
 
 
 def headline(plan: Plan, *, drift: Drift | None = None) -> str:
-    nodes = sum(ds.progress.nodes for ds in plan.daemonsets)
-    current = sum(ds.progress.current for ds in plan.daemonsets)
-    deferred = sum(ds.progress.deferred for ds in plan.daemonsets)
-    text = f"{current}/{nodes} nodes current, {deferred} deferred"
+    """`<current>/<nodes> nodes current, <n> deferred…` in distinct nodes (`Plan.fleet`): a
+    node hosting pods of several DaemonSets counts once, current when all of them are."""
+    fleet = plan.fleet
+    text = f"{fleet.current}/{fleet.nodes} nodes current, {fleet.deferred} deferred"
     changed = drifted(plan, drift)
     if changed:
         text += f", {len(changed)} DaemonSets drifted from the repository"
