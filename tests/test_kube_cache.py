@@ -371,3 +371,35 @@ def test_a_list_begun_before_an_unknown_write_does_not_vouch_for_it() -> None:
     assert not cache._trusted("pods")  # the next snapshot lists pods again
     cache._list("pods")
     assert cache._trusted("pods")
+
+
+def test_a_warm_pass_reuses_the_daemonsets_it_parsed_until_they_or_their_revisions_change(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    """Parsing a DaemonSet (its live JSON for the drift check, its placement) was redone for
+    every DaemonSet at every pass; an unchanged DaemonSet (same resourceVersion, same newest
+    ControllerRevision) is now the value the last pass parsed, and a changed one is parsed
+    again."""
+    start(cluster)
+    (first,) = cluster.observe().daemonsets
+    (again,) = cluster.observe().daemonsets
+    assert again is first
+    api.edit_daemonset("edge", "web", lambda ds: ds["spec"].update(minReadySeconds=9))
+    eventually(lambda: cluster.observe().daemonsets[0].min_ready_seconds == 9)
+    (edited,) = cluster.observe().daemonsets
+    assert edited is not first and edited.current_revision == "h2"
+    api.put(
+        "controllerrevisions",
+        {
+            "metadata": {
+                "name": "web-h3",
+                "namespace": "edge",
+                "labels": {"controller-revision-hash": "h3"},
+                "ownerReferences": [{"kind": "DaemonSet", "uid": "ds-uid", "controller": True}],
+            },
+            "revision": 3,
+        },
+    )
+    eventually(lambda: cluster.observe().daemonsets[0].current_revision == "h3")
+    (revised,) = cluster.observe().daemonsets
+    assert revised.min_ready_seconds == 9 and revised.live_json == edited.live_json
