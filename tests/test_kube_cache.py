@@ -403,3 +403,22 @@ def test_a_warm_pass_reuses_the_daemonsets_it_parsed_until_they_or_their_revisio
     eventually(lambda: cluster.observe().daemonsets[0].current_revision == "h3")
     (revised,) = cluster.observe().daemonsets
     assert revised.min_ready_seconds == 9 and revised.live_json == edited.live_json
+
+
+def test_what_a_list_brought_is_moved_out_of_the_collectors_way(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    """A fleet's cache is hundreds of thousands of long-lived acyclic objects: once listed they
+    are frozen (`gc.freeze`), so the collector's full collections during later passes no longer
+    walk through them all (and they are still freed when the watch replaces them)."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        cache = start(cluster)
+        pods = cache.stores["pods"].values
+        assert len(pods) == 12 and gc.get_freeze_count() >= len(pods)
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert not any(id(p) in oldest for p in pods.values())  # frozen, not in a generation
+    finally:
+        gc.unfreeze()

@@ -14,10 +14,11 @@ settled expectation holds; what still does not hold after `settle_timeout`, and 
 whose watch is failing or silent, is listed again before the snapshot is taken. A write whose
 outcome is unknown (the request failed in transit or after retries) makes the next snapshot list
 that resource again. So a snapshot is never older than the pass's own writes, and never older
-than a fresh list would be, however slow the watch.
+than a fresh list would be, however slow the watch. After each list the process's objects are
+frozen (`gc.freeze`): the collector then leaves the fleet's long-lived objects alone.
 
 No `kubernetes` import: the Kubernetes adapter supplies the requests (`Source`). Side effects:
-one daemon thread per resource, making the requests `Source` makes.
+one daemon thread per resource, making the requests `Source` makes; `gc.freeze()` after lists.
 """
 
 from __future__ import annotations
@@ -298,6 +299,9 @@ class KubeCache:
                         e.done = True
             self._prune()
             self._cond.notify_all()
+        # What the list brought lives long: out of the collector's generations, so the full
+        # collections of later passes do not walk through a whole fleet's objects every time.
+        gc.freeze()
         if notify and resource == NODES and self.on_node_change is not None:
             for key in sorted(old.keys() | values.keys()):
                 if old.get(key) != values.get(key):
