@@ -422,3 +422,33 @@ def test_what_a_list_brought_is_moved_out_of_the_collectors_way(
         assert not any(id(p) in oldest for p in pods.values())  # frozen, not in a generation
     finally:
         gc.unfreeze()
+
+
+def test_a_list_whose_continue_token_expired_is_listed_again_from_the_start(
+    api: StandIn, cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paged LIST of a big fleet takes a while; when the store is compacted between two
+    pages, the API server answers the continue request 410 Gone (reason Expired). The list is
+    then made again from its first page (as client-go's pager falls back to a full list), and
+    what the pages before the expiry showed is dropped: a pod deleted meanwhile is not kept."""
+    import kmock
+
+    monkeypatch.setattr(kube, "PAGE_SIZE", 5)
+    expired: list[str] = []
+
+    def compact_after_the_first_page(standin: StandIn, req: kmock.Request) -> None:
+        params = dict(req.params)
+        if req.url.path == "/api/v1/pods" and params.get("continue") and not expired:
+            expired.append(params["continue"])
+            standin.remove("pods", "edge", "web-00")  # after the first page had it
+            standin.compacted = int(params["continue"].partition(":")[2]) + 1
+        return None
+
+    api.gate = compact_after_the_first_page
+    cache = start(cluster)
+    api.gate, api.compacted = None, 0
+    assert expired
+    pods = cache.stores["pods"].values
+    assert ("edge", "web-00") not in pods and len(pods) == 11
+    firsts = [p for m, path, p in api.requests if path == "/api/v1/pods" and "continue" not in p]
+    assert len(firsts) >= 2  # the first page asked for again

@@ -41,8 +41,8 @@ from gitops_edge.cluster.kube_cache import (
     PODS,
     REVISIONS,
     parsers,
-    read_pages,
 )
+from gitops_edge.cluster.kube_pages import read_pages
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.observed import DaemonSetObs, JobObs, NamespaceObs, Observed
 from gitops_edge.model.prepull import PULL_POD_LABEL
@@ -130,7 +130,9 @@ class KubeReads(KubeApi):
         if self.cache is not None:
             return self.cache.snapshot()
         return {
-            resource: list(read_pages(parse, self.list_bodies(resource))[0].values())
+            resource: list(
+                read_pages(parse, functools.partial(self.list_bodies, resource))[0].values()
+            )
             for resource, parse in parsers(PLANNER_CONDITIONS).items()
         }
 
