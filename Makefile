@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+STEADY_NODES ?= 10000,30000,100000  # fleet sizes of bench/steady_scale.py (make bench STEADY_NODES=10000)
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -34,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/observe_scale.py
 	$(BIN)/python bench/status_size.py
+	$(BIN)/python bench/steady_scale.py --nodes $(STEADY_NODES) --soak 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info
