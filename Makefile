@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-STEADY_NODES ?= 10000,30000,100000  # fleet sizes of bench/steady_scale.py (make bench STEADY_NODES=10000)
+# Fleet sizes of bench/steady_scale.py (e.g. make bench STEADY_NODES=10000).
+STEADY_NODES ?= 10000,30000,100000
 
 .PHONY: demo test lint typecheck unit bench clean
 
