@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Fleet sizes of bench/steady_scale.py (e.g. make bench STEADY_NODES=10000).
+STEADY_NODES ?= 10000,30000,100000
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -34,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/observe_scale.py
 	$(BIN)/python bench/status_size.py
+	$(BIN)/python bench/steady_scale.py --nodes $(STEADY_NODES) --soak 20
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,9 +2,10 @@
 
 kmock (pinned) serves real HTTP; this module holds the objects and adds what the adapter relies
 on and kmock's emulator lacks (DESIGN §8): label and field selectors, `limit`/`continue`
-pagination, resourceVersions, watches (every write is an event; resume from a resourceVersion,
-410 Gone below a compaction point), DELETE with a uid precondition (409 Conflict when it does
-not hold), graceful pod deletion (a bound pod gets `metadata.deletionTimestamp` and stays
+pagination (a continue token from below the compaction point: 410 Gone, reason Expired),
+resourceVersions, watches (every write is an event; resume from a resourceVersion, 410 Gone
+below a compaction point), DELETE with a uid precondition (409 Conflict when it does not
+hold), graceful pod deletion (a bound pod gets `metadata.deletionTimestamp` and stays
 Terminating until its node's kubelet confirms: at once while the node is Ready or absent, as the
 pod garbage collector does for a vanished node; never while it is NotReady, until
 `set_node_ready` brings it back: MODIFIED, then DELETED), a strategic-merge patch of pod
@@ -66,6 +67,15 @@ _ITEM = re.compile(
 )
 _NAMESPACE = re.compile(r"/api/v1/namespaces(?:/([^/]+))?")
 _EVENT = re.compile(r"/api/v1/namespaces/([^/]+)/events(?:/([^/]+))?")
+# The API server's answer (410 Gone, reason Expired) to a continue token older than the last
+# compaction (apiserver storage/etcd3, `NewResourceExpired`).
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 SERVER_VERSION = {  # GET /version of a kube-apiserver v1.28 (its fields; values of a build)
     "major": "1",
@@ -136,7 +146,7 @@ class StandIn:
     record_events: bool = True
     hold_events: bool = False
     broken_watches: set[str] = field(default_factory=set)  # paths whose watches answer 500
-    compacted: int = 0  # watches from a resourceVersion below this get 410 Gone
+    compacted: int = 0  # watches and continue tokens from a version below: 410 Gone
     # Every authorization the requests needed, in order (what tests derive RBAC grants from);
     # with an `authorizer`, what it does not allow answers 403 Forbidden to `user`.
     authorizations: list[Attributes] = field(default_factory=list)
@@ -499,6 +509,8 @@ class StandIn:
         # The continue token carries the first page's resourceVersion: every page of one list
         # reports it, as the API server's paginated lists do (one consistent snapshot).
         offset, _, version = (params.get("continue") or "").partition(":")
+        if version and int(version) < self.compacted:  # etcd compacted it away meanwhile
+            return _status(410, CONTINUE_EXPIRED, reason="Expired")
         start = int(offset or 0)
         version = version or str(next(self._rv))
         limit = int(params.get("limit") or 0) or len(items) or 1

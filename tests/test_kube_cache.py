@@ -371,3 +371,84 @@ def test_a_list_begun_before_an_unknown_write_does_not_vouch_for_it() -> None:
     assert not cache._trusted("pods")  # the next snapshot lists pods again
     cache._list("pods")
     assert cache._trusted("pods")
+
+
+def test_a_warm_pass_reuses_the_daemonsets_it_parsed_until_they_or_their_revisions_change(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    """Parsing a DaemonSet (its live JSON for the drift check, its placement) was redone for
+    every DaemonSet at every pass; an unchanged DaemonSet (same resourceVersion, same newest
+    ControllerRevision) is now the value the last pass parsed, and a changed one is parsed
+    again."""
+    start(cluster)
+    (first,) = cluster.observe().daemonsets
+    (again,) = cluster.observe().daemonsets
+    assert again is first
+    api.edit_daemonset("edge", "web", lambda ds: ds["spec"].update(minReadySeconds=9))
+    eventually(lambda: cluster.observe().daemonsets[0].min_ready_seconds == 9)
+    (edited,) = cluster.observe().daemonsets
+    assert edited is not first and edited.current_revision == "h2"
+    api.put(
+        "controllerrevisions",
+        {
+            "metadata": {
+                "name": "web-h3",
+                "namespace": "edge",
+                "labels": {"controller-revision-hash": "h3"},
+                "ownerReferences": [{"kind": "DaemonSet", "uid": "ds-uid", "controller": True}],
+            },
+            "revision": 3,
+        },
+    )
+    eventually(lambda: cluster.observe().daemonsets[0].current_revision == "h3")
+    (revised,) = cluster.observe().daemonsets
+    assert revised.min_ready_seconds == 9 and revised.live_json == edited.live_json
+
+
+def test_what_a_list_brought_is_moved_out_of_the_collectors_way(
+    api: StandIn, cluster: KubeCluster
+) -> None:
+    """A fleet's cache is hundreds of thousands of long-lived acyclic objects: once listed they
+    are frozen (`gc.freeze`), so the collector's full collections during later passes no longer
+    walk through them all (and they are still freed when the watch replaces them)."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        cache = start(cluster)
+        pods = cache.stores["pods"].values
+        assert len(pods) == 12 and gc.get_freeze_count() >= len(pods)
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert not any(id(p) in oldest for p in pods.values())  # frozen, not in a generation
+    finally:
+        gc.unfreeze()
+
+
+def test_a_list_whose_continue_token_expired_is_listed_again_from_the_start(
+    api: StandIn, cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paged LIST of a big fleet takes a while; when the store is compacted between two
+    pages, the API server answers the continue request 410 Gone (reason Expired). The list is
+    then made again from its first page (as client-go's pager falls back to a full list), and
+    what the pages before the expiry showed is dropped: a pod deleted meanwhile is not kept."""
+    import kmock
+
+    monkeypatch.setattr(kube, "PAGE_SIZE", 5)
+    expired: list[str] = []
+
+    def compact_after_the_first_page(standin: StandIn, req: kmock.Request) -> None:
+        params = dict(req.params)
+        if req.url.path == "/api/v1/pods" and params.get("continue") and not expired:
+            expired.append(params["continue"])
+            standin.remove("pods", "edge", "web-00")  # after the first page had it
+            standin.compacted = int(params["continue"].partition(":")[2]) + 1
+        return None
+
+    api.gate = compact_after_the_first_page
+    cache = start(cluster)
+    api.gate, api.compacted = None, 0
+    assert expired
+    pods = cache.stores["pods"].values
+    assert ("edge", "web-00") not in pods and len(pods) == 11
+    firsts = [p for m, path, p in api.requests if path == "/api/v1/pods" and "continue" not in p]
+    assert len(firsts) >= 2  # the first page asked for again

@@ -344,3 +344,66 @@ def test_a_node_group_matching_no_node_is_a_warning_gauge() -> None:
         dict(k)["group"]: v for k, v in samples(metrics, "gitops_edge_nodegroup_empty").items()
     }
     assert empty == {"beijing": 1.0, "hangzhou": 0.0, "shanghai": 0.0, "shenzhen": 1.0}
+
+
+def test_nodes_per_group_come_from_a_label_index_not_every_group_times_every_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`gitops_edge_nodes` counts each group's members (selector or explicit node list) by
+    Ready state; they are looked up in a label index, not by asking every group about every
+    node (1,000 groups × 100,000 nodes was most of a steady pass at that scale)."""
+    from gitops_edge.model.desired import LabelRequirement, LabelSelector, NodeGroup, SourceRef
+    from gitops_edge.model.observed import Node, Observed
+
+    nodes = tuple(
+        Node(name=f"n{i:03d}", labels={"pool": f"p{i % 20}", "zone": f"z{i % 3}"}, ready=i % 7 > 0)
+        for i in range(200)
+    )
+    where = SourceRef(file="groups.yaml", line=1)
+    groups = [
+        NodeGroup(
+            name=f"p{g}",
+            selector=LabelSelector(match_labels=(("pool", f"p{g}"),)),
+            nodes=(),
+            source=where,
+        )
+        for g in range(20)
+    ]
+    groups.append(
+        NodeGroup(
+            name="mixed",
+            selector=LabelSelector(
+                match_expressions=(LabelRequirement(key="zone", operator="NotIn", values=("z0",)),)
+            ),
+            nodes=("n000", "n003", "absent"),
+            source=where,
+        )
+    )
+    desired = DesiredState(revision="r", config=RepoConfig(), groups=tuple(groups), daemonsets=())
+    observed = Observed(now=0.0, nodes=nodes, daemonsets=(), pods=())
+    expected = {}
+    for group in groups:
+        members = [n for n in nodes if group.contains(n.name, n.labels)]
+        ready = sum(n.ready for n in members)
+        expected[(group.name, "Ready")] = float(ready)
+        expected[(group.name, "NotReady")] = float(len(members) - ready)
+    asked = []
+    contains = NodeGroup.contains
+    monkeypatch.setattr(
+        NodeGroup, "contains", lambda self, n, labels: asked.append(n) or contains(self, n, labels)
+    )
+    metrics = LoopMetrics()
+    metrics.record_pass(
+        desired=desired,
+        observed=observed,
+        plan=Plan(revision="r", now=0.0, daemonsets=()),
+        seconds=1,
+    )
+    counted = {
+        (s.labels["group"], s.labels["state"]): s.value
+        for family in metrics.registry.collect()
+        if family.name == "gitops_edge_nodes"
+        for s in family.samples
+    }
+    assert counted == expected
+    assert len(asked) <= len(nodes)

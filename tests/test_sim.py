@@ -3,6 +3,7 @@ readiness over the clock, NotReady semantics, persistence and locking, the `sim`
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from pathlib import Path
@@ -569,3 +570,32 @@ def test_a_lock_held_too_long_times_out_with_a_clear_error(
 def test_missing_state_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="sim init"), SimCluster.open(tmp_path / "x.json"):
         pass
+
+
+def test_pods_with_the_same_condition_share_one_condition_value() -> None:
+    """A fleet's pods carry few distinct conditions (the same Ready transition, the same
+    PodNeedUpgrade mark): parsing 1,000,000 pods keeps one `Condition` per distinct condition,
+    not one per pod (memory and time of the initial sync). The values read are unchanged."""
+    raw = [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:05Z"},
+        {"type": "PodNeedUpgrade", "status": "False", "message": "controllerrevision: h1"},
+    ]
+
+    def parsed(name: str) -> tuple[Condition, ...]:
+        obj = {
+            "metadata": {"name": name},
+            "spec": {"nodeName": "n"},
+            "status": {"conditions": json.loads(json.dumps(raw))},
+        }
+        return pod_from(obj).conditions
+
+    first, second = parsed("a"), parsed("b")
+    assert first == (
+        Condition(type="Ready", status="True", last_transition_time=1_767_225_605.0),
+        Condition(type="PodNeedUpgrade", status="False", message="controllerrevision: h1"),
+    )
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    odd = pod_from(
+        {"metadata": {"name": "c"}, "spec": {}, "status": {"conditions": [{"type": "X"}]}}
+    )
+    assert odd.conditions == (Condition(type="X", status="Unknown"),)

@@ -66,6 +66,37 @@ def condition_from(raw: Obj) -> Condition:
     )
 
 
+@lru_cache(maxsize=65536)
+def _shared_condition(fields: tuple[Any, ...]) -> Condition:
+    type_, status, reason, message, since = fields
+    return condition_from(
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": since,
+        }
+    )
+
+
+def shared_condition_from(raw: Obj) -> Condition:
+    """`condition_from`, one value per distinct condition: a fleet's pods carry few (the same
+    Ready transition, the same PodNeedUpgrade mark), so a million pods share a few thousand
+    immutable `Condition`s instead of holding one each (memory, and the time to build them)."""
+    fields = (
+        raw.get("type", ""),
+        raw.get("status", "Unknown"),
+        raw.get("reason"),
+        raw.get("message"),
+        raw.get("lastTransitionTime"),
+    )
+    try:
+        return _shared_condition(fields)
+    except TypeError:  # a field that is not a string (unhashable): parse it alone
+        return condition_from(raw)
+
+
 def condition_to(condition: Condition) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": condition.type,
@@ -158,7 +189,7 @@ def pod_from(obj: Obj, *, keep: frozenset[str] | None = None) -> PodObs:
     labels = meta.get("labels") or _EMPTY
     owner = controller_ref(meta)
     conditions = tuple(
-        condition_from(c)
+        shared_condition_from(c)
         for c in status.get("conditions") or ()
         if keep is None or c.get("type") in keep
     )

@@ -8,8 +8,10 @@ jobs `kube_jobs`, the edge agent's client `kube_node`, the cache `kube_cache`, E
 `kube_events`, the Lease `kube_lease`.
 Reads are paginated LISTs (`limit`/`continue`) whose bodies are parsed straight from JSON
 (`_preload_content=False`), never through the client's model classes, the next page fetched
-while the caller works on the current one. 429, 5xx and (where safe) 409 are retried with
-exponential backoff and jitter, honouring Retry-After; anything else fails that object only.
+while the caller works on the current one; a continue token that expired (410 Gone) is a
+`ListExpiredError`, and the list is made again from its first page (`kube_cache.read_pages`).
+429, 5xx and (where safe) 409 are retried with exponential backoff and jitter, honouring
+Retry-After; anything else fails that object only.
 A 404 whose Status names `details.kind: namespaces` (a create or apply in a namespace that does
 not exist) is a `NamespaceMissingError`, not "gone". Errors read as one line (`kube_errors`):
 an unreachable server and why, refused credentials (401) naming the context, a kubeconfig or
@@ -48,6 +50,7 @@ from gitops_edge.cluster.kube_errors import (
     ConflictError,
     Endpoint,
     InvalidError,
+    ListExpiredError,
     config_problem,
     context_names,
 )
@@ -155,6 +158,8 @@ class Retrier:
                     raise ConflictError(f"{what}: 409 {_reason(exc)}") from None
                 if status == 401:  # the whole API refuses these credentials
                     raise UnauthorizedError(self.endpoint.unauthorized()) from None
+                if status == 410:  # a continue token compacted away: list again (read_pages)
+                    raise ListExpiredError(f"{what}: 410 {_reason(exc)}") from None
                 if status == 422:
                     raise InvalidError(
                         f"{what}: 422 {_reason(exc)}", fields=_invalid_fields(exc)

@@ -14,10 +14,11 @@ settled expectation holds; what still does not hold after `settle_timeout`, and 
 whose watch is failing or silent, is listed again before the snapshot is taken. A write whose
 outcome is unknown (the request failed in transit or after retries) makes the next snapshot list
 that resource again. So a snapshot is never older than the pass's own writes, and never older
-than a fresh list would be, however slow the watch.
+than a fresh list would be, however slow the watch. After each list the process's objects are
+frozen (`gc.freeze`): the collector then leaves the fleet's long-lived objects alone.
 
 No `kubernetes` import: the Kubernetes adapter supplies the requests (`Source`). Side effects:
-one daemon thread per resource, making the requests `Source` makes.
+one daemon thread per resource, making the requests `Source` makes; `gc.freeze()` after lists.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gitops_edge.cluster.k8s_objects import controller_ref, node_from, pod_from
+from gitops_edge.cluster.kube_pages import Key, Obj, key_of, read_pages, version_of
 from gitops_edge.model.observed import REVISION_HASH_LABEL, Node
 
-Obj = dict[str, Any]
-Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 NodeChange = Callable[[Node | None, Node | None], None]  # (before, after); None: absent
 
 NODES, DAEMONSETS, REVISIONS, PODS = "nodes", "daemonsets", "controllerrevisions", "pods"
@@ -86,32 +86,6 @@ def parsers(pod_conditions: frozenset[str]) -> dict[str, Callable[[Obj], Any]]:
         DAEMONSETS: lambda obj: obj,
         PODS: functools.partial(pod_from, keep=pod_conditions),
     }
-
-
-def read_pages(parse: Callable[[Obj], Any], bodies: Iterable[Obj]) -> tuple[dict[Key, Any], str]:
-    """A paged LIST parsed object by object: values by key, and the list's resourceVersion
-    (the first page's: every page of one list reports the same). The collector is paused
-    meanwhile: hundreds of thousands of small acyclic objects, no cycles to find."""
-    values: dict[Key, Any] = {}
-    version = ""
-    gc.disable()
-    try:
-        for body in bodies:
-            version = version or version_of(body)
-            for item in body.get("items") or ():
-                values[key_of(item)] = parse(item)
-    finally:
-        gc.enable()
-    return values, version
-
-
-def key_of(obj: Mapping[str, Any]) -> Key:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def version_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 class Expectation:
@@ -283,7 +257,9 @@ class KubeCache:
         pages arrive; a watch begun before the list is then abandoned for one from its
         version). `notify`: report the nodes whose readiness the list changed."""
         started = time.monotonic()
-        values, version = read_pages(self.kinds[resource], self.source.list_bodies(resource))
+        values, version = read_pages(
+            self.kinds[resource], functools.partial(self.source.list_bodies, resource)
+        )
         with self._cond:
             store = self.stores[resource]
             old = store.values
@@ -298,6 +274,9 @@ class KubeCache:
                         e.done = True
             self._prune()
             self._cond.notify_all()
+        # What the list brought lives long: out of the collector's generations, so the full
+        # collections of later passes do not walk through a whole fleet's objects every time.
+        gc.freeze()
         if notify and resource == NODES and self.on_node_change is not None:
             for key in sorted(old.keys() | values.keys()):
                 if old.get(key) != values.get(key):

@@ -27,6 +27,11 @@ class ConflictError(ClusterError):
     """409: a precondition (uid) no longer holds, or a write lost a race."""
 
 
+class ListExpiredError(ClusterError):
+    """410 Gone: a paged LIST's continue token is older than the store's last compaction
+    (reason Expired); the list must be made again from its first page."""
+
+
 class InvalidError(ClusterError):
     """422 Invalid: the API server refused the object; `fields` are the fields it names."""
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
 from gitops_edge.cluster.base import NotFoundError
 from gitops_edge.cluster.k8s_objects import (
     daemonset_from,
+    newest_revision_hash,
     node_job_from,
     pull_job_from,
     revisions_by_owner,
@@ -31,6 +32,7 @@ from gitops_edge.cluster.kube import (
     PLANNER_CONDITIONS,
     KubeApi,
     Obj,
+    Retrier,
     bind_list,
     json_body,
 )
@@ -40,10 +42,10 @@ from gitops_edge.cluster.kube_cache import (
     PODS,
     REVISIONS,
     parsers,
-    read_pages,
 )
+from gitops_edge.cluster.kube_pages import read_pages
 from gitops_edge.model import nodejobs as nj
-from gitops_edge.model.observed import JobObs, NamespaceObs, Observed
+from gitops_edge.model.observed import DaemonSetObs, JobObs, NamespaceObs, Observed
 from gitops_edge.model.prepull import PULL_POD_LABEL
 
 OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manager) is installed
@@ -68,6 +70,12 @@ def _watch_events(response: Any) -> Iterator[Obj]:
 
 class KubeReads(KubeApi):
     """Observing the fleet: `Cluster.observe` and the LISTs and watches behind it."""
+
+    def __init__(self, api: Any, *, retrier: Retrier | None = None, **kwargs: Any) -> None:
+        super().__init__(api, retrier=retrier, **kwargs)
+        # DaemonSets parsed by earlier observations (`_daemonset`), and those this one used.
+        self._parsed: dict[tuple[str, ...], DaemonSetObs] = {}
+        self._used: set[tuple[str, ...]] = set()
 
     def _lister(self, resource: str) -> tuple[Callable[..., Any], dict[str, str]]:
         """The LIST call of a cached resource, with its selectors."""
@@ -123,7 +131,9 @@ class KubeReads(KubeApi):
         if self.cache is not None:
             return self.cache.snapshot()
         return {
-            resource: list(read_pages(parse, self.list_bodies(resource))[0].values())
+            resource: list(
+                read_pages(parse, functools.partial(self.list_bodies, resource))[0].values()
+            )
             for resource, parse in parsers(PLANNER_CONDITIONS).items()
         }
 
@@ -133,11 +143,13 @@ class KubeReads(KubeApi):
         owners = revisions_by_owner(fleet[REVISIONS])
         daemonsets = sorted(
             (
-                daemonset_from(d, owners.get(str(d["metadata"].get("uid", "")), []))
+                self._daemonset(d, owners.get(str(d["metadata"].get("uid", "")), []))
                 for d in fleet[DAEMONSETS]
             ),
             key=lambda d: (d.namespace, d.name),
         )
+        self._parsed = {k: v for k, v in self._parsed.items() if k in self._used}
+        self._used = set()
         nodes = sorted(fleet[NODES], key=lambda n: n.name)
         pods = fleet[PODS]
         groups = self.discover()
@@ -161,6 +173,28 @@ class KubeReads(KubeApi):
             jobs=self.node_jobs(job_versions),
             job_versions=job_versions,
         )
+
+    def _daemonset(self, obj: Obj, revisions: Sequence[Mapping[str, Any]]) -> DaemonSetObs:
+        """`daemonset_from`, reusing the value parsed at an earlier observation while the
+        object (its resourceVersion) and its newest revision are the same: building its live
+        JSON and placement for every DaemonSet at every pass was a good part of a pass. Only the
+        DaemonSets of the last observation are remembered."""
+        meta = obj.get("metadata") or {}
+        version = str(meta.get("resourceVersion") or "")
+        if not version:
+            return daemonset_from(obj, revisions)
+        key = (
+            str(meta.get("namespace") or ""),
+            str(meta.get("name") or ""),
+            str(meta.get("uid") or ""),
+            version,
+            newest_revision_hash(revisions),
+        )
+        self._used.add(key)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self._parsed[key] = daemonset_from(obj, revisions)
+        return parsed
 
     def namespaces(self) -> tuple[NamespaceObs, ...]:
         """Every namespace (one paged LIST each pass, also with the cache: they are few)."""

@@ -26,8 +26,9 @@ from gitops_edge.cluster.base import (
 )
 from gitops_edge.cluster.k8s_objects import controller_ref
 from gitops_edge.cluster.kube import DAEMON_POD_SELECTOR, PLANNER_CONDITIONS, KubeApi, job_body
-from gitops_edge.cluster.kube_cache import DAEMONSETS, PODS, version_of
+from gitops_edge.cluster.kube_cache import DAEMONSETS, PODS
 from gitops_edge.cluster.kube_node import delete_pod, set_pod_condition
+from gitops_edge.cluster.kube_pages import version_of
 from gitops_edge.model.observed import Condition, PodObs
 
 FIELD_MANAGER = "gitops-edge"

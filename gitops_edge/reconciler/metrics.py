@@ -38,6 +38,7 @@ from gitops_edge.model.nodejobs import (
 )
 from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import DaemonSetPlan, Plan
+from gitops_edge.planner.index import LabelIndex, group_members
 from gitops_edge.reconciler.failures import KINDS
 from gitops_edge.reconciler.loop import Loaded
 from gitops_edge.reports.plan_format import all_jobs
@@ -174,11 +175,14 @@ class LoopMetrics:
         self.drifted.set(len(drifted))
         self.duration.observe(seconds)
         self.nodes.clear()
+        # Members from a label index (set operations), not every group asked about every node.
+        members = group_members(desired.groups, LabelIndex.of(observed.nodes))
+        ready_nodes = {n.name for n in observed.nodes if n.ready}
         for group in desired.groups:
-            members = [n for n in observed.nodes if group.contains(n.name, n.labels)]
-            ready = sum(n.ready for n in members)
+            names = members[group.name]
+            ready = len(names & ready_nodes)
             self.nodes.labels(group=group.name, state="Ready").set(ready)
-            self.nodes.labels(group=group.name, state="NotReady").set(len(members) - ready)
+            self.nodes.labels(group=group.name, state="NotReady").set(len(names) - ready)
         self.empty_groups.clear()
         empty = {w.group for w in plan.empty_groups}
         for group in desired.groups:

@@ -8,8 +8,11 @@ and optionally the status publisher, the metrics and the leader guard) and has o
 step. `load()` runs the first two steps (`fetch`, `validate_and_render`); `run_pass(desired)`
 (also `pipeline(desired)`) runs the rest on a valid desired state and returns the `PassResult`.
 Observe → plan → apply runs in rounds (`reconcile.reconcile_once`: objects first, then the pod
-upgrades against the new revisions); `guard` is asked before each action applied and before the
-status is published, so a reconciler that lost its lease stops at once (`NotLeaderError`).
+upgrades against the new revisions). "Observe again" is skipped when the pass sent nothing:
+the status and metrics then report the observation and plan the pass made (at fleet scale a
+second observe and plan was half of a steady pass). `guard` is asked before each action
+applied and before the status is published, so a reconciler that lost its lease stops at once
+(`NotLeaderError`).
 Who runs it: `reconcile --once` and the CronJob (`cli.reconcile_cmd`), the loop
 (`loop.run_loop` calls `load` and `run_pass` every pass; `cli.loop_cmd`) and the demo
 (`demo`). The CLI only builds it (`cli.pipeline_args.pipeline_from_args`) and renders results.
@@ -120,12 +123,14 @@ class Pipeline:
         with self.clusters() as cluster:
             outcome = self.observe_plan_apply(desired, cluster)
             self.record_events(outcome, cluster=cluster, revision=desired.revision)
-            if self._reports_after:
+            if not self._reports_after:
+                return outcome
+            if outcome.results or outcome.observed is None:
                 self.progress("observing the cluster after the pass", 0, 0)
-            observed = self.observe(cluster) if self._reports_after else None
-        if observed is None:
-            return outcome
-        after = self.plan(desired, observed)
+                observed = self.observe(cluster)
+                after = self.plan(desired, observed)
+            else:  # nothing sent: the fleet after the pass is the one it observed and planned
+                observed, after = outcome.observed, outcome.last_plan
         self.record_metrics(
             desired=desired,
             observed=observed,

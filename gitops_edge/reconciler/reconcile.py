@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gitops_edge.cluster.base import Cluster
 from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, Plan
 from gitops_edge.planner import plan as make_plan
 from gitops_edge.reconciler.apply import ActionResult, apply_actions
@@ -46,6 +47,7 @@ class PassResult:
     plans: tuple[Plan, ...]  # one per round
     results: tuple[ActionResult, ...]
     uids: Mapping[tuple[str, str], str] = field(default_factory=dict)  # DaemonSets, observed
+    observed: Observed | None = None  # what the last plan was made from
 
     @property
     def last_plan(self) -> Plan:
@@ -102,6 +104,7 @@ def reconcile_once(
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
+    observed: Observed | None = None
     for number in range(1, MAX_ROUNDS + 1):
         progress(f"round {number}: observing the cluster", 0, 0)
         observed = cluster.observe()
@@ -115,7 +118,7 @@ def reconcile_once(
         results.extend(apply_actions(actions, cluster, guard=guard, on_applied=applied))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
-    return PassResult(plans=tuple(plans), results=tuple(results), uids=uids)
+    return PassResult(plans=tuple(plans), results=tuple(results), uids=uids, observed=observed)
 
 
 def _counter(progress: PassProgress, step: str, *, total: int) -> Callable[[int], None]:
