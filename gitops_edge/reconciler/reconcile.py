@@ -4,7 +4,7 @@ rounds (`reconcile_once`); the pass's result (`PassResult`).
 
 A revision with any validation error is never applied, not even partly. When a pass updates
 DaemonSets, it observes again and plans the pod upgrades against the new revisions in the same
-pass. Side effects: reads the source folder; writes to the cluster through `apply_actions`.
+pass. Side effects: reads the source folder; writes to the cluster through `apply.apply_plan`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from gitops_edge.cluster.base import Cluster
 from gitops_edge.model.desired import DesiredState, RepoConfig
 from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, Plan
 from gitops_edge.planner import plan as make_plan
-from gitops_edge.reconciler.apply import ActionResult, apply_actions
+from gitops_edge.reconciler.apply import ONE_BY_ONE, ActionResult, ApplySettings, apply_plan
 from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.repository.render import render
 from gitops_edge.repository.validation import validate_repository
@@ -84,9 +84,14 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
 
 
 def reconcile_once(
-    desired: DesiredState, cluster: Cluster, *, guard: Callable[[], None] | None = None
+    desired: DesiredState,
+    cluster: Cluster,
+    *,
+    guard: Callable[[], None] | None = None,
+    settings: ApplySettings = ONE_BY_ONE,
 ) -> PassResult:
-    """One pass; `guard` is called before each action applied (see `apply_actions`)."""
+    """One pass; `guard` is called before each action applied, which are sent as `settings`
+    say (see `apply.apply_actions`)."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
@@ -95,7 +100,7 @@ def reconcile_once(
         uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
         current = make_plan(desired, observed)
         plans.append(current)
-        results.extend(apply_actions(current.actions, cluster, guard=guard))
+        results.extend(apply_plan(current, cluster, guard=guard, settings=settings))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
     return PassResult(plans=tuple(plans), results=tuple(results), uids=uids)
