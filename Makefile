@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/observe_scale.py
 	$(BIN)/python bench/status_size.py
+	$(BIN)/python bench/apply_rate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
