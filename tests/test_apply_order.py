@@ -143,9 +143,9 @@ def test_the_rules_over_a_pass_with_every_kind_of_action() -> None:
         ),
         namespace_prunes=(PruneNamespace(name="c", reason=""),),  # 20
     )
-    slots = apply_order(plan)
-    assert len(slots) == len(plan.actions) == 21
-    assert slots == (
+    ordered = apply_order(plan)
+    assert ordered.actions == plan.actions and len(plan.actions) == 21
+    assert ordered.slots == (
         Slot(NAMESPACES),
         Slot(NAMESPACES),
         Slot(WORK),  # node jobs of different names: independent
@@ -185,7 +185,7 @@ def test_every_action_waits_only_for_earlier_ones_of_its_stage() -> None:
             for i in range(3)
         ),
     )
-    slots = apply_order(plan)
+    slots = apply_order(plan).slots
     for index, slot in enumerate(slots):
         assert all(j < index and slots[j].stage == slot.stage for j in slot.after)
     assert [s.stage for s in slots] == sorted(s.stage for s in slots)

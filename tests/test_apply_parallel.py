@@ -25,7 +25,7 @@ from gitops_edge.reconciler.apply import (
     apply_actions,
     apply_plan,
 )
-from gitops_edge.reconciler.apply_order import WORK, Slot
+from gitops_edge.reconciler.apply_order import WORK, Slot, apply_order
 from gitops_edge.reconciler.leader_election import NotLeaderError
 from gitops_edge.reconciler.rate_limit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
@@ -287,6 +287,7 @@ def test_a_pooled_pass_leaves_the_cluster_as_a_one_by_one_pass(tmp_path: Path) -
         outcomes.append(passes)
         clusters.append(cluster.observe())
     one, pooled = outcomes
+    assert all(apply_order(plan).actions == plan.actions for p in pooled for plan in p.plans)
     assert [p.plans for p in one] == [p.plans for p in pooled]
     assert [p.results for p in one] == [p.results for p in pooled]
     deletions = [r for p in pooled for r in p.results if type(r.action).__name__ == "DeletePod"]

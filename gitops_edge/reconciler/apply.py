@@ -69,11 +69,14 @@ def apply_plan(
     settings: ApplySettings = ONE_BY_ONE,
 ) -> tuple[ActionResult, ...]:
     """Apply `plan.actions` as `settings` say, in the order `apply_order` allows."""
+    if settings.workers <= 1:
+        return apply_actions(plan.actions, cluster, guard=guard, limiter=settings.limiter)
+    ordered = apply_order(plan)
     return apply_actions(
-        plan.actions,
+        ordered.actions,
         cluster,
         guard=guard,
-        order=apply_order(plan) if settings.workers > 1 else None,
+        order=ordered.slots,
         workers=settings.workers,
         limiter=settings.limiter,
     )

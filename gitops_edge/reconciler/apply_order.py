@@ -50,13 +50,23 @@ class Slot:
     after: tuple[int, ...] = ()
 
 
-def apply_order(plan: Plan) -> tuple[Slot, ...]:
-    """One `Slot` per action of `plan.actions`, in the same order (module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    """A pass's actions (`plan.actions`, in its order) and when each may start."""
+
+    actions: tuple[Action, ...]
+    slots: tuple[Slot, ...]
+
+
+def apply_order(plan: Plan) -> Ordered:
+    """The plan's actions, each with its `Slot` (module docstring)."""
+    actions: list[Action] = []
     slots: list[Slot] = []
     last: dict[Hashable, int] = {}  # a pod, a Job, a node job → its latest action's index
     barrier: dict[Hashable, int] = {}  # a DaemonSet → its latest object action's index
     since: dict[Hashable, list[int]] = {}  # a DaemonSet → its actions since that one
     for index, (action, owner) in enumerate(_owned(plan)):
+        actions.append(action)
         stage = _stage(action)
         if stage != WORK:
             slots.append(Slot(stage))
@@ -78,7 +88,7 @@ def apply_order(plan: Plan) -> tuple[Slot, ...]:
         since.setdefault(owner, []).append(index)
         for key in keys:
             last[key] = index
-    return tuple(slots)
+    return Ordered(tuple(actions), tuple(slots))
 
 
 def _owned(plan: Plan) -> Iterator[tuple[Action, Hashable | None]]:
