@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/observe_scale.py
 	$(BIN)/python bench/status_size.py
 	$(BIN)/python bench/steady_scale.py --nodes $(STEADY_NODES) --soak 20
+	$(BIN)/python bench/apply_rate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,11 +18,13 @@ from pathlib import Path
 from gitops_edge.cli.common import EXIT_INVALID, cache_dir, fail, seconds
 from gitops_edge.cli.logs import make_logger
 from gitops_edge.model.desired import DesiredState
+from gitops_edge.reconciler.apply import ApplySettings
 from gitops_edge.reconciler.event_recorder import EventRecorder
 from gitops_edge.reconciler.loop import Loaded
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
 from gitops_edge.reconciler.publish import GitPublisher
+from gitops_edge.reconciler.rate_limit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from gitops_edge.repository import diagnostics as diag
 from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.source.clone_repair import log_repairs
@@ -66,6 +68,62 @@ def add_git_source(parser: argparse.ArgumentParser) -> None:
         help="most time one git command on a git SOURCE (ls-remote, clone, fetch, push, pull) "
         f"may take before it is killed (default {DEFAULT_TIMEOUT:g})",
     )
+
+
+DEFAULT_WORKERS = 8  # on Kubernetes; the simulated cluster applies one by one unless told
+MAX_WORKERS = 64  # the kube adapter's connection pool holds this many and its watches
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            number = float("nan")
+        if not low <= number <= high:  # False for nan
+            raise argparse.ArgumentTypeError(f"{value!r}: give a number from {low:g} to {high:g}")
+        return number
+
+    return parse
+
+
+def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--apply-workers",
+        type=_bounded(int, 1, MAX_WORKERS),
+        default=None,
+        metavar="N",
+        help="send up to N actions of a pass at once where they do not depend on each other "
+        f"(1-{MAX_WORKERS}; default {DEFAULT_WORKERS} on kube, 1 on a simulated cluster)",
+    )
+    parser.add_argument(
+        "--kube-qps",
+        type=_bounded(float, 0.01, 100_000),
+        default=DEFAULT_QPS,
+        metavar="QPS",
+        help="kube: at most QPS actions a second, after a burst (client-side token bucket; "
+        f"default {DEFAULT_QPS:g}, controller-runtime's)",
+    )
+    parser.add_argument(
+        "--kube-burst",
+        type=_bounded(int, 1, 100_000),
+        default=DEFAULT_BURST,
+        metavar="N",
+        help=f"kube: the burst of the rate limit (default {DEFAULT_BURST}, controller-runtime's)",
+    )
+
+
+def apply_settings(args: argparse.Namespace) -> ApplySettings:
+    """The apply settings --apply-workers, --kube-qps and --kube-burst ask for: the rate limit
+    only on Kubernetes (the simulated cluster has no API server to spare)."""
+    kube = str(getattr(args, "cluster", "")).startswith("kube")
+    workers = getattr(args, "apply_workers", None)
+    if workers is None:
+        workers = DEFAULT_WORKERS if kube else 1
+    qps = getattr(args, "kube_qps", DEFAULT_QPS)
+    burst = getattr(args, "kube_burst", DEFAULT_BURST)
+    limiter = TokenBucket(qps=qps, burst=int(burst)) if kube else None
+    return ApplySettings(workers=int(workers), limiter=limiter)
 
 
 def git_cache(args: argparse.Namespace) -> Path:
@@ -121,6 +179,7 @@ def pipeline_from_args(
         events=EventRecorder(enabled=not args.no_events, log=log),
         publisher=source if isinstance(source, GitPublisher) else None,
         metrics=metrics,
+        apply=apply_settings(args),
     )
 
 

@@ -28,6 +28,7 @@ from gitops_edge.cli.leader_opts import add_leader_election, start_elector
 from gitops_edge.cli.logs import add_log_options, logger
 from gitops_edge.cli.loop_cmd import run_reconcile_loop
 from gitops_edge.cli.pipeline_args import (
+    add_apply_options,
     add_git_source,
     load_once,
     pipeline_from_args,
@@ -100,6 +101,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="loop on kube: list nodes, DaemonSets and pods on every pass instead of keeping "
         "them current with watches between passes",
     )
+    add_apply_options(reconcile)
     add_leader_election(reconcile)
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")

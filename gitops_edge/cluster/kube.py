@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import urllib3
 from kubernetes import client, config
+from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
@@ -66,6 +67,11 @@ DAEMON_POD_SELECTOR = "controller-revision-hash"
 # Pod conditions the planner and the agent read; the kubelet's others are not kept.
 PLANNER_CONDITIONS = frozenset({"Ready", POD_NEED_UPGRADE, POD_IMAGE_READY})
 MAX_ATTEMPTS = 5
+# Connections the client keeps open to the API server: the apply's workers (at most 64) and
+# the watch-fed cache's watches, the list prefetch, the Lease and Events besides. The client
+# library's default is 5 per CPU: more requests at once than that each open a connection and
+# drop it afterwards ("Connection pool is full, discarding connection").
+CONNECTION_POOL_SIZE = 64 + 16
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 FORBIDDEN_HINT = (
     "grant that permission to the account gitops-edge runs as (deploy/ has the roles it needs)"
@@ -109,7 +115,7 @@ def connect_to(kubeconfig: str | None, context: str | None) -> tuple[client.ApiC
         if context is None:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
-                made = client.ApiClient()
+                made = _pooled(client.ApiClient())
                 return made, Endpoint.of(made.configuration.host, context=None, in_cluster=True)
             except ConfigException:
                 pass
@@ -121,7 +127,19 @@ def connect_to(kubeconfig: str | None, context: str | None) -> tuple[client.ApiC
         with suppress(ConfigException, OSError, KeyError, TypeError):
             _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
             context = str(active["name"])
-    return made, Endpoint.of(made.configuration.host, context=context)
+    return _pooled(made), Endpoint.of(made.configuration.host, context=context)
+
+
+def _pooled(made: client.ApiClient) -> client.ApiClient:
+    """`made` with a connection pool of at least `CONNECTION_POOL_SIZE` (one client is shared
+    by the apply's workers: the official client is safe to call from several threads, its
+    urllib3 pool handing each request its own connection)."""
+    configuration = made.configuration
+    if (configuration.connection_pool_maxsize or 0) < CONNECTION_POOL_SIZE:
+        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
+        made.rest_client.pool_manager.clear()
+        made.rest_client = rest.RESTClientObject(configuration)
+    return made
 
 
 class Retrier:

@@ -18,6 +18,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +35,12 @@ LOCK_TIMEOUT = 30.0
 
 
 class SimCluster(SimControls):
-    """A simulated cluster. Not thread-safe; one process at a time through `open`."""
+    """A simulated cluster. Its protocol operations are thread-safe (`sim_protocol`); one
+    process at a time through `open`."""
 
     def __init__(self, state: SimState) -> None:
-        self._state = state
+        self._raw = state
+        self._lock = threading.RLock()
 
     # ── creating, loading, saving ──────────────────────────────────────────────────────────
 

@@ -100,6 +100,7 @@ def _rolling_update(state: SimState, key: Key, *, ready_eligible: list[str]) -> 
 def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> None:
     """Run the DaemonSet controller once for `key`. `refreshed`: the readiness of every pod was
     just recomputed (`sync_all`), so only pods created here need it."""
+    state.unsynced.discard(key)
     if state.controller_stopped:
         refresh_readiness(state, sorted(state.pods_by_ds.get(key, ())))
         return
@@ -128,6 +129,17 @@ def sync_daemonset(state: SimState, key: Key, *, refreshed: bool = False) -> Non
     schedule_pods(state, created if refreshed else owned)
     refresh_readiness(state, created if refreshed else owned)
     _update_status(state, key, desired=len(ready_eligible))
+
+
+def settle(state: SimState) -> None:
+    """Run the DaemonSet controller once for each DaemonSet a pod deletion queued it for
+    (`SimProtocol.delete_pod`): a batch of deletions costs one run per DaemonSet, not one run
+    over all its pods per deletion, as the real controller, woken by a burst of watch events,
+    syncs each DaemonSet once."""
+    for key in sorted(state.unsynced):
+        if key in state.daemonsets:
+            sync_daemonset(state, key)
+    state.unsynced.clear()
 
 
 def _update_status(state: SimState, key: Key, *, desired: int) -> None:

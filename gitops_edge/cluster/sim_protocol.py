@@ -4,15 +4,20 @@ the API server answers them, and the node-scoped reads of the edge agent.
 An object in a namespace that does not exist is refused with the API server's error, and
 deleting a namespace deletes what is in it; the controllers' reactions run in `sim_controller`
 (DaemonSets, pods), `sim_jobs` (node jobs) and `sim_events` (Events).
+Thread-safe: each operation holds the cluster's lock, so the reconciler's apply workers may
+call it from several threads (they then take turns). A pod deletion queues the DaemonSet
+controller's reaction (`sim_controller.settle`), which runs before anything else reads or
+changes the state, so a batch of deletions costs one controller run per DaemonSet.
 Side effects: none beyond the in-memory `SimState` (the file is `sim`'s).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from gitops_edge.cluster import sim_controller as ctl
 from gitops_edge.cluster import sim_events, sim_jobs, sim_pods
@@ -37,12 +42,38 @@ from gitops_edge.model.events import Event
 from gitops_edge.model.observed import REVISION_HASH_LABEL, Condition, NamespaceObs, Observed
 from gitops_edge.model.prepull import PULL_POD_LABEL
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialized(
+    method: Callable[Concatenate[SimProtocol, P], R],
+) -> Callable[Concatenate[SimProtocol, P], R]:
+    """Run `method` holding the cluster's lock."""
+
+    def locked(self: SimProtocol, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    locked.__name__, locked.__doc__ = method.__name__, method.__doc__
+    return locked
+
 
 class SimProtocol:
     """The protocol operations over one in-memory `SimState`."""
 
-    _state: SimState
+    _raw: SimState  # as it is, DaemonSet controller runs perhaps queued
+    _lock: threading.RLock
 
+    @property
+    def _state(self) -> SimState:
+        """The state with the DaemonSet controller caught up with queued pod deletions."""
+        state = self._raw
+        if state.unsynced:
+            ctl.settle(state)
+        return state
+
+    @_serialized
     def observe(self) -> Observed:
         s = self._state
         observed = build_observed(
@@ -78,6 +109,7 @@ class SimProtocol:
         if namespace not in self._state.namespaces:
             raise NamespaceMissingError(namespace, what=what)
 
+    @_serialized
     def apply_namespace(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
         meta = json.loads(json.dumps(manifest["metadata"]))
@@ -92,6 +124,7 @@ class SimProtocol:
         stored_meta["annotations"] = dict(meta.get("annotations") or {})
         s.namespaces[name] = stored
 
+    @_serialized
     def delete_namespace(self, name: str) -> None:
         """Delete a namespace and, at once (the namespace controller's work), what is in it."""
         s = self._state
@@ -105,6 +138,7 @@ class SimProtocol:
             del s.jobs[key]
         del s.namespaces[name]
 
+    @_serialized
     def apply_daemonset(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
         incoming = json.loads(json.dumps(manifest))  # a private deep copy
@@ -136,6 +170,7 @@ class SimProtocol:
         ctl.record_revision(s, key)
         ctl.sync_daemonset(s, key)
 
+    @_serialized
     def annotate_daemonset(
         self, namespace: str, name: str, annotations: Mapping[str, str | None]
     ) -> None:
@@ -151,6 +186,7 @@ class SimProtocol:
             else:
                 current[key] = value
 
+    @_serialized
     def rollback_daemonset(self, namespace: str, name: str, uid: str, revision: str) -> None:
         s = self._state
         key = (namespace, name)
@@ -175,6 +211,7 @@ class SimProtocol:
         ctl.record_revision(s, key)
         ctl.sync_daemonset(s, key)
 
+    @_serialized
     def delete_daemonset(self, namespace: str, name: str) -> None:
         s = self._state
         key = (namespace, name)
@@ -191,19 +228,25 @@ class SimProtocol:
         s.newest.pop(key, None)
         s.eligible_cache.pop(key, None)
 
+    @_serialized
     def delete_pod(self, namespace: str, name: str, uid: str) -> None:
-        s = self._state
-        pod = self._pod(namespace, name, uid)
+        """Delete the pod; its DaemonSet's controller run is queued (`sim_controller.settle`)."""
+        s = self._raw
+        pod = s.pods.get((namespace, name))
+        if pod is None or pod["metadata"]["uid"] != uid:
+            raise NotFoundError(f"pod {namespace}/{name} (uid {uid}) not found")
         sim_pods.remove_pod(s, (namespace, name))
         owner = owner_key(pod)
         if owner is not None and owner in s.daemonsets:
-            ctl.sync_daemonset(s, owner)
+            s.unsynced.add(owner)
 
+    @_serialized
     def set_pod_condition(self, namespace: str, name: str, uid: str, condition: Condition) -> None:
         pod = self._pod(namespace, name, uid)
         conditions = [c for c in pod["status"]["conditions"] if c["type"] != condition.type]
         pod["status"]["conditions"] = [*conditions, condition_to(condition)]
 
+    @_serialized
     def create_pull_job(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
         job = json.loads(json.dumps(manifest))
@@ -215,10 +258,12 @@ class SimProtocol:
         job["status"] = {}
         s.jobs[key] = job
 
+    @_serialized
     def delete_job(self, namespace: str, name: str) -> None:
         if self._state.jobs.pop((namespace, name), None) is None:
             raise NotFoundError(f"Job {namespace}/{name} not found")
 
+    @_serialized
     def create_node_job(self, manifest: Mapping[str, Any]) -> None:
         s = self._state
         job = json.loads(json.dumps(manifest))
@@ -237,10 +282,12 @@ class SimProtocol:
         s.node_jobs[key] = job
         sim_jobs.start_job(s, job)
 
+    @_serialized
     def delete_node_job(self, api_version: str, kind: str, name: str) -> None:
         if self._state.node_jobs.pop((kind, name), None) is None:
             raise NotFoundError(f"{kind} {name} not found")
 
+    @_serialized
     def record_events(self, events: Sequence[Event]) -> None:
         sim_events.record(self._state, events)
 

@@ -71,6 +71,8 @@ class SimState:
     eligible_cache: dict[Key, tuple[str, frozenset[str]]] = field(default_factory=dict)
     newest: dict[Key, tuple[int, str]] = field(default_factory=dict)  # DS → (revision, hash)
     label_index: dict[tuple[str, str], set[str]] | None = None  # (label, value) → node names
+    # DaemonSets whose controller run a pod deletion queued (`sim_controller.settle`).
+    unsynced: set[Key] = field(default_factory=set)
 
     def next_id(self) -> int:
         self.counter += 1

@@ -34,6 +34,7 @@ from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import Plan
 from gitops_edge.planner import plan as make_plan
+from gitops_edge.reconciler.apply import ONE_BY_ONE, ApplySettings
 from gitops_edge.reconciler.event_recorder import EventRecorder
 from gitops_edge.reconciler.loop import Loaded, Resumed, load_step
 from gitops_edge.reconciler.metrics import LoopMetrics
@@ -88,7 +89,8 @@ class Pipeline:
     """One reconcile pass, step by step (module docstring). `publisher`: writes the status
     back to a git source (None for a local folder); `metrics`: told about every pass (the loop
     with --metrics-addr); `guard`: raises `NotLeaderError` once this process no longer holds
-    the lease (--leader-elect)."""
+    the lease (--leader-elect); `apply`: how many actions are sent at once, at what rate
+    (--apply-workers, --kube-qps, --kube-burst)."""
 
     source: Source
     clusters: ClusterOpener
@@ -97,6 +99,7 @@ class Pipeline:
     metrics: LoopMetrics | None = None
     guard: Callable[[], None] | None = None
     progress: PassProgress = no_progress  # told each step of a pass (a progress line)
+    apply: ApplySettings = ONE_BY_ONE
 
     # ── fetch the source → validate and render ──────────────────────────────────────────
     def load(self) -> Loaded:
@@ -146,7 +149,9 @@ class Pipeline:
     def observe_plan_apply(self, desired: DesiredState, cluster: Cluster) -> PassResult:
         """Observe, plan and apply, in rounds (objects first, then pod upgrades against the
         new revisions); each action only while `guard` allows."""
-        return reconcile_once(desired, cluster, guard=self.guard, progress=self.progress)
+        return reconcile_once(
+            desired, cluster, guard=self.guard, settings=self.apply, progress=self.progress
+        )
 
     def observe(self, cluster: Cluster) -> Observed:
         return cluster.observe()

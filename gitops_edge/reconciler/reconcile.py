@@ -4,7 +4,7 @@ rounds (`reconcile_once`); the pass's result (`PassResult`).
 
 A revision with any validation error is never applied, not even partly. When a pass updates
 DaemonSets, it observes again and plans the pod upgrades against the new revisions in the same
-pass. Side effects: reads the source folder; writes to the cluster through `apply_actions`.
+pass. Side effects: reads the source folder; writes to the cluster through `apply.apply_plan`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from gitops_edge.model.desired import DesiredState, RepoConfig
 from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, Plan
 from gitops_edge.planner import plan as make_plan
-from gitops_edge.reconciler.apply import ActionResult, apply_actions
+from gitops_edge.reconciler.apply import ONE_BY_ONE, ActionResult, ApplySettings, apply_plan
 from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.repository.render import render
 from gitops_edge.repository.validation import validate_repository
@@ -97,10 +97,12 @@ def reconcile_once(
     cluster: Cluster,
     *,
     guard: Callable[[], None] | None = None,
+    settings: ApplySettings = ONE_BY_ONE,
     progress: PassProgress = no_progress,
 ) -> PassResult:
-    """One pass; `guard` is called before each action applied (see `apply_actions`);
-    `progress` is told each step (observe, plan, apply: after each action)."""
+    """One pass; `guard` is called before each action applied, which are sent as `settings`
+    say (see `apply.apply_actions`); `progress` is told each step (observe, plan, apply: after
+    each action)."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
@@ -112,10 +114,11 @@ def reconcile_once(
         progress(f"round {number}: planning", 0, 0)
         current = make_plan(desired, observed)
         plans.append(current)
-        actions = current.actions
-        applied = _counter(progress, f"round {number}: applying", total=len(actions))
+        applied = _counter(progress, f"round {number}: applying", total=len(current.actions))
         applied(0)
-        results.extend(apply_actions(actions, cluster, guard=guard, on_applied=applied))
+        results.extend(
+            apply_plan(current, cluster, guard=guard, settings=settings, on_applied=applied)
+        )
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):
             break
     return PassResult(plans=tuple(plans), results=tuple(results), uids=uids, observed=observed)
