@@ -7,14 +7,20 @@ pruning of DaemonSets this tool created that left the repository, the KubeEdge n
 written in the repository, and (opt-in) Namespaces this source created. The time of the pass
 is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
 so a pull-request preview and the real pass agree.
+
+`plan_reusing` is the same plan with some DaemonSets' plans given (the incremental pass,
+`reconciler.incremental`, reuses those whose inputs did not change): the pods of their
+DaemonSets are not even indexed. Everything else is planned as `plan` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Observed
-from gitops_edge.model.plan import Plan
+from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner.classify import NodeView
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.groups import overlap_errors
@@ -24,11 +30,26 @@ from gitops_edge.planner.namespaces import plan_namespaces
 from gitops_edge.planner.policy import holds_for_groups, job_window_holds
 from gitops_edge.planner.prune import plan_prunes
 
-__all__ = ["plan"]
+__all__ = ["plan", "plan_reusing"]
+
+Key = tuple[str, str]  # (namespace, name)
 
 
 def plan(desired: DesiredState, observed: Observed) -> Plan:
-    index = index_observed(observed)
+    return plan_reusing(desired, observed, reuse={})
+
+
+def plan_reusing(
+    desired: DesiredState, observed: Observed, *, reuse: Mapping[Key, DaemonSetPlan]
+) -> Plan:
+    """The plan of `desired` against `observed`, taking the DaemonSet plans in `reuse` (by
+    (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
+    (and reuses every DaemonSet of a workload, or none: waves and group overlaps are decided
+    across a workload's DaemonSets)."""
+    reused_uids = frozenset(
+        ds.uid for ds in observed.daemonsets if (ds.namespace, ds.name) in reuse and ds.uid
+    )
+    index = index_observed(observed, skip_owners=reused_uids)
     used = {ds.group for ds in desired.daemonsets if ds.group is not None}
     members = group_members((g for g in desired.groups if g.name in used), index.labels)
     errors = overlap_errors(desired.daemonsets, members=members)
@@ -36,9 +57,12 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
     # for it, unless the repository says gitops-edge drives them.
     delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
     views_of: dict[tuple[str, str], list[NodeView]] = {}
-    holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now, views_of=views_of)
+    fresh = [d for d in desired.daemonsets if (d.namespace, d.name) not in reuse]
+    holds = holds_for_groups(fresh, index=index, now=observed.now, views_of=views_of)
     daemonsets = tuple(
-        plan_daemonset(
+        reuse[(ds.namespace, ds.name)]
+        if (ds.namespace, ds.name) in reuse
+        else plan_daemonset(
             ds,
             index=index,
             now=observed.now,

@@ -10,6 +10,8 @@ step. `load()` runs the first two steps (`fetch`, `validate_and_render`); `run_p
 Observe → plan → apply runs in rounds (`reconcile.reconcile_once`: objects first, then the pod
 upgrades against the new revisions); `guard` is asked before each action applied and before the
 status is published, so a reconciler that lost its lease stops at once (`NotLeaderError`).
+With `incremental` (the loop), every plan of a pass is made by that `IncrementalPlanner`, which
+replans only the DaemonSets whose inputs changed since its previous plan (same plans).
 Who runs it: `reconcile --once` and the CronJob (`cli.reconcile_cmd`), the loop
 (`loop.run_loop` calls `load` and `run_pass` every pass; `cli.loop_cmd`) and the demo
 (`demo`). The CLI only builds it (`cli.pipeline_args.pipeline_from_args`) and renders results.
@@ -32,6 +34,7 @@ from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import Plan
 from gitops_edge.planner import plan as make_plan
 from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.incremental import IncrementalPlanner
 from gitops_edge.reconciler.loop import Loaded, Resumed, load_step
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.publish import GitPublisher
@@ -79,7 +82,8 @@ class Pipeline:
     """One reconcile pass, step by step (module docstring). `publisher`: writes the status
     back to a git source (None for a local folder); `metrics`: told about every pass (the loop
     with --metrics-addr); `guard`: raises `NotLeaderError` once this process no longer holds
-    the lease (--leader-elect)."""
+    the lease (--leader-elect); `incremental`: makes every plan, reusing what did not change
+    since its previous one (the loop; None: every plan made from scratch)."""
 
     source: Source
     clusters: ClusterOpener
@@ -87,6 +91,7 @@ class Pipeline:
     publisher: GitPublisher | None = None
     metrics: LoopMetrics | None = None
     guard: Callable[[], None] | None = None
+    incremental: IncrementalPlanner | None = None
 
     # ── fetch the source → validate and render ──────────────────────────────────────────
     def load(self) -> Loaded:
@@ -110,6 +115,8 @@ class Pipeline:
     def run_pass(self, desired: DesiredState) -> PassResult:
         """Reconcile `desired`: every step after validate-and-render, in order."""
         started = time.monotonic()
+        if self.incremental is not None:
+            self.incremental.begin_pass()
         with self.clusters() as cluster:
             outcome = self.observe_plan_apply(desired, cluster)
             self.record_events(outcome, cluster=cluster, revision=desired.revision)
@@ -132,12 +139,16 @@ class Pipeline:
     def observe_plan_apply(self, desired: DesiredState, cluster: Cluster) -> PassResult:
         """Observe, plan and apply, in rounds (objects first, then pod upgrades against the
         new revisions); each action only while `guard` allows."""
-        return reconcile_once(desired, cluster, guard=self.guard)
+        if self.incremental is None:
+            return reconcile_once(desired, cluster, guard=self.guard)
+        return reconcile_once(desired, cluster, guard=self.guard, planner=self.incremental)
 
     def observe(self, cluster: Cluster) -> Observed:
         return cluster.observe()
 
     def plan(self, desired: DesiredState, observed: Observed) -> Plan:
+        if self.incremental is not None:
+            return self.incremental.plan(desired, observed)
         return make_plan(desired, observed)
 
     def record_events(self, outcome: PassResult, *, cluster: Cluster, revision: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gitops_edge.cluster.base import Cluster
 from gitops_edge.model.desired import DesiredState, RepoConfig
+from gitops_edge.model.observed import Observed
 from gitops_edge.model.plan import ApplyDaemonSet, DaemonSetPlan, Plan
 from gitops_edge.planner import plan as make_plan
 from gitops_edge.reconciler.apply import ActionResult, apply_actions
@@ -84,16 +85,21 @@ def plan_once(desired: DesiredState, cluster: Cluster) -> Plan:
 
 
 def reconcile_once(
-    desired: DesiredState, cluster: Cluster, *, guard: Callable[[], None] | None = None
+    desired: DesiredState,
+    cluster: Cluster,
+    *,
+    guard: Callable[[], None] | None = None,
+    planner: Callable[[DesiredState, Observed], Plan] = make_plan,
 ) -> PassResult:
-    """One pass; `guard` is called before each action applied (see `apply_actions`)."""
+    """One pass; `guard` is called before each action applied (see `apply_actions`);
+    `planner`: `planner.plan`, or an incremental planner giving the same plans."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
     for _ in range(MAX_ROUNDS):
         observed = cluster.observe()
         uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
-        current = make_plan(desired, observed)
+        current = planner(desired, observed)
         plans.append(current)
         results.extend(apply_actions(current.actions, cluster, guard=guard))
         if not any(isinstance(a, ApplyDaemonSet) for a in current.actions):

@@ -1,0 +1,255 @@
+"""Incremental passes: replan only the DaemonSets whose inputs changed since the previous plan,
+and reuse the previous plan of the others (issue 20, item 1).
+
+`IncrementalPlanner.plan(desired, observed)` gives the same `Plan` as `planner.plan` (the
+property test in tests/test_incremental.py checks it after every pass of random event
+sequences); it decides which DaemonSet plans can be reused and hands them to the pure
+`planner.plan_reusing`. A DaemonSet (with every other DaemonSet of its workload: waves and group
+overlaps are decided across them) is replanned when, since its plan was made:
+- its desired value changed (a new spec, group, policy, window), or the repository config or
+  node groups changed (everything is replanned);
+- its observed DaemonSet changed (spec, annotations, newest ControllerRevision), one of its
+  pods was created, updated or deleted;
+- a node changed (readiness, labels, taints) that hosts one of its pods, that its template may
+  run on (before or after), or that is (or was) a member of its node group;
+- its plan's `valid until` time passed: the first moment after planning at which a time-based
+  rule could decide otherwise (a pod becoming available after minReadySeconds, a wave's bake
+  ending, a progress deadline, a maintenance window opening or closing);
+- its plan had actions: a plan that moves pods is always made from the newest observation, so
+  a budget (per DaemonSet, DESIGN §2) is never spent from a reused plan;
+- anything the plan of every DaemonSet may read changed: KubeEdge node jobs, pre-pull Jobs, the
+  served job API versions, whether OpenYurt is installed; or the clock went backwards.
+When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
+net, `--full-replan-every`). What changed is found by comparing the observation with the
+previous one, object by object: objects the watch-fed cache did not replace are the same
+Python objects, so an unchanged object costs an identity check.
+Side effects: none beyond its own memory (the previous plan and observation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, NodeGroup
+from gitops_edge.model.maintenance import next_start, open_at
+from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
+from gitops_edge.model.plan import DaemonSetPlan, Plan
+from gitops_edge.planner import plan_reusing
+
+Key = tuple[str, str]  # (namespace, name)
+PlanFunction = Callable[..., Plan]  # plan_reusing(desired, observed, *, reuse)
+DEFAULT_FULL_EVERY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """The previous plan and what it was made from."""
+
+    desired: DesiredState
+    observed: Observed
+    plans: Mapping[Key, DaemonSetPlan]
+    valid_until: Mapping[Key, float]
+
+
+class IncrementalPlanner:
+    """Plans pass after pass, reusing what did not change (module docstring). `full_every`:
+    every this many passes (counted by `begin_pass`) everything is replanned; 1 replans
+    everything every pass. `planned` and `reused` count DaemonSet plans made and reused."""
+
+    def __init__(self, *, full_every: int = DEFAULT_FULL_EVERY) -> None:
+        if full_every < 1:
+            raise ValueError("full_every must be at least 1")
+        self.full_every = full_every
+        self.planned = 0
+        self.reused = 0
+        self._passes_since_full = 0
+        self._memo: _Memo | None = None
+
+    def begin_pass(self) -> None:
+        """A pass starts: counts towards the next full replan."""
+        self._passes_since_full += 1
+
+    def plan(self, desired: DesiredState, observed: Observed) -> Plan:
+        memo = self._memo
+        if memo is None or self._passes_since_full >= self.full_every:
+            self._passes_since_full = 0
+            reuse: dict[Key, DaemonSetPlan] = {}
+        else:
+            reuse = _reusable(memo, desired=desired, observed=observed)
+        result = plan_reusing(desired, observed, reuse=reuse)
+        fresh = [p for p in result.daemonsets if (p.namespace, p.name) not in reuse]
+        self.planned += len(fresh)
+        self.reused += len(reuse)
+        valid = {k: memo.valid_until[k] for k in reuse} if memo is not None else {}
+        valid.update(_valid_until(fresh, desired=desired, observed=observed))
+        self._memo = _Memo(
+            desired=desired,
+            observed=observed,
+            plans={(p.namespace, p.name): p for p in result.daemonsets},
+            valid_until=valid,
+        )
+        return result
+
+    __call__ = plan
+
+
+def _reusable(
+    memo: _Memo, *, desired: DesiredState, observed: Observed
+) -> dict[Key, DaemonSetPlan]:
+    """The previous DaemonSet plans still valid for (`desired`, `observed`)."""
+    before, now = memo.observed, observed.now
+    if (
+        now < before.now
+        or desired.config != memo.desired.config
+        or desired.groups != memo.desired.groups
+        or observed.openyurt_installed != before.openyurt_installed
+        or observed.job_versions != before.job_versions
+        or observed.jobs != before.jobs
+        or observed.pull_jobs != before.pull_jobs
+    ):
+        return {}
+    wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
+    previous = {(d.namespace, d.name): d for d in memo.desired.daemonsets}
+    dirty = {
+        key
+        for key, d in wanted.items()
+        if key not in memo.plans
+        or previous.get(key) != d
+        or memo.plans[key].actions
+        or memo.valid_until.get(key, now) <= now
+    }
+    old_ds, new_ds = _by_key(before.daemonsets), _by_key(observed.daemonsets)
+    dirty |= {k for k in wanted if not _same(old_ds.get(k), new_ds.get(k))}
+    owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
+    nodes = _changed({n.name: n for n in before.nodes}, {n.name: n for n in observed.nodes})
+    dirty |= {owners[uid] for uid in _pod_owners(before.pods, observed.pods) if uid in owners}
+    if nodes:
+        dirty |= _touched_by_nodes(
+            nodes,
+            wanted=wanted,
+            groups=desired.groups,
+            daemonsets=(old_ds, new_ds),
+            owners=owners,
+            pods=observed.pods,
+        )
+    workloads = {(wanted[k].namespace, wanted[k].workload) for k in dirty if k in wanted}
+    return {
+        key: memo.plans[key]
+        for key, d in wanted.items()
+        if key not in dirty and (d.namespace, d.workload) not in workloads
+    }
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b
+
+
+def _by_key(daemonsets: Iterable[DaemonSetObs]) -> dict[Key, DaemonSetObs]:
+    return {(d.namespace, d.name): d for d in daemonsets}
+
+
+def _changed(
+    old: Mapping[str, Node], new: Mapping[str, Node]
+) -> list[tuple[Node | None, Node | None]]:
+    """(before, after) of each node added, removed or changed."""
+    out: list[tuple[Node | None, Node | None]] = [
+        (old.get(name), node) for name, node in new.items() if not _same(old.get(name), node)
+    ]
+    out += [(node, None) for name, node in old.items() if name not in new]
+    return out
+
+
+def _pod_owners(old: Sequence[PodObs], new: Sequence[PodObs]) -> set[str]:
+    """The owner uids of the pods created, updated or deleted between two observations."""
+    before = {(p.namespace, p.name): p for p in old}
+    owners: set[str] = set()
+    for pod in new:
+        was = before.pop((pod.namespace, pod.name), None)
+        if not _same(was, pod):
+            owners.add(pod.owner_uid)
+            if was is not None:
+                owners.add(was.owner_uid)
+    owners.update(p.owner_uid for p in before.values())  # deleted
+    return owners
+
+
+def _touched_by_nodes(
+    changed: Sequence[tuple[Node | None, Node | None]],
+    *,
+    wanted: Mapping[Key, DesiredDaemonSet],
+    groups: Sequence[NodeGroup],
+    daemonsets: tuple[Mapping[Key, DaemonSetObs], Mapping[Key, DaemonSetObs]],
+    owners: Mapping[str, Key],
+    pods: Sequence[PodObs],
+) -> set[Key]:
+    """The DaemonSets a changed node may matter to: those with a pod on it, those whose
+    template may run on it (before or after) and those whose group holds (held) it."""
+    names = {n.name for pair in changed for n in pair if n is not None}
+    dirty = {owners[p.owner_uid] for p in pods if p.node in names and p.owner_uid in owners}
+    versions = [n for pair in changed for n in pair if n is not None]
+    by_group = {g.name: g for g in groups}
+    for key, d in wanted.items():
+        group = by_group.get(d.group) if d.group is not None else None
+        if group is not None and any(group.contains(n.name, n.labels) for n in versions):
+            dirty.add(key)
+            continue
+        for observed in (daemonsets[0].get(key), daemonsets[1].get(key)):
+            if observed is not None and any(
+                observed.placement.fits(n.name, n.labels) for n in versions
+            ):
+                dirty.add(key)
+                break
+    return dirty
+
+
+def _valid_until(
+    plans: Sequence[DaemonSetPlan], *, desired: DesiredState, observed: Observed
+) -> dict[Key, float]:
+    """For each fresh plan: the first time after `observed.now` at which a time-based rule could
+    plan it otherwise (`now` itself for a plan with actions: never reused)."""
+    now = observed.now
+    wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
+    observed_by_key = _by_key(observed.daemonsets)
+    uids = {
+        ds.uid: key
+        for key, ds in observed_by_key.items()
+        if key in wanted and ds.uid and any((p.namespace, p.name) == key for p in plans)
+    }
+    pods_of: dict[Key, list[PodObs]] = {}
+    for pod in observed.pods:
+        key = uids.get(pod.owner_uid) if pod.owner_uid else None
+        if key is not None:
+            pods_of.setdefault(key, []).append(pod)
+    out: dict[Key, float] = {}
+    for p in plans:
+        key = (p.namespace, p.name)
+        if p.actions:
+            out[key] = now
+            continue
+        d, ds = wanted[key], observed_by_key.get(key)
+        times = _moments(d, ds, pods_of.get(key, ()), now=now)
+        out[key] = min((t for t in times if t > now), default=float("inf"))
+    return out
+
+
+def _moments(
+    d: DesiredDaemonSet, ds: DaemonSetObs | None, pods: Sequence[PodObs], *, now: float
+) -> list[float]:
+    """Times at which a time-based rule about `d` may change its verdict (some may be past)."""
+    times: list[float] = []
+    if d.window is not None:
+        start = open_at(d.window, now)
+        upcoming = start + d.window.duration_seconds if start is not None else None
+        times.append(upcoming if upcoming is not None else next_start(d.window, now) or 0.0)
+    if ds is None:
+        return times
+    min_ready = ds.min_ready_seconds
+    bake = d.rollout.bake_seconds if d.rollout is not None else 0
+    deadline = d.rollout.progress_deadline_seconds if d.rollout is not None else None
+    for pod in pods:
+        since = pod.ready_since or 0.0
+        times += (since + min_ready, since + min_ready + bake)
+        if deadline is not None and pod.created:
+            times.append(pod.created + deadline)
+    return times
