@@ -116,8 +116,7 @@ def _reusable(
         for key, d in wanted.items()
         if key not in memo.plans
         or previous.get(key) != d
-        or memo.plans[key].actions
-        or memo.valid_until.get(key, now) <= now
+        or memo.valid_until.get(key, now) <= now  # a plan with actions is valid until its now
     }
     old_ds, new_ds = _by_key(before.daemonsets), _by_key(observed.daemonsets)
     dirty |= {k for k in wanted if not _same(old_ds.get(k), new_ds.get(k))}
