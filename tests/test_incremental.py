@@ -10,11 +10,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from planner_fixtures import NEW, NOW, OLD, desired_ds, group, observed_ds, state
+from repo_config import write_config
+from test_loop import DAEMONSET
 
+from gitops_edge.cli.main import build_parser
+from gitops_edge.cli.pipeline_args import pipeline_from_args
+from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model.desired import SPEC_HASH_ANNOTATION, DesiredState, RolloutPolicy, UpdateModel
 from gitops_edge.model.maintenance import parse_window
 from gitops_edge.model.observed import Node, Observed, PodObs
@@ -272,3 +279,48 @@ def test_a_full_replan_runs_every_full_every_passes() -> None:
         planner.plan(desired, world.observed())
     # passes 1 (nothing to reuse yet) and 4 plan everything; 2, 3, 5 and 6 reuse it all
     assert planner.planned == 2 * len(SETS)
+
+
+def test_the_loop_plans_incrementally_and_the_option_sets_the_safety_net(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write_config(repo)
+    (repo / "web.yaml").write_text(DAEMONSET.replace("TAG", "1.19.4"))
+    sim = tmp_path / "fleet.json"
+    SimCluster.init_file(sim, SimCluster.create(groups=[("edge", 4)]))
+    argv = ["reconcile", str(repo), "--cluster", f"sim:{sim}", "--full-replan-every", "5"]
+    args = build_parser(argv).parse_args(argv)
+    pipeline = pipeline_from_args(
+        args, log=lambda *a, **k: None, clusters=lambda: SimCluster.open(sim)
+    )
+    assert pipeline is not None and pipeline.incremental is not None
+    assert pipeline.incremental.full_every == 5
+    desired = pipeline.load().desired
+    assert desired is not None
+    for _ in range(4):  # the DaemonSet is created, its pods start; then nothing changes
+        with SimCluster.open(sim) as cluster:
+            cluster.tick(30)
+        pipeline.run_pass(desired)
+    before = pipeline.incremental.planned
+    outcome = pipeline.run_pass(desired)  # the sim's clock stands still: nothing changed
+    with SimCluster.open(sim) as cluster:
+        assert outcome.last_plan == full_plan(desired, cluster.observe())
+    assert pipeline.incremental.planned == before and pipeline.incremental.reused > 0
+    once = ["reconcile", str(repo), "--cluster", f"sim:{sim}", "--once"]
+    single = pipeline_from_args(
+        build_parser(once).parse_args(once),
+        log=lambda *a, **k: None,
+        clusters=lambda: SimCluster.open(sim),
+    )
+    assert single is not None and single.incremental is None  # one pass: nothing to reuse
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5"])
+def test_full_replan_every_must_be_a_whole_number_of_passes(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["reconcile", ".", "--cluster", "sim:x.json", "--full-replan-every", value]
+    with pytest.raises(SystemExit) as exit_:
+        build_parser(argv).parse_args(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--full-replan-every" in err and "a whole number of passes, at least 1" in err
