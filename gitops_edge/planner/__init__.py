@@ -44,8 +44,8 @@ def plan_reusing(
 ) -> Plan:
     """The plan of `desired` against `observed`, taking the DaemonSet plans in `reuse` (by
     (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
-    (and reuses every DaemonSet of a workload, or none: waves and group overlaps are decided
-    across a workload's DaemonSets)."""
+    (and reuses every DaemonSet of a workload with waves, or none: a wave's hold is decided
+    from the earlier waves' DaemonSets, planned here)."""
     reused_uids = frozenset(
         ds.uid for ds in observed.daemonsets if (ds.namespace, ds.name) in reuse and ds.uid
     )

@@ -4,8 +4,7 @@ and reuse the previous plan of the others (issue 20, item 1).
 `IncrementalPlanner.plan(desired, observed)` gives the same `Plan` as `planner.plan` (the
 property test in tests/test_incremental.py checks it after every pass of random event
 sequences); it decides which DaemonSet plans can be reused and hands them to the pure
-`planner.plan_reusing`. A DaemonSet (with every other DaemonSet of its workload: waves and group
-overlaps are decided across them) is replanned when, since its plan was made:
+`planner.plan_reusing`. A DaemonSet is replanned when, since its plan was made:
 - its desired value changed (a new spec, group, policy, window), or the repository config or
   node groups changed (everything is replanned);
 - its observed DaemonSet changed (spec, annotations, newest ControllerRevision), one of its
@@ -17,6 +16,8 @@ overlaps are decided across them) is replanned when, since its plan was made:
   ending, a progress deadline, a maintenance window opening or closing);
 - its plan had actions: a plan that moves pods is always made from the newest observation, so
   a budget (per DaemonSet, DESIGN §2) is never spent from a reused plan;
+- another DaemonSet of its workload is replanned and the workload has waves (a wave waits for
+  the earlier ones), or a node joined or left one of the workload's groups (group overlaps);
 - anything the plan of every DaemonSet may read changed: KubeEdge node jobs, pre-pull Jobs, the
   served job API versions, whether OpenYurt is installed; or the clock went backwards.
 When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
@@ -123,6 +124,7 @@ def _reusable(
     owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
     nodes = _changed({n.name: n for n in before.nodes}, {n.name: n for n in observed.nodes})
     dirty |= {owners[uid] for uid in _pod_owners(before.pods, observed.pods) if uid in owners}
+    regrouped: set[str] = set()  # groups a node joined or left
     if nodes:
         dirty |= _touched_by_nodes(
             nodes,
@@ -132,7 +134,14 @@ def _reusable(
             owners=owners,
             pods=observed.pods,
         )
-    workloads = {(wanted[k].namespace, wanted[k].workload) for k in dirty if k in wanted}
+        regrouped = _regrouped(nodes, desired.groups)
+    # Waves are decided across a workload's DaemonSets, group overlaps across its groups.
+    workloads = {
+        (d.namespace, d.workload)
+        for d in wanted.values()
+        if (d.rollout is not None and d.rollout.waves > 1 and (d.namespace, d.name) in dirty)
+        or d.group in regrouped
+    }
     return {
         key: memo.plans[key]
         for key, d in wanted.items()
@@ -200,6 +209,19 @@ def _touched_by_nodes(
                 dirty.add(key)
                 break
     return dirty
+
+
+def _regrouped(
+    changed: Sequence[tuple[Node | None, Node | None]], groups: Sequence[NodeGroup]
+) -> set[str]:
+    """The node groups whose members changed (a node added, removed or relabelled in or out)."""
+    out: set[str] = set()
+    for before, after in changed:
+        for g in groups:
+            was = before is not None and g.contains(before.name, before.labels)
+            if was != (after is not None and g.contains(after.name, after.labels)):
+                out.add(g.name)
+    return out
 
 
 def _valid_until(
