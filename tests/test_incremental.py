@@ -38,7 +38,7 @@ from gitops_edge.reconciler.incremental import IncrementalPlanner
 
 EXAMPLES = int(os.environ.get("GITOPS_EDGE_INCREMENTAL_EXAMPLES", "40"))
 NODES = tuple(f"n{i}" for i in range(6))
-SETS = ("web-a", "web-b", "agent", "ota")
+SETS = ("web-a", "web-b", "web-c", "agent", "ota")
 WINDOW = parse_window("0 3 * * *", "1h", "UTC")  # opens at NOW + 800 s, on the sim's epoch
 
 
@@ -55,10 +55,15 @@ def _desired(spec: dict[str, str]) -> DesiredState:
             rollout=replace(waves, wave=1),
             window=WINDOW,
         ),
+        replace(  # group c overlaps a and b on the nodes labelled extra=yes: a plan error
+            desired_ds("web-c", group="c", workload="web", spec_hash=spec["web-c"]),
+            rollout=replace(waves, wave=1),
+        ),
         desired_ds("agent", max_unavailable=1, spec_hash=spec["agent"]),
         desired_ds("ota", model=UpdateModel.OTA, spec_hash=spec["ota"]),
     )
-    return state(*daemonsets, groups=(group("a", pool="a"), group("b", pool="b")))
+    groups = (group("a", pool="a"), group("b", pool="b"), group("c", extra="yes"))
+    return state(*daemonsets, groups=groups)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class World:
     observed_spec: dict[str, str] = field(default_factory=lambda: dict.fromkeys(SETS, "spec-1"))
     pods: dict[str, PodObs] = field(default_factory=dict)
     annotations: dict[str, dict[str, str]] = field(default_factory=lambda: {d: {} for d in SETS})
+    extra: set[str] = field(default_factory=set)  # nodes labelled extra=yes
     serial: int = 0
 
     def __post_init__(self) -> None:
@@ -84,7 +90,10 @@ class World:
                     self.create(ds, n, OLD, ready_since=NOW - 1000)
 
     def _fits(self, ds: str, n: str) -> bool:
-        return _placement(ds).fits(n, {"pool": self.pool[n]})
+        return _placement(ds).fits(n, self.labels(n))
+
+    def labels(self, n: str) -> dict[str, str]:
+        return {"pool": self.pool[n], **({"extra": "yes"} if n in self.extra else {})}
 
     def create(self, ds: str, n: str, revision: str, *, ready_since: float | None) -> None:
         self.serial += 1
@@ -106,7 +115,7 @@ class World:
 
     def observed(self) -> Observed:
         nodes = tuple(
-            Node(name=n, labels={"pool": self.pool[n]}, ready=self.ready[n], ready_since=NOW - 5000)
+            Node(name=n, labels=self.labels(n), ready=self.ready[n], ready_since=NOW - 5000)
             for n in NODES
         )
         daemonsets = tuple(
@@ -141,6 +150,8 @@ class World:
 
 
 def _placement(ds: str) -> Placement:
+    if ds == "web-c":
+        return Placement(node_selector=(("extra", "yes"),))
     if ds.startswith("web-"):
         return Placement(node_selector=(("pool", ds[-1]),))
     return Placement()
@@ -152,6 +163,7 @@ events = st.one_of(
     st.tuples(st.just("pod-ready"), st.integers(0, 40)),
     st.tuples(st.just("node-ready"), st.sampled_from(NODES)),
     st.tuples(st.just("label"), st.sampled_from(NODES)),
+    st.tuples(st.just("extra-label"), st.sampled_from(NODES)),
     st.tuples(st.just("spec"), st.sampled_from(SETS)),
     st.tuples(st.just("revision"), st.sampled_from(SETS)),
     st.tuples(st.just("tick"), st.sampled_from((1, 30, 59, 60, 299, 300, 400, 800, 3600))),
@@ -176,6 +188,8 @@ def _happen(world: World, event: tuple[object, ...], last: Plan) -> None:
         world.ready[str(arg)] = not world.ready[str(arg)]
     elif kind == "label":
         world.pool[str(arg)] = "b" if world.pool[str(arg)] == "a" else "a"
+    elif kind == "extra-label":
+        world.extra ^= {str(arg)}
     elif kind == "spec":
         world.spec[str(arg)] = f"spec-{world.serial}"
     elif kind == "revision":

@@ -10,14 +10,15 @@ sequences); it decides which DaemonSet plans can be reused and hands them to the
 - its observed DaemonSet changed (spec, annotations, newest ControllerRevision), one of its
   pods was created, updated or deleted;
 - a node changed (readiness, labels, taints) that hosts one of its pods, that its template may
-  run on (before or after), or that is (or was) a member of its node group;
+  run on (before or after), or that is (or was) a member of its node group (a group overlap
+  error names only nodes of the DaemonSet's own group);
 - its plan's `valid until` time passed: the first moment after planning at which a time-based
   rule could decide otherwise (a pod becoming available after minReadySeconds, a wave's bake
   ending, a progress deadline, a maintenance window opening or closing);
 - its plan had actions: a plan that moves pods is always made from the newest observation, so
   a budget (per DaemonSet, DESIGN §2) is never spent from a reused plan;
 - another DaemonSet of its workload is replanned and the workload has waves (a wave waits for
-  the earlier ones), or a node joined or left one of the workload's groups (group overlaps);
+  the earlier ones);
 - anything the plan of every DaemonSet may read changed: KubeEdge node jobs, pre-pull Jobs, the
   served job API versions, whether OpenYurt is installed; or the clock went backwards.
 When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
@@ -124,7 +125,6 @@ def _reusable(
     owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
     nodes = _changed({n.name: n for n in before.nodes}, {n.name: n for n in observed.nodes})
     dirty |= {owners[uid] for uid in _pod_owners(before.pods, observed.pods) if uid in owners}
-    regrouped: set[str] = set()  # groups a node joined or left
     if nodes:
         dirty |= _touched_by_nodes(
             nodes,
@@ -134,13 +134,11 @@ def _reusable(
             owners=owners,
             pods=observed.pods,
         )
-        regrouped = _regrouped(nodes, desired.groups)
-    # Waves are decided across a workload's DaemonSets, group overlaps across its groups.
+    # A wave waits for the earlier waves of its workload.
     workloads = {
         (d.namespace, d.workload)
         for d in wanted.values()
-        if (d.rollout is not None and d.rollout.waves > 1 and (d.namespace, d.name) in dirty)
-        or d.group in regrouped
+        if d.rollout is not None and d.rollout.waves > 1 and (d.namespace, d.name) in dirty
     }
     return {
         key: memo.plans[key]
@@ -209,19 +207,6 @@ def _touched_by_nodes(
                 dirty.add(key)
                 break
     return dirty
-
-
-def _regrouped(
-    changed: Sequence[tuple[Node | None, Node | None]], groups: Sequence[NodeGroup]
-) -> set[str]:
-    """The node groups whose members changed (a node added, removed or relabelled in or out)."""
-    out: set[str] = set()
-    for before, after in changed:
-        for g in groups:
-            was = before is not None and g.contains(before.name, before.labels)
-            if was != (after is not None and g.contains(after.name, after.labels)):
-                out.add(g.name)
-    return out
 
 
 def _valid_until(
