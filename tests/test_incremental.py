@@ -62,7 +62,11 @@ def _desired(spec: dict[str, str]) -> DesiredState:
         desired_ds("agent", max_unavailable=1, spec_hash=spec["agent"]),
         desired_ds("ota", model=UpdateModel.OTA, spec_hash=spec["ota"]),
     )
-    groups = (group("a", pool="a"), group("b", pool="b"), group("c", extra="yes"))
+    groups = (
+        replace(group("a", pool="a"), nodes=("n0",)),  # n0 wherever its labels put it
+        group("b", pool="b"),
+        group("c", extra="yes"),
+    )
     return state(*daemonsets, groups=groups)
 
 
