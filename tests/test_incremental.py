@@ -42,7 +42,7 @@ SETS = ("web-a", "web-b", "web-c", "agent", "ota")
 WINDOW = parse_window("0 3 * * *", "1h", "UTC")  # opens at NOW + 800 s, on the sim's epoch
 
 
-def _desired(spec: dict[str, str]) -> DesiredState:
+def _desired(spec: dict[str, str], *, waves: bool = True) -> DesiredState:
     waves = RolloutPolicy(waves=2, bake_seconds=300, progress_deadline_seconds=400)
     daemonsets = (
         replace(
@@ -67,6 +67,8 @@ def _desired(spec: dict[str, str]) -> DesiredState:
         group("b", pool="b"),
         group("c", extra="yes"),
     )
+    if not waves:
+        daemonsets = tuple(replace(d, rollout=None) for d in daemonsets)
     return state(*daemonsets, groups=groups)
 
 
@@ -210,17 +212,17 @@ def _happen(world: World, event: tuple[object, ...], last: Plan) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.lists(events, min_size=1, max_size=25), st.sampled_from((1, 3, 1000)))
+@given(st.lists(events, min_size=1, max_size=25), st.sampled_from((1, 3, 1000)), st.booleans())
 def test_incremental_plan_equals_full_plan_after_every_pass(
-    history: list[tuple[object, ...]], full_every: int
+    history: list[tuple[object, ...]], full_every: int, waves: bool
 ) -> None:
     world = World()
     planner = IncrementalPlanner(full_every=full_every)
-    last = full_plan(_desired(world.spec), world.observed())
+    last = full_plan(_desired(world.spec, waves=waves), world.observed())
     for event in history:
         _happen(world, event, last)
         planner.begin_pass()
-        desired, observed = _desired(world.spec), world.observed()
+        desired, observed = _desired(world.spec, waves=waves), world.observed()
         incremental = planner.plan(desired, observed)
         last = full_plan(desired, observed)
         assert incremental == last, event
@@ -342,3 +344,17 @@ def test_full_replan_every_must_be_a_whole_number_of_passes(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "--full-replan-every" in err and "a whole number of passes, at least 1" in err
+
+
+def test_a_node_joining_an_overlapping_group_replans_every_daemonset_whose_group_holds_it() -> None:
+    desired, world = _steady()
+    desired = _desired(world.spec, waves=False)  # no wave ties web-a to web-c
+    world.pool["n0"] = "b"  # still in group a (named there), now in b too: an overlap
+    world.pods = {k: p for k, p in world.pods.items() if not k.startswith("web-a-n0")}
+    planner = IncrementalPlanner(full_every=1000)
+    planner.plan(desired, world.observed())
+    world.extra.add("n0")  # and in group c: web-a's error now names three groups
+    after = planner.plan(desired, world.observed())
+    assert after == full_plan(desired, world.observed())
+    web_a = next(d for d in after.daemonsets if d.name == "web-a")
+    assert "node n0 is in groups a and b and c" in web_a.errors[0]
