@@ -22,7 +22,13 @@ from test_loop import DAEMONSET
 from gitops_edge.cli.main import build_parser
 from gitops_edge.cli.pipeline_args import pipeline_from_args
 from gitops_edge.cluster.sim import SimCluster
-from gitops_edge.model.desired import SPEC_HASH_ANNOTATION, DesiredState, RolloutPolicy, UpdateModel
+from gitops_edge.model.desired import (
+    SPEC_HASH_ANNOTATION,
+    DesiredDaemonSet,
+    DesiredState,
+    RolloutPolicy,
+    UpdateModel,
+)
 from gitops_edge.model.maintenance import parse_window
 from gitops_edge.model.observed import Node, Observed, PodObs
 from gitops_edge.model.placement import Placement
@@ -43,21 +49,21 @@ WINDOW = parse_window("0 3 * * *", "1h", "UTC")  # opens at NOW + 800 s, on the 
 
 
 def _desired(spec: dict[str, str], *, waves: bool = True) -> DesiredState:
-    waves = RolloutPolicy(waves=2, bake_seconds=300, progress_deadline_seconds=400)
-    daemonsets = (
+    policy = RolloutPolicy(waves=2, bake_seconds=300, progress_deadline_seconds=400)
+    daemonsets: tuple[DesiredDaemonSet, ...] = (
         replace(
             desired_ds("web-a", group="a", workload="web", spec_hash=spec["web-a"]),
-            rollout=replace(waves, wave=0),
+            rollout=replace(policy, wave=0),
             min_ready_seconds=60,
         ),
         replace(
             desired_ds("web-b", group="b", workload="web", spec_hash=spec["web-b"]),
-            rollout=replace(waves, wave=1),
+            rollout=replace(policy, wave=1),
             window=WINDOW,
         ),
         replace(  # group c overlaps a and b on the nodes labelled extra=yes: a plan error
             desired_ds("web-c", group="c", workload="web", spec_hash=spec["web-c"]),
-            rollout=replace(waves, wave=1),
+            rollout=replace(policy, wave=1),
         ),
         desired_ds("agent", max_unavailable=1, spec_hash=spec["agent"]),
         desired_ds("ota", model=UpdateModel.OTA, spec_hash=spec["ota"]),
