@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, NodeGroup
 from gitops_edge.model.maintenance import next_start, open_at
@@ -40,6 +41,8 @@ from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner import plan_reusing
 
 Key = tuple[str, str]  # (namespace, name)
+T = TypeVar("T")
+Change = tuple[T | None, T | None]  # (before, after); None: absent
 PlanFunction = Callable[..., Plan]  # plan_reusing(desired, observed, *, reuse)
 DEFAULT_FULL_EVERY = 10
 
@@ -123,8 +126,9 @@ def _reusable(
     old_ds, new_ds = _by_key(before.daemonsets), _by_key(observed.daemonsets)
     dirty |= {k for k in wanted if not _same(old_ds.get(k), new_ds.get(k))}
     owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
-    nodes = _changed({n.name: n for n in before.nodes}, {n.name: n for n in observed.nodes})
-    dirty |= {owners[uid] for uid in _pod_owners(before.pods, observed.pods) if uid in owners}
+    nodes = _changed(before.nodes, observed.nodes, _node_key)
+    pods = _changed(before.pods, observed.pods, _pod_key)
+    dirty |= {owners[p.owner_uid] for pair in pods for p in pair if p and p.owner_uid in owners}
     if nodes:
         dirty |= _touched_by_nodes(
             nodes,
@@ -155,33 +159,29 @@ def _by_key(daemonsets: Iterable[DaemonSetObs]) -> dict[Key, DaemonSetObs]:
     return {(d.namespace, d.name): d for d in daemonsets}
 
 
-def _changed(
-    old: Mapping[str, Node], new: Mapping[str, Node]
-) -> list[tuple[Node | None, Node | None]]:
-    """(before, after) of each node added, removed or changed."""
-    out: list[tuple[Node | None, Node | None]] = [
-        (old.get(name), node) for name, node in new.items() if not _same(old.get(name), node)
+def _changed(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
+    """(before, after) of each object added (None, new), removed (old, None) or changed between
+    two observations. Objects present in both are skipped by identity first (the previous
+    observation is kept alive, so no id is reused meanwhile): with the watch-fed cache, only
+    what the watches replaced is compared by value."""
+    old_ids, new_ids = set(map(id, old)), set(map(id, new))
+    gone = {key(o): o for o in old if id(o) not in new_ids}
+    came = {key(o): o for o in new if id(o) not in old_ids}
+    return [
+        (gone.get(k), came.get(k)) for k in gone.keys() | came.keys() if gone.get(k) != came.get(k)
     ]
-    out += [(node, None) for name, node in old.items() if name not in new]
-    return out
 
 
-def _pod_owners(old: Sequence[PodObs], new: Sequence[PodObs]) -> set[str]:
-    """The owner uids of the pods created, updated or deleted between two observations."""
-    before = {(p.namespace, p.name): p for p in old}
-    owners: set[str] = set()
-    for pod in new:
-        was = before.pop((pod.namespace, pod.name), None)
-        if not _same(was, pod):
-            owners.add(pod.owner_uid)
-            if was is not None:
-                owners.add(was.owner_uid)
-    owners.update(p.owner_uid for p in before.values())  # deleted
-    return owners
+def _node_key(node: Node) -> Key:
+    return ("", node.name)
+
+
+def _pod_key(pod: PodObs) -> Key:
+    return (pod.namespace, pod.name)
 
 
 def _touched_by_nodes(
-    changed: Sequence[tuple[Node | None, Node | None]],
+    changed: Sequence[Change[Node]],
     *,
     wanted: Mapping[Key, DesiredDaemonSet],
     groups: Sequence[NodeGroup],
@@ -217,13 +217,10 @@ def _valid_until(
     now = observed.now
     wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
     observed_by_key = _by_key(observed.daemonsets)
-    uids = {
-        ds.uid: key
-        for key, ds in observed_by_key.items()
-        if key in wanted and ds.uid and any((p.namespace, p.name) == key for p in plans)
-    }
+    fresh = {(p.namespace, p.name) for p in plans}
+    uids = {ds.uid: key for key, ds in observed_by_key.items() if key in fresh and ds.uid}
     pods_of: dict[Key, list[PodObs]] = {}
-    for pod in observed.pods:
+    for pod in observed.pods if any(not p.actions for p in plans) else ():
         key = uids.get(pod.owner_uid) if pod.owner_uid else None
         if key is not None:
             pods_of.setdefault(key, []).append(pod)
