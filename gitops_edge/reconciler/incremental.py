@@ -165,11 +165,21 @@ def _changed(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> lis
     observation is kept alive, so no id is reused meanwhile): with the watch-fed cache, only
     what the watches replaced is compared by value."""
     old_ids, new_ids = set(map(id, old)), set(map(id, new))
-    gone = {key(o): o for o in old if id(o) not in new_ids}
-    came = {key(o): o for o in new if id(o) not in old_ids}
-    return [
-        (gone.get(k), came.get(k)) for k in gone.keys() | came.keys() if gone.get(k) != came.get(k)
-    ]
+    if 2 * len(old_ids & new_ids) < len(new_ids):  # listed anew: compare every object by key
+        return _by_value(old, new, key)
+    gone = [o for o in old if id(o) not in new_ids]
+    return _by_value(gone, [o for o in new if id(o) not in old_ids], key)
+
+
+def _by_value(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
+    before = {key(o): o for o in old}
+    out: list[Change[T]] = []
+    for o in new:
+        was = before.pop(key(o), None)
+        if was is None or (was is not o and was != o):
+            out.append((was, o))
+    out += [(o, None) for o in before.values()]
+    return out
 
 
 def _node_key(node: Node) -> Key:
