@@ -30,6 +30,7 @@ Side effects: none beyond its own memory (the previous plan and observation).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -164,6 +165,8 @@ def _changed(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> lis
     two observations. Objects present in both are skipped by identity first (the previous
     observation is kept alive, so no id is reused meanwhile): with the watch-fed cache, only
     what the watches replaced is compared by value."""
+    if len(old) == len(new) and all(map(operator.is_, old, new)):
+        return []  # the very same objects, in the same order (a quiet watch-fed cache)
     old_ids, new_ids = set(map(id, old)), set(map(id, new))
     if 2 * len(old_ids & new_ids) < len(new_ids):  # listed anew: compare every object by key
         return _by_value(old, new, key)
