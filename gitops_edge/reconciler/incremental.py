@@ -44,7 +44,6 @@ from gitops_edge.planner import plan_reusing
 Key = tuple[str, str]  # (namespace, name)
 T = TypeVar("T")
 Change = tuple[T | None, T | None]  # (before, after); None: absent
-PlanFunction = Callable[..., Plan]  # plan_reusing(desired, observed, *, reuse)
 DEFAULT_FULL_EVERY = 10
 
 
