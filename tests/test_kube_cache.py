@@ -122,6 +122,22 @@ def test_the_cache_follows_other_writers(
     assert turned == [("n03", True), (None, True)]
 
 
+def test_what_no_watch_changed_is_the_same_object_in_the_next_observation(
+    api: StandIn, cluster: KubeCluster, tmp_path: Path
+) -> None:
+    """What incremental passes rely on to find what changed cheaply (reconciler.incremental):
+    an unchanged node or pod is the very object the previous observation held."""
+    start(cluster)
+    first = cluster.observe()
+    api.put("pods", pod("web-05b", "n05"))
+    expected = fresh(api, tmp_path)
+    eventually(lambda: same_view(cluster.observe(), expected))
+    second = cluster.observe()
+    kept = {id(p) for p in first.pods}
+    assert [p.name for p in second.pods if id(p) not in kept] == ["web-05b"]
+    assert all(a is b for a, b in zip(first.nodes, second.nodes, strict=True))
+
+
 def test_own_writes_are_seen_by_the_next_pass(api: StandIn, cluster: KubeCluster) -> None:
     cache = start(cluster)
     uid = api.store["pods"][("edge", "web-02")]["metadata"]["uid"]

@@ -103,6 +103,13 @@ def warn(message: str) -> None:
 MAX_SECONDS = 7 * 24 * 3600.0
 
 
+def passes(value: str) -> int:
+    """argparse type of a count of passes: a whole number, at least 1."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: write a whole number of passes, at least 1")
+    return int(value)
+
+
 def seconds(value: str) -> float:
     """argparse type of a duration option: a finite number of seconds, more than 0 and at most
     a week (nan, inf, 0 and negative numbers are refused at start, not met at run time)."""

@@ -20,6 +20,7 @@ from gitops_edge.cli.logs import make_logger
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.reconciler.apply import ApplySettings
 from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.incremental import IncrementalPlanner
 from gitops_edge.reconciler.loop import Loaded
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
@@ -169,7 +170,8 @@ def pipeline_from_args(
 ) -> Pipeline | None:
     """The reconcile pipeline the options of `reconcile` ask for (events through `log`, the
     git source's lines through `source_log`, default `log`); None when the SOURCE folder does
-    not exist. The leader guard is added once this process leads (`dataclasses.replace`)."""
+    not exist. The leader guard is added once this process leads (`dataclasses.replace`). The
+    loop (not --once) plans incrementally, everything every --full-replan-every passes."""
     source = pass_source(args, log=source_log or log, cancel=cancel)
     if source is None:
         return None
@@ -180,6 +182,9 @@ def pipeline_from_args(
         publisher=source if isinstance(source, GitPublisher) else None,
         metrics=metrics,
         apply=apply_settings(args),
+        incremental=None
+        if getattr(args, "once", True)
+        else IncrementalPlanner(full_every=args.full_replan_every),
     )
 
 

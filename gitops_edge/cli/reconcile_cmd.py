@@ -22,6 +22,7 @@ from gitops_edge.cli.common import (
     add_format,
     add_verbose,
     fail,
+    passes,
     seconds,
 )
 from gitops_edge.cli.leader_opts import add_leader_election, start_elector
@@ -38,6 +39,7 @@ from gitops_edge.cli.progress_line import pass_progress
 from gitops_edge.cluster.base import ClusterError
 from gitops_edge.cluster.open import ClusterSpecError, open_cluster
 from gitops_edge.reconciler.apply import DONE, FAILED, ActionResult
+from gitops_edge.reconciler.incremental import DEFAULT_FULL_EVERY
 from gitops_edge.reconciler.leader_election import NotLeaderError
 from gitops_edge.reconciler.leader_elector import LeaderElector
 from gitops_edge.reconciler.reconcile import PassResult
@@ -102,6 +104,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "them current with watches between passes",
     )
     add_apply_options(reconcile)
+    reconcile.add_argument(
+        "--full-replan-every",
+        type=passes,
+        default=DEFAULT_FULL_EVERY,
+        metavar="PASSES",
+        help="loop: a pass replans only the DaemonSets whose inputs changed since the previous "
+        f"one; every PASSES passes it replans everything anyway (default {DEFAULT_FULL_EVERY}; "
+        "1: every pass)",
+    )
     add_leader_election(reconcile)
     add_format(reconcile, ("text", "json"))
     add_verbose(reconcile, "also print the plan of each round")

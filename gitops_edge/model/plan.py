@@ -204,6 +204,16 @@ class FleetProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class FleetNodes:
+    """One DaemonSet's share of `FleetProgress`: the nodes that host (or should host) its pod,
+    and those of them where its pod does not count current. Kept on its plan so that a plan
+    reused by an incremental pass still counts in the fleet's distinct nodes."""
+
+    hosting: frozenset[str] = frozenset()
+    behind: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class EmptyGroup:
     """A NodeGroup of the repository that matches no node of the cluster: a warning (its
     DaemonSets run nowhere), never an error."""
@@ -277,6 +287,7 @@ class DaemonSetPlan:
     drift: tuple[str, ...] = ()  # fields the repository sets that differ in the cluster
     bake_seconds: int = 0  # after its wave settles, before the next wave starts
     window: Window | None = None  # its group's maintenance window
+    fleet: FleetNodes = FleetNodes()  # its share of the plan's distinct-node figures
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,17 +7,24 @@ pruning of DaemonSets this tool created that left the repository, the KubeEdge n
 written in the repository, and (opt-in) Namespaces this source created. The time of the pass
 is `observed.now`. No I/O, no clock, no randomness: the same inputs give the same Plan,
 so a pull-request preview and the real pass agree.
+
+`plan_reusing` is the same plan with some DaemonSets' plans given (the incremental pass,
+`reconciler.incremental`, reuses those whose inputs did not change): the pods of their
+DaemonSets are not even indexed. Everything else is planned as `plan` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Observed
-from gitops_edge.model.plan import Plan
+from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner.classify import NodeView, daemonset_views
 from gitops_edge.planner.daemonset import plan_daemonset
-from gitops_edge.planner.fleet import FleetTally, empty_groups
+from gitops_edge.planner.fleet import empty_groups, fleet_nodes, fleet_progress
 from gitops_edge.planner.groups import overlap_errors
 from gitops_edge.planner.index import group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
@@ -25,22 +32,41 @@ from gitops_edge.planner.namespaces import plan_namespaces
 from gitops_edge.planner.policy import holds_for_groups, job_window_holds
 from gitops_edge.planner.prune import plan_prunes
 
-__all__ = ["plan"]
+__all__ = ["plan", "plan_reusing"]
+
+Key = tuple[str, str]  # (namespace, name)
 
 
 def plan(desired: DesiredState, observed: Observed) -> Plan:
-    index = index_observed(observed)
+    return plan_reusing(desired, observed, reuse={})
+
+
+def plan_reusing(
+    desired: DesiredState, observed: Observed, *, reuse: Mapping[Key, DaemonSetPlan]
+) -> Plan:
+    """The plan of `desired` against `observed`, taking the DaemonSet plans in `reuse` (by
+    (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
+    (and reuses every DaemonSet of a workload with waves, or none: a wave's hold is decided
+    from the earlier waves' DaemonSets, planned here). A reused plan carries its own share of
+    the fleet's distinct-node figures (`DaemonSetPlan.fleet`), so `Plan.fleet` is the same."""
+    reused_uids = frozenset(
+        ds.uid for ds in observed.daemonsets if (ds.namespace, ds.name) in reuse and ds.uid
+    )
+    index = index_observed(observed, skip_owners=reused_uids)
     members = group_members(desired.groups, index.labels)
     errors = overlap_errors(desired.daemonsets, members=members)
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated
     # for it, unless the repository says gitops-edge drives them.
     delegate = observed.openyurt_installed and not desired.config.drive_openyurt_annotated
     views_of: dict[tuple[str, str], list[NodeView]] = {}
-    holds = holds_for_groups(desired.daemonsets, index=index, now=observed.now, views_of=views_of)
-    tally = FleetTally()
+    fresh = [d for d in desired.daemonsets if (d.namespace, d.name) not in reuse]
+    holds = holds_for_groups(fresh, index=index, now=observed.now, views_of=views_of)
     planned = []
     for ds in sorted(desired.daemonsets, key=lambda d: (d.namespace, d.name)):
         key = (ds.namespace, ds.name)
+        if key in reuse:
+            planned.append(reuse[key])
+            continue
         views = views_of.pop(key, None)
         seen = index.daemonsets.get(key)
         if views is None and seen is not None:
@@ -55,8 +81,7 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
             hold=holds.get(key, ""),
             views=views,
         )
-        tally.add(views or (), one)
-        planned.append(one)
+        planned.append(replace(one, fleet=fleet_nodes(views or (), one)))
     daemonsets = tuple(planned)
     pruning = plan_prunes(
         observed.daemonsets,
@@ -99,6 +124,6 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
         namespaces=namespaces.applies,
         namespace_prunes=namespaces.prunes,
         namespace_notes=namespaces.notes,
-        fleet=tally.result(),
+        fleet=fleet_progress(daemonsets),
         empty_groups=empty_groups(desired.groups, members=members, daemonsets=desired.daemonsets),
     )

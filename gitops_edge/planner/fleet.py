@@ -9,32 +9,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from gitops_edge.model.desired import DesiredDaemonSet, NodeGroup
-from gitops_edge.model.plan import DaemonSetPlan, EmptyGroup, FleetProgress
+from gitops_edge.model.plan import DaemonSetPlan, EmptyGroup, FleetNodes, FleetProgress
 from gitops_edge.planner.classify import NodeView, counts_current
 
 
-class FleetTally:
-    """Distinct nodes over the DaemonSets of a plan, fed one DaemonSet at a time (its views are
-    not kept: at fleet scale they are 200,000)."""
+def fleet_nodes(views: Sequence[NodeView], plan: DaemonSetPlan) -> FleetNodes:
+    """One DaemonSet's share of the fleet figures, from the node views it was planned with."""
+    hosting = frozenset(view.node for view in views)
+    behind = frozenset(view.node for view in views if not counts_current(view))
+    return FleetNodes(hosting=hosting, behind=behind)
 
-    def __init__(self) -> None:
-        self._hosting: set[str] = set()
-        self._behind: set[str] = set()
-        self._deferred: set[str] = set()
 
-    def add(self, views: Sequence[NodeView], plan: DaemonSetPlan) -> None:
-        for view in views:
-            self._hosting.add(view.node)
-            if not counts_current(view):
-                self._behind.add(view.node)
-        self._deferred.update(d.node for d in plan.deferred)
-
-    def result(self) -> FleetProgress:
-        return FleetProgress(
-            nodes=len(self._hosting),
-            current=len(self._hosting - self._behind),
-            deferred=len(self._deferred & self._hosting),
-        )
+def fleet_progress(daemonsets: Iterable[DaemonSetPlan]) -> FleetProgress:
+    """Distinct nodes over the DaemonSets of a plan: a node counts once, current when every
+    DaemonSet on it counts current, deferred when an outdated pod there waits for it."""
+    hosting: set[str] = set()
+    behind: set[str] = set()
+    deferred: set[str] = set()
+    for plan in daemonsets:
+        hosting |= plan.fleet.hosting
+        behind |= plan.fleet.behind
+        deferred.update(d.node for d in plan.deferred)
+    return FleetProgress(
+        nodes=len(hosting),
+        current=len(hosting - behind),
+        deferred=len(deferred & hosting),
+    )
 
 
 def empty_groups(

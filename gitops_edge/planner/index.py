@@ -80,12 +80,21 @@ class FleetIndex:
         return found
 
 
-def index_observed(observed: Observed) -> FleetIndex:
+def index_observed(
+    observed: Observed, *, skip_owners: AbstractSet[str] = frozenset()
+) -> FleetIndex:
+    """The lookups over `observed`; the pods of the DaemonSets whose uid is in `skip_owners`
+    (those whose plans are reused, not planned) are left out."""
     pods: dict[str, list[PodObs]] = defaultdict(list)
     for pod in observed.pods:
         # A pod whose node cannot be determined (unbound and not pinned) belongs to no node
         # and must not count in any budget.
-        if pod.owner_kind == DAEMONSET_KIND and pod.owner_uid and pod.node:
+        if (
+            pod.owner_kind == DAEMONSET_KIND
+            and pod.owner_uid
+            and pod.node
+            and pod.owner_uid not in skip_owners
+        ):
             pods[pod.owner_uid].append(pod)
     return FleetIndex(
         nodes={n.name: n for n in observed.nodes},

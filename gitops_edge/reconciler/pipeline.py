@@ -12,7 +12,9 @@ upgrades against the new revisions). "Observe again" is skipped when the pass se
 the status and metrics then report the observation and plan the pass made (at fleet scale a
 second observe and plan was half of a steady pass). `guard` is asked before each action
 applied and before the status is published, so a reconciler that lost its lease stops at once
-(`NotLeaderError`).
+(`NotLeaderError`). With `incremental` (the loop), every plan of a pass is made by that
+`IncrementalPlanner`, which replans only the DaemonSets whose inputs changed since its previous
+plan (same plans).
 Who runs it: `reconcile --once` and the CronJob (`cli.reconcile_cmd`), the loop
 (`loop.run_loop` calls `load` and `run_pass` every pass; `cli.loop_cmd`) and the demo
 (`demo`). The CLI only builds it (`cli.pipeline_args.pipeline_from_args`) and renders results.
@@ -36,6 +38,7 @@ from gitops_edge.model.plan import Plan
 from gitops_edge.planner import plan as make_plan
 from gitops_edge.reconciler.apply import ONE_BY_ONE, ApplySettings
 from gitops_edge.reconciler.event_recorder import EventRecorder
+from gitops_edge.reconciler.incremental import IncrementalPlanner
 from gitops_edge.reconciler.loop import Loaded, Resumed, load_step
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.publish import GitPublisher
@@ -90,7 +93,8 @@ class Pipeline:
     back to a git source (None for a local folder); `metrics`: told about every pass (the loop
     with --metrics-addr); `guard`: raises `NotLeaderError` once this process no longer holds
     the lease (--leader-elect); `apply`: how many actions are sent at once, at what rate
-    (--apply-workers, --kube-qps, --kube-burst)."""
+    (--apply-workers, --kube-qps, --kube-burst); `incremental`: makes every plan, reusing what
+    did not change since its previous one (the loop; None: every plan made from scratch)."""
 
     source: Source
     clusters: ClusterOpener
@@ -100,6 +104,7 @@ class Pipeline:
     guard: Callable[[], None] | None = None
     progress: PassProgress = no_progress  # told each step of a pass (a progress line)
     apply: ApplySettings = ONE_BY_ONE
+    incremental: IncrementalPlanner | None = None
 
     # ── fetch the source → validate and render ──────────────────────────────────────────
     def load(self) -> Loaded:
@@ -123,6 +128,8 @@ class Pipeline:
     def run_pass(self, desired: DesiredState) -> PassResult:
         """Reconcile `desired`: every step after validate-and-render, in order."""
         started = time.monotonic()
+        if self.incremental is not None:
+            self.incremental.begin_pass()
         with self.clusters() as cluster:
             outcome = self.observe_plan_apply(desired, cluster)
             self.record_events(outcome, cluster=cluster, revision=desired.revision)
@@ -150,13 +157,20 @@ class Pipeline:
         """Observe, plan and apply, in rounds (objects first, then pod upgrades against the
         new revisions); each action only while `guard` allows."""
         return reconcile_once(
-            desired, cluster, guard=self.guard, settings=self.apply, progress=self.progress
+            desired,
+            cluster,
+            guard=self.guard,
+            settings=self.apply,
+            progress=self.progress,
+            planner=make_plan if self.incremental is None else self.incremental,
         )
 
     def observe(self, cluster: Cluster) -> Observed:
         return cluster.observe()
 
     def plan(self, desired: DesiredState, observed: Observed) -> Plan:
+        if self.incremental is not None:
+            return self.incremental.plan(desired, observed)
         return make_plan(desired, observed)
 
     def record_events(self, outcome: PassResult, *, cluster: Cluster, revision: str) -> None:

@@ -99,10 +99,11 @@ def reconcile_once(
     guard: Callable[[], None] | None = None,
     settings: ApplySettings = ONE_BY_ONE,
     progress: PassProgress = no_progress,
+    planner: Callable[[DesiredState, Observed], Plan] = make_plan,
 ) -> PassResult:
     """One pass; `guard` is called before each action applied, which are sent as `settings`
     say (see `apply.apply_actions`); `progress` is told each step (observe, plan, apply: after
-    each action)."""
+    each action); `planner`: `planner.plan`, or an incremental planner giving the same plans."""
     plans: list[Plan] = []
     results: list[ActionResult] = []
     uids: dict[tuple[str, str], str] = {}
@@ -112,7 +113,7 @@ def reconcile_once(
         observed = cluster.observe()
         uids.update({(d.namespace, d.name): d.uid for d in observed.daemonsets})
         progress(f"round {number}: planning", 0, 0)
-        current = make_plan(desired, observed)
+        current = planner(desired, observed)
         plans.append(current)
         applied = _counter(progress, f"round {number}: applying", total=len(current.actions))
         applied(0)

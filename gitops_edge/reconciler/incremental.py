@@ -1,0 +1,270 @@
+"""Incremental passes: replan only the DaemonSets whose inputs changed since the previous plan,
+and reuse the previous plan of the others (issue 20, item 1).
+
+`IncrementalPlanner.plan(desired, observed)` gives the same `Plan` as `planner.plan` (the
+property test in tests/test_incremental.py checks it after every pass of random event
+sequences); it decides which DaemonSet plans can be reused and hands them to the pure
+`planner.plan_reusing`. A DaemonSet is replanned when, since its plan was made:
+- its desired value changed (a new spec, group, policy, window), or the repository config or
+  node groups changed (everything is replanned);
+- its observed DaemonSet changed (spec, annotations, newest ControllerRevision), one of its
+  pods was created, updated or deleted;
+- a node changed (readiness, labels, taints) that hosts one of its pods, that its template may
+  run on (before or after), or that is (or was) a member of its node group (a group overlap
+  error names only nodes of the DaemonSet's own group);
+- its plan's `valid until` time passed: the first moment after planning at which a time-based
+  rule could decide otherwise (a pod becoming available after minReadySeconds, a wave's bake
+  ending, a progress deadline, a maintenance window opening or closing);
+- its plan had actions: a plan that moves pods is always made from the newest observation, so
+  a budget (per DaemonSet, DESIGN §2) is never spent from a reused plan;
+- another DaemonSet of its workload is replanned and the workload has waves (a wave waits for
+  the earlier ones);
+- anything the plan of every DaemonSet may read changed: KubeEdge node jobs, pre-pull Jobs, the
+  served job API versions, whether OpenYurt is installed; or the clock went backwards.
+When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
+net, `--full-replan-every`). What changed is found by comparing the observation with the
+previous one, object by object: objects the watch-fed cache did not replace are the same
+Python objects, so an unchanged object costs an identity check.
+Side effects: none beyond its own memory (the previous plan and observation).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, NodeGroup
+from gitops_edge.model.maintenance import next_start, open_at
+from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
+from gitops_edge.model.plan import DaemonSetPlan, Plan
+from gitops_edge.planner import plan_reusing
+
+Key = tuple[str, str]  # (namespace, name)
+T = TypeVar("T")
+Change = tuple[T | None, T | None]  # (before, after); None: absent
+DEFAULT_FULL_EVERY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """The previous plan and what it was made from."""
+
+    desired: DesiredState
+    observed: Observed
+    plans: Mapping[Key, DaemonSetPlan]
+    valid_until: Mapping[Key, float]
+
+
+class IncrementalPlanner:
+    """Plans pass after pass, reusing what did not change (module docstring). `full_every`:
+    every this many passes (counted by `begin_pass`) everything is replanned; 1 replans
+    everything every pass. `planned` and `reused` count DaemonSet plans made and reused."""
+
+    def __init__(self, *, full_every: int = DEFAULT_FULL_EVERY) -> None:
+        if full_every < 1:
+            raise ValueError("full_every must be at least 1")
+        self.full_every = full_every
+        self.planned = 0
+        self.reused = 0
+        self._passes_since_full = 0
+        self._memo: _Memo | None = None
+
+    def begin_pass(self) -> None:
+        """A pass starts: counts towards the next full replan."""
+        self._passes_since_full += 1
+
+    def plan(self, desired: DesiredState, observed: Observed) -> Plan:
+        memo = self._memo
+        if memo is None or self._passes_since_full >= self.full_every:
+            self._passes_since_full = 0
+            reuse: dict[Key, DaemonSetPlan] = {}
+        else:
+            reuse = _reusable(memo, desired=desired, observed=observed)
+        result = plan_reusing(desired, observed, reuse=reuse)
+        fresh = [p for p in result.daemonsets if (p.namespace, p.name) not in reuse]
+        self.planned += len(fresh)
+        self.reused += len(reuse)
+        valid = {k: memo.valid_until[k] for k in reuse} if memo is not None else {}
+        valid.update(_valid_until(fresh, desired=desired, observed=observed))
+        self._memo = _Memo(
+            desired=desired,
+            observed=observed,
+            plans={(p.namespace, p.name): p for p in result.daemonsets},
+            valid_until=valid,
+        )
+        return result
+
+    __call__ = plan
+
+
+def _reusable(
+    memo: _Memo, *, desired: DesiredState, observed: Observed
+) -> dict[Key, DaemonSetPlan]:
+    """The previous DaemonSet plans still valid for (`desired`, `observed`)."""
+    before, now = memo.observed, observed.now
+    if (
+        now < before.now
+        or desired.config != memo.desired.config
+        or desired.groups != memo.desired.groups
+        or observed.openyurt_installed != before.openyurt_installed
+        or observed.job_versions != before.job_versions
+        or observed.jobs != before.jobs
+        or observed.pull_jobs != before.pull_jobs
+    ):
+        return {}
+    wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
+    previous = {(d.namespace, d.name): d for d in memo.desired.daemonsets}
+    dirty = {
+        key
+        for key, d in wanted.items()
+        if key not in memo.plans
+        or previous.get(key) != d
+        or memo.valid_until.get(key, now) <= now  # a plan with actions is valid until its now
+    }
+    old_ds, new_ds = _by_key(before.daemonsets), _by_key(observed.daemonsets)
+    dirty |= {k for k in wanted if not _same(old_ds.get(k), new_ds.get(k))}
+    owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
+    nodes = _changed(before.nodes, observed.nodes, _node_key)
+    pods = _changed(before.pods, observed.pods, _pod_key)
+    dirty |= {owners[p.owner_uid] for pair in pods for p in pair if p and p.owner_uid in owners}
+    if nodes:
+        dirty |= _touched_by_nodes(
+            nodes,
+            wanted=wanted,
+            groups=desired.groups,
+            daemonsets=(old_ds, new_ds),
+            owners=owners,
+            pods=observed.pods,
+        )
+    # A wave waits for the earlier waves of its workload.
+    workloads = {
+        (d.namespace, d.workload)
+        for d in wanted.values()
+        if d.rollout is not None and d.rollout.waves > 1 and (d.namespace, d.name) in dirty
+    }
+    return {
+        key: memo.plans[key]
+        for key, d in wanted.items()
+        if key not in dirty and (d.namespace, d.workload) not in workloads
+    }
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b
+
+
+def _by_key(daemonsets: Iterable[DaemonSetObs]) -> dict[Key, DaemonSetObs]:
+    return {(d.namespace, d.name): d for d in daemonsets}
+
+
+def _changed(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
+    """(before, after) of each object added (None, new), removed (old, None) or changed between
+    two observations. Objects present in both are skipped by identity first (the previous
+    observation is kept alive, so no id is reused meanwhile): with the watch-fed cache, only
+    what the watches replaced is compared by value."""
+    if len(old) == len(new) and all(map(operator.is_, old, new)):
+        return []  # the very same objects, in the same order (a quiet watch-fed cache)
+    old_ids, new_ids = set(map(id, old)), set(map(id, new))
+    if 2 * len(old_ids & new_ids) < len(new_ids):  # listed anew: compare every object by key
+        return _by_value(old, new, key)
+    gone = [o for o in old if id(o) not in new_ids]
+    return _by_value(gone, [o for o in new if id(o) not in old_ids], key)
+
+
+def _by_value(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
+    before = {key(o): o for o in old}
+    out: list[Change[T]] = []
+    for o in new:
+        was = before.pop(key(o), None)
+        if was is None or (was is not o and was != o):
+            out.append((was, o))
+    out += [(o, None) for o in before.values()]
+    return out
+
+
+def _node_key(node: Node) -> Key:
+    return ("", node.name)
+
+
+def _pod_key(pod: PodObs) -> Key:
+    return (pod.namespace, pod.name)
+
+
+def _touched_by_nodes(
+    changed: Sequence[Change[Node]],
+    *,
+    wanted: Mapping[Key, DesiredDaemonSet],
+    groups: Sequence[NodeGroup],
+    daemonsets: tuple[Mapping[Key, DaemonSetObs], Mapping[Key, DaemonSetObs]],
+    owners: Mapping[str, Key],
+    pods: Sequence[PodObs],
+) -> set[Key]:
+    """The DaemonSets a changed node may matter to: those with a pod on it, those whose
+    template may run on it (before or after) and those whose group holds (held) it."""
+    names = {n.name for pair in changed for n in pair if n is not None}
+    dirty = {owners[p.owner_uid] for p in pods if p.node in names and p.owner_uid in owners}
+    versions = [n for pair in changed for n in pair if n is not None]
+    by_group = {g.name: g for g in groups}
+    for key, d in wanted.items():
+        group = by_group.get(d.group) if d.group is not None else None
+        if group is not None and any(group.contains(n.name, n.labels) for n in versions):
+            dirty.add(key)
+            continue
+        for observed in (daemonsets[0].get(key), daemonsets[1].get(key)):
+            if observed is not None and any(
+                observed.placement.fits(n.name, n.labels) for n in versions
+            ):
+                dirty.add(key)
+                break
+    return dirty
+
+
+def _valid_until(
+    plans: Sequence[DaemonSetPlan], *, desired: DesiredState, observed: Observed
+) -> dict[Key, float]:
+    """For each fresh plan: the first time after `observed.now` at which a time-based rule could
+    plan it otherwise (`now` itself for a plan with actions: never reused)."""
+    now = observed.now
+    wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
+    observed_by_key = _by_key(observed.daemonsets)
+    fresh = {(p.namespace, p.name) for p in plans}
+    uids = {ds.uid: key for key, ds in observed_by_key.items() if key in fresh and ds.uid}
+    pods_of: dict[Key, list[PodObs]] = {}
+    for pod in observed.pods if any(not p.actions for p in plans) else ():
+        key = uids.get(pod.owner_uid) if pod.owner_uid else None
+        if key is not None:
+            pods_of.setdefault(key, []).append(pod)
+    out: dict[Key, float] = {}
+    for p in plans:
+        key = (p.namespace, p.name)
+        if p.actions:
+            out[key] = now
+            continue
+        d, ds = wanted[key], observed_by_key.get(key)
+        times = _moments(d, ds, pods_of.get(key, ()), now=now)
+        out[key] = min((t for t in times if t > now), default=float("inf"))
+    return out
+
+
+def _moments(
+    d: DesiredDaemonSet, ds: DaemonSetObs | None, pods: Sequence[PodObs], *, now: float
+) -> list[float]:
+    """Times at which a time-based rule about `d` may change its verdict (some may be past)."""
+    times: list[float] = []
+    if d.window is not None:
+        start = open_at(d.window, now)
+        upcoming = start + d.window.duration_seconds if start is not None else None
+        times.append(upcoming if upcoming is not None else next_start(d.window, now) or 0.0)
+    if ds is None:
+        return times
+    min_ready = ds.min_ready_seconds
+    bake = d.rollout.bake_seconds if d.rollout is not None else 0
+    deadline = d.rollout.progress_deadline_seconds if d.rollout is not None else None
+    for pod in pods:
+        since = pod.ready_since or 0.0
+        times += (since + min_ready, since + min_ready + bake)
+        if deadline is not None and pod.created:
+            times.append(pod.created + deadline)
+    return times
