@@ -35,6 +35,11 @@ class GitPublisher:
     written_to: set[str] = field(default_factory=set)
     # The repository config of the revision loaded last (even an invalid one): where its status is.
     head_config: RepoConfig = field(default_factory=RepoConfig)
+    # The commit `fetch` checked out last, and what `validate_and_render` made of it (with the
+    # status folders written to then): a commit fixes every byte of its tree, so an unchanged
+    # one is not validated and rendered again (2.7 s a pass at 100,000 nodes).
+    fetched: str = ""
+    _memo: tuple[tuple[str, str, frozenset[str]], Loaded] | None = None
 
     def load(self) -> Loaded:
         """`fetch`, then `validate_and_render`."""
@@ -43,6 +48,7 @@ class GitPublisher:
     def fetch(self) -> Path:
         """Sync the clone with the branch; where its checkout is."""
         checkout = self.source.sync()
+        self.fetched = checkout.revision
         if checkout.forced:
             self.log(
                 "warning",
@@ -53,7 +59,16 @@ class GitPublisher:
 
     def validate_and_render(self, root: Path) -> Loaded:
         """The checkout at its spec revision: a desired state, or the diagnostics of an invalid
-        revision (remembered for the status)."""
+        revision (remembered for the status). The same checked-out commit (and status folders
+        written to) gives the same answer as last time, without reading the tree again."""
+        key = (str(root), self.fetched, frozenset(self.written_to))
+        if self.fetched and self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        loaded = self._validate_and_render(root)
+        self._memo = (key, loaded) if self.fetched else None
+        return loaded
+
+    def _validate_and_render(self, root: Path) -> Loaded:
         try:
             desired = load_desired_at(root, revision_for=self._spec_revision)
         except InvalidRevisionError as exc:
