@@ -7,7 +7,9 @@ memory are not counted here) serves a fleet of N nodes in N/100 node groups, 10 
 pod current and Ready: a fleet with nothing to do. The DaemonSets are stored as the stand-in's
 server-side apply stores the rendered manifests, so no drift is found. One node starts NotReady.
 The client is the loop's: `KubeCluster` with its watch-fed cache (`start_cache`) and the loop's
-`Pipeline` over a local folder (Events on, metrics on, as with `--metrics-addr`), planning
+`Pipeline` over the desired state as a git repository (`--source git`, the default: a
+`file://` clone, status writing off) or a local folder (`--source folder`, validated and
+rendered every pass), Events on, metrics on (as with `--metrics-addr`), planning
 incrementally as the loop does (`IncrementalPlanner`, a full replan every 10th pass). Measured,
 for each fleet size (`--nodes 10000,30000,100000`):
 
@@ -31,7 +33,7 @@ RSS after the first tenth of them (warm-up) and at the end, and their ratio (fla
 `--profile` prints the top of a cProfile of one steady pass.
 
 Usage: python bench/steady_scale.py [--nodes 10000,30000,100000] [--repeat 3] [--soak 0]
-       [--churn 100] [--profile]
+       [--churn 100] [--profile] [--source git|folder]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import gc
 import json
 import multiprocessing
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,8 +69,16 @@ from gitops_edge.reconciler.incremental import (  # noqa: E402
     IncrementalPlanner,
 )
 from gitops_edge.reconciler.metrics import LoopMetrics  # noqa: E402
-from gitops_edge.reconciler.pipeline import FolderSource, Pipeline, this_cluster  # noqa: E402
+from gitops_edge.reconciler.pipeline import (  # noqa: E402
+    LOCAL_REVISION,
+    FolderSource,
+    Pipeline,
+    Source,
+    this_cluster,
+)
+from gitops_edge.reconciler.publish import GitPublisher  # noqa: E402
 from gitops_edge.reconciler.reconcile import load_desired  # noqa: E402
+from gitops_edge.source.gitsource import GitSource  # noqa: E402
 
 WORKLOADS = 10  # EdgeDaemonSets, each over every group: 10 pods per node
 NODES_PER_GROUP = 100  # so one DaemonSet per 10 nodes
@@ -127,11 +138,11 @@ def node_name(i: int) -> str:
     return f"node-{i:06d}"
 
 
-def seed(api: StandIn, *, repo: Path, nodes: int) -> None:
+def seed(api: StandIn, *, repo: Path, nodes: int, revision: str) -> None:
     """The fleet, in sync with `repo`: nodes, the rendered DaemonSets as server-side apply
     stores them, one ControllerRevision each, and one current, Ready pod per node each. Node 0
     is NotReady. No watch events are recorded for the seeding."""
-    desired = load_desired(repo, revision="bench")
+    desired = load_desired(repo, revision=revision)
     api.record_events = False
     ready = {"type": "Ready", "status": "True", "lastTransitionTime": READY_LONG_AGO}
     groups = max(1, nodes // NODES_PER_GROUP)
@@ -198,9 +209,9 @@ def churn(api: StandIn, count: int, serial: int) -> None:
         api.put("pods", pod(key[0], f"{base}~{serial}", old["spec"]["nodeName"], owner, generation))
 
 
-def serve(repo: str, nodes: int, urls: Any, commands: Any, done: Any) -> None:
+def serve(repo: str, nodes: int, revision: str, urls: Any, commands: Any, done: Any) -> None:
     with running() as api:
-        seed(api, repo=Path(repo), nodes=nodes)
+        seed(api, repo=Path(repo), nodes=nodes, revision=revision)
         urls.put(api.url)
         serial = 0
         while True:
@@ -244,12 +255,12 @@ def without_gc(fn: Callable[[], object]) -> Callable[[], object]:
 class Fleet:
     """A stand-in server process with a seeded fleet, and how to talk to it."""
 
-    def __init__(self, *, repo: Path, nodes: int) -> None:
+    def __init__(self, *, repo: Path, nodes: int, revision: str) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.urls, self.commands, self.done = ctx.Queue(), ctx.Queue(), ctx.Queue()
         self.process = ctx.Process(
             target=serve,
-            args=(str(repo), nodes, self.urls, self.commands, self.done),
+            args=(str(repo), nodes, revision, self.urls, self.commands, self.done),
             daemon=True,
         )
         self.process.start()
@@ -274,17 +285,45 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 120.0) -> No
         time.sleep(0.05)
 
 
-def measure(nodes: int, *, repeat: int, soak: int, churned: int, profile: bool) -> dict[str, Any]:
+def commit(repo: Path) -> str:
+    """Make `repo` a git repository of one commit on branch main; its hash."""
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "fleet"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    )
+    return head.stdout.strip()
+
+
+def measure(
+    nodes: int, *, repeat: int, soak: int, churned: int, profile: bool, source: str
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gitops-edge-steady-") as tmp:
         repo = write_repo(Path(tmp) / "repo", nodes=nodes)
-        fleet = Fleet(repo=repo, nodes=nodes)
+        revision = commit(repo) if source == "git" else LOCAL_REVISION
+        loader: Source = (
+            GitPublisher(
+                source=GitSource(
+                    repo.as_uri(), branch="main", subpath=".", cache_dir=Path(tmp) / "cache"
+                ),
+                log=lambda *a, **k: None,
+                enabled=False,
+            )
+            if source == "git"
+            else FolderSource(repo)
+        )
+        fleet = Fleet(repo=repo, nodes=nodes, revision=revision)
         try:
             config = write_kubeconfig(Path(tmp) / "kubeconfig", fleet.url)
             with KubeCluster(kube.api_client_for(str(config), None), retrier=Retrier()) as cluster:
                 return _measure(
                     cluster,
                     fleet=fleet,
-                    repo=repo,
+                    source=loader,
                     repeat=repeat,
                     soak=soak,
                     churned=churned,
@@ -298,7 +337,7 @@ def _measure(
     cluster: KubeCluster,
     *,
     fleet: Fleet,
-    repo: Path,
+    source: Source,
     repeat: int,
     soak: int,
     churned: int,
@@ -358,7 +397,7 @@ def _measure(
 
     incremental = TimedPlanner(full_every=DEFAULT_FULL_EVERY)  # as the loop plans
     pipeline = Pipeline(
-        source=FolderSource(repo),
+        source=source,
         clusters=this_cluster(cluster),
         events=EventRecorder(enabled=True, log=lambda *a, **k: None),
         metrics=LoopMetrics(),
@@ -490,11 +529,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=int, default=0, help="passes of the churn soak (0: none)")
     parser.add_argument("--churn", type=int, default=100, help="pods replaced before each")
     parser.add_argument("--profile", action="store_true", help="cProfile one steady pass")
+    parser.add_argument(
+        "--source",
+        choices=("git", "folder"),
+        default="git",
+        help="the desired state as a git repository (file://, as the loop reads one in "
+        "production; default) or a local folder (read every pass)",
+    )
     args = parser.parse_args(argv)
     for nodes in (int(n) for n in args.nodes.split(",")):
         figures = measure(
-            nodes, repeat=args.repeat, soak=args.soak, churned=args.churn, profile=args.profile
+            nodes,
+            repeat=args.repeat,
+            soak=args.soak,
+            churned=args.churn,
+            profile=args.profile,
+            source=args.source,
         )
+        print(f"source: {args.source}")
         report(figures, churned=args.churn)
         sys.stdout.flush()
     return 0
