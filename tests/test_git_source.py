@@ -138,11 +138,16 @@ def test_reconcile_a_git_source_records_the_commit(
     assert run("rev-parse", "origin/main", cwd=remote.work) == head
     assert main(["plan", remote.url, *argv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["revision"] == head
-    # An invalid commit is never applied, not even partly.
+    # An invalid commit is never applied, not even partly: the last good revision, recorded in
+    # the status, is reconciled instead (tests/hostile/test_once_resumes_last_good.py).
     (remote.work / "fleet" / "broken.yaml").write_text("apiVersion: apps/v1\nkind: DaemonSet\n")
     bad = remote.commit("broken")
-    before = state.read_bytes()
     assert main(["reconcile", remote.url, "--once", *argv]) == 1
-    err = capsys.readouterr().err
-    assert "broken.yaml:" in err and f"at {bad[:12]} is invalid; nothing was done" in err
-    assert state.read_bytes() == before
+    out, err = capsys.readouterr()
+    assert "broken.yaml:" in err and f"at {bad[:12]} is invalid: reconciling the last good" in err
+    assert f"pass over revision {head}" in out
+    stamped = {
+        ds["metadata"]["annotations"].get("gitops-edge.io/git-revision")
+        for ds in json.loads(state.read_text())["daemonsets"]
+    }
+    assert stamped == {head}

@@ -21,13 +21,12 @@ from gitops_edge.model.desired import DesiredState
 from gitops_edge.reconciler.apply import ApplySettings
 from gitops_edge.reconciler.event_recorder import EventRecorder
 from gitops_edge.reconciler.incremental import IncrementalPlanner
-from gitops_edge.reconciler.loop import Loaded
+from gitops_edge.reconciler.loop import Loaded, resume_last_good
 from gitops_edge.reconciler.metrics import LoopMetrics
 from gitops_edge.reconciler.pipeline import ClusterOpener, FolderSource, Log, Pipeline, Source
 from gitops_edge.reconciler.publish import GitPublisher
 from gitops_edge.reconciler.rate_limit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 from gitops_edge.repository import diagnostics as diag
-from gitops_edge.repository.diagnostics import Diagnostic
 from gitops_edge.source.clone_repair import log_repairs
 from gitops_edge.source.gitproc import DEFAULT_TIMEOUT
 from gitops_edge.source.gitsource import (
@@ -197,9 +196,34 @@ def load_once(args: argparse.Namespace, load: Callable[[], Loaded]) -> DesiredSt
         return fail(str(exc))
     if loaded.desired is not None:
         return loaded.desired
-    if is_git_url(args.path):
-        return _invalid(redact(args.path), loaded.diagnostics, f" at {loaded.revision[:12]}")
-    return _invalid(args.path, loaded.diagnostics, "")
+    return fail(f"{_invalid(args, loaded)}; {NOTHING_DONE}", EXIT_INVALID)
+
+
+def load_or_resume(
+    args: argparse.Namespace, pipeline: Pipeline, *, log: Log
+) -> tuple[DesiredState, bool] | int:
+    """`load_once`, except that when a git SOURCE's newest revision is invalid, the last good
+    revision recorded in its committed status is reconciled instead, as the loop does (the
+    problems printed, and a warning naming both revisions): (desired state, whether it is
+    that last good one), or an exit code when there is none."""
+    try:
+        loaded = pipeline.load()
+    except GitSourceError as exc:
+        return fail(str(exc))
+    if loaded.desired is not None:
+        return loaded.desired, False
+    where = _invalid(args, loaded)
+    if pipeline.publisher is None:
+        return fail(f"{where}; {NOTHING_DONE}", EXIT_INVALID)
+    last_good = resume_last_good(pipeline.resume, invalid=loaded.revision, log=log)
+    if last_good is None:
+        return fail(f"{where}; {NOTHING_DONE}", EXIT_INVALID)
+    fail(
+        f"{where}: reconciling the last good revision {last_good.revision[:12]} instead "
+        "(fix or revert the newest commit; run `gitops-edge validate` on it)",
+        EXIT_INVALID,
+    )
+    return last_good, True
 
 
 def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | None] | int:
@@ -213,10 +237,13 @@ def load_source(args: argparse.Namespace) -> tuple[DesiredState, GitPublisher | 
     return desired, source if isinstance(source, GitPublisher) else None
 
 
-def _invalid(shown: str, diagnostics: tuple[Diagnostic, ...], at: str) -> int:
-    print(diag.render_text(list(diagnostics)), file=sys.stderr)
-    return fail(
-        f"{shown}: the desired state{at} is invalid; nothing was done "
-        "(run `gitops-edge validate` on it)",
-        EXIT_INVALID,
-    )
+NOTHING_DONE = "nothing was done (run `gitops-edge validate` on it)"
+
+
+def _invalid(args: argparse.Namespace, loaded: Loaded) -> str:
+    """Print the problems of an invalid SOURCE; "<SOURCE>: the desired state [at REV] is
+    invalid", for the error that follows."""
+    print(diag.render_text(list(loaded.diagnostics)), file=sys.stderr)
+    if is_git_url(args.path):
+        return f"{redact(args.path)}: the desired state at {loaded.revision[:12]} is invalid"
+    return f"{args.path}: the desired state is invalid"

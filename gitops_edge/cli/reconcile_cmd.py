@@ -31,7 +31,7 @@ from gitops_edge.cli.loop_cmd import run_reconcile_loop
 from gitops_edge.cli.pipeline_args import (
     add_apply_options,
     add_git_source,
-    load_once,
+    load_or_resume,
     pipeline_from_args,
     source_argument,
 )
@@ -130,9 +130,10 @@ def run_reconcile(args: argparse.Namespace) -> int:
     )
     if pipeline is None:
         return fail(f"{args.path}: no such file or folder")
-    desired = load_once(args, pipeline.load)
-    if isinstance(desired, int):
-        return desired
+    loaded = load_or_resume(args, pipeline, log=logger(args))
+    if isinstance(loaded, int):
+        return loaded
+    desired, head_invalid = loaded
     elector = _lead(args) if args.leader_elect else None
     if isinstance(elector, int):
         return elector
@@ -148,7 +149,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
     finally:
         if elector is not None:
             elector.stop(release=True)
-    return _render(args, outcome, revision=desired.revision)
+    code = _render(args, outcome, revision=desired.revision)
+    return max(code, EXIT_INVALID) if head_invalid else code
 
 
 def _lead(args: argparse.Namespace) -> LeaderElector | int:

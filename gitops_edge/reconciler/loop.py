@@ -126,7 +126,7 @@ def run_loop(
             if loaded.desired is None:
                 if loaded.revision != reported_invalid:
                     if last_good is None and resume is not None:  # a transient error: retried
-                        last_good = _resume(resume, invalid=loaded.revision, log=log)
+                        last_good = resume_last_good(resume, invalid=loaded.revision, log=log)
                     reported_invalid = loaded.revision
                     for diag in loaded.diagnostics:
                         log("error", "invalid desired state", diagnostic=render_text([diag]))
@@ -177,7 +177,11 @@ def run_loop(
     return passes
 
 
-def _resume(resume: Callable[[], Resumed], *, invalid: str, log: Log) -> DesiredState | None:
+def resume_last_good(
+    resume: Callable[[], Resumed], *, invalid: str, log: Log
+) -> DesiredState | None:
+    """The last good desired state `resume` finds for a run on the invalid revision `invalid`
+    (logged: resuming it, or why there is none); None when there is none."""
     resumed = resume()
     if resumed.desired is None:
         log("error", f"no last good revision to resume: {resumed.detail}", revision=invalid)
