@@ -4,6 +4,8 @@ pod deletions summed per DaemonSet; bookkeeping silent; identical Events share a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gitops_edge.model.desired import UpdateModel
 from gitops_edge.model.events import REVISION_ANNOTATION, Event, ObjectRef
 from gitops_edge.model.observed import Condition
@@ -169,3 +171,34 @@ def test_an_event_name_stays_within_253_characters() -> None:
     job = ObjectRef("operations.kubeedge.io/v1alpha2", "NodeUpgradeJob", "j" * 253)
     event = Event(job, "Normal", "Applied", "create", revision=REV, time=1.0)
     assert len(event.name) == 253 and event.name.startswith("j" * 236 + ".")
+
+
+def test_a_plan_error_is_a_warning_on_the_daemonset_or_node_job_it_leaves_alone() -> None:
+    """Nothing is done for a DaemonSet or node job with a plan error (e.g. overlapping node
+    groups): `kubectl describe` on it says why, as a Warning `PlanFailed`, once per pass even
+    when both rounds planned it."""
+    ds = replace(ds_plan(), errors=("node groups a and b overlap on n1",))
+    job = JobPlan(
+        kind="NodeUpgradeJob",
+        name="up",
+        api_version="operations.kubeedge.io/v1alpha2",
+        source="jobs/up.yaml:1",
+        phase="",
+        reason="",
+        nodes=(),
+        errors=("cluster serves only v1alpha1",),
+    )
+    plan = Plan(REV, 5.0, (ds,), jobs=(job,))
+    events = pass_events(
+        plans=(plan, plan), results=(), revision=REV, uids={("edge", "web-a"): "uid-web"}
+    )
+    assert [(e.involved, e.type, e.reason) for e in events] == [
+        (DS, "Warning", "PlanFailed"),
+        (
+            ObjectRef("operations.kubeedge.io/v1alpha2", "NodeUpgradeJob", "up"),
+            "Warning",
+            "PlanFailed",
+        ),
+    ]
+    assert events[0].message.startswith("not reconciled: node groups a and b overlap on n1")
+    assert events[1].message.startswith("not reconciled: cluster serves only v1alpha1")

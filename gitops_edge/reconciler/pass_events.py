@@ -1,5 +1,6 @@
 """The Kubernetes Events one reconcile pass emits, as values: what was applied, pruned, halted,
-rolled back or failed, on the object it happened to (the DaemonSet, the node job, the Namespace).
+rolled back or failed, on the object it happened to (the DaemonSet, the node job, the Namespace),
+and why a DaemonSet or node job with a plan error was left alone (`PlanFailed`).
 
 As Flux's controllers do (`EventRecorder.AnnotatedEventf` with `<group>/revision` metadata),
 each Event carries the source revision as the annotation `gitops-edge.io/revision`, and, so that
@@ -48,6 +49,7 @@ PODS_DELETED = "PodsDeleted"
 ROLLOUT_HALTED = "RolloutHalted"
 ROLLOUT_COMPLETE = "RolloutComplete"
 ROLLED_BACK = "RolledBack"
+PLAN_FAILED = "PlanFailed"  # a plan error: nothing is done for that object this pass
 _FAILED_REASONS: dict[type, str] = {
     ApplyDaemonSet: "ApplyFailed",
     ApplyNamespace: "ApplyFailed",
@@ -99,6 +101,8 @@ def pass_events(
                 events.append(
                     _event(ref, kind, reason, action.reason, revision=revision, time=when)
                 )
+    for plan in plans:
+        events.extend(_plan_errors(plan, uids or {}, revision=revision))
     for ref, (when, nodes) in deleted.items():
         shown = ", ".join(nodes[:NODES_SHOWN])
         more = f" and {len(nodes) - NODES_SHOWN} more" if len(nodes) > NODES_SHOWN else ""
@@ -110,6 +114,35 @@ def pass_events(
         events.append(_event(ref, NORMAL, PODS_DELETED, text, revision=revision, time=when))
     unique = {event.key: event for event in reversed(events)}  # the first of each, in order
     return tuple(sorted(unique.values(), key=events.index))
+
+
+def _plan_errors(
+    plan: Plan, uids: Mapping[tuple[str, str], str], *, revision: str
+) -> Iterable[Event]:
+    """A Warning on each DaemonSet and node job the plan leaves alone, saying why (a pass's
+    rounds plan the same errors: identical Events keep the first)."""
+    for ds in plan.daemonsets:
+        ref = _daemonset(ds.namespace, ds.name, uids)
+        for error in ds.errors:
+            yield _event(
+                ref,
+                WARNING,
+                PLAN_FAILED,
+                f"not reconciled: {error}",
+                revision=revision,
+                time=plan.now,
+            )
+    for job in plan.jobs:
+        ref = ObjectRef(api_version=job.api_version, kind=job.kind, name=job.name)
+        for error in job.errors:
+            yield _event(
+                ref,
+                WARNING,
+                PLAN_FAILED,
+                f"not reconciled: {error}",
+                revision=revision,
+                time=plan.now,
+            )
 
 
 def _done(action: Action) -> tuple[str, str] | None:
