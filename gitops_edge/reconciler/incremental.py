@@ -24,7 +24,10 @@ sequences); it decides which DaemonSet plans can be reused and hands them to the
 When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
 net, `--full-replan-every`). What changed is found by comparing the observation with the
 previous one, object by object: objects the watch-fed cache did not replace are the same
-Python objects, so an unchanged object costs an identity check.
+Python objects, so an unchanged object costs an identity check. The planner's index of the pods
+(by owning DaemonSet) and of the nodes (by name and label) is kept between passes too: the
+pods' part is updated from the pods that changed, the nodes' part is rebuilt only when a node
+changed, and both are rebuilt from scratch at every full replan.
 Side effects: none beyond its own memory (the previous plan and observation).
 """
 
