@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -385,3 +386,55 @@ def test_a_node_joining_an_overlapping_group_replans_every_daemonset_whose_group
     assert after == full_plan(desired, world.observed())
     web_a = next(d for d in after.daemonsets if d.name == "web-a")
     assert "node n0 is in groups a and b and c" in web_a.errors[0]
+
+
+class _CountingPods(tuple):  # type: ignore[type-arg]
+    """A pods tuple that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_a_steady_pass_keeps_the_pod_and_node_index_and_walks_the_pods_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 100,000 nodes and 1,000,000 pods, indexing every pod by owner and every node by label
+    at every pass was most of a steady pass's planning: the index is kept between passes and
+    updated from what changed; the pods are walked once (the identity check against the
+    previous observation), the nodes' label index is not rebuilt."""
+    from gitops_edge.planner import index
+
+    desired, world = _steady()
+    planner = IncrementalPlanner(full_every=1000)
+    observed = world.observed()
+    planner.plan(desired, observed)
+    built: list[int] = []
+    label_index = index.LabelIndex.of
+
+    def counting(nodes: Iterable[Node]) -> index.LabelIndex:
+        built.append(1)
+        return label_index(nodes)
+
+    monkeypatch.setattr(index.LabelIndex, "of", counting)
+    _CountingPods.walks = 0
+    again = replace(observed, pods=_CountingPods(observed.pods), nodes=tuple(observed.nodes))
+    assert planner.plan(desired, again) == full_plan(desired, observed)
+    assert _CountingPods.walks <= 1
+    assert len(built) == 1  # full_plan's own, not the incremental planner's
+
+
+def test_the_kept_pod_index_follows_pods_created_changed_and_deleted() -> None:
+    desired, world = _steady()
+    planner = IncrementalPlanner(full_every=1000)
+    planner.plan(desired, world.observed())
+    names = sorted(n for n in world.pods if n.startswith("agent-"))
+    del world.pods[names[0]]
+    pod = world.pods[names[1]]
+    world.pods[names[1]] = replace(pod, ready=False, ready_since=None)
+    world.create("agent", pod.node, world.revision["agent"], ready_since=None)
+    for _ in range(3):
+        observed = world.observed()
+        assert planner.plan(desired, observed) == full_plan(desired, observed)

@@ -407,3 +407,79 @@ def test_nodes_per_group_come_from_a_label_index_not_every_group_times_every_nod
     }
     assert counted == expected
     assert len(asked) <= len(nodes)
+
+
+# ── issue 20: a steady pass sets only the series whose value changed ─────────────────────────
+
+
+def _count_labels(metrics: LoopMetrics, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the per-DaemonSet and per-group gauges, one per `labels(...)` call (a series
+    looked up to be set) from now on."""
+    touched: list[str] = []
+    for gauge in (
+        metrics.daemonset_nodes,
+        metrics.deferred,
+        metrics.halted,
+        metrics.nodes,
+        metrics.empty_groups,
+    ):
+        original = gauge.labels
+
+        def counting(*a: Any, _o: Any = original, _g: Any = gauge, **k: Any) -> Any:
+            touched.append(_g._name)
+            return _o(*a, **k)
+
+        monkeypatch.setattr(gauge, "labels", counting)
+    return touched
+
+
+def test_an_unchanged_pass_touches_no_per_daemonset_or_per_group_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10,000 DaemonSets × 5 series set at every pass were most of a steady pass's "rest" at
+    100,000 nodes: a pass whose figures did not change sets none of them, and the exposition
+    is the same."""
+    cluster = SimCluster.create(
+        groups=[("hangzhou", 3), ("shanghai", 2)], group_label_keys=("apps.openyurt.io/nodepool",)
+    )
+    cluster.set_node_ready("shanghai-02", False)
+    desired = load_desired(EXAMPLE, revision="abc123")
+    reconcile_once(desired, cluster)
+    observed = cluster.observe()
+    after = plan(desired, observed)
+    metrics = LoopMetrics()
+    metrics.record_pass(desired=desired, observed=observed, plan=after, seconds=0.25)
+    before = {
+        n: samples(metrics, n)
+        for n in ("gitops_edge_daemonset_nodes", "gitops_edge_nodes", "gitops_edge_nodegroup_empty")
+    }
+    touched = _count_labels(metrics, monkeypatch)
+    again = cluster.observe()
+    metrics.record_pass(desired=desired, observed=again, plan=plan(desired, again), seconds=0.25)
+    assert touched == []
+    assert {n: samples(metrics, n) for n in before} == before
+
+
+def test_a_changed_daemonset_sets_only_its_series_and_a_gone_one_loses_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    metrics, after = example_pass()
+    first, *rest = after.daemonsets
+    progress = replace(first.progress, outdated=first.progress.outdated + 7)
+    changed = replace(after, daemonsets=(replace(first, progress=progress), *rest[1:]))
+    touched = _count_labels(metrics, monkeypatch)
+    record(changed, metrics)
+    # Only the changed figure's series is set (the gone DaemonSet's are removed, not set).
+    assert [t for t in touched if "daemonset" in t] == ["gitops_edge_daemonset_nodes"]
+    fresh = LoopMetrics()
+    record(changed, fresh)
+    for name in (
+        "gitops_edge_daemonset_nodes",
+        "gitops_edge_daemonset_deferred_nodes",
+        "gitops_edge_daemonset_halted",
+        "gitops_edge_nodes",
+        "gitops_edge_nodegroup_empty",
+    ):
+        assert samples(metrics, name) == samples(fresh, name), name
+    gone = {("daemonset", rest[0].name), ("namespace", rest[0].namespace)}
+    assert not [k for k in samples(metrics, "gitops_edge_daemonset_halted") if gone <= set(k)]

@@ -20,13 +20,13 @@ from dataclasses import replace
 
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import DesiredState
-from gitops_edge.model.observed import Observed
+from gitops_edge.model.observed import Observed, PodObs
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner.classify import NodeView, daemonset_views
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.fleet import empty_groups, fleet_nodes, fleet_progress
 from gitops_edge.planner.groups import overlap_errors
-from gitops_edge.planner.index import group_members, index_observed
+from gitops_edge.planner.index import NodeIndex, group_members, index_observed
 from gitops_edge.planner.jobs import plan_repository_jobs
 from gitops_edge.planner.namespaces import plan_namespaces
 from gitops_edge.planner.policy import holds_for_groups, job_window_holds
@@ -42,17 +42,27 @@ def plan(desired: DesiredState, observed: Observed) -> Plan:
 
 
 def plan_reusing(
-    desired: DesiredState, observed: Observed, *, reuse: Mapping[Key, DaemonSetPlan]
+    desired: DesiredState,
+    observed: Observed,
+    *,
+    reuse: Mapping[Key, DaemonSetPlan],
+    pods_by_owner: Mapping[str, tuple[PodObs, ...]] | None = None,
+    nodes: NodeIndex | None = None,
 ) -> Plan:
     """The plan of `desired` against `observed`, taking the DaemonSet plans in `reuse` (by
     (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
     (and reuses every DaemonSet of a workload with waves, or none: a wave's hold is decided
     from the earlier waves' DaemonSets, planned here). A reused plan carries its own share of
-    the fleet's distinct-node figures (`DaemonSetPlan.fleet`), so `Plan.fleet` is the same."""
+    the fleet's distinct-node figures (`DaemonSetPlan.fleet`), so `Plan.fleet` is the same.
+    `pods_by_owner` (the DaemonSet pods by owner uid, as `index.indexed_pod` selects them) and
+    `nodes` (`NodeIndex.of(observed.nodes)`), when given, are taken as the caller's index of
+    `observed` instead of walking its pods and nodes again."""
     reused_uids = frozenset(
         ds.uid for ds in observed.daemonsets if (ds.namespace, ds.name) in reuse and ds.uid
     )
-    index = index_observed(observed, skip_owners=reused_uids)
+    index = index_observed(
+        observed, skip_owners=reused_uids, pods_by_owner=pods_by_owner, nodes=nodes
+    )
     members = group_members(desired.groups, index.labels)
     errors = overlap_errors(desired.daemonsets, members=members)
     # No double driving: where yurt-manager runs, it moves the pods of DaemonSets annotated

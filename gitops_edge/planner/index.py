@@ -80,36 +80,71 @@ class FleetIndex:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class NodeIndex:
+    """The lookups over the nodes alone (what a pass whose nodes did not change may reuse)."""
+
+    nodes: Mapping[str, Node]
+    labels: LabelIndex
+    ready_tainted: frozenset[str]
+    ready_nodes: frozenset[str]
+
+    @classmethod
+    def of(cls, nodes: Iterable[Node]) -> NodeIndex:
+        nodes = tuple(nodes)
+        return cls(
+            nodes={n.name: n for n in nodes},
+            labels=LabelIndex.of(nodes),
+            ready_nodes=frozenset(n.name for n in nodes if n.ready),
+            ready_tainted=frozenset(
+                n.name
+                for n in nodes
+                if n.ready and any(t.effect in REPELLING_EFFECTS for t in n.taints)
+            ),
+        )
+
+
+def indexed_pod(pod: PodObs) -> bool:
+    """Whether `pod` belongs in `FleetIndex.pods_by_owner`: a DaemonSet's pod with a node (a pod
+    whose node cannot be determined, unbound and not pinned, belongs to no node and must not
+    count in any budget)."""
+    return pod.owner_kind == DAEMONSET_KIND and bool(pod.owner_uid) and bool(pod.node)
+
+
 def index_observed(
-    observed: Observed, *, skip_owners: AbstractSet[str] = frozenset()
+    observed: Observed,
+    *,
+    skip_owners: AbstractSet[str] = frozenset(),
+    pods_by_owner: Mapping[str, tuple[PodObs, ...]] | None = None,
+    nodes: NodeIndex | None = None,
 ) -> FleetIndex:
     """The lookups over `observed`; the pods of the DaemonSets whose uid is in `skip_owners`
-    (those whose plans are reused, not planned) are left out."""
-    pods: dict[str, list[PodObs]] = defaultdict(list)
-    for pod in observed.pods:
-        # A pod whose node cannot be determined (unbound and not pinned) belongs to no node
-        # and must not count in any budget.
-        if (
-            pod.owner_kind == DAEMONSET_KIND
-            and pod.owner_uid
-            and pod.node
-            and pod.owner_uid not in skip_owners
-        ):
-            pods[pod.owner_uid].append(pod)
+    (those whose plans are reused, not planned) are left out. `pods_by_owner` and `nodes`, when
+    given, are the caller's (equal to what would be computed from `observed`, kept between
+    passes by the incremental planner): the pods and nodes are then not walked."""
+    if pods_by_owner is None:
+        pods: dict[str, list[PodObs]] = defaultdict(list)
+        for pod in observed.pods:
+            if (
+                pod.owner_kind == DAEMONSET_KIND
+                and pod.owner_uid
+                and pod.node
+                and pod.owner_uid not in skip_owners
+            ):
+                pods[pod.owner_uid].append(pod)
+        pods_by_owner = {key: tuple(value) for key, value in pods.items()}
+    if nodes is None:
+        nodes = NodeIndex.of(observed.nodes)
     return FleetIndex(
-        nodes={n.name: n for n in observed.nodes},
+        nodes=nodes.nodes,
         daemonsets={(d.namespace, d.name): d for d in observed.daemonsets},
-        pods_by_owner={key: tuple(value) for key, value in pods.items()},
+        pods_by_owner=pods_by_owner,
         pull_jobs={(j.namespace, j.name): j for j in observed.pull_jobs},
         node_jobs={(j.kind, j.name): j for j in observed.jobs},
         job_versions=observed.job_versions,
-        labels=LabelIndex.of(observed.nodes),
-        ready_nodes=frozenset(n.name for n in observed.nodes if n.ready),
-        ready_tainted=frozenset(
-            n.name
-            for n in observed.nodes
-            if n.ready and any(t.effect in REPELLING_EFFECTS for t in n.taints)
-        ),
+        labels=nodes.labels,
+        ready_nodes=nodes.ready_nodes,
+        ready_tainted=nodes.ready_tainted,
     )
 
 

@@ -24,7 +24,10 @@ sequences); it decides which DaemonSet plans can be reused and hands them to the
 When unsure, it replans. Every `full_every` passes everything is replanned anyway (the safety
 net, `--full-replan-every`). What changed is found by comparing the observation with the
 previous one, object by object: objects the watch-fed cache did not replace are the same
-Python objects, so an unchanged object costs an identity check.
+Python objects, so an unchanged object costs an identity check. The planner's index of the pods
+(by owning DaemonSet) and of the nodes (by name and label) is kept between passes too: the
+pods' part is updated from the pods that changed, the nodes' part is rebuilt only when a node
+changed, and both are rebuilt from scratch at every full replan.
 Side effects: none beyond its own memory (the previous plan and observation).
 """
 
@@ -40,6 +43,7 @@ from gitops_edge.model.maintenance import next_start, open_at
 from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner import plan_reusing
+from gitops_edge.planner.index import NodeIndex, indexed_pod
 
 Key = tuple[str, str]  # (namespace, name)
 T = TypeVar("T")
@@ -70,6 +74,11 @@ class IncrementalPlanner:
         self.reused = 0
         self._passes_since_full = 0
         self._memo: _Memo | None = None
+        # The planner's index of the last observation's pods and nodes, kept between passes:
+        # pods updated from the pods that changed, nodes rebuilt only when one changed (the
+        # full replan rebuilds both from scratch).
+        self._pods = _PodIndex()
+        self._nodes: NodeIndex | None = None
 
     def begin_pass(self) -> None:
         """A pass starts: counts towards the next full replan."""
@@ -80,9 +89,18 @@ class IncrementalPlanner:
         if memo is None or self._passes_since_full >= self.full_every:
             self._passes_since_full = 0
             reuse: dict[Key, DaemonSetPlan] = {}
+            self._pods.rebuild(observed.pods)
+            self._nodes = NodeIndex.of(observed.nodes)
         else:
-            reuse = _reusable(memo, desired=desired, observed=observed)
-        result = plan_reusing(desired, observed, reuse=reuse)
+            pods = _changed(memo.observed.pods, observed.pods, _pod_key)
+            nodes = _changed(memo.observed.nodes, observed.nodes, _node_key)
+            self._pods.update(pods)
+            if nodes or self._nodes is None:
+                self._nodes = NodeIndex.of(observed.nodes)
+            reuse = _reusable(memo, desired=desired, observed=observed, pods=pods, nodes=nodes)
+        result = plan_reusing(
+            desired, observed, reuse=reuse, pods_by_owner=self._pods.tuples, nodes=self._nodes
+        )
         fresh = [p for p in result.daemonsets if (p.namespace, p.name) not in reuse]
         self.planned += len(fresh)
         self.reused += len(reuse)
@@ -99,10 +117,53 @@ class IncrementalPlanner:
     __call__ = plan
 
 
+class _PodIndex:
+    """The DaemonSet pods of an observation by owner uid (`FleetIndex.pods_by_owner`; a
+    DaemonSet's pods are ordered by node and name wherever they are read, so the order here
+    does not matter), kept current from the pods that changed between observations."""
+
+    def __init__(self) -> None:
+        self._by_owner: dict[str, dict[Key, PodObs]] = {}
+        self.tuples: dict[str, tuple[PodObs, ...]] = {}
+
+    def rebuild(self, pods: Iterable[PodObs]) -> None:
+        by_owner: dict[str, dict[Key, PodObs]] = {}
+        for pod in pods:
+            if indexed_pod(pod):
+                by_owner.setdefault(pod.owner_uid, {})[(pod.namespace, pod.name)] = pod
+        self._by_owner = by_owner
+        self.tuples = {uid: tuple(p.values()) for uid, p in by_owner.items()}
+
+    def update(self, changes: Iterable[Change[PodObs]]) -> None:
+        touched: set[str] = set()
+        for before, after in changes:
+            if before is not None and indexed_pod(before):
+                self._by_owner.get(before.owner_uid, {}).pop((before.namespace, before.name), None)
+                touched.add(before.owner_uid)
+            if after is not None and indexed_pod(after):
+                self._by_owner.setdefault(after.owner_uid, {})[(after.namespace, after.name)] = (
+                    after
+                )
+                touched.add(after.owner_uid)
+        for uid in touched:
+            pods = self._by_owner.get(uid)
+            if pods:
+                self.tuples[uid] = tuple(pods.values())
+            else:
+                self._by_owner.pop(uid, None)
+                self.tuples.pop(uid, None)
+
+
 def _reusable(
-    memo: _Memo, *, desired: DesiredState, observed: Observed
+    memo: _Memo,
+    *,
+    desired: DesiredState,
+    observed: Observed,
+    pods: Sequence[Change[PodObs]],
+    nodes: Sequence[Change[Node]],
 ) -> dict[Key, DaemonSetPlan]:
-    """The previous DaemonSet plans still valid for (`desired`, `observed`)."""
+    """The previous DaemonSet plans still valid for (`desired`, `observed`); `pods` and `nodes`:
+    what changed between the previous observation and this one (`_changed`)."""
     before, now = memo.observed, observed.now
     if (
         now < before.now
@@ -126,8 +187,6 @@ def _reusable(
     old_ds, new_ds = _by_key(before.daemonsets), _by_key(observed.daemonsets)
     dirty |= {k for k in wanted if not _same(old_ds.get(k), new_ds.get(k))}
     owners = {ds.uid: k for k, ds in (*old_ds.items(), *new_ds.items()) if ds.uid}
-    nodes = _changed(before.nodes, observed.nodes, _node_key)
-    pods = _changed(before.pods, observed.pods, _pod_key)
     dirty |= {owners[p.owner_uid] for pair in pods for p in pair if p and p.owner_uid in owners}
     if nodes:
         dirty |= _touched_by_nodes(

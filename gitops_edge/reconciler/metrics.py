@@ -15,6 +15,7 @@ Side effects: `serve` listens on a socket in a background thread.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +54,26 @@ NO_GROUP = "-"  # the group label of a DaemonSet that belongs to no node group
 DAEMONSET_LABELS = ("namespace", "daemonset", "workload", "group")
 
 
+class _Series:
+    """The values last set on labelled gauges, so that a pass sets only the series whose value
+    changed and removes those it no longer has (the same exposition as clearing and setting
+    every series, without touching 10,000 DaemonSets' series at every pass)."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, dict[tuple[str, ...], float]] = {}
+
+    def update(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
+        """Make `gauge`'s series exactly `values` (label values in the gauge's label order)."""
+        last = self._last.setdefault(id(gauge), {})
+        for labels in [k for k in last if k not in values]:
+            gauge.remove(*labels)
+            del last[labels]
+        for labels, value in values.items():
+            if last.get(labels) != value:
+                gauge.labels(*labels).set(value)
+                last[labels] = value
+
+
 class LoopMetrics:
     """`pass_errors`: the transient error classes a pass may fail with; a failed pass counts
     under the most specific of them it is an instance of (a `CloudUnreachableError` under
@@ -66,6 +87,10 @@ class LoopMetrics:
         PlatformCollector(registry=r)
         GCCollector(registry=r)
         self.server: Any = None  # once served
+        self._series = _Series()
+        # (groups, nodes, counts) of the last pass's gitops_edge_nodes
+        self._last_nodes: tuple[object, Sequence[object], dict[tuple[str, ...], float]] | None
+        self._last_nodes = None
         self.passes = Counter("gitops_edge_passes", "Reconcile passes run.", registry=r)
         self.duration = Histogram(
             "gitops_edge_pass_duration_seconds",
@@ -174,36 +199,58 @@ class LoopMetrics:
             self.drift.labels(workload=ds.workload, group=ds.group or NO_GROUP).inc()
         self.drifted.set(len(drifted))
         self.duration.observe(seconds)
-        self.nodes.clear()
-        # Members from a label index (set operations), not every group asked about every node.
-        members = group_members(desired.groups, LabelIndex.of(observed.nodes))
-        ready_nodes = {n.name for n in observed.nodes if n.ready}
-        for group in desired.groups:
-            names = members[group.name]
-            ready = len(names & ready_nodes)
-            self.nodes.labels(group=group.name, state="Ready").set(ready)
-            self.nodes.labels(group=group.name, state="NotReady").set(len(names) - ready)
-        self.empty_groups.clear()
+        self._series.update(self.nodes, self._group_nodes(desired, observed))
         empty = {w.group for w in plan.empty_groups}
-        for group in desired.groups:
-            self.empty_groups.labels(group=group.name).set(1 if group.name in empty else 0)
+        self._series.update(
+            self.empty_groups,
+            {(g.name,): 1.0 if g.name in empty else 0.0 for g in desired.groups},
+        )
         self._record_daemonsets(plan.daemonsets)
         self._record_jobs(plan)
         self.revision.clear()
         self.revision.labels(revision=desired.revision).set(1)
 
+    def _group_nodes(
+        self, desired: DesiredState, observed: Observed
+    ) -> dict[tuple[str, ...], float]:
+        """Each group's nodes by Ready state; the previous figures while the groups and the
+        nodes are the very same (a quiet watch-fed cache hands the same Node objects)."""
+        last = self._last_nodes
+        if (
+            last is not None
+            and last[0] == desired.groups
+            and len(last[1]) == len(observed.nodes)
+            and all(map(operator.is_, last[1], observed.nodes))
+        ):
+            return last[2]
+        # Members from a label index (set operations), not every group asked about every node.
+        members = group_members(desired.groups, LabelIndex.of(observed.nodes))
+        ready_nodes = {n.name for n in observed.nodes if n.ready}
+        counts: dict[tuple[str, ...], float] = {}
+        for group in desired.groups:
+            names = members[group.name]
+            ready = len(names & ready_nodes)
+            counts[(group.name, "Ready")] = ready
+            counts[(group.name, "NotReady")] = len(names) - ready
+        self._last_nodes = (desired.groups, observed.nodes, counts)
+        return counts
+
     def _record_daemonsets(self, daemonsets: Iterable[DaemonSetPlan]) -> None:
-        for gauge in (self.daemonset_nodes, self.deferred, self.halted):
-            gauge.clear()
+        nodes: dict[tuple[str, ...], float] = {}
+        deferred: dict[tuple[str, ...], float] = {}
+        halted: dict[tuple[str, ...], float] = {}
         for ds in daemonsets:
             labels = (ds.namespace, ds.name, ds.workload, ds.group or NO_GROUP)
             p = ds.progress
             updating = max(0, p.nodes - p.current - p.outdated)
-            for state, count in (("current", p.current), ("outdated", p.outdated)):
-                self.daemonset_nodes.labels(*labels, state).set(count)
-            self.daemonset_nodes.labels(*labels, "updating").set(updating)
-            self.deferred.labels(*labels).set(p.deferred)
-            self.halted.labels(*labels).set(1 if ds.halted else 0)
+            nodes[(*labels, "current")] = p.current
+            nodes[(*labels, "outdated")] = p.outdated
+            nodes[(*labels, "updating")] = updating
+            deferred[labels] = p.deferred
+            halted[labels] = 1 if ds.halted else 0
+        self._series.update(self.daemonset_nodes, nodes)
+        self._series.update(self.deferred, deferred)
+        self._series.update(self.halted, halted)
 
     def _record_jobs(self, plan: Plan) -> None:
         jobs = {(kind, state): 0 for kind in JOB_KINDS for state in JOB_STATES}
@@ -213,10 +260,8 @@ class LoopMetrics:
             jobs[key] = jobs.get(key, 0) + 1
             for node in job.nodes:
                 tasks[job.kind, node.phase] = tasks.get((job.kind, node.phase), 0) + 1
-        for gauge, counts in ((self.node_jobs, jobs), (self.node_job_nodes, tasks)):
-            gauge.clear()
-            for (kind, state), count in counts.items():
-                gauge.labels(kind=kind, state=state).set(count)
+        self._series.update(self.node_jobs, {k: float(v) for k, v in jobs.items()})
+        self._series.update(self.node_job_nodes, {k: float(v) for k, v in tasks.items()})
 
     def record_loaded(self, loaded: Loaded) -> None:
         """What the source yielded this pass: a valid revision, or an invalid one."""
