@@ -15,13 +15,13 @@ DaemonSets are not even indexed. Everything else is planned as `plan` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from gitops_edge.model import nodejobs as nj
 from gitops_edge.model.desired import DesiredState
 from gitops_edge.model.observed import Observed, PodObs
-from gitops_edge.model.plan import DaemonSetPlan, Plan
+from gitops_edge.model.plan import DaemonSetPlan, FleetProgress, Plan
 from gitops_edge.planner.classify import NodeView, daemonset_views
 from gitops_edge.planner.daemonset import plan_daemonset
 from gitops_edge.planner.fleet import empty_groups, fleet_nodes, fleet_progress
@@ -48,15 +48,18 @@ def plan_reusing(
     reuse: Mapping[Key, DaemonSetPlan],
     pods_by_owner: Mapping[str, tuple[PodObs, ...]] | None = None,
     nodes: NodeIndex | None = None,
+    fleet_of: Callable[[tuple[DaemonSetPlan, ...]], FleetProgress] = fleet_progress,
 ) -> Plan:
     """The plan of `desired` against `observed`, taking the DaemonSet plans in `reuse` (by
-    (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
-    (and reuses every DaemonSet of a workload with waves, or none: a wave's hold is decided
-    from the earlier waves' DaemonSets, planned here). A reused plan carries its own share of
-    the fleet's distinct-node figures (`DaemonSetPlan.fleet`), so `Plan.fleet` is the same.
-    `pods_by_owner` (the DaemonSet pods by owner uid, as `index.indexed_pod` selects them) and
-    `nodes` (`NodeIndex.of(observed.nodes)`), when given, are taken as the caller's index of
-    `observed` instead of walking its pods and nodes again."""
+        (namespace, name)) as they are. The caller vouches that each equals what `plan` would give
+        (and reuses every DaemonSet of a workload with waves, or none: a wave's hold is decided
+        from the earlier waves' DaemonSets, planned here). A reused plan carries its own share of
+        the fleet's distinct-node figures (`DaemonSetPlan.fleet`), so `Plan.fleet` is the same;
+    `fleet_of` makes those figures from the plans (the caller may count them incrementally: it
+    vouches for the same result as `fleet_progress`).
+        `pods_by_owner` (the DaemonSet pods by owner uid, as `index.indexed_pod` selects them) and
+        `nodes` (`NodeIndex.of(observed.nodes)`), when given, are taken as the caller's index of
+        `observed` instead of walking its pods and nodes again."""
     reused_uids = frozenset(
         ds.uid for ds in observed.daemonsets if (ds.namespace, ds.name) in reuse and ds.uid
     )
@@ -134,6 +137,6 @@ def plan_reusing(
         namespaces=namespaces.applies,
         namespace_prunes=namespaces.prunes,
         namespace_notes=namespaces.notes,
-        fleet=fleet_progress(daemonsets),
+        fleet=fleet_of(daemonsets),
         empty_groups=empty_groups(desired.groups, members=members, daemonsets=desired.daemonsets),
     )

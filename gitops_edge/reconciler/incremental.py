@@ -44,6 +44,7 @@ from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner import plan_reusing
 from gitops_edge.planner.index import NodeIndex, indexed_pod
+from gitops_edge.reconciler.fleet_counts import FleetCounts
 
 Key = tuple[str, str]  # (namespace, name)
 T = TypeVar("T")
@@ -79,6 +80,7 @@ class IncrementalPlanner:
         # full replan rebuilds both from scratch).
         self._pods = _PodIndex()
         self._nodes: NodeIndex | None = None
+        self._fleet = FleetCounts()  # the plan's distinct-node figures, counted incrementally
 
     def begin_pass(self) -> None:
         """A pass starts: counts towards the next full replan."""
@@ -91,6 +93,7 @@ class IncrementalPlanner:
             reuse: dict[Key, DaemonSetPlan] = {}
             self._pods.rebuild(observed.pods)
             self._nodes = NodeIndex.of(observed.nodes)
+            self._fleet.reset()
         else:
             pods = _changed(memo.observed.pods, observed.pods, _pod_key)
             nodes = _changed(memo.observed.nodes, observed.nodes, _node_key)
@@ -99,7 +102,12 @@ class IncrementalPlanner:
                 self._nodes = NodeIndex.of(observed.nodes)
             reuse = _reusable(memo, desired=desired, observed=observed, pods=pods, nodes=nodes)
         result = plan_reusing(
-            desired, observed, reuse=reuse, pods_by_owner=self._pods.tuples, nodes=self._nodes
+            desired,
+            observed,
+            reuse=reuse,
+            pods_by_owner=self._pods.tuples,
+            nodes=self._nodes,
+            fleet_of=self._fleet.progress,
         )
         fresh = [p for p in result.daemonsets if (p.namespace, p.name) not in reuse]
         self.planned += len(fresh)
