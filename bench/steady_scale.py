@@ -30,7 +30,8 @@ for each fleet size (`--nodes 10000,30000,100000`):
 
 `--soak PASSES` (item 4): after those, PASSES more passes, each after `--churn` pods were
 replaced (deleted and recreated under a new name, as a DaemonSet controller does); prints the
-RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1).
+RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1), and
+the RSS after each tenth (where it grows, if it does).
 `--profile` prints the top of a cProfile of one steady pass.
 
 Usage: python bench/steady_scale.py [--nodes 10000,30000,100000] [--repeat 3] [--soak 0]
@@ -460,11 +461,14 @@ def _measure(
     figures["rss"], figures["rss_peak"] = rss_now(), rss_peak()
     if soak:
         warm_at = max(1, soak // 10)
+        figures["soak_trace"] = []
         for i in range(soak):
             fleet.send("churn", churned)
             one_pass()
-            if i + 1 == warm_at:
+            if (i + 1) % warm_at == 0:
                 gc.collect()
+                figures["soak_trace"].append(rss_now())
+            if i + 1 == warm_at:
                 figures["soak_warm"] = rss_now()
         gc.collect()
         figures["soak_end"] = rss_now()
@@ -515,6 +519,8 @@ def report(f: dict[str, Any], *, churned: int) -> None:
             f"warm-up {f['soak_warm'] / 2**30:.3f} GiB, at the end {f['soak_end'] / 2**30:.3f} "
             f"GiB, ratio end/warm {ratio:.3f}"
         )
+        trace = " ".join(f"{rss / 2**30:.3f}" for rss in f["soak_trace"])
+        print(f"    RSS (GiB) after each tenth of the soak: {trace}")
 
 
 def main(argv: list[str] | None = None) -> int:
