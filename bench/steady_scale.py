@@ -13,8 +13,9 @@ rendered every pass), Events on, metrics on (as with `--metrics-addr`), planning
 incrementally as the loop does (`IncrementalPlanner`, a full replan every 10th pass). Measured,
 for each fleet size (`--nodes 10000,30000,100000`):
 
-- download: the 4 cached resources' paged LISTs, each page `json.loads`-ed and dropped, with
-  the GC off (the baseline of the initial sync), best of --repeat;
+- download: the 4 cached resources' paged LISTs, each page read raw (`_preload_content=False`)
+  and parsed with the stdlib's `json.loads` (whatever parser the adapter uses), then dropped,
+  with the GC off (the baseline of the initial sync), best of --repeat;
 - parse: `json.loads` of the same bodies (already downloaded), GC off: a CPU-only yardstick
   that grows with the fleet;
 - initial sync: `start_cache()` (list every resource, parse into the cache); ratio to the
@@ -29,7 +30,8 @@ for each fleet size (`--nodes 10000,30000,100000`):
 
 `--soak PASSES` (item 4): after those, PASSES more passes, each after `--churn` pods were
 replaced (deleted and recreated under a new name, as a DaemonSet controller does); prints the
-RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1).
+RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1), and
+the RSS after each tenth (where it grows, if it does).
 `--profile` prints the top of a cProfile of one steady pass.
 
 Usage: python bench/steady_scale.py [--nodes 10000,30000,100000] [--repeat 3] [--soak 0]
@@ -348,13 +350,10 @@ def _measure(
     kinds = list(parsers(kube.PLANNER_CONDITIONS))
     raw: list[bytes] = []
 
-    def download() -> None:
-        for kind in kinds:
-            for _ in cluster.list_bodies(kind):
-                pass  # each page json.loads-ed inside bodies(), then dropped
-
-    def keep_raw() -> None:
-        raw.clear()
+    def download(keep: bool = False) -> None:
+        """Every page of the cached resources' LISTs, raw (`_preload_content=False`, as the
+        adapter asks for it), each `json.loads`-ed (the stdlib parser, not the adapter's) and
+        dropped (or kept raw, for `parse`)."""
         for kind in kinds:
             lister, selectors = cluster._lister(kind)
             token = ""
@@ -363,7 +362,8 @@ def _measure(
                 if token:
                     params["_continue"] = token
                 data = lister(**params, _preload_content=False).data
-                raw.append(data)
+                if keep:
+                    raw.append(data)
                 token = (json.loads(data).get("metadata") or {}).get("continue") or ""
                 if not token:
                     break
@@ -372,7 +372,7 @@ def _measure(
         for body in raw:
             json.loads(body)
 
-    keep_raw()
+    download(keep=True)
     figures: dict[str, Any] = {"nodes": 0, "pods": 0}
     figures["download"] = min(timed(without_gc(download)) for _ in range(repeat))
     figures["parse"] = min(timed(without_gc(parse)) for _ in range(repeat))
@@ -461,11 +461,14 @@ def _measure(
     figures["rss"], figures["rss_peak"] = rss_now(), rss_peak()
     if soak:
         warm_at = max(1, soak // 10)
+        figures["soak_trace"] = []
         for i in range(soak):
             fleet.send("churn", churned)
             one_pass()
-            if i + 1 == warm_at:
+            if (i + 1) % warm_at == 0:
                 gc.collect()
+                figures["soak_trace"].append(rss_now())
+            if i + 1 == warm_at:
                 figures["soak_warm"] = rss_now()
         gc.collect()
         figures["soak_end"] = rss_now()
@@ -516,6 +519,8 @@ def report(f: dict[str, Any], *, churned: int) -> None:
             f"warm-up {f['soak_warm'] / 2**30:.3f} GiB, at the end {f['soak_end'] / 2**30:.3f} "
             f"GiB, ratio end/warm {ratio:.3f}"
         )
+        trace = " ".join(f"{rss / 2**30:.3f}" for rss in f["soak_trace"])
+        print(f"    RSS (GiB) after each tenth of the soak: {trace}")
 
 
 def main(argv: list[str] | None = None) -> int:

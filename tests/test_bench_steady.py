@@ -30,5 +30,6 @@ def test_the_steady_scale_benchmark_runs_at_a_tiny_size() -> None:
         "client RSS",
         "soak: 2 passes",
         "ratio end/warm",
+        "RSS (GiB) after each tenth of the soak:",
     ):
         assert figure in out, out

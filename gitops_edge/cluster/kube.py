@@ -33,6 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import urllib3
 from kubernetes import client, config
 from kubernetes.client import rest
@@ -239,9 +240,23 @@ def bind_list(lister: Callable[..., Any], params: dict[str, Any]) -> Callable[[]
     return lambda: lister(**params, _preload_content=False)
 
 
-def json_body(response: Any) -> Obj:
+def parse_json(data: bytes | str, *, what: str) -> Any:
+    """`data` parsed with orjson (several times faster than the stdlib on LIST pages; the same
+    types; what the API server writes parses the same: int64 exact, no NaN, no duplicate keys).
+    Not JSON (a proxy's page, a cut-off body): a ClusterError naming the request."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ClusterError(
+            f"{what}: the API server's answer is not JSON ({exc}); check that the kubeconfig's "
+            "server is the API server itself and no proxy in between rewrites or cuts off its "
+            "answers, then retry"
+        ) from None
+
+
+def json_body(response: Any, *, what: str = "the API server's response") -> Obj:
     """The JSON body of a response read with `_preload_content=False`."""
-    data: Obj = json.loads(response.data)
+    data: Obj = parse_json(response.data, what=what)
     return data
 
 
@@ -278,7 +293,8 @@ class KubeApi:
         version` reads it."""
         version = client.VersionApi(self.api)
         return json_body(
-            self.retry("read the server version", lambda: version.get_code(_preload_content=False))
+            self.retry("read the server version", lambda: version.get_code(_preload_content=False)),
+            what="read the server version",
         )
 
     # ── paged LISTs ────────────────────────────────────────────────────────────────────────
@@ -309,7 +325,7 @@ class KubeApi:
         params: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
         if token:
             params["_continue"] = token
-        return json_body(self.retry(what, bind_list(lister, params)))
+        return json_body(self.retry(what, bind_list(lister, params)), what=what)
 
     def list_all(self, what: str, lister: Callable[..., Any], **selectors: str) -> list[Obj]:
         return [item for page in self.pages(what, lister, **selectors) for item in page]

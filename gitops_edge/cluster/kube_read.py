@@ -13,7 +13,6 @@ Side effects: HTTP requests to the API server.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -35,6 +34,7 @@ from gitops_edge.cluster.kube import (
     Retrier,
     bind_list,
     json_body,
+    parse_json,
 )
 from gitops_edge.cluster.kube_cache import (
     DAEMONSETS,
@@ -52,8 +52,9 @@ OPENYURT_GROUP = "apps.openyurt.io"  # served where OpenYurt (and its yurt-manag
 WATCH_SECONDS = 300  # the server ends a watch after this long; it is then resumed
 
 
-def _watch_events(response: Any) -> Iterator[Obj]:
-    """The JSON lines of a watch response, as they arrive."""
+def _watch_events(response: Any, *, what: str) -> Iterator[Obj]:
+    """The JSON lines of a watch response, as they arrive (a line that is not JSON: a
+    ClusterError naming the watch, `what`)."""
     buffer = b""
     try:
         for chunk in response.stream(65536):
@@ -61,9 +62,9 @@ def _watch_events(response: Any) -> Iterator[Obj]:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 if line.strip():
-                    yield json.loads(line)
+                    yield parse_json(line, what=what)
         if buffer.strip():
-            yield json.loads(buffer)
+            yield parse_json(buffer, what=what)
     finally:
         response.release_conn()
 
@@ -113,7 +114,7 @@ class KubeReads(KubeApi):
         with self._streams_lock:
             self._streams.add(response)
         try:
-            yield from _watch_events(response)
+            yield from _watch_events(response, what=f"watch {resource}")
         finally:
             with self._streams_lock:
                 self._streams.discard(response)
