@@ -35,6 +35,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from fleet_repo import CONFIG, GROUP
+
 from gitops_edge.cluster.k8s_objects import live_json
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.planner import plan
@@ -44,24 +46,6 @@ from gitops_edge.reconciler.reconcile import load_desired, reconcile_once
 T = TypeVar("T")
 MODELS = ("AdvancedRollingUpdate",) * 14 + ("OTA",) * 3 + ("RollingUpdate",) * 3
 
-CONFIG = """apiVersion: gitops-edge.io/v1alpha1
-kind: RepositoryConfig
-metadata:
-  name: bench
-spec:
-  cloudVersion: v1.16.0
-  defaultNamespace: edge-apps
-"""
-GROUP = """---
-apiVersion: gitops-edge.io/v1alpha1
-kind: NodeGroup
-metadata:
-  name: {name}
-spec:
-  selector:
-    matchLabels:
-      apps.openyurt.io/nodepool: {name}
-"""
 WORKLOAD = """apiVersion: gitops-edge.io/v1alpha1
 kind: EdgeDaemonSet
 metadata:

@@ -56,6 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fleet_repo import CONFIG, GROUP  # noqa: E402
 from kube_standin import StandIn, running, write_kubeconfig  # noqa: E402
 
 from gitops_edge.cluster import kube  # noqa: E402
@@ -86,24 +87,6 @@ WORKLOADS = 10  # EdgeDaemonSets, each over every group: 10 pods per node
 NODES_PER_GROUP = 100  # so one DaemonSet per 10 nodes
 READY_LONG_AGO = "2020-01-01T00:00:00Z"
 HASH = "h1"
-CONFIG = """apiVersion: gitops-edge.io/v1alpha1
-kind: RepositoryConfig
-metadata:
-  name: bench
-spec:
-  cloudVersion: v1.16.0
-  defaultNamespace: edge-apps
-"""
-GROUP = """---
-apiVersion: gitops-edge.io/v1alpha1
-kind: NodeGroup
-metadata:
-  name: {name}
-spec:
-  selector:
-    matchLabels:
-      apps.openyurt.io/nodepool: {name}
-"""
 WORKLOAD = """apiVersion: gitops-edge.io/v1alpha1
 kind: EdgeDaemonSet
 metadata:
