@@ -12,11 +12,10 @@ Side effects: HTTP requests to the API server.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from gitops_edge.cluster.base import NotFoundError
-from gitops_edge.cluster.kube import Retrier, connect_to
+from gitops_edge.cluster.kube import Retrier, connect_to, json_body
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.model.lease import Lease, LeaseRecord
 
@@ -70,7 +69,7 @@ class KubeLeaseStore:
             )
         except NotFoundError:
             return None
-        return lease_from(_body(response))
+        return lease_from(json_body(response, what="the Lease"))
 
     def create(self, record: LeaseRecord) -> Lease:
         body = {
@@ -92,7 +91,7 @@ class KubeLeaseStore:
             ),
             retry_conflicts=False,
         )
-        return lease_from(_body(response))
+        return lease_from(json_body(response, what="the Lease"))
 
     def update(self, current: Lease, record: LeaseRecord) -> Lease:
         body = {
@@ -119,12 +118,7 @@ class KubeLeaseStore:
             ),
             retry_conflicts=False,
         )
-        return lease_from(_body(response))
-
-
-def _body(response: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(response.data)
-    return data
+        return lease_from(json_body(response, what="the Lease"))
 
 
 def spec_of(record: LeaseRecord) -> dict[str, Any]:
