@@ -162,7 +162,7 @@ class Pipeline:
             guard=self.guard,
             settings=self.apply,
             progress=self.progress,
-            planner=make_plan if self.incremental is None else self.incremental,
+            planner=self.plan,
         )
 
     def observe(self, cluster: Cluster) -> Observed:
