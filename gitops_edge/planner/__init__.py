@@ -94,7 +94,7 @@ def plan_reusing(
             hold=holds.get(key, ""),
             views=views,
         )
-        planned.append(replace(one, fleet=fleet_nodes(views or (), one)))
+        planned.append(replace(one, fleet=fleet_nodes(views or ())))
     daemonsets = tuple(planned)
     pruning = plan_prunes(
         observed.daemonsets,

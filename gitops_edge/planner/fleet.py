@@ -13,7 +13,7 @@ from gitops_edge.model.plan import DaemonSetPlan, EmptyGroup, FleetNodes, FleetP
 from gitops_edge.planner.classify import NodeView, counts_current
 
 
-def fleet_nodes(views: Sequence[NodeView], plan: DaemonSetPlan) -> FleetNodes:
+def fleet_nodes(views: Sequence[NodeView]) -> FleetNodes:
     """One DaemonSet's share of the fleet figures, from the node views it was planned with."""
     hosting = frozenset(view.node for view in views)
     behind = frozenset(view.node for view in views if not counts_current(view))

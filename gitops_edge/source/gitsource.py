@@ -18,10 +18,10 @@ from gitops_edge.source.gitsource_clone import (
 from gitops_edge.source.gitsource_revisions import GitRevisions
 from gitops_edge.source.gitsource_status import GitStatusWriter
 
-_URL = re.compile(r"^(file|https?|ssh|git|git\+ssh|ssh\+git)://|^[\w.-]+@[\w.-]+:")
+_SCHEMES = ("file", "http", "https", "ssh", "git", "git+ssh", "ssh+git")  # git has transports
+_URL = re.compile("^(" + "|".join(map(re.escape, _SCHEMES)) + r")://|^[\w.-]+@[\w.-]+:")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCP_WITH_PASSWORD = re.compile(r"^([^@/:\s]+):[^@/\s]*@([\w.-]+):")
-_SCHEMES = ("file", "http", "https", "ssh", "git", "git+ssh", "ssh+git")
 
 
 class SourceAddressError(ValueError):
