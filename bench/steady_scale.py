@@ -423,23 +423,34 @@ def _measure(
     def node_ready() -> bool:
         return any(n.name == "node-000000" and n.ready for n in cache.stores[NODES].values.values())
 
-    ready = []
-    for _ in range(repeat):
+    def turn_ready() -> None:
+        """node-000000 turns NotReady (a pass), then Ready again: the cache told first."""
         fleet.send("ready", False)
         wait_for(lambda: not node_ready(), "the cache to show node-000000 NotReady")
         one_pass()
         fleet.send("ready", True)
         wait_for(node_ready, "the cache to show node-000000 Ready")
+
+    ready = []
+    for _ in range(repeat):
+        turn_ready()
         ready.append(timed(one_pass))
     figures["ready"] = min(ready)
     if profile:
         import cProfile
         import pstats
 
-        profiler = cProfile.Profile()
-        profiler.runcall(one_pass)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(40)
+        for title, before in (
+            ("a steady pass", None),
+            ("a pass after a node turned Ready", turn_ready),
+        ):
+            if before is not None:
+                before()
+            print(f"\n=== cProfile of {title} ===")
+            profiler = cProfile.Profile()
+            profiler.runcall(one_pass)
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(40)
     gc.collect()
     figures["rss"], figures["rss_peak"] = rss_now(), rss_peak()
     if soak:
