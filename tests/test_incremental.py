@@ -426,6 +426,41 @@ def test_a_steady_pass_keeps_the_pod_and_node_index_and_walks_the_pods_once(
     assert len(built) == 1  # full_plan's own, not the incremental planner's
 
 
+def test_a_pass_after_a_node_turned_ready_walks_the_pods_once_and_keeps_the_label_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 100,000 nodes a pass after one node turned Ready took 1.0-1.4 s against 0.4 s for a
+    steady pass: finding the DaemonSets with a pod on the node, and when the replanned plans
+    expire, walked every pod, and the nodes' label index was rebuilt from every node. The
+    pods on each node are kept in the pod index, each replanned DaemonSet's pods come from it,
+    and the node index is updated from the nodes that changed."""
+    from gitops_edge.planner import index
+
+    desired, world = _steady()
+    planner = IncrementalPlanner(full_every=1000)
+    planner.plan(desired, world.observed())
+    world.ready["n0"] = False
+    before = world.observed()
+    planner.plan(desired, before)
+    world.ready["n0"] = True
+    observed = replace(world.observed(), pods=before.pods)  # unchanged pods: the same objects
+    built: list[int] = []
+    label_index = index.LabelIndex.of
+
+    def counting(nodes: Iterable[Node]) -> index.LabelIndex:
+        built.append(1)
+        return label_index(nodes)
+
+    monkeypatch.setattr(index.LabelIndex, "of", counting)
+    _CountingPods.walks = 0
+    planned = planner.planned
+    again = replace(observed, pods=_CountingPods(observed.pods))
+    assert planner.plan(desired, again) == full_plan(desired, observed)
+    assert planner.planned > planned  # the DaemonSets on n0 were replanned
+    assert _CountingPods.walks <= 1
+    assert len(built) == 1  # full_plan's own, not the incremental planner's
+
+
 def test_the_kept_pod_index_follows_pods_created_changed_and_deleted() -> None:
     desired, world = _steady()
     planner = IncrementalPlanner(full_every=1000)

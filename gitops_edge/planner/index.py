@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from gitops_edge.model.desired import LabelSelector, NodeGroup
 from gitops_edge.model.observed import DaemonSetObs, JobObs, Node, Observed, PodObs, PullJobObs
@@ -20,6 +20,8 @@ from gitops_edge.model.placement import NODE_NAME_FIELD, REPELLING_EFFECTS, Plac
 
 DAEMONSET_KIND = "DaemonSet"
 Key = tuple[str, str]  # (namespace, name)
+NodeChange = tuple[Node | None, Node | None]  # (before, after); None: absent
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,49 @@ class LabelIndex:
                 by_label[(key, value)].add(node.name)
                 by_key[key].add(node.name)
         return cls(everyone=frozenset(everyone), by_label=by_label, by_key=by_key)
+
+    def changed(self, changes: Iterable[NodeChange]) -> LabelIndex:
+        """The index after `changes` ((before, after) of each node added, removed or changed;
+        None: absent), equal to `LabelIndex.of` the nodes after them. This index is left as it
+        is: only the sets of the labels the changed nodes carry (carried) are copied."""
+        changes = list(changes)
+        by_label, by_key = _CopyOnWrite(self.by_label), _CopyOnWrite(self.by_key)
+        gone = [b for b, _ in changes if b is not None]
+        came = [a for _, a in changes if a is not None]
+        for node in gone:
+            for key, value in node.labels.items():
+                by_label.own((key, value)).discard(node.name)
+                by_key.own(key).discard(node.name)
+        for node in came:
+            for key, value in node.labels.items():
+                by_label.own((key, value)).add(node.name)
+                by_key.own(key).add(node.name)
+        gone_names, came_names = {n.name for n in gone}, {n.name for n in came}
+        everyone = self.everyone
+        if gone_names != came_names:  # some node added or removed (not only changed)
+            everyone = frozenset((everyone - gone_names) | came_names)
+        return LabelIndex(everyone=everyone, by_label=by_label.done(), by_key=by_key.done())
+
+
+class _CopyOnWrite(Generic[T]):
+    """A copy of an index of name sets whose sets are copied before their first edit (the
+    original and its sets are left as they are); `done()` drops the sets left empty."""
+
+    def __init__(self, index: Mapping[T, set[str]]) -> None:
+        self.index = dict(index)
+        self.owned: set[T] = set()
+
+    def own(self, item: T) -> set[str]:
+        if item not in self.owned:
+            self.owned.add(item)
+            self.index[item] = set(self.index.get(item, ()))
+        return self.index[item]
+
+    def done(self) -> dict[T, set[str]]:
+        for item in self.owned:
+            if not self.index[item]:
+                del self.index[item]
+        return self.index
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +141,37 @@ class NodeIndex:
             nodes={n.name: n for n in nodes},
             labels=LabelIndex.of(nodes),
             ready_nodes=frozenset(n.name for n in nodes if n.ready),
-            ready_tainted=frozenset(
-                n.name
-                for n in nodes
-                if n.ready and any(t.effect in REPELLING_EFFECTS for t in n.taints)
-            ),
+            ready_tainted=frozenset(n.name for n in nodes if _ready_tainted(n)),
         )
+
+    def changed(self, changes: Iterable[NodeChange]) -> NodeIndex:
+        """The index after `changes` ((before, after) of each node added, removed or changed),
+        equal to `NodeIndex.of` the nodes after them, made from this one (left as it is) at the
+        cost of the nodes that changed and a copy of the name lookups, not of every label."""
+        changes = list(changes)
+        nodes, ready, tainted = dict(self.nodes), set(self.ready_nodes), set(self.ready_tainted)
+        for before, _ in changes:
+            if before is not None:
+                nodes.pop(before.name, None)
+                ready.discard(before.name)
+                tainted.discard(before.name)
+        for _, after in changes:
+            if after is not None:
+                nodes[after.name] = after
+                if after.ready:
+                    ready.add(after.name)
+                if _ready_tainted(after):
+                    tainted.add(after.name)
+        return NodeIndex(
+            nodes=nodes,
+            labels=self.labels.changed(changes),
+            ready_nodes=frozenset(ready),
+            ready_tainted=frozenset(tainted),
+        )
+
+
+def _ready_tainted(node: Node) -> bool:
+    return node.ready and any(t.effect in REPELLING_EFFECTS for t in node.taints)
 
 
 def indexed_pod(pod: PodObs) -> bool:

@@ -26,17 +26,15 @@ net, `--full-replan-every`). What changed is found by comparing the observation 
 previous one, object by object: objects the watch-fed cache did not replace are the same
 Python objects, so an unchanged object costs an identity check. The planner's index of the pods
 (by owning DaemonSet) and of the nodes (by name and label) is kept between passes too: the
-pods' part is updated from the pods that changed, the nodes' part is rebuilt only when a node
-changed, and both are rebuilt from scratch at every full replan.
+pods' part (with the pods on each node) and the nodes' part are updated from what changed, and
+both are rebuilt from scratch at every full replan.
 Side effects: none beyond its own memory (the previous plan and observation).
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from gitops_edge.model.desired import DesiredDaemonSet, DesiredState, NodeGroup
 from gitops_edge.model.maintenance import next_start, open_at
@@ -44,11 +42,10 @@ from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner import plan_reusing
 from gitops_edge.planner.index import NodeIndex, indexed_pod
+from gitops_edge.reconciler.changes import Change, changed
 from gitops_edge.reconciler.fleet_counts import FleetCounts
 
 Key = tuple[str, str]  # (namespace, name)
-T = TypeVar("T")
-Change = tuple[T | None, T | None]  # (before, after); None: absent
 DEFAULT_FULL_EVERY = 10
 
 
@@ -75,9 +72,8 @@ class IncrementalPlanner:
         self.reused = 0
         self._passes_since_full = 0
         self._memo: _Memo | None = None
-        # The planner's index of the last observation's pods and nodes, kept between passes:
-        # pods updated from the pods that changed, nodes rebuilt only when one changed (the
-        # full replan rebuilds both from scratch).
+        # The planner's index of the last observation's pods and nodes, kept between passes and
+        # updated from what changed (the full replan rebuilds both from scratch).
         self._pods = _PodIndex()
         self._nodes: NodeIndex | None = None
         self._fleet = FleetCounts()  # the plan's distinct-node figures, counted incrementally
@@ -95,12 +91,21 @@ class IncrementalPlanner:
             self._nodes = NodeIndex.of(observed.nodes)
             self._fleet.reset()
         else:
-            pods = _changed(memo.observed.pods, observed.pods, _pod_key)
-            nodes = _changed(memo.observed.nodes, observed.nodes, _node_key)
+            pods = changed(memo.observed.pods, observed.pods, _pod_key)
+            nodes = changed(memo.observed.nodes, observed.nodes, _node_key)
             self._pods.update(pods)
-            if nodes or self._nodes is None:
+            if self._nodes is None:
                 self._nodes = NodeIndex.of(observed.nodes)
-            reuse = _reusable(memo, desired=desired, observed=observed, pods=pods, nodes=nodes)
+            elif nodes:
+                self._nodes = self._nodes.changed(nodes)
+            reuse = _reusable(
+                memo,
+                desired=desired,
+                observed=observed,
+                pods=pods,
+                nodes=nodes,
+                pod_owners=self._pods.owners_on,
+            )
         result = plan_reusing(
             desired,
             observed,
@@ -113,7 +118,9 @@ class IncrementalPlanner:
         self.planned += len(fresh)
         self.reused += len(reuse)
         valid = {k: memo.valid_until[k] for k in reuse} if memo is not None else {}
-        valid.update(_valid_until(fresh, desired=desired, observed=observed))
+        valid.update(
+            _valid_until(fresh, desired=desired, observed=observed, pods_by_owner=self._pods.tuples)
+        )
         self._memo = _Memo(
             desired=desired,
             observed=observed,
@@ -128,30 +135,42 @@ class IncrementalPlanner:
 class _PodIndex:
     """The DaemonSet pods of an observation by owner uid (`FleetIndex.pods_by_owner`; a
     DaemonSet's pods are ordered by node and name wherever they are read, so the order here
-    does not matter), kept current from the pods that changed between observations."""
+    does not matter) and the owners of the pods on each node, kept current from the pods that
+    changed between observations (so a pass after a node changed finds the DaemonSets with a
+    pod on it without walking every pod)."""
 
     def __init__(self) -> None:
         self._by_owner: dict[str, dict[Key, PodObs]] = {}
+        self._by_node: dict[str, dict[Key, str]] = {}  # node → {pod: owner uid}
         self.tuples: dict[str, tuple[PodObs, ...]] = {}
 
     def rebuild(self, pods: Iterable[PodObs]) -> None:
         by_owner: dict[str, dict[Key, PodObs]] = {}
+        by_node: dict[str, dict[Key, str]] = {}
         for pod in pods:
             if indexed_pod(pod):
-                by_owner.setdefault(pod.owner_uid, {})[(pod.namespace, pod.name)] = pod
-        self._by_owner = by_owner
+                key = (pod.namespace, pod.name)
+                by_owner.setdefault(pod.owner_uid, {})[key] = pod
+                by_node.setdefault(pod.node, {})[key] = pod.owner_uid
+        self._by_owner, self._by_node = by_owner, by_node
         self.tuples = {uid: tuple(p.values()) for uid, p in by_owner.items()}
 
     def update(self, changes: Iterable[Change[PodObs]]) -> None:
         touched: set[str] = set()
         for before, after in changes:
             if before is not None and indexed_pod(before):
-                self._by_owner.get(before.owner_uid, {}).pop((before.namespace, before.name), None)
+                key = (before.namespace, before.name)
+                self._by_owner.get(before.owner_uid, {}).pop(key, None)
+                on_node = self._by_node.get(before.node)
+                if on_node is not None:
+                    on_node.pop(key, None)
+                    if not on_node:
+                        del self._by_node[before.node]
                 touched.add(before.owner_uid)
             if after is not None and indexed_pod(after):
-                self._by_owner.setdefault(after.owner_uid, {})[(after.namespace, after.name)] = (
-                    after
-                )
+                key = (after.namespace, after.name)
+                self._by_owner.setdefault(after.owner_uid, {})[key] = after
+                self._by_node.setdefault(after.node, {})[key] = after.owner_uid
                 touched.add(after.owner_uid)
         for uid in touched:
             pods = self._by_owner.get(uid)
@@ -161,6 +180,10 @@ class _PodIndex:
                 self._by_owner.pop(uid, None)
                 self.tuples.pop(uid, None)
 
+    def owners_on(self, nodes: Iterable[str]) -> set[str]:
+        """The owner uids of the pods on `nodes`."""
+        return {uid for node in nodes for uid in self._by_node.get(node, {}).values()}
+
 
 def _reusable(
     memo: _Memo,
@@ -169,9 +192,11 @@ def _reusable(
     observed: Observed,
     pods: Sequence[Change[PodObs]],
     nodes: Sequence[Change[Node]],
+    pod_owners: Callable[[Iterable[str]], set[str]],
 ) -> dict[Key, DaemonSetPlan]:
     """The previous DaemonSet plans still valid for (`desired`, `observed`); `pods` and `nodes`:
-    what changed between the previous observation and this one (`_changed`)."""
+    what changed between the previous observation and this one (`_changed`); `pod_owners`: the
+    owner uids of this observation's pods on some nodes (`_PodIndex.owners_on`)."""
     before, now = memo.observed, observed.now
     if (
         now < before.now
@@ -203,7 +228,7 @@ def _reusable(
             groups=desired.groups,
             daemonsets=(old_ds, new_ds),
             owners=owners,
-            pods=observed.pods,
+            pod_owners=pod_owners,
         )
     # A wave waits for the earlier waves of its workload.
     workloads = {
@@ -226,31 +251,6 @@ def _by_key(daemonsets: Iterable[DaemonSetObs]) -> dict[Key, DaemonSetObs]:
     return {(d.namespace, d.name): d for d in daemonsets}
 
 
-def _changed(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
-    """(before, after) of each object added (None, new), removed (old, None) or changed between
-    two observations. Objects present in both are skipped by identity first (the previous
-    observation is kept alive, so no id is reused meanwhile): with the watch-fed cache, only
-    what the watches replaced is compared by value."""
-    if len(old) == len(new) and all(map(operator.is_, old, new)):
-        return []  # the very same objects, in the same order (a quiet watch-fed cache)
-    old_ids, new_ids = set(map(id, old)), set(map(id, new))
-    if 2 * len(old_ids & new_ids) < len(new_ids):  # listed anew: compare every object by key
-        return _by_value(old, new, key)
-    gone = [o for o in old if id(o) not in new_ids]
-    return _by_value(gone, [o for o in new if id(o) not in old_ids], key)
-
-
-def _by_value(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:
-    before = {key(o): o for o in old}
-    out: list[Change[T]] = []
-    for o in new:
-        was = before.pop(key(o), None)
-        if was is None or (was is not o and was != o):
-            out.append((was, o))
-    out += [(o, None) for o in before.values()]
-    return out
-
-
 def _node_key(node: Node) -> Key:
     return ("", node.name)
 
@@ -266,43 +266,43 @@ def _touched_by_nodes(
     groups: Sequence[NodeGroup],
     daemonsets: tuple[Mapping[Key, DaemonSetObs], Mapping[Key, DaemonSetObs]],
     owners: Mapping[str, Key],
-    pods: Sequence[PodObs],
+    pod_owners: Callable[[Iterable[str]], set[str]],
 ) -> set[Key]:
-    """The DaemonSets a changed node may matter to: those with a pod on it, those whose
-    template may run on it (before or after) and those whose group holds (held) it."""
+    """The DaemonSets a changed node may matter to: those with a pod on it (`pod_owners`: the
+    owner uids of the pods on some nodes), those whose template may run on it (before or
+    after) and those whose group holds (held) it. Each group is asked once about the changed
+    nodes, however many DaemonSets it has."""
     names = {n.name for pair in changed for n in pair if n is not None}
-    dirty = {owners[p.owner_uid] for p in pods if p.node in names and p.owner_uid in owners}
+    dirty = {owners[uid] for uid in pod_owners(names) if uid in owners}
     versions = [n for pair in changed for n in pair if n is not None]
-    by_group = {g.name: g for g in groups}
+    holding = {g.name for g in groups if any(g.contains(n.name, n.labels) for n in versions)}
     for key, d in wanted.items():
-        group = by_group.get(d.group) if d.group is not None else None
-        if group is not None and any(group.contains(n.name, n.labels) for n in versions):
+        if d.group is not None and d.group in holding:
             dirty.add(key)
             continue
-        for observed in (daemonsets[0].get(key), daemonsets[1].get(key)):
-            if observed is not None and any(
-                observed.placement.fits(n.name, n.labels) for n in versions
-            ):
-                dirty.add(key)
-                break
+        old, new = daemonsets[0].get(key), daemonsets[1].get(key)
+        placements = (
+            old.placement if old else None,
+            new.placement if new and new is not old else None,
+        )
+        if any(p is not None and p.fits(n.name, n.labels) for p in placements for n in versions):
+            dirty.add(key)
     return dirty
 
 
 def _valid_until(
-    plans: Sequence[DaemonSetPlan], *, desired: DesiredState, observed: Observed
+    plans: Sequence[DaemonSetPlan],
+    *,
+    desired: DesiredState,
+    observed: Observed,
+    pods_by_owner: Mapping[str, tuple[PodObs, ...]],
 ) -> dict[Key, float]:
     """For each fresh plan: the first time after `observed.now` at which a time-based rule could
-    plan it otherwise (`now` itself for a plan with actions: never reused)."""
+    plan it otherwise (`now` itself for a plan with actions: never reused). `pods_by_owner`: the
+    observation's DaemonSet pods by owner uid (`_PodIndex.tuples`), the pods a plan reads."""
     now = observed.now
     wanted = {(d.namespace, d.name): d for d in desired.daemonsets}
     observed_by_key = _by_key(observed.daemonsets)
-    fresh = {(p.namespace, p.name) for p in plans}
-    uids = {ds.uid: key for key, ds in observed_by_key.items() if key in fresh and ds.uid}
-    pods_of: dict[Key, list[PodObs]] = {}
-    for pod in observed.pods if any(not p.actions for p in plans) else ():
-        key = uids.get(pod.owner_uid) if pod.owner_uid else None
-        if key is not None:
-            pods_of.setdefault(key, []).append(pod)
     out: dict[Key, float] = {}
     for p in plans:
         key = (p.namespace, p.name)
@@ -310,7 +310,8 @@ def _valid_until(
             out[key] = now
             continue
         d, ds = wanted[key], observed_by_key.get(key)
-        times = _moments(d, ds, pods_of.get(key, ()), now=now)
+        pods = pods_by_owner.get(ds.uid, ()) if ds is not None and ds.uid else ()
+        times = _moments(d, ds, pods, now=now)
         out[key] = min((t for t in times if t > now), default=float("inf"))
     return out
 

@@ -15,7 +15,6 @@ Side effects: `serve` listens on a socket in a background thread.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from gitops_edge.model.desired import DesiredState
+from gitops_edge.model.desired import DesiredState, NodeGroup
 from gitops_edge.model.kinds import JOB_KINDS
 from gitops_edge.model.nodejobs import (
     JOB_COMPLETED,
@@ -37,9 +36,10 @@ from gitops_edge.model.nodejobs import (
     NODE_SUCCESSFUL,
     NODE_UNKNOWN,
 )
-from gitops_edge.model.observed import Observed
+from gitops_edge.model.observed import Node, Observed
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner.index import LabelIndex, group_members
+from gitops_edge.reconciler.changes import Change, Key, changed
 from gitops_edge.reconciler.failures import KINDS
 from gitops_edge.reconciler.loop import Loaded
 from gitops_edge.reports.plan_format import all_jobs
@@ -50,6 +50,7 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 NOT_CREATED = "NotCreated"  # a node job's state before it is created (or seen)
 JOB_STATES = (NOT_CREATED, JOB_INIT, JOB_IN_PROGRESS, JOB_COMPLETED, JOB_FAILURE)
 TASK_STATES = (NODE_PENDING, NODE_IN_PROGRESS, NODE_SUCCESSFUL, NODE_FAILURE, NODE_UNKNOWN)
+FEW_NODES = 64  # more changed nodes than this: each group's nodes are counted afresh
 NO_GROUP = "-"  # the group label of a DaemonSet that belongs to no node group
 DAEMONSET_LABELS = ("namespace", "daemonset", "workload", "group")
 
@@ -74,6 +75,28 @@ class _Series:
                 last[labels] = value
 
 
+def _node_key(node: Node) -> Key:
+    return ("", node.name)
+
+
+def _counts_moved(
+    counts: Mapping[tuple[str, ...], float],
+    groups: Sequence[NodeGroup],
+    diff: Sequence[Change[Node]],
+) -> dict[tuple[str, ...], float]:
+    """`counts` (each group's nodes by Ready state) after the nodes in `diff` changed."""
+    out = dict(counts)
+    for before, after in diff:
+        for node, step in ((before, -1), (after, 1)):
+            if node is None:
+                continue
+            state = "Ready" if node.ready else "NotReady"
+            for group in groups:
+                if group.contains(node.name, node.labels):
+                    out[(group.name, state)] += step
+    return out
+
+
 class LoopMetrics:
     """`pass_errors`: the transient error classes a pass may fail with; a failed pass counts
     under the most specific of them it is an instance of (a `CloudUnreachableError` under
@@ -89,7 +112,9 @@ class LoopMetrics:
         self.server: Any = None  # once served
         self._series = _Series()
         # (groups, nodes, counts) of the last pass's gitops_edge_nodes
-        self._last_nodes: tuple[object, Sequence[object], dict[tuple[str, ...], float]] | None
+        self._last_nodes: (
+            tuple[Sequence[NodeGroup], Sequence[Node], dict[tuple[str, ...], float]] | None
+        )
         self._last_nodes = None
         self.passes = Counter("gitops_edge_passes", "Reconcile passes run.", registry=r)
         self.duration = Histogram(
@@ -213,20 +238,20 @@ class LoopMetrics:
     def _group_nodes(
         self, desired: DesiredState, observed: Observed
     ) -> dict[tuple[str, ...], float]:
-        """Each group's nodes by Ready state; the previous figures while the groups and the
-        nodes are the very same (a quiet watch-fed cache hands the same Node objects)."""
+        """Each group's nodes by Ready state. While the groups are the same, the previous
+        figures are updated from the few nodes that changed (a quiet watch-fed cache hands
+        the same Node objects, and a node that turned Ready is one replaced object)."""
         last = self._last_nodes
-        if (
-            last is not None
-            and last[0] == desired.groups
-            and len(last[1]) == len(observed.nodes)
-            and all(map(operator.is_, last[1], observed.nodes))
-        ):
-            return last[2]
+        if last is not None and last[0] == desired.groups:
+            diff = changed(last[1], observed.nodes, _node_key)
+            if len(diff) <= FEW_NODES:
+                counts = _counts_moved(last[2], desired.groups, diff) if diff else last[2]
+                self._last_nodes = (desired.groups, observed.nodes, counts)
+                return counts
         # Members from a label index (set operations), not every group asked about every node.
         members = group_members(desired.groups, LabelIndex.of(observed.nodes))
         ready_nodes = {n.name for n in observed.nodes if n.ready}
-        counts: dict[tuple[str, ...], float] = {}
+        counts = {}
         for group in desired.groups:
             names = members[group.name]
             ready = len(names & ready_nodes)
