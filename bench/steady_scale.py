@@ -32,7 +32,8 @@ for each fleet size (`--nodes 10000,30000,100000`):
 replaced (deleted and recreated under a new name, as a DaemonSet controller does); prints the
 RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1), and
 the RSS after each tenth (where it grows, if it does).
-`--profile` prints the top of a cProfile of one steady pass.
+`--profile` prints the top of a cProfile of one steady pass, one after a node turned Ready and
+one full replan.
 
 Usage: python bench/steady_scale.py [--nodes 10000,30000,100000] [--repeat 3] [--soak 0]
        [--churn 100] [--profile] [--source git|folder]
@@ -440,9 +441,13 @@ def _measure(
         import cProfile
         import pstats
 
+        def full_replan_next() -> None:
+            incremental._passes_since_full = incremental.full_every  # the next pass: full
+
         for title, before in (
             ("a steady pass", None),
             ("a pass after a node turned Ready", turn_ready),
+            ("a full replan", full_replan_next),
         ):
             if before is not None:
                 before()
@@ -527,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--soak", type=int, default=0, help="passes of the churn soak (0: none)")
     parser.add_argument("--churn", type=int, default=100, help="pods replaced before each")
-    parser.add_argument("--profile", action="store_true", help="cProfile one steady pass")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile a steady pass, a ready pass, a full replan"
+    )
     parser.add_argument(
         "--source",
         choices=("git", "folder"),

@@ -33,6 +33,7 @@ Side effects: none beyond its own memory (the previous plan and observation).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -145,14 +146,13 @@ class _PodIndex:
         self.tuples: dict[str, tuple[PodObs, ...]] = {}
 
     def rebuild(self, pods: Iterable[PodObs]) -> None:
-        by_owner: dict[str, dict[Key, PodObs]] = {}
-        by_node: dict[str, dict[Key, str]] = {}
-        for pod in pods:
-            if indexed_pod(pod):
-                key = (pod.namespace, pod.name)
-                by_owner.setdefault(pod.owner_uid, {})[key] = pod
-                by_node.setdefault(pod.node, {})[key] = pod.owner_uid
-        self._by_owner, self._by_node = by_owner, by_node
+        by_owner: defaultdict[str, dict[Key, PodObs]] = defaultdict(dict)
+        by_node: defaultdict[str, dict[Key, str]] = defaultdict(dict)
+        for pod in filter(indexed_pod, pods):
+            key, uid = (pod.namespace, pod.name), pod.owner_uid
+            by_owner[uid][key] = pod
+            by_node[pod.node][key] = uid
+        self._by_owner, self._by_node = dict(by_owner), dict(by_node)
         self.tuples = {uid: tuple(p.values()) for uid, p in by_owner.items()}
 
     def update(self, changes: Iterable[Change[PodObs]]) -> None:
