@@ -146,6 +146,7 @@ class _PodIndex:
         self.tuples: dict[str, tuple[PodObs, ...]] = {}
 
     def rebuild(self, pods: Iterable[PodObs]) -> None:
+        self._by_owner, self._by_node, self.tuples = {}, {}, {}  # freed before the new is made
         by_owner: defaultdict[str, dict[Key, PodObs]] = defaultdict(dict)
         by_node: defaultdict[str, dict[Key, str]] = defaultdict(dict)
         for pod in filter(indexed_pod, pods):
