@@ -30,7 +30,8 @@ for each fleet size (`--nodes 10000,30000,100000`):
 
 `--soak PASSES` (item 4): after those, PASSES more passes, each after `--churn` pods were
 replaced (deleted and recreated under a new name, as a DaemonSet controller does); prints the
-RSS after the first tenth of them (warm-up) and at the end, and their ratio (flat: ≈ 1), and
+RSS after the warm-up (the first tenth of them, and at least the first 10, so that it holds a
+full replan) and at the end, and their ratio (flat: ≈ 1), and
 the RSS after each tenth (where it grows, if it does), and the median and longest soak pass.
 `--profile` prints the top of a cProfile of one steady pass, one after a node turned Ready and
 one full replan.
@@ -459,12 +460,15 @@ def _measure(
     gc.collect()
     figures["rss"], figures["rss_peak"] = rss_now(), rss_peak()
     if soak:
-        warm_at = max(1, soak // 10)
+        every = max(1, soak // 10)  # the RSS is traced after each tenth
+        # Warm-up: a tenth of the soak, and at least one full replan (every 10th pass, it
+        # builds the planner's indexes anew while the old ones are alive: a high-water mark).
+        warm_at = min(soak, max(every, DEFAULT_FULL_EVERY))
         figures["soak_trace"], figures["soak_seconds"] = [], []
         for i in range(soak):
             fleet.send("churn", churned)
             figures["soak_seconds"].append(timed(one_pass))
-            if (i + 1) % warm_at == 0:
+            if (i + 1) % every == 0:
                 gc.collect()
                 figures["soak_trace"].append(rss_now())
             if i + 1 == warm_at:
