@@ -51,7 +51,8 @@ def _read_pages(parse: Callable[[Obj], Any], bodies: Iterable[Obj]) -> tuple[dic
         for body in bodies:
             version = version or version_of(body)
             items = body.get("items") or ()
-            values.update(zip(map(key_of, items), map(parse, items)))  # the loop runs in C
+            # the loop runs in C
+            values.update(zip(map(key_of, items), map(parse, items), strict=True))
     finally:
         gc.enable()
     return values, version
