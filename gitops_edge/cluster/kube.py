@@ -56,6 +56,7 @@ from gitops_edge.cluster.kube_errors import (
     config_problem,
     context_names,
 )
+from gitops_edge.cluster.kube_pages import continue_of
 from gitops_edge.model.observed import POD_IMAGE_READY, POD_NEED_UPGRADE
 
 if TYPE_CHECKING:
@@ -306,26 +307,42 @@ class KubeApi:
 
     def bodies(self, what: str, lister: Callable[..., Any], **selectors: str) -> Iterator[Obj]:
         """Every page of a LIST, `PAGE_SIZE` objects at a time, as the API returns it. The next
-        page is fetched in the background while the caller works on the current one (the wait
-        for the API server releases the GIL), so parsing overlaps the download."""
+        page is asked for in the background as soon as this one's body has arrived (its
+        continue token read from the body's head, `continue_of`), before this one is parsed:
+        the API server makes the next page while the caller parses this one and works on it
+        (the wait for the server releases the GIL)."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-prefetch") as pool:
-            pending: Future[Obj] = pool.submit(self._page, what, lister, selectors, None)
+            pending: Future[bytes] = pool.submit(self._page, what, lister, selectors, None)
             while True:
-                body = pending.result()
-                token = (body.get("metadata") or {}).get("continue")
+                data = pending.result()
+                token = continue_of(data)
+                body: Obj | None = None
+                if token is None:  # not told by the head: parse the whole body first
+                    body = parse_json(data, what=what)
+                    token = str((body.get("metadata") or {}).get("continue") or "")
                 if token:
                     pending = pool.submit(self._page, what, lister, selectors, token)
+                if body is None:
+                    body = parse_json(data, what=what)
+                    if str((body.get("metadata") or {}).get("continue") or "") != token:
+                        raise ClusterError(
+                            f"{what}: the page's continue token is not the one its head "
+                            "names (a metadata member written twice?); check that nothing "
+                            "between us and the API server rewrites its answers, then retry"
+                        )
                 yield body
                 if not token:
                     return
 
     def _page(
         self, what: str, lister: Callable[..., Any], selectors: dict[str, str], token: str | None
-    ) -> Obj:
+    ) -> bytes:
+        """The raw body of one page (read here, in the prefetch thread)."""
         params: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
         if token:
             params["_continue"] = token
-        return json_body(self.retry(what, bind_list(lister, params)), what=what)
+        data: bytes = self.retry(what, bind_list(lister, params)).data
+        return data
 
     def list_all(self, what: str, lister: Callable[..., Any], **selectors: str) -> list[Obj]:
         return [item for page in self.pages(what, lister, **selectors) for item in page]
