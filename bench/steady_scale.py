@@ -33,8 +33,8 @@ replaced (deleted and recreated under a new name, as a DaemonSet controller does
 RSS after the warm-up (the first tenth of them, and at least the first 10, so that it holds a
 full replan) and at the end, and their ratio (flat: ≈ 1), and
 the RSS after each tenth (where it grows, if it does), and the median and longest soak pass.
-`--profile` prints the top of a cProfile of one steady pass, one after a node turned Ready and
-one full replan.
+`--profile` prints the top of a cProfile of one steady pass, one after a node turned Ready, one
+after --churn pods were replaced, and one full replan.
 
 Usage: python bench/steady_scale.py [--nodes 10000,30000,100000] [--repeat 3] [--soak 0]
        [--churn 100] [--profile] [--source git|folder]
@@ -445,9 +445,14 @@ def _measure(
         def full_replan_next() -> None:
             incremental._passes_since_full = incremental.full_every  # the next pass: full
 
+        def churn_seen() -> None:
+            fleet.send("churn", churned)
+            time.sleep(2.0)  # the watch's events applied to the cache meanwhile
+
         for title, before in (
             ("a steady pass", None),
             ("a pass after a node turned Ready", turn_ready),
+            (f"a pass after {churned} pods were replaced", churn_seen),
             ("a full replan", full_replan_next),
         ):
             if before is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitops_edge.reconciler.changes import changed
+from gitops_edge.reconciler.changes import _walked, changed
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ edits = st.lists(
 def test_changed_finds_exactly_what_was_added_removed_or_changed(
     size: int, edits: list[tuple[str, int, int]]
 ) -> None:
+    """As tuples (walked in step, the watch-fed cache's case) and as lists (by identity)."""
     old = [Obj(f"o{i}", 0) for i in range(size)]
     new = list(old)
     serial = size
@@ -60,9 +61,38 @@ def test_changed_finds_exactly_what_was_added_removed_or_changed(
             new.append(new.pop(i))
         else:
             new = [Obj(o.name, o.value) for o in new]
-    found = changed(old, new, key)
-    assert len(found) == len({(b and b.name, a and a.name) for b, a in found})  # no repeats
-    assert set(found) == naive(old, new)
+    for before, after in ((tuple(old), tuple(new)), (old, new)):  # walked; by identity
+        found = changed(before, after, key)
+        assert len(found) == len({(b and b.name, a and a.name) for b, a in found})  # no repeats
+        assert set(found) == naive(old, new)
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 40), edits=edits, limit=st.integers(1, 8))
+def test_the_walk_gives_up_or_is_right_within_any_limit(
+    size: int, edits: list[tuple[str, int, int]], limit: int
+) -> None:
+    """The walk in step (`_walked`) stops after `limit` differences (None: compare by
+    identity instead); whenever it answers, the answer is exact."""
+    old = tuple(Obj(f"o{i}", 0) for i in range(size))
+    new = list(old)
+    for serial, (what, at, value) in enumerate(edits):
+        i = at % len(new) if new else 0
+        if what == "remove" and new:
+            del new[i]
+        elif what == "add" or not new:
+            new.append(Obj(f"n{serial}", value))
+        else:
+            new[i] = Obj(new[i].name, value + 1)
+    walked = _walked(old, tuple(new), key, limit=limit)
+    if walked is not None:
+        assert set(walked) == naive(list(old), new)
+
+
+def test_a_removed_tail_is_found_by_the_walk() -> None:
+    objs = tuple(Obj(f"o{i}", i) for i in range(5))
+    assert changed(objs, objs[:3], key) == [(objs[3], None), (objs[4], None)]
+    assert changed(objs[:3], objs, key) == [(None, objs[3]), (None, objs[4])]
 
 
 def test_the_same_objects_in_the_same_places_are_no_change() -> None:
