@@ -398,19 +398,10 @@ class _CountingPods(tuple):  # type: ignore[type-arg]
         return super().__iter__()
 
 
-def test_a_steady_pass_keeps_the_pod_and_node_index_and_walks_the_pods_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """At 100,000 nodes and 1,000,000 pods, indexing every pod by owner and every node by label
-    at every pass was most of a steady pass's planning: the index is kept between passes and
-    updated from what changed; the pods are walked once (the identity check against the
-    previous observation), the nodes' label index is not rebuilt."""
+def _count_label_indexes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, one entry per label index built from every node (`LabelIndex.of`)."""
     from gitops_edge.planner import index
 
-    desired, world = _steady()
-    planner = IncrementalPlanner(full_every=1000)
-    observed = world.observed()
-    planner.plan(desired, observed)
     built: list[int] = []
     label_index = index.LabelIndex.of
 
@@ -419,6 +410,21 @@ def test_a_steady_pass_keeps_the_pod_and_node_index_and_walks_the_pods_once(
         return label_index(nodes)
 
     monkeypatch.setattr(index.LabelIndex, "of", counting)
+    return built
+
+
+def test_a_steady_pass_keeps_the_pod_and_node_index_and_walks_the_pods_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 100,000 nodes and 1,000,000 pods, indexing every pod by owner and every node by label
+    at every pass was most of a steady pass's planning: the index is kept between passes and
+    updated from what changed; the pods are walked once (the identity check against the
+    previous observation), the nodes' label index is not rebuilt."""
+    desired, world = _steady()
+    planner = IncrementalPlanner(full_every=1000)
+    observed = world.observed()
+    planner.plan(desired, observed)
+    built = _count_label_indexes(monkeypatch)
     _CountingPods.walks = 0
     again = replace(observed, pods=_CountingPods(observed.pods), nodes=tuple(observed.nodes))
     assert planner.plan(desired, again) == full_plan(desired, observed)
@@ -434,8 +440,6 @@ def test_a_pass_after_a_node_turned_ready_walks_the_pods_once_and_keeps_the_labe
     expire, walked every pod, and the nodes' label index was rebuilt from every node. The
     pods on each node are kept in the pod index, each replanned DaemonSet's pods come from it,
     and the node index is updated from the nodes that changed."""
-    from gitops_edge.planner import index
-
     desired, world = _steady()
     planner = IncrementalPlanner(full_every=1000)
     planner.plan(desired, world.observed())
@@ -444,14 +448,7 @@ def test_a_pass_after_a_node_turned_ready_walks_the_pods_once_and_keeps_the_labe
     planner.plan(desired, before)
     world.ready["n0"] = True
     observed = replace(world.observed(), pods=before.pods)  # unchanged pods: the same objects
-    built: list[int] = []
-    label_index = index.LabelIndex.of
-
-    def counting(nodes: Iterable[Node]) -> index.LabelIndex:
-        built.append(1)
-        return label_index(nodes)
-
-    monkeypatch.setattr(index.LabelIndex, "of", counting)
+    built = _count_label_indexes(monkeypatch)
     _CountingPods.walks = 0
     planned = planner.planned
     again = replace(observed, pods=_CountingPods(observed.pods))

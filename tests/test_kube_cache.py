@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from kube_standin import StandIn, running, write_kubeconfig
+from standin_client import connected
 from test_kube_adapter import EXAMPLE, node, pod, seed
 
 from gitops_edge.cli.loop_cmd import PassClusters
@@ -43,8 +44,7 @@ def api() -> Iterator[StandIn]:
 
 @pytest.fixture
 def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as c:
+    with connected(api, tmp_path) as c:
         yield c
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import kmock
 import pytest
 from kube_standin import StandIn, running
+from standin_client import connected
 from test_kube_adapter import seed
 
-from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError
-from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 
 
@@ -29,8 +28,7 @@ def api() -> Iterator[StandIn]:
 
 @pytest.fixture
 def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as c:
+    with connected(api, tmp_path) as c:
         yield c
 
 

@@ -16,6 +16,7 @@ from kube_identity import Identities, User, node_user
 from kube_standin import Obj, StandIn, running
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from standin_client import connected
 from standin_controllers import (
     record_revision,
     run_daemonset_controller,
@@ -25,7 +26,6 @@ from standin_controllers import (
 from standin_rbac import Attributes, Role, Rule
 
 from gitops_edge.cluster import kube
-from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.model.plan import DeletePod
 from gitops_edge.reconciler.reconcile import load_desired, plan_once, reconcile_once
@@ -75,8 +75,7 @@ def api() -> Iterator[StandIn]:
 
 @pytest.fixture
 def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as c:
+    with connected(api, tmp_path) as c:
         yield c
 
 

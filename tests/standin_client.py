@@ -1,0 +1,23 @@
+"""The Kubernetes adapter connected to a stand-in API server (`kube_standin`), as the tests of
+the adapter use it: the official client over the stand-in's kubeconfig, retries without
+sleeping. Shared by the test modules' `cluster` fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kube_standin import StandIn
+
+from gitops_edge.cluster import kube
+from gitops_edge.cluster.kube import Retrier
+from gitops_edge.cluster.kube_cluster import KubeCluster
+
+
+@contextmanager
+def connected(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
+    """A `KubeCluster` on `api` (its kubeconfig written into `tmp_path`), closed on exit."""
+    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
+    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as cluster:
+        yield cluster
