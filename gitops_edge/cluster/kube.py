@@ -56,7 +56,7 @@ from gitops_edge.cluster.kube_errors import (
     config_problem,
     context_names,
 )
-from gitops_edge.cluster.kube_pages import continue_of
+from gitops_edge.cluster.kube_pages import continue_in, continue_of
 from gitops_edge.model.observed import POD_IMAGE_READY, POD_NEED_UPGRADE
 
 if TYPE_CHECKING:
@@ -315,21 +315,20 @@ class KubeApi:
             pending: Future[bytes] = pool.submit(self._page, what, lister, selectors, None)
             while True:
                 data = pending.result()
-                token = continue_of(data)
-                body: Obj | None = None
-                if token is None:  # not told by the head: parse the whole body first
-                    body = parse_json(data, what=what)
-                    token = str((body.get("metadata") or {}).get("continue") or "")
-                if token:
-                    pending = pool.submit(self._page, what, lister, selectors, token)
-                if body is None:
-                    body = parse_json(data, what=what)
-                    if str((body.get("metadata") or {}).get("continue") or "") != token:
-                        raise ClusterError(
-                            f"{what}: the page's continue token is not the one its head "
-                            "names (a metadata member written twice?); check that nothing "
-                            "between us and the API server rewrites its answers, then retry"
-                        )
+                early = continue_of(data)  # None: the head does not tell
+                if early:
+                    pending = pool.submit(self._page, what, lister, selectors, early)
+                body: Obj = parse_json(data, what=what)
+                token = continue_in(body)
+                if early is None:  # told only by the whole body, parsed first
+                    if token:
+                        pending = pool.submit(self._page, what, lister, selectors, token)
+                elif token != early:
+                    raise ClusterError(
+                        f"{what}: the page's continue token is not the one its head names (a "
+                        "metadata member written twice?); check that nothing between us and "
+                        "the API server rewrites its answers, then retry"
+                    )
                 yield body
                 if not token:
                     return

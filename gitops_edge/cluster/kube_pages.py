@@ -67,6 +67,11 @@ def version_of(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def continue_in(body: Mapping[str, Any]) -> str:
+    """The continue token of a parsed LIST body ("" on the last page)."""
+    return str((body.get("metadata") or {}).get("continue") or "")
+
+
 def continue_of(data: bytes) -> str | None:
     """The continue token of a raw LIST body ("" on the last page), read from the members that
     come before its `items` (the API server writes `kind`, `apiVersion` and `metadata` first),
