@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from itertools import compress, count
 from typing import TypeVar
 
+from gitops_edge.model.observed import Node, PodObs
+
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 T = TypeVar("T")
 Change = tuple[T | None, T | None]  # (before, after); None: absent
@@ -67,9 +69,7 @@ def _walked(
             run = min(len(old) - i, len(new) - j)
             i, j = i + run, j + run
             break
-        i, j = i + step, j + step
-        if j >= len(new):
-            break
+        i, j = i + step, j + step  # both have an object there: they differ
         was, now = old[i], new[j]
         if key(was) == key(now):
             if was != now:
@@ -84,6 +84,16 @@ def _walked(
         return None
     gone += old[i:]
     return out + _by_value(gone, new[j:], key)
+
+
+def node_key(node: Node) -> Key:
+    """What a node is known by between observations."""
+    return ("", node.name)
+
+
+def pod_key(pod: PodObs) -> Key:
+    """What a pod is known by between observations."""
+    return (pod.namespace, pod.name)
 
 
 def _by_value(old: Sequence[T], new: Sequence[T], key: Callable[[T], Key]) -> list[Change[T]]:

@@ -43,7 +43,7 @@ from gitops_edge.model.observed import DaemonSetObs, Node, Observed, PodObs
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner import plan_reusing
 from gitops_edge.planner.index import NodeIndex, indexed_pod
-from gitops_edge.reconciler.changes import Change, changed
+from gitops_edge.reconciler.changes import Change, changed, node_key, pod_key
 from gitops_edge.reconciler.fleet_counts import FleetCounts
 
 Key = tuple[str, str]  # (namespace, name)
@@ -92,8 +92,8 @@ class IncrementalPlanner:
             self._nodes = NodeIndex.of(observed.nodes)
             self._fleet.reset()
         else:
-            pods = changed(memo.observed.pods, observed.pods, _pod_key)
-            nodes = changed(memo.observed.nodes, observed.nodes, _node_key)
+            pods = changed(memo.observed.pods, observed.pods, pod_key)
+            nodes = changed(memo.observed.nodes, observed.nodes, node_key)
             self._pods.update(pods)
             if self._nodes is None:
                 self._nodes = NodeIndex.of(observed.nodes)
@@ -196,8 +196,9 @@ def _reusable(
     pod_owners: Callable[[Iterable[str]], set[str]],
 ) -> dict[Key, DaemonSetPlan]:
     """The previous DaemonSet plans still valid for (`desired`, `observed`); `pods` and `nodes`:
-    what changed between the previous observation and this one (`_changed`); `pod_owners`: the
-    owner uids of this observation's pods on some nodes (`_PodIndex.owners_on`)."""
+    what changed between the previous observation and this one (`changes.changed`);
+    `pod_owners`: the owner uids of this observation's pods on some nodes
+    (`_PodIndex.owners_on`)."""
     before, now = memo.observed, observed.now
     if (
         now < before.now
@@ -250,14 +251,6 @@ def _same(a: object, b: object) -> bool:
 
 def _by_key(daemonsets: Iterable[DaemonSetObs]) -> dict[Key, DaemonSetObs]:
     return {(d.namespace, d.name): d for d in daemonsets}
-
-
-def _node_key(node: Node) -> Key:
-    return ("", node.name)
-
-
-def _pod_key(pod: PodObs) -> Key:
-    return (pod.namespace, pod.name)
 
 
 def _touched_by_nodes(

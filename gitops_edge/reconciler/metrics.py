@@ -39,7 +39,7 @@ from gitops_edge.model.nodejobs import (
 from gitops_edge.model.observed import Node, Observed
 from gitops_edge.model.plan import DaemonSetPlan, Plan
 from gitops_edge.planner.index import LabelIndex, group_members
-from gitops_edge.reconciler.changes import Change, Key, changed
+from gitops_edge.reconciler.changes import Change, changed, node_key
 from gitops_edge.reconciler.failures import KINDS
 from gitops_edge.reconciler.loop import Loaded
 from gitops_edge.reports.plan_format import all_jobs
@@ -73,10 +73,6 @@ class _Series:
             if last.get(labels) != value:
                 gauge.labels(*labels).set(value)
                 last[labels] = value
-
-
-def _node_key(node: Node) -> Key:
-    return ("", node.name)
 
 
 def _counts_moved(
@@ -243,7 +239,7 @@ class LoopMetrics:
         the same Node objects, and a node that turned Ready is one replaced object)."""
         last = self._last_nodes
         if last is not None and last[0] == desired.groups:
-            diff = changed(last[1], observed.nodes, _node_key)
+            diff = changed(last[1], observed.nodes, node_key)
             if len(diff) <= FEW_NODES:
                 counts = _counts_moved(last[2], desired.groups, diff) if diff else last[2]
                 self._last_nodes = (desired.groups, observed.nodes, counts)
