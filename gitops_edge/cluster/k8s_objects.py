@@ -230,6 +230,7 @@ def _condition_set(raw: Any, keep: frozenset[str] | None) -> ConditionSet:
     per distinct list of conditions, as a fleet's pods share few (`shared_condition_from`).
     Only lists of plain strings are remembered: a value that merely compares equal to a
     string's (none does) or to another type's (1 and True) never stands for another."""
+    kept = [c for c in raw if keep is None or c.get("type") in keep]
     fields = tuple(
         (
             c.get("type", ""),
@@ -238,8 +239,7 @@ def _condition_set(raw: Any, keep: frozenset[str] | None) -> ConditionSet:
             c.get("message"),
             c.get("lastTransitionTime"),
         )
-        for c in raw
-        if keep is None or c.get("type") in keep
+        for c in kept
     )
     try:
         known = _CONDITION_SETS.get(fields)
@@ -247,9 +247,7 @@ def _condition_set(raw: Any, keep: frozenset[str] | None) -> ConditionSet:
         known = None
     if known is not None:
         return known
-    conditions = tuple(
-        shared_condition_from(c) for c in raw if keep is None or c.get("type") in keep
-    )
+    conditions = tuple(shared_condition_from(c) for c in kept)
     ready, since = False, None
     for cond in conditions:
         if cond.type == "Ready":
