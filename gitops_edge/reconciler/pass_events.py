@@ -121,20 +121,13 @@ def _plan_errors(
 ) -> Iterable[Event]:
     """A Warning on each DaemonSet and node job the plan leaves alone, saying why (a pass's
     rounds plan the same errors: identical Events keep the first)."""
-    for ds in plan.daemonsets:
-        ref = _daemonset(ds.namespace, ds.name, uids)
-        for error in ds.errors:
-            yield _event(
-                ref,
-                WARNING,
-                PLAN_FAILED,
-                f"not reconciled: {error}",
-                revision=revision,
-                time=plan.now,
-            )
-    for job in plan.jobs:
-        ref = ObjectRef(api_version=job.api_version, kind=job.kind, name=job.name)
-        for error in job.errors:
+    failed = [(_daemonset(ds.namespace, ds.name, uids), ds.errors) for ds in plan.daemonsets]
+    failed += [
+        (ObjectRef(api_version=job.api_version, kind=job.kind, name=job.name), job.errors)
+        for job in plan.jobs
+    ]
+    for ref, errors in failed:
+        for error in errors:
             yield _event(
                 ref,
                 WARNING,
