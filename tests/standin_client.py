@@ -16,8 +16,16 @@ from gitops_edge.cluster.kube_cluster import KubeCluster
 
 
 @contextmanager
-def connected(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    """A `KubeCluster` on `api` (its kubeconfig written into `tmp_path`), closed on exit."""
+def connected(
+    api: StandIn, tmp_path: Path, *, base_delay: float | None = None
+) -> Iterator[KubeCluster]:
+    """A `KubeCluster` on `api` (its kubeconfig written into `tmp_path`), closed on exit;
+    `base_delay`: the retrier's (None: its default)."""
     client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None)) as cluster:
+    retrier = (
+        Retrier(sleep=lambda _: None)
+        if base_delay is None
+        else Retrier(sleep=lambda _: None, base_delay=base_delay)
+    )
+    with KubeCluster(client, retrier=retrier) as cluster:
         yield cluster

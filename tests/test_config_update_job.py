@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 from kube_standin import StandIn, running
+from standin_client import connected
 
 from gitops_edge.cli.main import main
-from gitops_edge.cluster import kube, sim_config_update
+from gitops_edge.cluster import sim_config_update
 from gitops_edge.cluster.base import ClusterError
-from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.cluster.sim import SimCluster
 from gitops_edge.model import nodejobs as nj
@@ -219,8 +219,7 @@ def api() -> Iterator[StandIn]:
 
 @pytest.fixture
 def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None, base_delay=0.0)) as c:
+    with connected(api, tmp_path, base_delay=0.0) as c:
         yield c
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from kube_standin import StandIn, running
+from standin_client import connected
 
 from gitops_edge.cluster import kube
 from gitops_edge.cluster.base import ClusterError, NotFoundError
 from gitops_edge.cluster.k8s_objects import node_job_from
-from gitops_edge.cluster.kube import Retrier
 from gitops_edge.cluster.kube_cluster import KubeCluster
 from gitops_edge.model import nodejobs as nj
 
@@ -27,8 +27,7 @@ def api() -> Iterator[StandIn]:
 
 @pytest.fixture
 def cluster(api: StandIn, tmp_path: Path) -> Iterator[KubeCluster]:
-    client = kube.api_client_for(str(api.kubeconfig(tmp_path / "kubeconfig")), None)
-    with KubeCluster(client, retrier=Retrier(sleep=lambda _: None, base_delay=0.0)) as c:
+    with connected(api, tmp_path, base_delay=0.0) as c:
         yield c
 
 
